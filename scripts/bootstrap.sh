@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages smetsmon needs, calling apt only for what is missing.
+# Usage: scripts/bootstrap.sh [--servers]   (--servers adds prometheus/alertmanager for integration tests)
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config clang-format
+      libboost1.81-dev libboost-system1.81-dev librdkafka-dev prometheus-cpp-dev libabsl-dev
+      libsimdjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev
+      googletest libgtest-dev libgmock-dev libbenchmark-dev)
+if [[ "${1:-}" == "--servers" ]]; then pkgs+=(prometheus prometheus-alertmanager); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,63 @@
+#include "aggregate/dedup_filter.h"
+
+#include <cstring>
+#include <new>
+
+#include "smetsmon/status.h"
+
+namespace smetsmon::aggregate {
+
+DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms)
+    : set_count_(std::max<size_t>(1, (capacity_entries + kWays - 1) / kWays)),
+      horizon_ms_(horizon_ms) {
+  SMETSMON_CHECK(horizon_ms >= 0);
+  sets_ = static_cast<Set*>(std::aligned_alloc(64, set_count_ * sizeof(Set)));
+  if (sets_ == nullptr) throw std::bad_alloc();
+  std::memset(static_cast<void*>(sets_), 0, set_count_ * sizeof(Set));
+}
+
+DedupFilter::~DedupFilter() { std::free(sets_); }
+
+bool DedupFilter::SeenBefore(uint64_t fp, EventTime stream_time) {
+  // Fingerprint 0 marks an empty way; remap the (1 in 2^64) real zero.
+  if (fp == 0) fp = 1;
+  const int64_t now_s = stream_time.ms / 1000;
+  Set& set = sets_[SetOf(fp)];
+  size_t victim = 0;
+  for (size_t w = 0; w < kWays; ++w) {
+    if (set.fingerprint[w] == fp && set.expires_s[w] >= now_s) return true;
+    if (set.expires_s[w] < set.expires_s[victim]) victim = w;
+  }
+  // Prefer a way that is empty or expired; otherwise evict the oldest live entry.
+  const bool live = set.fingerprint[victim] != 0 && set.expires_s[victim] >= now_s;
+  if (live) ++evictions_;
+  set.fingerprint[victim] = fp;
+  set.expires_s[victim] = now_s + horizon_ms_ / 1000;
+  return false;
+}
+
+std::vector<uint64_t> DedupFilter::Export() const {
+  std::vector<uint64_t> raw;
+  raw.reserve(set_count_ * kWays * 2);
+  for (size_t s = 0; s < set_count_; ++s) {
+    for (size_t w = 0; w < kWays; ++w) {
+      raw.push_back(sets_[s].fingerprint[w]);
+      raw.push_back(static_cast<uint64_t>(sets_[s].expires_s[w]));
+    }
+  }
+  return raw;
+}
+
+bool DedupFilter::Import(const std::vector<uint64_t>& raw) {
+  if (raw.size() != set_count_ * kWays * 2) return false;
+  size_t i = 0;
+  for (size_t s = 0; s < set_count_; ++s) {
+    for (size_t w = 0; w < kWays; ++w) {
+      sets_[s].fingerprint[w] = raw[i++];
+      sets_[s].expires_s[w] = static_cast<int64_t>(raw[i++]);
+    }
+  }
+  return true;
+}
+
+}  // namespace smetsmon::aggregate

@@ -1,0 +1,198 @@
+#include "aggregate/engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/binary_file.h"
+#include "smetsmon/status.h"
+
+namespace smetsmon::aggregate {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'M', 'E', 'T', 'S', 'N', 'A', 'P'};
+constexpr uint32_t kSnapshotVersion = 1;
+
+struct SnapshotShape {
+  uint64_t workers, area_slots, code_slots, categories, dmc_limit, cohort_limit;
+  int64_t lateness_ms, dedup_horizon_ms;
+  uint64_t dedup_capacity;
+  bool operator==(const SnapshotShape&) const = default;
+};
+
+SnapshotShape ShapeOf(const FleetLayout& l, const EngineConfig& c, const Worker& w0) {
+  return {c.workers,          l.area_slots(),      l.code_slots(),         l.categories(),
+          l.dmc_limit(),      l.cohort_limit(),    c.window.allowed_lateness_ms,
+          c.dedup_horizon_ms, w0.dedup().capacity()};
+}
+
+void WriteRing(BinaryWriter& w, const window::BucketRing& ring) {
+  const auto raw = ring.Export();
+  w.Pod(raw.stream_ms);
+  w.Pod(raw.newest_bucket);
+  w.Pod(raw.late);
+  w.Vector(raw.tags);
+  w.Vector(raw.cells);
+}
+
+bool ReadRing(BinaryReader& r, window::BucketRing& ring) {
+  window::BucketRing::Raw raw;
+  raw.stream_ms = r.Pod<int64_t>();
+  raw.newest_bucket = r.Pod<int64_t>();
+  raw.late = r.Pod<uint64_t>();
+  raw.tags = r.Vector<int64_t>(ring.ring_size());
+  raw.cells = r.Vector<uint32_t>(ring.ring_size() * ring.cells());
+  return r.ok() && ring.Import(raw);
+}
+
+void WriteSymbols(BinaryWriter& w, const catalog::SymbolTable& t) {
+  const size_t n = t.size();
+  w.Pod<uint64_t>(n);
+  for (size_t i = 0; i < n; ++i) w.String(std::string(t.Name(static_cast<uint16_t>(i + 2))));
+}
+
+absl::Status ReadSymbols(BinaryReader& r, catalog::SymbolTable& t, const std::string& path) {
+  const auto n = r.Pod<uint64_t>();
+  if (!r.ok() || n > t.id_limit()) return absl::DataLossError(absl::StrCat(path, ": bad symbol table"));
+  for (uint64_t i = 0; i < n; ++i) {
+    const std::string name = r.String(64);
+    if (!r.ok()) break;
+    if (t.Intern(name) != static_cast<uint16_t>(i + 2)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": snapshot ", t.kind(), " '", name,
+          "' does not match this process's ids; restore the snapshot before loading the inventory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Engine::Engine(const catalog::ReferenceData& ref, const EngineConfig& config)
+    : ref_(&ref),
+      config_(config),
+      layout_(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts) {
+  SMETSMON_CHECK(config.workers >= 1);
+  for (size_t i = 0; i < config.workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(layout_, config_, config.workers));
+  }
+}
+
+EventTime Engine::StreamTime() const {
+  EventTime t = EventTime::Min();
+  for (const auto& w : workers_) t = std::max(t, w->stream_time());
+  return t;
+}
+
+std::vector<uint64_t> Engine::View(aggregate::View v, EventTime now) const {
+  std::vector<uint64_t> out(layout_.total_cells(), 0);
+  for (const auto& w : workers_) w->fleet().SumInto(v, now, out);
+  return out;
+}
+
+std::vector<uint64_t> Engine::Totals() const {
+  std::vector<uint64_t> out(layout_.main_cells(), 0);
+  for (const auto& w : workers_) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] += w->alerts_total(i);
+  }
+  return out;
+}
+
+CounterTotals Engine::Counters() const {
+  CounterTotals t;
+  for (const auto& w : workers_) {
+    const WorkerCounters& c = w->counters();
+    t.accepted += c.accepted.Get();
+    t.duplicates += c.duplicates.Get();
+    for (int i = 0; i < kRejectReasonCount; ++i) t.rejected[i] += c.rejected[i].Get();
+    t.late_1h += w->fleet().late_1h();
+    t.late_24h += w->fleet().late_24h();
+    t.devices += c.new_devices.Get();
+    t.dedup_evictions += w->dedup().evictions();
+  }
+  return t;
+}
+
+const DeviceState* Engine::FindDevice(DeviceId id) const {
+  return workers_[WorkerIndexFor(id)]->devices().Find(id.value);
+}
+
+absl::Status Engine::SaveSnapshot(const std::string& path) const {
+  BinaryWriter w(path);
+  w.Bytes(kMagic, sizeof kMagic);
+  w.Pod(kSnapshotVersion);
+  w.Pod(ShapeOf(layout_, config_, *workers_[0]));
+  WriteSymbols(w, *ref_->dmcs);
+  WriteSymbols(w, *ref_->cohorts);
+  for (const auto& worker : workers_) {
+    w.Pod(worker->stream_time().ms);
+    const WorkerCounters& c = worker->counters();
+    w.Pod(c.accepted.Get());
+    w.Pod(c.duplicates.Get());
+    w.Pod(c.new_devices.Get());
+    for (const Counter& r : c.rejected) w.Pod(r.Get());
+    for (size_t i = 0; i < layout_.main_cells(); ++i) w.Pod(worker->alerts_total(i));
+    w.Vector(worker->dedup().Export());
+    WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().minutes());
+    WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().hours());
+    w.Pod<uint64_t>(worker->devices().size());
+    worker->devices().ForEach([&w](uint64_t key, const DeviceState& s) {
+      w.Pod(key);
+      w.Pod(s);
+    });
+  }
+  return w.Finish();
+}
+
+absl::Status Engine::LoadSnapshot(const std::string& path) {
+  BinaryReader r(path);
+  if (!r.opened()) return absl::NotFoundError(absl::StrCat(path, ": cannot open snapshot"));
+  char magic[sizeof kMagic];
+  r.Bytes(magic, sizeof magic);
+  if (!r.ok() || !std::equal(magic, magic + sizeof magic, kMagic)) {
+    return absl::DataLossError(absl::StrCat(path, ": not a smetsmon snapshot"));
+  }
+  const auto version = r.Pod<uint32_t>();
+  if (version != kSnapshotVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": snapshot version ", version, ", this build reads ", kSnapshotVersion));
+  }
+  const auto shape = r.Pod<SnapshotShape>();
+  if (!(shape == ShapeOf(layout_, config_, *workers_[0]))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": snapshot was taken with a different configuration (workers ", shape.workers,
+        ", areas ", shape.area_slots, ", code slots ", shape.code_slots, ", dedup capacity ",
+        shape.dedup_capacity, "); start without it or restore the old config"));
+  }
+  SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->dmcs, path));
+  SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->cohorts, path));
+  for (auto& worker : workers_) {
+    worker->RestoreStreamTime(EventTime{r.Pod<int64_t>()});
+    WorkerCounters& c = worker->mutable_counters();
+    c.accepted.Set(r.Pod<uint64_t>());
+    c.duplicates.Set(r.Pod<uint64_t>());
+    c.new_devices.Set(r.Pod<uint64_t>());
+    for (Counter& rc : c.rejected) rc.Set(r.Pod<uint64_t>());
+    for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(r.Pod<uint64_t>());
+    if (!worker->mutable_dedup().Import(r.Vector<uint64_t>(worker->dedup().capacity() * 2)) ||
+        !ReadRing(r, worker->mutable_fleet().minutes()) ||
+        !ReadRing(r, worker->mutable_fleet().hours())) {
+      return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
+    }
+    const auto devices = r.Pod<uint64_t>();
+    if (!r.ok()) break;
+    auto& table = worker->mutable_devices();
+    table.Clear();
+    table.Reserve(devices);
+    for (uint64_t i = 0; i < devices && r.ok(); ++i) {
+      const auto key = r.Pod<uint64_t>();
+      const auto state = r.Pod<DeviceState>();
+      if (!r.ok() || key == kBroadcastEui64) break;
+      bool inserted = false;
+      table.FindOrInsert(key, &inserted) = state;
+    }
+  }
+  return r.Finish();
+}
+
+}  // namespace smetsmon::aggregate
+

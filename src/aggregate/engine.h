@@ -1,0 +1,78 @@
+// The engine: the fleet layout and the workers, with the read side that merges their partials
+// (windows, totals, counters) on demand, device lookup by owner, and snapshot save/restore.
+//
+// Thread-safety: worker(i) is driven by its owning thread. Read methods (View, Totals, counters,
+// StreamTime) may run on any thread concurrently with the workers. FindDevice, SaveSnapshot and
+// LoadSnapshot require the workers to be stopped (or to be called from the single thread that
+// drives them all, as replay does).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "aggregate/fleet.h"
+#include "aggregate/worker.h"
+#include "catalog/reference_data.h"
+
+namespace smetsmon::aggregate {
+
+struct CounterTotals {
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t rejected[kRejectReasonCount] = {};
+  uint64_t late_1h = 0;
+  uint64_t late_24h = 0;
+  uint64_t devices = 0;
+  uint64_t dedup_evictions = 0;
+  uint64_t rejected_total() const {
+    uint64_t s = 0;
+    for (uint64_t r : rejected) s += r;
+    return s;
+  }
+};
+
+class Engine {
+ public:
+  Engine(const catalog::ReferenceData& ref, const EngineConfig& config);
+
+  size_t worker_count() const { return workers_.size(); }
+  Worker& worker(size_t i) { return *workers_[i]; }
+  const Worker& worker(size_t i) const { return *workers_[i]; }
+  // The worker that owns a device: a hash independent of the device table's slot hash.
+  size_t WorkerIndexFor(DeviceId id) const {
+    return static_cast<size_t>(FastRange(Mix64(id.value ^ 0x5bd1e9955bd1e995ULL), workers_.size()));
+  }
+  Worker& WorkerFor(DeviceId id) { return *workers_[WorkerIndexFor(id)]; }
+
+  const FleetLayout& layout() const { return layout_; }
+  const catalog::ReferenceData& ref() const { return *ref_; }
+  const EngineConfig& config() const { return config_; }
+
+  // Largest stream time over the workers.
+  EventTime StreamTime() const;
+  // Window cells (FleetLayout indexing) summed over workers for the view ending at `now`.
+  std::vector<uint64_t> View(View v, EventTime now) const;
+  // Cumulative alert counts per main cell summed over workers.
+  std::vector<uint64_t> Totals() const;
+  CounterTotals Counters() const;
+
+  // Owner-stopped only.
+  const DeviceState* FindDevice(DeviceId id) const;
+
+  // Versioned binary snapshot of all state (devices, dedup, windows, totals, counters, symbol
+  // names). Owner-stopped only. Load fails with a clear message if the snapshot was taken under a
+  // different layout (config) or worker count, or is corrupt.
+  absl::Status SaveSnapshot(const std::string& path) const;
+  absl::Status LoadSnapshot(const std::string& path);
+
+ private:
+  const catalog::ReferenceData* ref_;
+  EngineConfig config_;
+  FleetLayout layout_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace smetsmon::aggregate

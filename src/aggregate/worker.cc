@@ -1,0 +1,63 @@
+#include "aggregate/worker.h"
+
+namespace smetsmon::aggregate {
+
+Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t shard_count)
+    : layout_(&layout),
+      catalogue_(&layout.catalogue()),
+      areas_(&layout.areas()),
+      idle_lag_ms_(config.idle_lag_ms),
+      stream_ms_(EventTime::Min().ms),
+      devices_(config.expected_devices / shard_count),
+      dedup_(config.dedup_capacity / shard_count, config.dedup_horizon_ms),
+      fleet_(layout, config.window),
+      alerts_total_(new Counter[layout.main_cells()]) {}
+
+void Worker::MoveStreamTime(EventTime t) {
+  if (t.ms > stream_ms_.load(std::memory_order_relaxed)) {
+    stream_ms_.store(t.ms, std::memory_order_relaxed);
+    fleet_.AdvanceTo(t);
+  }
+}
+
+void Worker::AdvanceIdle(ProcessingTime now) { MoveStreamTime(EventTime{now.ms - idle_lag_ms_}); }
+
+ApplyOutcome Worker::Apply(const AlertEvent& e) {
+  MoveStreamTime(e.event_time);
+  if (dedup_.SeenBefore(e.alert_fingerprint, stream_time())) {
+    counters_.duplicates.Add(1);
+    return ApplyOutcome::kDuplicate;
+  }
+  const catalog::CodeSlot code_slot = catalogue_->SlotOf(e.code);
+  const size_t area_slot = areas_->Slot(e.area);
+  bool inserted = false;
+  DeviceState& device = devices_.FindOrInsert(e.device.value, &inserted);
+  if (inserted) counters_.new_devices.Add(1);
+  device.Apply(e.event_time, e.code, e.throttled_count, (e.present & AlertEvent::kHasVoltage) != 0,
+               e.voltage_dv, layout_->IsOutageStart(code_slot), layout_->IsOutageEnd(code_slot));
+  fleet_.Add(e.event_time, area_slot, code_slot, e.generation, e.dmc.value, e.cohort.value,
+             e.throttled_count);
+  alerts_total_[layout_->MainCell(area_slot, code_slot, e.generation)].Add(e.throttled_count);
+  counters_.accepted.Add(1);
+  return ApplyOutcome::kAccepted;
+}
+
+void Worker::ApplyBatch(std::span<const AlertEvent> events) {
+  // Prefetch the dedup set and the device key slot a few events ahead: both are random accesses
+  // into tables far larger than the caches.
+  constexpr size_t kAhead = 8;
+  const size_t n = events.size();
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) {
+    dedup_.Prefetch(events[i].alert_fingerprint);
+    devices_.Prefetch(events[i].device.value);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      dedup_.Prefetch(events[i + kAhead].alert_fingerprint);
+      devices_.Prefetch(events[i + kAhead].device.value);
+    }
+    Apply(events[i]);
+  }
+}
+
+}  // namespace smetsmon::aggregate

@@ -1,0 +1,35 @@
+// smetsmon: watches the GB smart-meter alert stream. See README.md.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "app/commands.h"
+
+namespace {
+void Usage() {
+  std::fputs(
+      "usage: smetsmon <command> [options]\n"
+      "  replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE] [--report json]\n"
+      "                 replay JSON Lines files (plain or .gz) on event time and print a report\n"
+      "  generate --out FILE [--inventory-out CSV] [--premises N] [--hours H] ...\n"
+      "                 write a realistic replay file (see 'smetsmon generate --help')\n",
+      stderr);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage();
+    return 2;
+  }
+  const std::string_view cmd = argv[1];
+  if (cmd == "replay") return smetsmon::app::RunReplay(argc - 1, argv + 1);
+  if (cmd == "generate") return smetsmon::app::RunGenerate(argc - 1, argv + 1);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    Usage();
+    return 0;
+  }
+  std::fprintf(stderr, "smetsmon: unknown command '%s'\n", argv[1]);
+  Usage();
+  return 2;
+}

@@ -1,0 +1,173 @@
+// smetsmon replay FILE... : see commands.h.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/report.h"
+#include "app/settings.h"
+#include "ingest/replay.h"
+#include "smetsmon/clock.h"
+
+namespace smetsmon::app {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: smetsmon replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE]\n"
+    "                        [--report json|text] [--snapshot-in FILE] [--snapshot-out FILE]\n"
+    "                        [--workers N] [--no-progress]\n"
+    "Replays JSON Lines alert files (plain or .gz) on event time and prints a report.\n"
+    "With --report json the last line of stdout is one JSON object.\n";
+
+struct Args {
+  std::vector<std::string> files;
+  std::string config_dir = "config";
+  std::string inventory;
+  std::string rejects;
+  std::string report = "text";
+  std::string snapshot_in, snapshot_out;
+  size_t workers = 1;
+  bool progress = true;
+};
+
+int UsageError(const std::string& msg) {
+  std::fprintf(stderr, "smetsmon replay: %s\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int RunReplay(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--config") {
+      if (!value(&args.config_dir)) return UsageError("--config needs a directory");
+    } else if (a == "--inventory") {
+      if (!value(&args.inventory)) return UsageError("--inventory needs a CSV file");
+    } else if (a == "--rejects") {
+      if (!value(&args.rejects)) return UsageError("--rejects needs a file");
+    } else if (a == "--report") {
+      if (!value(&args.report) || (args.report != "json" && args.report != "text")) {
+        return UsageError("--report takes json or text");
+      }
+    } else if (a == "--snapshot-in") {
+      if (!value(&args.snapshot_in)) return UsageError("--snapshot-in needs a file");
+    } else if (a == "--snapshot-out") {
+      if (!value(&args.snapshot_out)) return UsageError("--snapshot-out needs a file");
+    } else if (a == "--workers") {
+      std::string n;
+      if (!value(&n) || std::atoi(n.c_str()) < 1) return UsageError("--workers needs a number >= 1");
+      args.workers = static_cast<size_t>(std::atoi(n.c_str()));
+    } else if (a == "--no-progress") {
+      args.progress = false;
+    } else if (a.rfind("--", 0) == 0) {
+      return UsageError("unknown option " + a);
+    } else {
+      args.files.push_back(a);
+    }
+  }
+  if (args.files.empty()) return UsageError("no input file");
+
+  auto settings = LoadSettings(args.config_dir);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n", settings.status().ToString().c_str());
+    return 2;
+  }
+  settings->engine.workers = args.workers;
+  auto ref = catalog::LoadReferenceConfig(settings->reference);
+  if (!ref.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n", ref.status().ToString().c_str());
+    return 2;
+  }
+  aggregate::Engine engine(*ref, settings->engine);
+  // A snapshot restores symbol ids first, so the inventory must load after it.
+  if (!args.snapshot_in.empty()) {
+    if (auto s = engine.LoadSnapshot(args.snapshot_in); !s.ok()) {
+      std::fprintf(stderr, "smetsmon: cannot restore snapshot: %s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
+  if (!args.inventory.empty()) {
+    ref->inventory = std::make_unique<catalog::Inventory>(*ref->areas, *ref->dmcs, *ref->cohorts);
+    if (auto s = ref->inventory->LoadCsv(args.inventory); !s.ok()) {
+      std::fprintf(stderr, "smetsmon: inventory error: %s\n", s.ToString().c_str());
+      return 2;
+    }
+    const auto& st = ref->inventory->stats();
+    std::fprintf(stderr, "smetsmon: inventory %s: %llu devices, %llu bad rows%s\n",
+                 args.inventory.c_str(), static_cast<unsigned long long>(ref->inventory->size()),
+                 static_cast<unsigned long long>(st.bad_rows),
+                 st.bad_rows ? (" (first at line " + std::to_string(st.first_bad_line) + ")").c_str()
+                             : "");
+  }
+  std::unique_ptr<ingest::FileDeadLetterSink> rejects;
+  if (!args.rejects.empty()) {
+    auto sink = ingest::FileDeadLetterSink::Open(args.rejects);
+    if (!sink.ok()) {
+      std::fprintf(stderr, "smetsmon: %s\n", sink.status().ToString().c_str());
+      return 2;
+    }
+    rejects = std::move(*sink);
+  }
+  decode::Decoder decoder({ref->areas.get(), ref->dmcs.get(), ref->cohorts.get(),
+                           ref->inventory.get()});
+  SystemClock clock;
+  const bool tty = args.progress && ::isatty(STDERR_FILENO);
+  ingest::ReplayOptions options;
+  options.rejects = rejects.get();
+  const int64_t start_ns = clock.MonotonicNs();
+  if (tty) {
+    options.on_progress = [&](const ingest::ReplayProgress& p) {
+      const double secs = static_cast<double>(clock.MonotonicNs() - start_ns) / 1e9;
+      const double pct = p.file_bytes ? 100.0 * static_cast<double>(p.consumed_bytes) /
+                                            static_cast<double>(p.file_bytes)
+                                      : 100.0;
+      std::fprintf(stderr, "\r%s: %5.1f%%  %llu lines  %.0f lines/s   ", p.file.c_str(), pct,
+                   static_cast<unsigned long long>(p.lines),
+                   secs > 0 ? static_cast<double>(p.lines) / secs : 0.0);
+      std::fflush(stderr);
+    };
+  }
+  auto lines = ingest::ReplayFiles(args.files, engine, decoder, clock, options);
+  if (tty) std::fputs("\n", stderr);
+  if (!lines.ok()) {
+    std::fprintf(stderr, "smetsmon: replay failed: %s\n", lines.status().ToString().c_str());
+    return 1;
+  }
+  if (rejects) {
+    if (auto s = rejects->Close(); !s.ok()) {
+      std::fprintf(stderr, "smetsmon: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  if (!args.snapshot_out.empty()) {
+    if (auto s = engine.SaveSnapshot(args.snapshot_out); !s.ok()) {
+      std::fprintf(stderr, "smetsmon: cannot write snapshot: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  ReplayStats stats;
+  stats.lines_read = *lines;
+  stats.files = args.files.size();
+  stats.seconds = static_cast<double>(clock.MonotonicNs() - start_ns) / 1e9;
+  if (args.report == "json") {
+    std::printf("%s\n", BuildReportJson(engine, stats).c_str());
+  } else {
+    std::fputs(BuildReportText(engine, stats).c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace smetsmon::app

@@ -1,0 +1,141 @@
+#include "app/report.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/json_writer.h"
+#include "decode/fields.h"
+
+namespace smetsmon::app {
+namespace {
+
+using aggregate::Engine;
+using aggregate::FleetLayout;
+
+struct Rollup {
+  std::map<std::string, uint64_t> by_category, by_area, by_region, by_generation, by_code;
+  std::map<std::string, uint64_t> by_dmc, by_cohort;  // SMETS1, windows only
+};
+
+// Folds main cells (area x code slot x generation) and, if present, DMC/cohort cells.
+Rollup Fold(const Engine& engine, const std::vector<uint64_t>& cells) {
+  const FleetLayout& l = engine.layout();
+  const auto& areas = l.areas();
+  const auto& cat = l.catalogue();
+  Rollup r;
+  for (size_t a = 0; a < l.area_slots(); ++a) {
+    const AreaId area = areas.FromSlot(a);
+    for (size_t c = 0; c < l.code_slots(); ++c) {
+      for (Generation g : {Generation::kSmets1, Generation::kSmets2}) {
+        const uint64_t n = cells[l.MainCell(a, c, g)];
+        if (n == 0) continue;
+        r.by_category[cat.categories()[l.CategoryOfSlot(c)]] += n;
+        r.by_area[areas.Label(area)] += n;
+        r.by_region[areas.RegionLabel(areas.RegionOf(area))] += n;
+        r.by_generation[g == Generation::kSmets1 ? "smets1" : "smets2"] += n;
+        r.by_code[cat.SlotLabel(static_cast<catalog::CodeSlot>(c))] += n;
+      }
+    }
+  }
+  if (cells.size() == l.total_cells()) {
+    const auto& ref = engine.ref();
+    for (size_t d = 0; d < l.dmc_limit(); ++d) {
+      for (size_t k = 0; k < l.categories(); ++k) {
+        const uint64_t n = cells[l.DmcCell(static_cast<uint16_t>(d), k)];
+        if (n == 0) continue;
+        const std::string_view name = ref.dmcs->Name(static_cast<uint16_t>(d));
+        r.by_dmc[name.empty() ? "none" : std::string(name)] += n;
+      }
+    }
+    for (size_t h = 0; h < l.cohort_limit(); ++h) {
+      for (size_t k = 0; k < l.categories(); ++k) {
+        const uint64_t n = cells[l.CohortCell(static_cast<uint16_t>(h), k)];
+        if (n == 0) continue;
+        const std::string_view name = ref.cohorts->Name(static_cast<uint16_t>(h));
+        r.by_cohort[name.empty() ? "none" : std::string(name)] += n;
+      }
+    }
+  }
+  return r;
+}
+
+void WriteMap(JsonWriter& w, std::string_view key, const std::map<std::string, uint64_t>& m) {
+  w.Key(key).BeginObject();
+  for (const auto& [k, v] : m) w.Field(k, v);
+  w.EndObject();
+}
+
+void WriteRollup(JsonWriter& w, const Rollup& r, bool with_smets1_dims) {
+  WriteMap(w, "by_category", r.by_category);
+  WriteMap(w, "by_area", r.by_area);
+  WriteMap(w, "by_region", r.by_region);
+  WriteMap(w, "by_generation", r.by_generation);
+  WriteMap(w, "by_code", r.by_code);
+  if (with_smets1_dims) {
+    WriteMap(w, "smets1_by_dmc", r.by_dmc);
+    WriteMap(w, "smets1_by_cohort", r.by_cohort);
+  }
+}
+
+}  // namespace
+
+std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) {
+  const aggregate::CounterTotals c = engine.Counters();
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("events").BeginObject();
+  // Every line read is accepted, a duplicate or rejected; this holds across snapshot restores.
+  w.Field("read", c.accepted + c.duplicates + c.rejected_total());
+  w.Field("accepted", c.accepted);
+  w.Field("duplicates", c.duplicates);
+  w.Field("late", c.late_24h);
+  w.Key("rejected").BeginObject();
+  for (int i = 1; i < kRejectReasonCount; ++i) {
+    if (c.rejected[i] != 0) w.Field(kRejectReasonNames[static_cast<size_t>(i)], c.rejected[i]);
+  }
+  w.EndObject();
+  w.EndObject();
+  WriteRollup(w, Fold(engine, engine.Totals()), false);
+  w.Field("devices", c.devices);
+  w.Field("dedup_evictions", c.dedup_evictions);
+  const EventTime now = engine.StreamTime();
+  w.Key("windows").BeginObject();
+  w.Field("stream_time", now == EventTime::Min() ? std::string("none")
+                                                 : decode::FormatRfc3339Utc(now.ms));
+  w.Key("late").BeginObject().Field("1h", c.late_1h).Field("24h", c.late_24h).EndObject();
+  if (now != EventTime::Min()) {
+    for (aggregate::View v : aggregate::kAllViews) {
+      w.Key(aggregate::ViewName(v)).BeginObject();
+      WriteRollup(w, Fold(engine, engine.View(v, now)), true);
+      w.EndObject();
+    }
+  }
+  w.EndObject();
+  w.EndObject();
+  return w.str();
+}
+
+std::string BuildReportText(const Engine& engine, const ReplayStats& stats) {
+  const aggregate::CounterTotals c = engine.Counters();
+  std::string out = absl::StrCat("smetsmon replay: ", stats.files, " file(s), ", stats.lines_read,
+                                 " lines in ", absl::StrFormat("%.2f", stats.seconds), " s\n");
+  absl::StrAppend(&out, "  accepted ", c.accepted, ", duplicates ", c.duplicates, ", late (24h) ",
+                  c.late_24h, ", rejected ", c.rejected_total(), ", devices ", c.devices, "\n");
+  for (int i = 1; i < kRejectReasonCount; ++i) {
+    if (c.rejected[i] != 0) {
+      absl::StrAppend(&out, "    rejected ", std::string(kRejectReasonNames[static_cast<size_t>(i)]), ": ",
+                      c.rejected[i], "\n");
+    }
+  }
+  const Rollup r = Fold(engine, engine.Totals());
+  absl::StrAppend(&out, "  alerts by category:\n");
+  for (const auto& [k, v] : r.by_category) absl::StrAppend(&out, "    ", k, ": ", v, "\n");
+  absl::StrAppend(&out, "  alerts by area:\n");
+  for (const auto& [k, v] : r.by_area) absl::StrAppend(&out, "    ", k, ": ", v, "\n");
+  absl::StrAppend(&out, "  alerts by generation:\n");
+  for (const auto& [k, v] : r.by_generation) absl::StrAppend(&out, "    ", k, ": ", v, "\n");
+  return out;
+}
+
+}  // namespace smetsmon::app

@@ -1,0 +1,73 @@
+#include "app/settings.h"
+
+#include <charconv>
+#include <filesystem>
+
+#include "catalog/yaml_util.h"
+#include "smetsmon/status.h"
+
+namespace smetsmon::app {
+
+std::optional<int64_t> ParseDurationMs(const std::string& s) {
+  int64_t n = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, n);
+  if (ec != std::errc() || n < 0) return std::nullopt;
+  const std::string_view unit(p, static_cast<size_t>(end - p));
+  if (unit.empty() || unit == "ms") return n;
+  if (unit == "s") return n * kMsPerSecond;
+  if (unit == "m") return n * kMsPerMinute;
+  if (unit == "h") return n * kMsPerHour;
+  if (unit == "d") return n * kMsPerDay;
+  return std::nullopt;
+}
+
+namespace {
+
+absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,
+                          int64_t* out) {
+  if (!map[key]) return absl::OkStatus();
+  SMETSMON_ASSIGN_OR_RETURN(std::string text, catalog::RequiredScalar<std::string>(file, map, key));
+  const auto ms = ParseDurationMs(text);
+  if (!ms) return catalog::ConfigError(file, map[key], key, "is not a duration like 5m: " + text);
+  *out = *ms;
+  return absl::OkStatus();
+}
+
+absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std::string& key,
+                       size_t min, size_t* out) {
+  if (!map[key]) return absl::OkStatus();
+  SMETSMON_ASSIGN_OR_RETURN(int64_t v, catalog::RequiredScalar<int64_t>(file, map, key));
+  if (v < static_cast<int64_t>(min)) {
+    return catalog::ConfigError(file, map[key], key, "must be at least " + std::to_string(min));
+  }
+  *out = static_cast<size_t>(v);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Settings> LoadSettings(const std::string& config_dir) {
+  Settings s;
+  s.reference.config_dir = config_dir;
+  const std::string file = config_dir + "/smetsmon.yaml";
+  if (!std::filesystem::exists(file)) return s;
+  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(file));
+  if (const YAML::Node e = root["engine"]) {
+    if (!e.IsMap()) return catalog::ConfigError(file, e, "engine", "must be a map");
+    aggregate::EngineConfig& c = s.engine;
+    SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "allowed_lateness", &c.window.allowed_lateness_ms));
+    SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "idle_lag", &c.idle_lag_ms));
+    SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "dedup_horizon", &c.dedup_horizon_ms));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "dedup_capacity", 4, &c.dedup_capacity));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "expected_devices", 1, &c.expected_devices));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_dmcs", 1, &s.reference.max_dmcs));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_cohorts", 1, &s.reference.max_cohorts));
+    if (s.reference.max_dmcs > 60000 || s.reference.max_cohorts > 60000) {
+      return catalog::ConfigError(file, e, "max_dmcs", "and max_cohorts must be at most 60000");
+    }
+  }
+  return s;
+}
+
+}  // namespace smetsmon::app

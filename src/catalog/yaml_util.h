@@ -1,0 +1,43 @@
+// Small helpers that turn yaml-cpp nodes into values or a Status naming file, line and field.
+// Configuration lane only (startup and reload): may allocate and catch yaml-cpp exceptions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace smetsmon::catalog {
+
+// "config/areas.yaml:12: field 'region': unknown region 'Norht'".
+absl::Status ConfigError(const std::string& file, const YAML::Node& at, const std::string& field,
+                         const std::string& what);
+
+// Loads a YAML file; a missing file or syntax error becomes InvalidArgument naming the line.
+absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
+
+// Required scalar field of a map node, converted to T (std::string, int64_t, double, bool).
+template <typename T>
+absl::StatusOr<T> RequiredScalar(const std::string& file, const YAML::Node& map,
+                                 const std::string& key) {
+  const YAML::Node v = map[key];
+  if (!v) return ConfigError(file, map, key, "is required");
+  if (!v.IsScalar()) return ConfigError(file, v, key, "must be a scalar");
+  try {
+    return v.as<T>();
+  } catch (const YAML::Exception&) {
+    return ConfigError(file, v, key, "has the wrong type ('" + v.Scalar() + "')");
+  }
+}
+
+template <typename T>
+absl::StatusOr<T> OptionalScalar(const std::string& file, const YAML::Node& map,
+                                 const std::string& key, T fallback) {
+  if (!map[key]) return fallback;
+  return RequiredScalar<T>(file, map, key);
+}
+
+}  // namespace smetsmon::catalog

@@ -1,0 +1,270 @@
+#include "decode/decoder.h"
+
+#include <simdjson.h>
+
+#include <cstring>
+
+#include "decode/fields.h"
+
+namespace smetsmon::decode {
+namespace od = simdjson::ondemand;
+
+struct Decoder::Impl {
+  od::parser parser{kMaxMessageBytes};
+  std::vector<char> buffer = std::vector<char>(kMaxMessageBytes + simdjson::SIMDJSON_PADDING);
+};
+
+namespace {
+
+enum RequiredBit : uint8_t {
+  kAlertId = 1,
+  kDeviceId = 2,
+  kAlertCodeBit = 4,
+  kEventTime = 8,
+  kAllRequired = 15,
+};
+
+// Maps a simdjson error on a value access to our reason: a type mismatch is the sender's wrong
+// type; anything else means the document itself is broken.
+RejectReason TypeOrJson(simdjson::error_code err) {
+  return err == simdjson::INCORRECT_TYPE ? RejectReason::kWrongType : RejectReason::kNotJson;
+}
+
+// event_time / dcc_time: RFC 3339 UTC string or integer epoch milliseconds.
+RejectReason ReadTime(od::value& v, int64_t* ms) {
+  od::json_type type;
+  if (v.type().get(type)) return RejectReason::kNotJson;
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (auto err = v.get_string().get(s)) return TypeOrJson(err);
+    const auto parsed = ParseRfc3339Utc(s);
+    if (!parsed) return RejectReason::kBadTime;
+    *ms = *parsed;
+    return RejectReason::kNone;
+  }
+  if (type == od::json_type::number) {
+    int64_t n;
+    if (auto err = v.get_int64().get(n)) {
+      return err == simdjson::INCORRECT_TYPE || err == simdjson::NUMBER_OUT_OF_RANGE
+                 ? RejectReason::kBadTime
+                 : RejectReason::kNotJson;
+    }
+    if (!IsValidEpochMs(n)) return RejectReason::kBadTime;
+    *ms = n;
+    return RejectReason::kNone;
+  }
+  return RejectReason::kWrongType;
+}
+
+RejectReason ReadString(od::value& v, std::string_view* s) {
+  if (auto err = v.get_string().get(*s)) return TypeOrJson(err);
+  return RejectReason::kNone;
+}
+
+RejectReason ReadInt(od::value& v, int64_t* n) {
+  if (auto err = v.get_int64().get(*n)) {
+    return err == simdjson::NUMBER_OUT_OF_RANGE ? RejectReason::kBadValue : TypeOrJson(err);
+  }
+  return RejectReason::kNone;
+}
+
+}  // namespace
+
+Decoder::Decoder(const DecoderRefs& refs)
+    : impl_(std::make_unique<Impl>()),
+      refs_(refs),
+      dmc_cache_(*refs.dmcs),
+      cohort_cache_(*refs.cohorts) {}
+
+Decoder::~Decoder() = default;
+
+size_t Decoder::padding() { return simdjson::SIMDJSON_PADDING; }
+
+RejectReason Decoder::Decode(std::string_view message, ProcessingTime now, AlertEvent* out) {
+  if (message.size() > kMaxMessageBytes) return RejectReason::kTooLarge;
+  std::memcpy(impl_->buffer.data(), message.data(), message.size());
+  return DecodePadded(std::string_view(impl_->buffer.data(), message.size()),
+                      impl_->buffer.size(), now, out);
+}
+
+RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capacity,
+                                   ProcessingTime now, AlertEvent* out) {
+  if (message.size() > kMaxMessageBytes) return RejectReason::kTooLarge;
+  od::document doc;
+  if (impl_->parser.iterate(simdjson::padded_string_view(message.data(), message.size(),
+                                                          padded_capacity))
+          .get(doc)) {
+    return RejectReason::kNotJson;
+  }
+  od::json_type type;
+  if (doc.type().get(type)) return RejectReason::kNotJson;
+  if (type != od::json_type::object) {
+    // The type comes from the first character only: make sure a scalar really is one before
+    // calling the message valid JSON of the wrong shape ("nonsense" is not JSON at all).
+    bool valid = true;
+    switch (type) {
+      case od::json_type::number: {
+        od::number num;
+        valid = !doc.get_number().get(num);
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view sv;
+        valid = !doc.get_string().get(sv);
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        valid = !doc.get_bool().get(b);
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        valid = !doc.is_null().get(is_null) && is_null;
+        break;
+      }
+      default:
+        break;
+    }
+    return valid ? RejectReason::kNotObject : RejectReason::kNotJson;
+  }
+  od::object obj;
+  if (doc.get_object().get(obj)) return RejectReason::kNotJson;
+
+  AlertEvent e;
+  uint8_t required = 0;
+  std::string_view s;
+  int64_t n = 0;
+  for (auto field_result : obj) {
+    od::field field;
+    if (std::move(field_result).get(field)) return RejectReason::kNotJson;
+    const od::raw_json_string key = field.key();
+    od::value& v = field.value();
+    RejectReason r = RejectReason::kNone;
+    // Dispatch on the first character of the key; unknown fields are skipped by the iterator.
+    switch (*key.raw()) {
+      case 'a':
+        if (key == "alert_id") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          if (s.empty() || s.size() > 128) return RejectReason::kBadAlertId;
+          e.alert_fingerprint = StableHash64(s);
+          required |= kAlertId;
+        } else if (key == "alert_code") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          const auto code = ParseAlertCode(s);
+          if (!code) return RejectReason::kBadAlertCode;
+          e.code = *code;
+          required |= kAlertCodeBit;
+        }
+        break;
+      case 'd':
+        if (key == "device_id") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          const auto id = ParseDeviceId(s);
+          if (!id) return RejectReason::kBadDeviceId;
+          e.device = *id;
+          required |= kDeviceId;
+        } else if (key == "dcc_time") {
+          if ((r = ReadTime(v, &n)) != RejectReason::kNone) return r;
+          e.dcc_time = EventTime{n};
+          e.present |= AlertEvent::kHasDccTime;
+        } else if (key == "dmc") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          if (s.size() > 64) return RejectReason::kBadValue;
+          e.dmc = DmcId{dmc_cache_.Intern(s)};
+          if (!s.empty()) e.present |= AlertEvent::kHasDmc;
+        }
+        break;
+      case 'e':
+        if (key == "event_time") {
+          if ((r = ReadTime(v, &n)) != RejectReason::kNone) return r;
+          e.event_time = EventTime{n};
+          required |= kEventTime;
+        }
+        break;
+      case 's':
+        if (key == "smets") {
+          if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
+          if (n != 1 && n != 2) return RejectReason::kBadValue;
+          e.generation = static_cast<Generation>(n);
+          e.present |= AlertEvent::kHasSmets;
+        }
+        break;
+      case 'm':
+        if (key == "mpxn") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          const auto m = ParseMpxn(s);
+          if (!m) return RejectReason::kBadMpxn;
+          e.mpxn = *m;
+          e.present |= AlertEvent::kHasMpxn;
+        }
+        break;
+      case 'g':
+        if (key == "gsp_group") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          const auto g = ParseGspGroup(s);
+          if (!g) return RejectReason::kBadValue;
+          const AreaId area = refs_.areas->ByGspGroup(*g);
+          if (area == kUnknownArea) return RejectReason::kBadValue;
+          e.area = area;
+          e.present |= AlertEvent::kHasArea;
+        }
+        break;
+      case 'c':
+        if (key == "cohort") {
+          if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
+          if (s.size() > 16) return RejectReason::kBadValue;
+          e.cohort = CohortId{cohort_cache_.Intern(s)};
+          if (!s.empty()) e.present |= AlertEvent::kHasCohort;
+        }
+        break;
+      case 'v':
+        if (key == "voltage_dv") {
+          if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
+          if (n < 0 || n > 65535) return RejectReason::kBadValue;
+          e.voltage_dv = static_cast<int32_t>(n);
+          e.present |= AlertEvent::kHasVoltage;
+        }
+        break;
+      case 't':
+        if (key == "throttled_count") {
+          if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
+          if (n < 1 || n > 0xFFFFFFFF) return RejectReason::kBadValue;
+          e.throttled_count = static_cast<uint32_t>(n);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  // Anything after the object (a second value) makes the message not one JSON object.
+  if (!doc.current_location().error()) return RejectReason::kNotJson;
+  if (required != kAllRequired) return RejectReason::kMissingField;
+  if (e.event_time.ms > now.ms + kMaxFutureMs) return RejectReason::kFutureTime;
+  const RejectReason r = Enrich(&e);
+  if (r == RejectReason::kNone) *out = e;
+  return r;
+}
+
+RejectReason Decoder::Enrich(AlertEvent* e) const {
+  if (!(e->present & AlertEvent::kHasArea) && e->mpxn != 0) {
+    const AreaId a = refs_.areas->ByDistributorId(MpanDistributorId(e->mpxn));
+    if (a != kUnknownArea) {
+      e->area = a;
+      e->present |= AlertEvent::kHasArea;
+    }
+  }
+  if (refs_.inventory != nullptr) {
+    if (const catalog::InventoryRecord* inv = refs_.inventory->Find(e->device)) {
+      if (!(e->present & AlertEvent::kHasArea)) e->area = inv->area;
+      if (!(e->present & AlertEvent::kHasSmets)) e->generation = inv->generation;
+      if (!(e->present & AlertEvent::kHasDmc)) e->dmc = inv->dmc;
+      if (!(e->present & AlertEvent::kHasCohort)) e->cohort = inv->cohort;
+      if (!(e->present & AlertEvent::kHasMpxn)) e->mpxn = inv->mpxn;
+    }
+  }
+  if (e->generation == Generation::kUnknown) e->generation = Generation::kSmets2;
+  return RejectReason::kNone;
+}
+
+}  // namespace smetsmon::decode

@@ -1,0 +1,123 @@
+// Runs the real `smetsmon replay` binary as an operator would and checks its JSON report.
+#include <simdjson.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "testing/fixtures.h"
+
+namespace smetsmon {
+namespace {
+
+struct RunResult {
+  int exit_code;
+  std::string out;
+};
+
+RunResult Run(const std::string& args) {
+  const std::string cmd = std::string(SMETSMON_BINARY) + " " + args + " 2>/dev/null";
+  RunResult r{-1, {}};
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string LastLine(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
+}
+
+uint64_t At(simdjson::dom::element e, const char* pointer) {
+  uint64_t v = 0;
+  if (e.at_pointer(pointer).get(v)) ADD_FAILURE() << "no " << pointer;
+  return v;
+}
+
+TEST(ReplayCliTest, SampleReportHasTheContractCounts) {
+  const std::string rejects = testing::TempPath("rejects.jsonl");
+  const RunResult r = Run("replay " + testing::SamplePath() + " --config " + testing::ConfigDir() +
+                          " --rejects " + rejects + " --report json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element report;
+  ASSERT_EQ(parser.parse(LastLine(r.out)).get(report), simdjson::SUCCESS) << r.out;
+  EXPECT_EQ(At(report, "/events/read"), 13u);
+  EXPECT_EQ(At(report, "/events/accepted"), 5u);
+  EXPECT_EQ(At(report, "/events/duplicates"), 1u);
+  EXPECT_EQ(At(report, "/events/late"), 0u);
+  for (const char* reason : {"not_json", "not_object", "missing_field", "wrong_type",
+                             "bad_device_id", "bad_alert_code", "bad_time"}) {
+    EXPECT_EQ(At(report, (std::string("/events/rejected/") + reason).c_str()), 1u) << reason;
+  }
+  // by_category weights throttled_count: the 8028 event stands for 12 alerts.
+  EXPECT_EQ(At(report, "/by_category/voltage"), 1u);
+  EXPECT_EQ(At(report, "/by_category/power_quality.power_factor"), 1u);
+  EXPECT_EQ(At(report, "/by_category/outage.restored_long"), 1u);
+  EXPECT_EQ(At(report, "/by_category/outage.start"), 1u);
+  EXPECT_EQ(At(report, "/by_category/voltage.extreme_under"), 12u);
+  EXPECT_EQ(At(report, "/by_area/north_west"), 2u);
+  EXPECT_EQ(At(report, "/by_area/yorkshire"), 1u);
+  EXPECT_EQ(At(report, "/by_area/south_scotland"), 1u);
+  EXPECT_EQ(At(report, "/by_area/london"), 12u);
+  EXPECT_EQ(At(report, "/by_generation/smets1"), 2u);
+  EXPECT_EQ(At(report, "/by_generation/smets2"), 14u);
+  EXPECT_EQ(At(report, "/windows/24h/by_category/voltage.extreme_under"), 12u);
+  EXPECT_EQ(testing::ReadLines(rejects).size(), 7u);
+}
+
+TEST(ReplayCliTest, SnapshotThenResumeEqualsOneRun) {
+  const auto sample = testing::ReadLines(testing::SamplePath());
+  const std::string a = testing::TempPath("a.jsonl"), b = testing::TempPath("b.jsonl");
+  const std::string snap = testing::TempPath("state.snap");
+  std::string first, second, all;
+  for (size_t i = 0; i < sample.size(); ++i) (i < 6 ? first : second) += sample[i] + "\n";
+  testing::WriteFile(a, first);
+  testing::WriteFile(b, second);
+  const std::string common = " --config " + testing::ConfigDir() + " --report json";
+  const RunResult one = Run("replay " + a + " " + b + common);
+  const RunResult part1 = Run("replay " + a + common + " --snapshot-out " + snap);
+  const RunResult part2 = Run("replay " + b + common + " --snapshot-in " + snap);
+  ASSERT_EQ(one.exit_code, 0);
+  ASSERT_EQ(part1.exit_code, 0);
+  ASSERT_EQ(part2.exit_code, 0);
+  EXPECT_EQ(LastLine(part2.out), LastLine(one.out));
+}
+
+TEST(ReplayCliTest, BadConfigFailsFastWithTheFileAndLine) {
+  const std::string dir = testing::TempPath("config");
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(testing::ConfigDir() + "/alert_catalogue.yaml",
+                             dir + "/alert_catalogue.yaml");
+  testing::WriteFile(dir + "/areas.yaml", "regions: [north]\nareas:\n  - {distributor_id: 5}\n");
+  const std::string cmd = std::string(SMETSMON_BINARY) + " replay " + testing::SamplePath() +
+                          " --config " + dir + " 2>&1";
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(out.find(dir + "/areas.yaml:3: field 'distributor_id'"), std::string::npos) << out;
+}
+
+TEST(ReplayCliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Run("replay").exit_code, 2);
+  EXPECT_EQ(Run("replay x --report xml").exit_code, 2);
+  EXPECT_EQ(Run("frobnicate").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace smetsmon

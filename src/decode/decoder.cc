@@ -56,6 +56,11 @@ RejectReason ReadTime(od::value& v, int64_t* ms) {
   return RejectReason::kWrongType;
 }
 
+template <size_t N>
+inline bool KeyIs(const char* raw, const char (&name_and_quote)[N]) {
+  return std::memcmp(raw, name_and_quote, N - 1) == 0;
+}
+
 RejectReason ReadString(od::value& v, std::string_view* s) {
   if (auto err = v.get_string().get(*s)) return TypeOrJson(err);
   return RejectReason::kNone;
@@ -138,18 +143,21 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
   for (auto field_result : obj) {
     od::field field;
     if (std::move(field_result).get(field)) return RejectReason::kNotJson;
-    const od::raw_json_string key = field.key();
+    // Keys are compared on the raw bytes, closing quote included, so "dmc" does not match
+    // "dmcx" and an escaped key never matches (no contract key needs escaping); the padding
+    // after the message keeps the over-read in bounds.
+    const char* key = field.key().raw();
     od::value& v = field.value();
     RejectReason r = RejectReason::kNone;
     // Dispatch on the first character of the key; unknown fields are skipped by the iterator.
-    switch (*key.raw()) {
+    switch (*key) {
       case 'a':
-        if (key == "alert_id") {
+        if (KeyIs(key, "alert_id\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           if (s.empty() || s.size() > 128) return RejectReason::kBadAlertId;
           e.alert_fingerprint = StableHash64(s);
           required |= kAlertId;
-        } else if (key == "alert_code") {
+        } else if (KeyIs(key, "alert_code\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           const auto code = ParseAlertCode(s);
           if (!code) return RejectReason::kBadAlertCode;
@@ -158,17 +166,17 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'd':
-        if (key == "device_id") {
+        if (KeyIs(key, "device_id\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           const auto id = ParseDeviceId(s);
           if (!id) return RejectReason::kBadDeviceId;
           e.device = *id;
           required |= kDeviceId;
-        } else if (key == "dcc_time") {
+        } else if (KeyIs(key, "dcc_time\"")) {
           if ((r = ReadTime(v, &n)) != RejectReason::kNone) return r;
           e.dcc_time = EventTime{n};
           e.present |= AlertEvent::kHasDccTime;
-        } else if (key == "dmc") {
+        } else if (KeyIs(key, "dmc\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           if (s.size() > 64) return RejectReason::kBadValue;
           e.dmc = DmcId{dmc_cache_.Intern(s)};
@@ -176,14 +184,14 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'e':
-        if (key == "event_time") {
+        if (KeyIs(key, "event_time\"")) {
           if ((r = ReadTime(v, &n)) != RejectReason::kNone) return r;
           e.event_time = EventTime{n};
           required |= kEventTime;
         }
         break;
       case 's':
-        if (key == "smets") {
+        if (KeyIs(key, "smets\"")) {
           if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
           if (n != 1 && n != 2) return RejectReason::kBadValue;
           e.generation = static_cast<Generation>(n);
@@ -191,7 +199,7 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'm':
-        if (key == "mpxn") {
+        if (KeyIs(key, "mpxn\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           const auto m = ParseMpxn(s);
           if (!m) return RejectReason::kBadMpxn;
@@ -200,7 +208,7 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'g':
-        if (key == "gsp_group") {
+        if (KeyIs(key, "gsp_group\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           const auto g = ParseGspGroup(s);
           if (!g) return RejectReason::kBadValue;
@@ -211,7 +219,7 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'c':
-        if (key == "cohort") {
+        if (KeyIs(key, "cohort\"")) {
           if ((r = ReadString(v, &s)) != RejectReason::kNone) return r;
           if (s.size() > 16) return RejectReason::kBadValue;
           e.cohort = CohortId{cohort_cache_.Intern(s)};
@@ -219,7 +227,7 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 'v':
-        if (key == "voltage_dv") {
+        if (KeyIs(key, "voltage_dv\"")) {
           if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
           if (n < 0 || n > 65535) return RejectReason::kBadValue;
           e.voltage_dv = static_cast<int32_t>(n);
@@ -227,7 +235,7 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
         }
         break;
       case 't':
-        if (key == "throttled_count") {
+        if (KeyIs(key, "throttled_count\"")) {
           if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
           if (n < 1 || n > 0xFFFFFFFF) return RejectReason::kBadValue;
           e.throttled_count = static_cast<uint32_t>(n);

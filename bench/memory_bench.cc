@@ -47,9 +47,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "devices stored %llu, table %llu bytes (%zu B state + 8 B key per slot), "
                "RSS before fill %llu, after %llu\n",
-               static_cast<unsigned long long>(stored), static_cast<unsigned long long>(table_bytes),
-               sizeof(aggregate::DeviceState), static_cast<unsigned long long>(rss_before),
-               static_cast<unsigned long long>(rss));
+               static_cast<unsigned long long>(stored),
+               static_cast<unsigned long long>(table_bytes), sizeof(aggregate::DeviceState),
+               static_cast<unsigned long long>(rss_before), static_cast<unsigned long long>(rss));
   std::printf("{\"devices\":%llu,\"bytes_per_device\":%.1f,\"rss_bytes\":%llu}\n",
               static_cast<unsigned long long>(stored),
               static_cast<double>(table_bytes) / static_cast<double>(stored ? stored : 1),

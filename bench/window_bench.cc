@@ -18,7 +18,8 @@ void BM_FleetAdd(benchmark::State& state) {
     fleet.AdvanceTo(EventTime{t});
     benchmark::DoNotOptimize(fleet.Add(EventTime{t}, i % 15, i % layout.code_slots(),
                                        i & 1 ? Generation::kSmets1 : Generation::kSmets2,
-                                       static_cast<uint16_t>(i % 8), static_cast<uint16_t>(i % 3), 1));
+                                       static_cast<uint16_t>(i % 8), static_cast<uint16_t>(i % 3),
+                                       1));
     ++i;
   }
   state.SetItemsProcessed(state.iterations());

@@ -39,7 +39,8 @@ using DmcId = StrongId<struct DmcIdTag, uint16_t>;
 using CohortId = StrongId<struct CohortIdTag, uint16_t>;
 
 // An alert code. Device alert codes (4 hex digits) are their 16-bit value; DCC alert codes
-// (2-4 letters and digits, first a letter) are packed base-37 above 0xFFFF. See decode/alert_code.h.
+// (2-4 letters and digits, first a letter) are packed base-37 above 0xFFFF. See
+// decode/alert_code.h.
 struct AlertCode {
   uint32_t value = 0;
   constexpr auto operator<=>(const AlertCode&) const = default;

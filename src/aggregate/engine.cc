@@ -20,9 +20,15 @@ struct SnapshotShape {
 };
 
 SnapshotShape ShapeOf(const FleetLayout& l, const EngineConfig& c, const Worker& w0) {
-  return {c.workers,          l.area_slots(),      l.code_slots(),         l.categories(),
-          l.dmc_limit(),      l.cohort_limit(),    c.window.allowed_lateness_ms,
-          c.dedup_horizon_ms, w0.dedup().capacity()};
+  return {c.workers,
+          l.area_slots(),
+          l.code_slots(),
+          l.categories(),
+          l.dmc_limit(),
+          l.cohort_limit(),
+          c.window.allowed_lateness_ms,
+          c.dedup_horizon_ms,
+          w0.dedup().capacity()};
 }
 
 void WriteRing(BinaryWriter& w, const window::BucketRing& ring) {
@@ -52,14 +58,16 @@ void WriteSymbols(BinaryWriter& w, const catalog::SymbolTable& t) {
 
 absl::Status ReadSymbols(BinaryReader& r, catalog::SymbolTable& t, const std::string& path) {
   const auto n = r.Pod<uint64_t>();
-  if (!r.ok() || n > t.id_limit()) return absl::DataLossError(absl::StrCat(path, ": bad symbol table"));
+  if (!r.ok() || n > t.id_limit())
+    return absl::DataLossError(absl::StrCat(path, ": bad symbol table"));
   for (uint64_t i = 0; i < n; ++i) {
     const std::string name = r.String(64);
     if (!r.ok()) break;
     if (t.Intern(name) != static_cast<uint16_t>(i + 2)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": snapshot ", t.kind(), " '", name,
-          "' does not match this process's ids; restore the snapshot before loading the inventory"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": snapshot ", t.kind(), " '", name,
+                       "' does not match this process's ids; restore the snapshot before loading "
+                       "the inventory"));
     }
   }
   return absl::OkStatus();
@@ -68,9 +76,7 @@ absl::Status ReadSymbols(BinaryReader& r, catalog::SymbolTable& t, const std::st
 }  // namespace
 
 Engine::Engine(const catalog::ReferenceData& ref, const EngineConfig& config)
-    : ref_(&ref),
-      config_(config),
-      layout_(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts) {
+    : ref_(&ref), config_(config), layout_(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts) {
   SMETSMON_CHECK(config.workers >= 1);
   for (size_t i = 0; i < config.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(layout_, config_, config.workers));
@@ -153,8 +159,8 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
   }
   const auto version = r.Pod<uint32_t>();
   if (version != kSnapshotVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": snapshot version ", version, ", this build reads ", kSnapshotVersion));
+    return absl::FailedPreconditionError(absl::StrCat(path, ": snapshot version ", version,
+                                                      ", this build reads ", kSnapshotVersion));
   }
   const auto shape = r.Pod<SnapshotShape>();
   if (!(shape == ShapeOf(layout_, config_, *workers_[0]))) {
@@ -172,7 +178,8 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
     c.duplicates.Set(r.Pod<uint64_t>());
     c.new_devices.Set(r.Pod<uint64_t>());
     for (Counter& rc : c.rejected) rc.Set(r.Pod<uint64_t>());
-    for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(r.Pod<uint64_t>());
+    for (size_t i = 0; i < layout_.main_cells(); ++i)
+      worker->mutable_alerts_total(i).Set(r.Pod<uint64_t>());
     if (!worker->mutable_dedup().Import(r.Vector<uint64_t>(worker->dedup().capacity() * 2)) ||
         !ReadRing(r, worker->mutable_fleet().minutes()) ||
         !ReadRing(r, worker->mutable_fleet().hours())) {
@@ -195,4 +202,3 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
 }
 
 }  // namespace smetsmon::aggregate
-

@@ -25,10 +25,14 @@ FleetLayout::FleetLayout(const catalog::AreaTable& areas, const catalog::AlertCa
 
 std::string ViewName(View v) {
   switch (v) {
-    case View::k1m: return "1m";
-    case View::k5m: return "5m";
-    case View::k1h: return "1h";
-    case View::k24h: return "24h";
+    case View::k1m:
+      return "1m";
+    case View::k5m:
+      return "5m";
+    case View::k1h:
+      return "1h";
+    case View::k24h:
+      return "24h";
   }
   return "?";
 }
@@ -70,10 +74,18 @@ int FleetPartial::Add(EventTime t, size_t area_slot, size_t code_slot, Generatio
 
 void FleetPartial::SumInto(View v, EventTime now, std::span<uint64_t> out) const {
   switch (v) {
-    case View::k1m: minutes_.SumInto(now, 1, out); break;
-    case View::k5m: minutes_.SumInto(now, 5, out); break;
-    case View::k1h: minutes_.SumInto(now, 60, out); break;
-    case View::k24h: hours_.SumInto(now, 24, out); break;
+    case View::k1m:
+      minutes_.SumInto(now, 1, out);
+      break;
+    case View::k5m:
+      minutes_.SumInto(now, 5, out);
+      break;
+    case View::k1h:
+      minutes_.SumInto(now, 60, out);
+      break;
+    case View::k24h:
+      hours_.SumInto(now, 24, out);
+      break;
   }
 }
 

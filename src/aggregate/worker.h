@@ -29,14 +29,16 @@ struct EngineConfig {
   WindowConfig window;
   int64_t idle_lag_ms = 5 * kMsPerMinute;
   int64_t dedup_horizon_ms = kMsPerHour;
-  size_t dedup_capacity = size_t{4} << 20;  // ids remembered, all workers together
+  size_t dedup_capacity = size_t{4} << 20;    // ids remembered, all workers together
   size_t expected_devices = size_t{1} << 20;  // device table presize, all workers together
 };
 
 // Single-writer counters: the owner stores, anyone loads.
 class Counter {
  public:
-  void Add(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Add(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
   void Set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
 

@@ -68,7 +68,8 @@ int RunReplay(int argc, char** argv) {
       if (!value(&args.snapshot_out)) return UsageError("--snapshot-out needs a file");
     } else if (a == "--workers") {
       std::string n;
-      if (!value(&n) || std::atoi(n.c_str()) < 1) return UsageError("--workers needs a number >= 1");
+      if (!value(&n) || std::atoi(n.c_str()) < 1)
+        return UsageError("--workers needs a number >= 1");
       args.workers = static_cast<size_t>(std::atoi(n.c_str()));
     } else if (a == "--no-progress") {
       args.progress = false;
@@ -82,7 +83,8 @@ int RunReplay(int argc, char** argv) {
 
   auto settings = LoadSettings(args.config_dir);
   if (!settings.ok()) {
-    std::fprintf(stderr, "smetsmon: configuration error: %s\n", settings.status().ToString().c_str());
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n",
+                 settings.status().ToString().c_str());
     return 2;
   }
   settings->engine.workers = args.workers;
@@ -106,11 +108,11 @@ int RunReplay(int argc, char** argv) {
       return 2;
     }
     const auto& st = ref->inventory->stats();
-    std::fprintf(stderr, "smetsmon: inventory %s: %llu devices, %llu bad rows%s\n",
-                 args.inventory.c_str(), static_cast<unsigned long long>(ref->inventory->size()),
-                 static_cast<unsigned long long>(st.bad_rows),
-                 st.bad_rows ? (" (first at line " + std::to_string(st.first_bad_line) + ")").c_str()
-                             : "");
+    std::fprintf(
+        stderr, "smetsmon: inventory %s: %llu devices, %llu bad rows%s\n", args.inventory.c_str(),
+        static_cast<unsigned long long>(ref->inventory->size()),
+        static_cast<unsigned long long>(st.bad_rows),
+        st.bad_rows ? (" (first at line " + std::to_string(st.first_bad_line) + ")").c_str() : "");
   }
   std::unique_ptr<ingest::FileDeadLetterSink> rejects;
   if (!args.rejects.empty()) {
@@ -121,8 +123,8 @@ int RunReplay(int argc, char** argv) {
     }
     rejects = std::move(*sink);
   }
-  decode::Decoder decoder({ref->areas.get(), ref->dmcs.get(), ref->cohorts.get(),
-                           ref->inventory.get()});
+  decode::Decoder decoder(
+      {ref->areas.get(), ref->dmcs.get(), ref->cohorts.get(), ref->inventory.get()});
   SystemClock clock;
   const bool tty = args.progress && ::isatty(STDERR_FILENO);
   ingest::ReplayOptions options;

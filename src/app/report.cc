@@ -101,8 +101,8 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) 
   w.Field("dedup_evictions", c.dedup_evictions);
   const EventTime now = engine.StreamTime();
   w.Key("windows").BeginObject();
-  w.Field("stream_time", now == EventTime::Min() ? std::string("none")
-                                                 : decode::FormatRfc3339Utc(now.ms));
+  w.Field("stream_time",
+          now == EventTime::Min() ? std::string("none") : decode::FormatRfc3339Utc(now.ms));
   w.Key("late").BeginObject().Field("1h", c.late_1h).Field("24h", c.late_24h).EndObject();
   if (now != EventTime::Min()) {
     for (aggregate::View v : aggregate::kAllViews) {
@@ -124,8 +124,9 @@ std::string BuildReportText(const Engine& engine, const ReplayStats& stats) {
                   c.late_24h, ", rejected ", c.rejected_total(), ", devices ", c.devices, "\n");
   for (int i = 1; i < kRejectReasonCount; ++i) {
     if (c.rejected[i] != 0) {
-      absl::StrAppend(&out, "    rejected ", std::string(kRejectReasonNames[static_cast<size_t>(i)]), ": ",
-                      c.rejected[i], "\n");
+      absl::StrAppend(&out, "    rejected ",
+                      std::string(kRejectReasonNames[static_cast<size_t>(i)]), ": ", c.rejected[i],
+                      "\n");
     }
   }
   const Rollup r = Fold(engine, engine.Totals());

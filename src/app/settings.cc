@@ -56,7 +56,8 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config_dir) {
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return catalog::ConfigError(file, e, "engine", "must be a map");
     aggregate::EngineConfig& c = s.engine;
-    SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "allowed_lateness", &c.window.allowed_lateness_ms));
+    SMETSMON_RETURN_IF_ERROR(
+        ReadDuration(file, e, "allowed_lateness", &c.window.allowed_lateness_ms));
     SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "idle_lag", &c.idle_lag_ms));
     SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "dedup_horizon", &c.dedup_horizon_ms));
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "dedup_capacity", 4, &c.dedup_capacity));

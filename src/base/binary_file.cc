@@ -85,8 +85,10 @@ absl::Status BinaryReader::Finish() {
   uint32_t stored = 0;
   if (ok_) ok_ = std::fread(&stored, 1, sizeof stored, f_) == sizeof stored;
   if (!ok_) return absl::DataLossError(absl::StrCat(path_, ": truncated or malformed snapshot"));
-  if (stored != expected) return absl::DataLossError(absl::StrCat(path_, ": snapshot checksum mismatch"));
-  if (std::fgetc(f_) != EOF) return absl::DataLossError(absl::StrCat(path_, ": trailing bytes after snapshot"));
+  if (stored != expected)
+    return absl::DataLossError(absl::StrCat(path_, ": snapshot checksum mismatch"));
+  if (std::fgetc(f_) != EOF)
+    return absl::DataLossError(absl::StrCat(path_, ": trailing bytes after snapshot"));
   return absl::OkStatus();
 }
 

@@ -41,9 +41,9 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
     other = c.categories_.end() - 1;
   }
   c.other_category_ = static_cast<CategoryIndex>(other - c.categories_.begin());
-  SMETSMON_ASSIGN_OR_RETURN(std::string default_priority,
-                            OptionalScalar<std::string>(path, root, "default_priority",
-                                                        c.priorities_.back()));
+  SMETSMON_ASSIGN_OR_RETURN(
+      std::string default_priority,
+      OptionalScalar<std::string>(path, root, "default_priority", c.priorities_.back()));
   const auto dp = std::find(c.priorities_.begin(), c.priorities_.end(), default_priority);
   if (dp == c.priorities_.end()) {
     return ConfigError(path, root["default_priority"], "default_priority",
@@ -61,7 +61,8 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
   std::vector<std::pair<std::string, const YAML::Node>> clears;  // resolved after all codes
   for (const auto& node : alerts) {
     AlertInfo info;
-    SMETSMON_ASSIGN_OR_RETURN(std::string code_text, RequiredScalar<std::string>(path, node, "code"));
+    SMETSMON_ASSIGN_OR_RETURN(std::string code_text,
+                              RequiredScalar<std::string>(path, node, "code"));
     const auto code = decode::ParseAlertCode(code_text);
     if (!code) return ConfigError(path, node["code"], "code", "is not an alert code: " + code_text);
     info.code = *code;
@@ -69,19 +70,22 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
       return ConfigError(path, node["code"], "code", "is listed twice: " + code_text);
     }
     SMETSMON_ASSIGN_OR_RETURN(info.name, RequiredScalar<std::string>(path, node, "name"));
-    SMETSMON_ASSIGN_OR_RETURN(std::string category, RequiredScalar<std::string>(path, node, "category"));
+    SMETSMON_ASSIGN_OR_RETURN(std::string category,
+                              RequiredScalar<std::string>(path, node, "category"));
     const int cat = c.CategoryIndexOf(category);
     if (cat < 0) {
       return ConfigError(path, node["category"], "category",
                          "names a category not in 'categories': " + category);
     }
     info.category = static_cast<CategoryIndex>(cat);
-    SMETSMON_ASSIGN_OR_RETURN(info.recipient, OptionalScalar<std::string>(path, node, "recipient", ""));
-    SMETSMON_ASSIGN_OR_RETURN(std::string priority,
-                              OptionalScalar<std::string>(path, node, "priority", default_priority));
+    SMETSMON_ASSIGN_OR_RETURN(info.recipient,
+                              OptionalScalar<std::string>(path, node, "recipient", ""));
+    SMETSMON_ASSIGN_OR_RETURN(std::string priority, OptionalScalar<std::string>(
+                                                        path, node, "priority", default_priority));
     const auto p = std::find(c.priorities_.begin(), c.priorities_.end(), priority);
     if (p == c.priorities_.end()) {
-      return ConfigError(path, node["priority"], "priority", "names unknown priority '" + priority + "'");
+      return ConfigError(path, node["priority"], "priority",
+                         "names unknown priority '" + priority + "'");
     }
     info.priority = static_cast<PriorityIndex>(p - c.priorities_.begin());
     if (node["clear_code"]) clears.emplace_back(code_text, node);
@@ -94,7 +98,8 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
     c.alerts_.push_back(std::move(info));
   }
   for (const auto& [code_text, node] : clears) {
-    SMETSMON_ASSIGN_OR_RETURN(std::string clear_text, RequiredScalar<std::string>(path, node, "clear_code"));
+    SMETSMON_ASSIGN_OR_RETURN(std::string clear_text,
+                              RequiredScalar<std::string>(path, node, "clear_code"));
     const auto clear = decode::ParseAlertCode(clear_text);
     if (!clear) return ConfigError(path, node["clear_code"], "clear_code", "is not an alert code");
     const CodeSlot set_slot = c.SlotOf(*decode::ParseAlertCode(code_text));

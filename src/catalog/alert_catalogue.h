@@ -26,9 +26,9 @@ struct AlertInfo {
   AlertCode code;
   std::string name;
   CategoryIndex category = 0;
-  std::string recipient;             // "DNO", "supplier", ...
-  AlertCode clears{0};               // for a set alert: the code that clears it (0 = none)
-  bool is_clear = false;             // this code clears another
+  std::string recipient;  // "DNO", "supplier", ...
+  AlertCode clears{0};    // for a set alert: the code that clears it (0 = none)
+  bool is_clear = false;  // this code clears another
   PriorityIndex priority = 0;
 };
 
@@ -67,7 +67,7 @@ class AlertCatalogue {
   std::vector<std::string> priorities_;
   CategoryIndex other_category_ = 0;
   PriorityIndex default_priority_ = 0;
-  CodeSlot other_slot_ = 0;  // = number of listed codes
+  CodeSlot other_slot_ = 0;                              // = number of listed codes
   std::shared_ptr<std::vector<CodeSlot>> device_slots_;  // 65536 entries, shared by copies
   absl::flat_hash_map<uint32_t, CodeSlot> dcc_slots_;
 };

@@ -48,13 +48,15 @@ absl::StatusOr<AreaTable> AreaTable::Load(const std::string& path) {
       return ConfigError(path, node["distributor_id"], "distributor_id", "must be 10..99");
     }
     a.distributor_id = static_cast<int>(dist);
-    SMETSMON_ASSIGN_OR_RETURN(std::string gsp, RequiredScalar<std::string>(path, node, "gsp_group"));
+    SMETSMON_ASSIGN_OR_RETURN(std::string gsp,
+                              RequiredScalar<std::string>(path, node, "gsp_group"));
     const auto g = decode::ParseGspGroup(gsp);
     if (!g) return ConfigError(path, node["gsp_group"], "gsp_group", "must be _A.._P");
     a.gsp_group = *g;
     SMETSMON_ASSIGN_OR_RETURN(a.name, RequiredScalar<std::string>(path, node, "name"));
     SMETSMON_ASSIGN_OR_RETURN(a.dno_group, RequiredScalar<std::string>(path, node, "dno_group"));
-    SMETSMON_ASSIGN_OR_RETURN(std::string region, RequiredScalar<std::string>(path, node, "region"));
+    SMETSMON_ASSIGN_OR_RETURN(std::string region,
+                              RequiredScalar<std::string>(path, node, "region"));
     const auto it = std::find(t.regions_.begin(), t.regions_.end(), region);
     if (it == t.regions_.end()) {
       return ConfigError(path, node["region"], "region", "names unknown region '" + region + "'");

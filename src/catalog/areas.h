@@ -20,7 +20,7 @@ struct Area {
   std::string name;        // "Eastern"
   std::string dno_group;   // "UK Power Networks"
   RegionId region = kUnknownRegion;
-  int64_t meters = 0;      // approximate installed meters, a weight for generated data
+  int64_t meters = 0;  // approximate installed meters, a weight for generated data
 };
 
 class AreaTable {

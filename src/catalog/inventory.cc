@@ -81,7 +81,9 @@ bool Inventory::ParseRow(std::string_view line, DeviceId* id, InventoryRecord* r
 }
 
 void Inventory::Count(const InventoryRecord& rec, int64_t sign) {
-  const auto add = [sign](uint64_t& c) { c = static_cast<uint64_t>(static_cast<int64_t>(c) + sign); };
+  const auto add = [sign](uint64_t& c) {
+    c = static_cast<uint64_t>(static_cast<int64_t>(c) + sign);
+  };
   add(by_area_[areas_->Slot(rec.area)]);
   add(by_generation_[static_cast<int>(rec.generation)]);
   add(by_dmc_[rec.dmc.value]);
@@ -107,7 +109,8 @@ absl::Status Inventory::LoadCsv(const std::string& path) {
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ":1: empty inventory, expected header '", kHeader, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":1: empty inventory, expected header '", kHeader, "'"));
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);

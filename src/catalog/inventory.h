@@ -50,7 +50,9 @@ class Inventory {
   // Installation counts. Area arrays are indexed by AreaTable::Slot (unknown last); DMC and
   // cohort arrays by symbol id.
   const std::vector<uint64_t>& installs_by_area() const { return by_area_; }
-  uint64_t installs_by_generation(Generation g) const { return by_generation_[static_cast<int>(g)]; }
+  uint64_t installs_by_generation(Generation g) const {
+    return by_generation_[static_cast<int>(g)];
+  }
   const std::vector<uint64_t>& installs_by_dmc() const { return by_dmc_; }
   const std::vector<uint64_t>& installs_by_cohort() const { return by_cohort_; }
 

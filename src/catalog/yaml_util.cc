@@ -7,8 +7,7 @@ namespace smetsmon::catalog {
 absl::Status ConfigError(const std::string& file, const YAML::Node& at, const std::string& field,
                          const std::string& what) {
   const int line = at.Mark().is_null() ? 0 : at.Mark().line + 1;
-  return absl::InvalidArgumentError(
-      absl::StrCat(file, ":", line, ": field '", field, "' ", what));
+  return absl::InvalidArgumentError(absl::StrCat(file, ":", line, ": field '", field, "' ", what));
 }
 
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {

@@ -88,16 +88,16 @@ size_t Decoder::padding() { return simdjson::SIMDJSON_PADDING; }
 RejectReason Decoder::Decode(std::string_view message, ProcessingTime now, AlertEvent* out) {
   if (message.size() > kMaxMessageBytes) return RejectReason::kTooLarge;
   std::memcpy(impl_->buffer.data(), message.data(), message.size());
-  return DecodePadded(std::string_view(impl_->buffer.data(), message.size()),
-                      impl_->buffer.size(), now, out);
+  return DecodePadded(std::string_view(impl_->buffer.data(), message.size()), impl_->buffer.size(),
+                      now, out);
 }
 
 RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capacity,
                                    ProcessingTime now, AlertEvent* out) {
   if (message.size() > kMaxMessageBytes) return RejectReason::kTooLarge;
   od::document doc;
-  if (impl_->parser.iterate(simdjson::padded_string_view(message.data(), message.size(),
-                                                          padded_capacity))
+  if (impl_->parser
+          .iterate(simdjson::padded_string_view(message.data(), message.size(), padded_capacity))
           .get(doc)) {
     return RejectReason::kNotJson;
   }

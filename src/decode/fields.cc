@@ -1,8 +1,8 @@
 #include "decode/fields.h"
 
 #include <array>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace smetsmon::decode {
@@ -120,7 +120,8 @@ std::string FormatAlertCode(AlertCode code) {
   if (!code.is_dcc()) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out(4, '0');
-    for (int i = 0; i < 4; ++i) out[static_cast<size_t>(3 - i)] = kHex[(code.value >> (4 * i)) & 0xF];
+    for (int i = 0; i < 4; ++i)
+      out[static_cast<size_t>(3 - i)] = kHex[(code.value >> (4 * i)) & 0xF];
     return out;
   }
   uint32_t packed = code.value - 0x10000;
@@ -169,7 +170,8 @@ std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
   }
   const std::string_view zone = s.substr(pos);
   if (zone != "Z" && zone != "z" && zone != "+00:00") return std::nullopt;
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t ms = ((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + millis;
   if (!IsValidEpochMs(ms)) return std::nullopt;
   return ms;
@@ -253,7 +255,8 @@ uint64_t StableHash64(std::string_view s) {
     h = mix(h ^ w, kMul ^ 0xA0761D6478BD642FULL);
   }
   uint64_t tail = 0;
-  for (size_t k = 0; i < s.size(); ++i, ++k) tail |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * k);
+  for (size_t k = 0; i < s.size(); ++i, ++k)
+    tail |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * k);
   h = mix(h ^ tail, 0xE7037ED1A0B428DBULL);
   return mix(h, kMul);
 }

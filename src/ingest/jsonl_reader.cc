@@ -70,8 +70,8 @@ bool JsonlReader::Next(std::string_view* line, size_t* padded_capacity) {
     const char* start = buf_.data() + begin_;
     const void* nl = std::memchr(start, '\n', end_ - begin_);
     if (nl != nullptr || (eof_ && end_ > begin_)) {
-      const size_t len = nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - start)
-                                       : end_ - begin_;
+      const size_t len =
+          nl != nullptr ? static_cast<size_t>(static_cast<const char*>(nl) - start) : end_ - begin_;
       begin_ += len + (nl != nullptr ? 1 : 0);
       size_t trimmed = len;
       if (trimmed > 0 && start[trimmed - 1] == '\r') --trimmed;

@@ -19,8 +19,7 @@ namespace smetsmon::ingest {
 
 class JsonlReader {
  public:
-  static absl::StatusOr<std::unique_ptr<JsonlReader>> Open(const std::string& path,
-                                                          size_t padding);
+  static absl::StatusOr<std::unique_ptr<JsonlReader>> Open(const std::string& path, size_t padding);
   ~JsonlReader();
 
   // The next line without its '\n' (and '\r'); `*padded_capacity` is the readable size from

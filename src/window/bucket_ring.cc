@@ -96,7 +96,8 @@ BucketRing::Raw BucketRing::Export() const {
   raw.tags.resize(ring_size_);
   raw.cells.resize(ring_size_ * cells_);
   for (size_t i = 0; i < ring_size_; ++i) raw.tags[i] = tags_[i].load(std::memory_order_relaxed);
-  for (size_t i = 0; i < raw.cells.size(); ++i) raw.cells[i] = data_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < raw.cells.size(); ++i)
+    raw.cells[i] = data_[i].load(std::memory_order_relaxed);
   return raw;
 }
 
@@ -109,7 +110,8 @@ bool BucketRing::Import(const Raw& raw) {
                          : BucketNumber(raw.stream_ms - lateness_ms_) - span_buckets_ + 1;
   late_.store(raw.late, std::memory_order_relaxed);
   for (size_t i = 0; i < ring_size_; ++i) tags_[i].store(raw.tags[i], std::memory_order_relaxed);
-  for (size_t i = 0; i < raw.cells.size(); ++i) data_[i].store(raw.cells[i], std::memory_order_relaxed);
+  for (size_t i = 0; i < raw.cells.size(); ++i)
+    data_[i].store(raw.cells[i], std::memory_order_relaxed);
   return true;
 }
 

@@ -80,8 +80,8 @@ class BucketRing {
   const int64_t lateness_ms_;
   const size_t cells_;
   const size_t ring_size_;
-  int64_t newest_bucket_;        // writer-only
-  int64_t oldest_accepted_;      // writer-only cache of the first bucket not late
+  int64_t newest_bucket_;    // writer-only
+  int64_t oldest_accepted_;  // writer-only cache of the first bucket not late
   std::atomic<int64_t> stream_ms_;
   std::atomic<uint64_t> late_{0};
   std::unique_ptr<std::atomic<int64_t>[]> tags_;

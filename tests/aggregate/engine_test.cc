@@ -11,11 +11,11 @@ namespace {
 // Base times chosen to sit at, just after and just before minute/hour/day boundaries, so bucket
 // numbers wrap around the rings at different places.
 const int64_t kBases[] = {
-    1687780800000,                 // 2023-06-26T12:00:00Z (hour boundary)
-    1687780800000 + 59'999,        // one ms before a minute boundary
-    1687780800000 + 3'599'999,     // one ms before an hour boundary
-    1700000000000 + 12'345,        // arbitrary
-    86'400'000LL * 20000 - 1,      // one ms before a day boundary
+    1687780800000,              // 2023-06-26T12:00:00Z (hour boundary)
+    1687780800000 + 59'999,     // one ms before a minute boundary
+    1687780800000 + 3'599'999,  // one ms before an hour boundary
+    1700000000000 + 12'345,     // arbitrary
+    86'400'000LL * 20000 - 1,   // one ms before a day boundary
 };
 
 class EngineTest : public ::testing::TestWithParam<int64_t> {
@@ -83,9 +83,9 @@ TEST_P(EngineTest, FiveMinuteViewAtStreamTime) {
 TEST_P(EngineTest, DuplicatesWithinTheHorizonCountOnce) {
   Engine engine(ref_, EngineConfig{});
   Apply(engine, Event(1, 77, 0));
-  Apply(engine, Event(1, 77, 0));                     // redelivery
-  Apply(engine, Event(2, 78, 50 * kMsPerMinute));     // moves stream time
-  Apply(engine, Event(1, 77, 0));                     // still within 1 h of stream time
+  Apply(engine, Event(1, 77, 0));                  // redelivery
+  Apply(engine, Event(2, 78, 50 * kMsPerMinute));  // moves stream time
+  Apply(engine, Event(1, 77, 0));                  // still within 1 h of stream time
   const CounterTotals c = engine.Counters();
   EXPECT_EQ(c.accepted, 2u);
   EXPECT_EQ(c.duplicates, 2u);
@@ -163,9 +163,10 @@ TEST_P(EngineTest, ShardingGivesTheSameNumbersAsOneWorker) {
   Engine a(ref_, one), b(ref_, four);
   for (uint64_t i = 0; i < 2000; ++i) {
     // A redelivery repeats the alert id and the device: ids repeat every 1700 events.
-    const AlertEvent e = Event(1000 + (i % 1700) % 300, 1 + i % 1700, static_cast<int64_t>(i) * 1000,
-                               i % 3 ? "8F40" : "AD1", i % 2 ? Generation::kSmets1 : Generation::kSmets2,
-                               10 + static_cast<int>(i % 14));
+    const AlertEvent e =
+        Event(1000 + (i % 1700) % 300, 1 + i % 1700, static_cast<int64_t>(i) * 1000,
+              i % 3 ? "8F40" : "AD1", i % 2 ? Generation::kSmets1 : Generation::kSmets2,
+              10 + static_cast<int>(i % 14));
     Apply(a, e);
     Apply(b, e);
   }

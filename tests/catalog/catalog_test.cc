@@ -23,7 +23,7 @@ TEST(AreaTableTest, ShippedTableHasTheFourteenGbAreas) {
   EXPECT_EQ(t->Label(north_west), "north_west");
   EXPECT_EQ(t->RegionLabel(t->RegionOf(north_west)), "north");
   EXPECT_EQ(t->RegionLabel(t->RegionOf(t->ByDistributorId(21))), "central");  // Wales is Central
-  EXPECT_EQ(t->ByDistributorId(27), kUnknownArea);                          // IDNO
+  EXPECT_EQ(t->ByDistributorId(27), kUnknownArea);                            // IDNO
   EXPECT_EQ(t->Label(kUnknownArea), "unknown");
   EXPECT_EQ(t->Slot(kUnknownArea), 14u);
   EXPECT_EQ(t->FromSlot(14), kUnknownArea);
@@ -31,11 +31,12 @@ TEST(AreaTableTest, ShippedTableHasTheFourteenGbAreas) {
 
 TEST(AreaTableTest, ErrorsNameFileLineAndField) {
   const std::string path = testing::TempPath("areas.yaml");
-  testing::WriteFile(path,
-                     "regions: [north]\n"
-                     "areas:\n"
-                     "  - {distributor_id: 10, gsp_group: _A, name: Eastern, dno_group: X, region: north}\n"
-                     "  - {distributor_id: 11, gsp_group: _B, name: EM, dno_group: X, region: south}\n");
+  testing::WriteFile(
+      path,
+      "regions: [north]\n"
+      "areas:\n"
+      "  - {distributor_id: 10, gsp_group: _A, name: Eastern, dno_group: X, region: north}\n"
+      "  - {distributor_id: 11, gsp_group: _B, name: EM, dno_group: X, region: south}\n");
   auto t = AreaTable::Load(path);
   ASSERT_FALSE(t.ok());
   EXPECT_THAT(std::string(t.status().message()), HasSubstr(path + ":4: field 'region'"));
@@ -44,10 +45,11 @@ TEST(AreaTableTest, ErrorsNameFileLineAndField) {
 
 TEST(AreaTableTest, DuplicatesAndSyntaxErrorsFail) {
   const std::string path = testing::TempPath("areas.yaml");
-  testing::WriteFile(path,
-                     "regions: [north]\nareas:\n"
-                     "  - {distributor_id: 10, gsp_group: _A, name: A, dno_group: X, region: north}\n"
-                     "  - {distributor_id: 10, gsp_group: _B, name: B, dno_group: X, region: north}\n");
+  testing::WriteFile(
+      path,
+      "regions: [north]\nareas:\n"
+      "  - {distributor_id: 10, gsp_group: _A, name: A, dno_group: X, region: north}\n"
+      "  - {distributor_id: 10, gsp_group: _B, name: B, dno_group: X, region: north}\n");
   auto dup = AreaTable::Load(path);
   ASSERT_FALSE(dup.ok());
   EXPECT_THAT(std::string(dup.status().message()), HasSubstr("listed twice"));
@@ -98,13 +100,16 @@ TEST(AlertCatalogueTest, BadEntriesAreConfigErrors) {
   testing::WriteFile(path, head + "  - {code: \"8F40\", name: x, category: nope}\n");
   EXPECT_THAT(std::string(AlertCatalogue::Load(path).status().message()),
               HasSubstr("field 'category'"));
-  testing::WriteFile(path, head + "  - {code: \"8F40\", name: x, category: voltage, priority: mid}\n");
+  testing::WriteFile(path,
+                     head + "  - {code: \"8F40\", name: x, category: voltage, priority: mid}\n");
   EXPECT_THAT(std::string(AlertCatalogue::Load(path).status().message()),
               HasSubstr("field 'priority'"));
-  testing::WriteFile(path, head + "  - {code: \"8F40\", name: x, category: voltage}\n"
-                                  "  - {code: \"8f40\", name: y, category: voltage}\n");
+  testing::WriteFile(path, head +
+                               "  - {code: \"8F40\", name: x, category: voltage}\n"
+                               "  - {code: \"8f40\", name: y, category: voltage}\n");
   EXPECT_THAT(std::string(AlertCatalogue::Load(path).status().message()), HasSubstr("twice"));
-  testing::WriteFile(path, head + "  - {code: \"8002\", name: x, category: voltage, clear_code: \"8085\"}\n");
+  testing::WriteFile(
+      path, head + "  - {code: \"8002\", name: x, category: voltage, clear_code: \"8085\"}\n");
   EXPECT_THAT(std::string(AlertCatalogue::Load(path).status().message()),
               HasSubstr("no entry of its own"));
   testing::WriteFile(path, head + "  - {code: \"8002\", category: voltage}\n");

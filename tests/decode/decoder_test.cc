@@ -14,8 +14,7 @@ class DecoderTest : public ::testing::Test {
  protected:
   DecoderTest() : ref_(testing::LoadTestReference()) {}
 
-  RejectReason Decode(const std::string& json, AlertEvent* e = nullptr,
-                      ProcessingTime now = kNow) {
+  RejectReason Decode(const std::string& json, AlertEvent* e = nullptr, ProcessingTime now = kNow) {
     AlertEvent scratch;
     Decoder d({ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), ref_.inventory.get()});
     return d.Decode(json, now, e ? e : &scratch);
@@ -221,7 +220,8 @@ TEST_F(DecoderTest, EscapedStringsAreUnescaped) {
 }
 
 TEST_F(DecoderTest, DecodePaddedParsesInPlaceWithinALargerBuffer) {
-  const std::string two = With("") + "\n" + With(R"("smets":1)") + std::string(Decoder::padding(), ' ');
+  const std::string two =
+      With("") + "\n" + With(R"("smets":1)") + std::string(Decoder::padding(), ' ');
   Decoder d({ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), nullptr});
   const size_t first_len = two.find('\n');
   AlertEvent e;
@@ -230,9 +230,9 @@ TEST_F(DecoderTest, DecodePaddedParsesInPlaceWithinALargerBuffer) {
   EXPECT_EQ(e.generation, Generation::kSmets2);
   const char* second = two.data() + first_len + 1;
   const size_t second_len = two.size() - Decoder::padding() - first_len - 1;
-  ASSERT_EQ(d.DecodePadded(std::string_view(second, second_len),
-                           two.size() - first_len - 1, kNow, &e),
-            RejectReason::kNone);
+  ASSERT_EQ(
+      d.DecodePadded(std::string_view(second, second_len), two.size() - first_len - 1, kNow, &e),
+      RejectReason::kNone);
   EXPECT_EQ(e.generation, Generation::kSmets1);
 }
 

@@ -14,7 +14,7 @@ TEST(DeviceIdTest, ParsesEui64CaseInsensitively) {
 }
 
 TEST(DeviceIdTest, RejectsWrongShapes) {
-  EXPECT_FALSE(ParseDeviceId("00-DB-12-34-56-78-90"));       // 7 octets
+  EXPECT_FALSE(ParseDeviceId("00-DB-12-34-56-78-90"));        // 7 octets
   EXPECT_FALSE(ParseDeviceId("00-DB-12-34-56-78-90-A0-11"));  // 9 octets
   EXPECT_FALSE(ParseDeviceId("00:DB:12:34:56:78:90:A0"));     // wrong separator
   EXPECT_FALSE(ParseDeviceId("00-DB-12-34-56-78-90-G0"));     // not hex
@@ -37,10 +37,10 @@ TEST(AlertCodeTest, DeviceCodesAreFourHexDigitsWithOptionalPrefix) {
   EXPECT_EQ(ParseAlertCode("8f35")->value, 0x8F35u);
   EXPECT_EQ(ParseAlertCode("0x8014")->value, 0x8014u);
   EXPECT_EQ(ParseAlertCode("0X802c")->value, 0x802Cu);
-  EXPECT_FALSE(ParseAlertCode("8F4"));     // three characters starting with a digit
-  EXPECT_FALSE(ParseAlertCode("8F400"));   // five
-  EXPECT_FALSE(ParseAlertCode("0x8F4"));   // prefixed but not four hex digits
-  EXPECT_FALSE(ParseAlertCode("0xAD1"));   // a prefix never introduces a DCC code
+  EXPECT_FALSE(ParseAlertCode("8F4"));    // three characters starting with a digit
+  EXPECT_FALSE(ParseAlertCode("8F400"));  // five
+  EXPECT_FALSE(ParseAlertCode("0x8F4"));  // prefixed but not four hex digits
+  EXPECT_FALSE(ParseAlertCode("0xAD1"));  // a prefix never introduces a DCC code
 }
 
 TEST(AlertCodeTest, DccCodesAreLettersAndDigitsStartingWithALetter) {
@@ -78,11 +78,11 @@ TEST(TimeTest, ParsesRfc3339UtcForms) {
 
 TEST(TimeTest, RejectsOtherFormats) {
   EXPECT_FALSE(ParseRfc3339Utc("13/11/2019 10:00"));
-  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00"));          // no zone
-  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00+01:00"));    // not UTC
-  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00.Z"));        // empty fraction
+  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00"));              // no zone
+  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00+01:00"));        // not UTC
+  EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00.Z"));            // empty fraction
   EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T12:20:00.1234567890Z"));  // 10 digits
-  EXPECT_FALSE(ParseRfc3339Utc("2023-02-29T00:00:00Z"));         // not a leap year
+  EXPECT_FALSE(ParseRfc3339Utc("2023-02-29T00:00:00Z"));             // not a leap year
   EXPECT_FALSE(ParseRfc3339Utc("2023-06-26T24:00:00Z"));
   EXPECT_FALSE(ParseRfc3339Utc("2023-06-26 12:20:00Z"));
 }

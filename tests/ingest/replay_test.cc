@@ -67,7 +67,8 @@ TEST_F(ReplayTest, ReadsGzipAndHandlesCrlfAndAMissingFinalNewline) {
   body.pop_back();  // no final newline
   gzFile f = gzopen(gz.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, body.data(), static_cast<unsigned>(body.size())), static_cast<int>(body.size()));
+  ASSERT_EQ(gzwrite(f, body.data(), static_cast<unsigned>(body.size())),
+            static_cast<int>(body.size()));
   gzclose(f);
   auto lines = Replay({gz}, nullptr);
   ASSERT_TRUE(lines.ok()) << lines.status();

@@ -1,0 +1,161 @@
+// smetsmon-bench-engine [--events N] [--premises N] [--repeat R]: end-to-end rate of the engine on
+// one core over an in-memory batch of generated events (no Kafka, no file I/O), against the raw
+// rate of simdjson extracting the same fields, measured in the same run on the same data.
+//
+//   raw:    simdjson On-Demand iterate + read every field's value (no validation, no state)
+//   engine: Decoder (validation, enrichment) + Worker (dedup, device state, fleet windows, totals)
+//
+// Each is run R times (default 3) alternately; the best run of each is reported.
+// Last line: {"events":N,"raw_events_per_s":...,"engine_events_per_s":...,"ratio":...}
+#include <simdjson.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "aggregate/engine.h"
+#include "bench_util.h"
+#include "decode/decoder.h"
+#include "gen/generator.h"
+
+namespace smetsmon {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+struct Batch {
+  std::vector<char> bytes;                       // lines separated by '\n', padded at the end
+  std::vector<std::pair<size_t, size_t>> lines;  // offset, length
+};
+
+Batch Generate(const catalog::ReferenceData& ref, uint64_t events, uint64_t premises) {
+  gen::GeneratorConfig config;
+  config.premises = premises;
+  // Enough simulated time for `events` lines at the configured rates plus scenarios.
+  config.duration_ms = 24 * kMsPerHour;
+  Batch b;
+  gen::Generator g(*ref.areas, *ref.catalogue, config);
+  std::string text;
+  g.Run([&](std::string_view line) {
+    if (b.lines.size() >= events) return;
+    b.lines.emplace_back(text.size(), line.size());
+    text.append(line);
+    text.push_back('\n');
+  });
+  b.bytes.assign(text.begin(), text.end());
+  b.bytes.resize(b.bytes.size() + simdjson::SIMDJSON_PADDING, ' ');
+  return b;
+}
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Reads every field's value the way the decoder would, and nothing more.
+uint64_t RawPass(const Batch& b, od::parser& parser) {
+  uint64_t sink = 0;
+  for (const auto& [off, len] : b.lines) {
+    od::document doc;
+    if (parser
+            .iterate(simdjson::padded_string_view(b.bytes.data() + off, len, b.bytes.size() - off))
+            .get(doc)) {
+      continue;
+    }
+    od::object obj;
+    if (doc.get_object().get(obj)) continue;
+    for (auto f : obj) {
+      od::field field;
+      if (std::move(f).get(field)) break;
+      od::value& v = field.value();
+      od::json_type t;
+      if (v.type().get(t)) break;
+      if (t == od::json_type::string) {
+        std::string_view s;
+        if (!v.get_string().get(s)) sink += s.size();
+      } else if (t == od::json_type::number) {
+        int64_t n;
+        if (!v.get_int64().get(n)) sink += static_cast<uint64_t>(n);
+      }
+    }
+  }
+  return sink;
+}
+
+}  // namespace
+}  // namespace smetsmon
+
+int main(int argc, char** argv) {
+  using namespace smetsmon;
+  uint64_t events = 2'000'000;
+  uint64_t premises = 1'000'000;
+  int repeat = 3;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
+      events = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--premises") == 0 && i + 1 < argc) {
+      premises = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+      repeat = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr,
+                   "usage: smetsmon-bench-engine [--events N] [--premises N] [--repeat R]\n");
+      return 2;
+    }
+  }
+  auto ref = bench::LoadReference();
+  const Batch batch = Generate(ref, events, premises);
+  const auto n = static_cast<double>(batch.lines.size());
+  std::fprintf(stderr, "batch: %zu events, %zu bytes (%.0f B/event), %llu premises\n",
+               batch.lines.size(), batch.bytes.size(), static_cast<double>(batch.bytes.size()) / n,
+               static_cast<unsigned long long>(premises));
+
+  od::parser parser;
+  double best_raw = 1e100, best_engine = 1e100;
+  uint64_t sink = 0, accepted = 0;
+  for (int r = 0; r < repeat; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    sink += RawPass(batch, parser);
+    auto t1 = std::chrono::steady_clock::now();
+    best_raw = std::min(best_raw, Seconds(t0, t1));
+
+    // A fresh engine each run so every run does the same work (new devices, empty dedup).
+    aggregate::EngineConfig config;
+    config.expected_devices = premises * 2;
+    aggregate::Engine engine(ref, config);
+    decode::Decoder decoder({ref.areas.get(), ref.dmcs.get(), ref.cohorts.get(), nullptr});
+    aggregate::Worker& worker = engine.worker(0);
+    std::vector<AlertEvent> pending;
+    pending.reserve(256);
+    const ProcessingTime now{4'000'000'000'000};  // after every generated event
+    t0 = std::chrono::steady_clock::now();
+    for (const auto& [off, len] : batch.lines) {
+      AlertEvent e;
+      const RejectReason why = decoder.DecodePadded(std::string_view(batch.bytes.data() + off, len),
+                                                    batch.bytes.size() - off, now, &e);
+      if (why != RejectReason::kNone) {
+        worker.CountRejected(why);
+        continue;
+      }
+      pending.push_back(e);
+      if (pending.size() == 256) {
+        worker.ApplyBatch(pending);
+        pending.clear();
+      }
+    }
+    worker.ApplyBatch(pending);
+    t1 = std::chrono::steady_clock::now();
+    best_engine = std::min(best_engine, Seconds(t0, t1));
+    accepted = engine.Counters().accepted;
+  }
+  const double raw_rate = n / best_raw;
+  const double engine_rate = n / best_engine;
+  std::fprintf(stderr, "raw %.0f events/s, engine %.0f events/s (accepted %llu, sink %llu)\n",
+               raw_rate, engine_rate, static_cast<unsigned long long>(accepted),
+               static_cast<unsigned long long>(sink & 1));
+  std::printf(
+      "{\"events\":%zu,\"raw_events_per_s\":%.0f,\"engine_events_per_s\":%.0f,\"ratio\":%.3f}\n",
+      batch.lines.size(), raw_rate, engine_rate, engine_rate / raw_rate);
+  return 0;
+}

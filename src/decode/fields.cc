@@ -58,17 +58,29 @@ constexpr int DaysInMonth(int y, int m) {
 
 }  // namespace
 
+// Hex digit values, 0xFF for anything else: one table read per character on the hot path.
+constexpr std::array<uint8_t, 256> kHexTable = [] {
+  std::array<uint8_t, 256> t{};
+  for (int i = 0; i < 256; ++i) {
+    const int v = HexValue(static_cast<char>(i));
+    t[static_cast<size_t>(i)] = v < 0 ? 0xFF : static_cast<uint8_t>(v);
+  }
+  return t;
+}();
+
 std::optional<DeviceId> ParseDeviceId(std::string_view s) {
   if (s.size() != 23) return std::nullopt;
   uint64_t v = 0;
-  for (int octet = 0; octet < 8; ++octet) {
-    const size_t p = static_cast<size_t>(octet) * 3;
-    const int hi = HexValue(s[p]);
-    const int lo = HexValue(s[p + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    if (octet < 7 && s[p + 2] != '-') return std::nullopt;
+  uint32_t bad = 0;
+  for (size_t octet = 0; octet < 8; ++octet) {
+    const size_t p = octet * 3;
+    const uint8_t hi = kHexTable[static_cast<uint8_t>(s[p])];
+    const uint8_t lo = kHexTable[static_cast<uint8_t>(s[p + 1])];
+    bad |= (hi | lo) & 0xF0;
+    if (octet < 7) bad |= static_cast<uint32_t>(s[p + 2] != '-');
     v = (v << 8) | static_cast<uint64_t>(hi << 4 | lo);
   }
+  if (bad != 0) return std::nullopt;
   if (v == kBroadcastEui64) return std::nullopt;
   return DeviceId{v};
 }

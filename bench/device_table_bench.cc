@@ -11,7 +11,11 @@ void BM_DeviceUpdate(benchmark::State& state) {
   const auto devices = static_cast<uint64_t>(state.range(0));
   FlatU64Map<aggregate::DeviceState> table(devices);
   bool inserted = false;
-  for (uint64_t d = 0; d < devices; ++d) table.FindOrInsert(0x00DB000000000000ULL + d, &inserted);
+  // Fill as the engine does: every device gets state (so the value pages are resident).
+  for (uint64_t d = 0; d < devices; ++d) {
+    table.FindOrInsert(0x00DB000000000000ULL + d, &inserted)
+        .Apply(EventTime{1687780800000}, AlertCode{0x8F40}, 1, false, 0, false, false);
+  }
   uint64_t x = 1;
   int64_t t = 1687780800000;
   for (auto _ : state) {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 
+#include "base/big_alloc.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::aggregate {
@@ -11,12 +12,12 @@ DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms)
     : set_count_(std::max<size_t>(1, (capacity_entries + kWays - 1) / kWays)),
       horizon_ms_(horizon_ms) {
   SMETSMON_CHECK(horizon_ms >= 0);
-  sets_ = static_cast<Set*>(std::aligned_alloc(64, set_count_ * sizeof(Set)));
-  if (sets_ == nullptr) throw std::bad_alloc();
-  std::memset(static_cast<void*>(sets_), 0, set_count_ * sizeof(Set));
+  // Zeroed memory is an empty filter; mmap'd/calloc'd blocks are at least 64-byte aligned.
+  sets_ = static_cast<Set*>(AllocateZeroed(set_count_ * sizeof(Set)));
+  SMETSMON_CHECK(reinterpret_cast<uintptr_t>(sets_) % 16 == 0);
 }
 
-DedupFilter::~DedupFilter() { std::free(sets_); }
+DedupFilter::~DedupFilter() { FreeZeroed(sets_, set_count_ * sizeof(Set)); }
 
 bool DedupFilter::SeenBefore(uint64_t fp, EventTime stream_time) {
   // Fingerprint 0 marks an empty way; remap the (1 in 2^64) real zero.

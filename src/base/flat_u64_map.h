@@ -1,8 +1,8 @@
 // An open-addressing hash map from a 64-bit key to a trivially copyable value, built for tens of
 // millions of entries at a high load factor: keys and values live in two separate arrays (probing
 // touches only the dense key array, 8 keys per cache line), capacity need not be a power of two
-// (so a table can be sized to 90 % full), and memory comes zeroed from calloc so that untouched
-// pages cost no RSS. Linear probing; no deletion (devices are not forgotten).
+// (so a table can be sized to 90 % full), and memory comes zeroed (base/big_alloc.h: huge pages for
+// large tables) so that untouched pages cost no RSS. Linear probing; no deletion (devices are not forgotten).
 //
 // The key ~0 (the broadcast EUI-64) cannot be stored: an empty slot holds 0, keys are stored
 // complemented. Thread-safety: none; one owning thread (see aggregate/worker.h).
@@ -15,6 +15,7 @@
 #include <new>
 #include <type_traits>
 
+#include "base/big_alloc.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon {
@@ -52,10 +53,7 @@ class FlatU64Map {
     std::swap(grow_at_, o.grow_at_);
     return *this;
   }
-  ~FlatU64Map() {
-    std::free(keys_);
-    std::free(values_);
-  }
+  ~FlatU64Map() { Free(keys_, values_, capacity_); }
 
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
@@ -127,10 +125,14 @@ class FlatU64Map {
  private:
   size_t Next(size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
 
+  static void Free(uint64_t* keys, V* values, size_t capacity) {
+    FreeZeroed(keys, capacity * sizeof(uint64_t));
+    FreeZeroed(values, capacity * sizeof(V));
+  }
+
   void Allocate(size_t capacity) {
-    keys_ = static_cast<uint64_t*>(std::calloc(capacity, sizeof(uint64_t)));
-    values_ = static_cast<V*>(std::calloc(capacity, sizeof(V)));
-    if (keys_ == nullptr || values_ == nullptr) throw std::bad_alloc();
+    keys_ = static_cast<uint64_t*>(AllocateZeroed(capacity * sizeof(uint64_t)));
+    values_ = static_cast<V*>(AllocateZeroed(capacity * sizeof(V)));
     capacity_ = capacity;
     size_ = 0;
     grow_at_ = static_cast<size_t>(static_cast<double>(capacity) * kMaxLoad);
@@ -149,8 +151,7 @@ class FlatU64Map {
       std::memcpy(static_cast<void*>(&values_[i]), &old_values[j], sizeof(V));
       ++size_;
     }
-    std::free(old_keys);
-    std::free(old_values);
+    Free(old_keys, old_values, old_capacity);
   }
 
   uint64_t* keys_ = nullptr;

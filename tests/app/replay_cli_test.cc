@@ -19,7 +19,7 @@ struct RunResult {
   std::string out;
 };
 
-RunResult Run(const std::string& args) {
+RunResult RunSmetsmon(const std::string& args) {
   const std::string cmd = std::string(SMETSMON_BINARY) + " " + args + " 2>/dev/null";
   RunResult r{-1, {}};
   std::FILE* p = ::popen(cmd.c_str(), "r");
@@ -46,8 +46,9 @@ uint64_t At(simdjson::dom::element e, const char* pointer) {
 
 TEST(ReplayCliTest, SampleReportHasTheContractCounts) {
   const std::string rejects = testing::TempPath("rejects.jsonl");
-  const RunResult r = Run("replay " + testing::SamplePath() + " --config " + testing::ConfigDir() +
-                          " --rejects " + rejects + " --report json");
+  const RunResult r =
+      RunSmetsmon("replay " + testing::SamplePath() + " --config " + testing::ConfigDir() +
+                  " --rejects " + rejects + " --report json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   simdjson::dom::parser parser;
   simdjson::dom::element report;
@@ -85,9 +86,9 @@ TEST(ReplayCliTest, SnapshotThenResumeEqualsOneRun) {
   testing::WriteFile(a, first);
   testing::WriteFile(b, second);
   const std::string common = " --config " + testing::ConfigDir() + " --report json";
-  const RunResult one = Run("replay " + a + " " + b + common);
-  const RunResult part1 = Run("replay " + a + common + " --snapshot-out " + snap);
-  const RunResult part2 = Run("replay " + b + common + " --snapshot-in " + snap);
+  const RunResult one = RunSmetsmon("replay " + a + " " + b + common);
+  const RunResult part1 = RunSmetsmon("replay " + a + common + " --snapshot-out " + snap);
+  const RunResult part2 = RunSmetsmon("replay " + b + common + " --snapshot-in " + snap);
   ASSERT_EQ(one.exit_code, 0);
   ASSERT_EQ(part1.exit_code, 0);
   ASSERT_EQ(part2.exit_code, 0);
@@ -114,9 +115,9 @@ TEST(ReplayCliTest, BadConfigFailsFastWithTheFileAndLine) {
 }
 
 TEST(ReplayCliTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(Run("replay").exit_code, 2);
-  EXPECT_EQ(Run("replay x --report xml").exit_code, 2);
-  EXPECT_EQ(Run("frobnicate").exit_code, 2);
+  EXPECT_EQ(RunSmetsmon("replay").exit_code, 2);
+  EXPECT_EQ(RunSmetsmon("replay x --report xml").exit_code, 2);
+  EXPECT_EQ(RunSmetsmon("frobnicate").exit_code, 2);
 }
 
 }  // namespace

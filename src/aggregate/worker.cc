@@ -43,19 +43,25 @@ ApplyOutcome Worker::Apply(const AlertEvent& e) {
 }
 
 void Worker::ApplyBatch(std::span<const AlertEvent> events) {
-  // Prefetch the dedup set and the device key slot a few events ahead: both are random accesses
-  // into tables far larger than the caches.
-  constexpr size_t kAhead = 8;
+  // A two-stage prefetch pipeline over random accesses into tables far larger than the caches:
+  // 16 events ahead, the dedup set and the device's key slot; 8 ahead, the device's state (its
+  // slot is found by probing the now-cached keys).
+  constexpr size_t kKeysAhead = 16;
+  constexpr size_t kValuesAhead = 8;
   const size_t n = events.size();
-  for (size_t i = 0; i < std::min(n, kAhead); ++i) {
+  for (size_t i = 0; i < std::min(n, kKeysAhead); ++i) {
     dedup_.Prefetch(events[i].alert_fingerprint);
     devices_.Prefetch(events[i].device.value);
   }
+  for (size_t i = 0; i < std::min(n, kValuesAhead); ++i) {
+    devices_.PrefetchValue(events[i].device.value);
+  }
   for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      dedup_.Prefetch(events[i + kAhead].alert_fingerprint);
-      devices_.Prefetch(events[i + kAhead].device.value);
+    if (i + kKeysAhead < n) {
+      dedup_.Prefetch(events[i + kKeysAhead].alert_fingerprint);
+      devices_.Prefetch(events[i + kKeysAhead].device.value);
     }
+    if (i + kValuesAhead < n) devices_.PrefetchValue(events[i + kValuesAhead].device.value);
     Apply(events[i]);
   }
 }

@@ -1,7 +1,8 @@
 // Zeroed memory for large tables (device table, inventory, dedup filter). Allocations of 4 MiB and
-// more come from mmap with transparent huge pages requested: random probes into a table of
-// hundreds of MiB otherwise pay a TLB miss (a two-dimensional page walk inside a VM) per access.
-// Zero pages cost no RSS until touched.
+// more come from mmap with transparent huge pages requested (random probes into a table of
+// hundreds of MiB otherwise pay a TLB miss per access) and are faulted in at once: a table is
+// sized for the fleet at startup, so its memory is claimed up front rather than by page faults
+// (hidden allocations) on the per-event path.
 #pragma once
 
 #include <sys/mman.h>
@@ -22,6 +23,8 @@ inline void* AllocateZeroed(size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   ::madvise(p, bytes, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+  auto* bytes_p = static_cast<volatile char*>(p);
+  for (size_t off = 0; off < bytes; off += 4096) bytes_p[off] = 0;
   return p;
 }
 

@@ -2,7 +2,8 @@
 // millions of entries at a high load factor: keys and values live in two separate arrays (probing
 // touches only the dense key array, 8 keys per cache line), capacity need not be a power of two
 // (so a table can be sized to 90 % full), and memory comes zeroed (base/big_alloc.h: huge pages for
-// large tables) so that untouched pages cost no RSS. Linear probing; no deletion (devices are not forgotten).
+// large tables) so that untouched pages cost no RSS. Linear probing; no deletion (devices are not
+// forgotten).
 //
 // The key ~0 (the broadcast EUI-64) cannot be stored: an empty slot holds 0, keys are stored
 // complemented. Thread-safety: none; one owning thread (see aggregate/worker.h).
@@ -69,6 +70,15 @@ class FlatU64Map {
 
   void Prefetch(uint64_t key) const {
     __builtin_prefetch(&keys_[FastRange(Mix64(key), capacity_)]);
+  }
+
+  // Second stage of a prefetch pipeline: once the key's slot is likely cached (Prefetch was
+  // called earlier), finds where its value lives (or would be inserted) and prefetches that.
+  void PrefetchValue(uint64_t key) const {
+    const uint64_t stored = ~key;
+    size_t i = FastRange(Mix64(key), capacity_);
+    while (keys_[i] != stored && keys_[i] != 0) i = Next(i);
+    __builtin_prefetch(&values_[i], 1);
   }
 
   V* Find(uint64_t key) {

@@ -152,17 +152,25 @@ std::string FormatAlertCode(AlertCode code) {
 std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS = 19 characters minimum, then [.fraction] then Z | +00:00.
   if (s.size() < 20) return std::nullopt;
-  bool ok = true;
-  const int year = ParseFixedDigits(s, 0, 4, ok);
-  const int month = ParseFixedDigits(s, 5, 2, ok);
-  const int day = ParseFixedDigits(s, 8, 2, ok);
-  const int hour = ParseFixedDigits(s, 11, 2, ok);
-  const int minute = ParseFixedDigits(s, 14, 2, ok);
-  const int second = ParseFixedDigits(s, 17, 2, ok);
-  if (!ok || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-      s[16] != ':') {
+  const char* p = s.data();
+  // Validate the 14 digit positions in one pass (subtract '0', any byte > 9 is not a digit).
+  static constexpr uint8_t kDigitPos[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+  unsigned bad = 0;
+  uint8_t d[19];
+  for (uint8_t pos : kDigitPos) {
+    d[pos] = static_cast<uint8_t>(p[pos] - '0');
+    bad |= d[pos] > 9;
+  }
+  if (bad || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') || p[13] != ':' ||
+      p[16] != ':') {
     return std::nullopt;
   }
+  const int year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3];
+  const int month = d[5] * 10 + d[6];
+  const int day = d[8] * 10 + d[9];
+  const int hour = d[11] * 10 + d[12];
+  const int minute = d[14] * 10 + d[15];
+  const int second = d[17] * 10 + d[18];
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) ||
       hour > 23 || minute > 59 || second > 59) {
     return std::nullopt;
@@ -180,8 +188,10 @@ std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
     if (digits == 0 || digits > 9) return std::nullopt;
     for (size_t i = digits; i < 3; ++i) millis *= 10;
   }
-  const std::string_view zone = s.substr(pos);
-  if (zone != "Z" && zone != "z" && zone != "+00:00") return std::nullopt;
+  const size_t rest = s.size() - pos;
+  const bool utc = (rest == 1 && (s[pos] == 'Z' || s[pos] == 'z')) ||
+                   (rest == 6 && std::memcmp(p + pos, "+00:00", 6) == 0);
+  if (!utc) return std::nullopt;
   const int64_t days =
       DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t ms = ((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + millis;

@@ -99,7 +99,8 @@ TEST(ReplayCliTest, BadConfigFailsFastWithTheFileAndLine) {
   const std::string dir = testing::TempPath("config");
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file(testing::ConfigDir() + "/alert_catalogue.yaml",
-                             dir + "/alert_catalogue.yaml");
+                             dir + "/alert_catalogue.yaml",
+                             std::filesystem::copy_options::overwrite_existing);
   testing::WriteFile(dir + "/areas.yaml", "regions: [north]\nareas:\n  - {distributor_id: 5}\n");
   const std::string cmd = std::string(SMETSMON_BINARY) + " replay " + testing::SamplePath() +
                           " --config " + dir + " 2>&1";

@@ -56,10 +56,26 @@ RejectReason ReadTime(od::value& v, int64_t* ms) {
   return RejectReason::kWrongType;
 }
 
+// Compares a raw key (closing quote included) with a literal using fixed-size loads that the
+// compiler inlines (a constant-size memcmp is not always inlined).
 template <size_t N>
 inline bool KeyIs(const char* raw, const char (&name_and_quote)[N]) {
-  // Constant size: the compiler inlines this into one or two wide compares.
-  return __builtin_memcmp(raw, name_and_quote, N - 1) == 0;
+  constexpr size_t kLen = N - 1;
+  static_assert(kLen >= 4 && kLen <= 16);
+  constexpr size_t kHead = kLen < 8 ? 4 : 8;
+  uint64_t a = 0, b = 0;
+  std::memcpy(&a, raw, kHead);
+  std::memcpy(&b, name_and_quote, kHead);
+  if (a != b) return false;
+  if constexpr (kLen > kHead) {
+    // The tail overlaps the head when kLen < 2 * kHead; comparing it twice is harmless.
+    constexpr size_t kTail = kLen - kHead <= 4 ? 4 : 8;
+    uint64_t c = 0, d = 0;
+    std::memcpy(&c, raw + kLen - kTail, kTail);
+    std::memcpy(&d, name_and_quote + kLen - kTail, kTail);
+    return c == d;
+  }
+  return true;
 }
 
 RejectReason ReadString(od::value& v, std::string_view* s) {

@@ -93,6 +93,20 @@ TEST(TimeTest, FormatRoundTrips) {
   EXPECT_EQ(ParseIsoDate("2023-06-26"), 1687782000000 / 86400000);
 }
 
+TEST(TimeTest, RoundTripsAcrossTheWholeRange) {
+  // Format (gmtime) and parse (own calendar arithmetic) must agree on every day, 1970..2106.
+  uint64_t x = 7;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const auto ms = static_cast<int64_t>((x >> 11) % (uint64_t{4294967295} * 1000));
+    ASSERT_EQ(ParseRfc3339Utc(FormatRfc3339Utc(ms)), ms) << FormatRfc3339Utc(ms);
+  }
+  for (int64_t day = 0; day < 49710; ++day) {
+    const int64_t ms = day * kMsPerDay;
+    ASSERT_EQ(ParseRfc3339Utc(FormatRfc3339Utc(ms)), ms) << FormatRfc3339Utc(ms);
+  }
+}
+
 TEST(MpanTest, CheckDigitFollowsThePrimeWeights) {
   // Sample file MPANs: 16 1234567890 0, 23 1234567890 0, 27 1234567890 8.
   EXPECT_TRUE(MpanCheckDigitOk("1612345678900"));

@@ -78,6 +78,40 @@ void WriteRollup(JsonWriter& w, const Rollup& r, bool with_smets1_dims) {
   }
 }
 
+// Installation counts: the denominators for per-installation rates.
+void WriteInventory(JsonWriter& w, const Engine& engine, const catalog::Inventory& inv) {
+  const auto& areas = engine.layout().areas();
+  const auto& ref = engine.ref();
+  w.Key("inventory").BeginObject();
+  w.Field("devices", inv.size());
+  w.Field("bad_rows", inv.stats().bad_rows);
+  std::map<std::string, uint64_t> by_area, by_dmc, by_cohort;
+  for (size_t a = 0; a < inv.installs_by_area().size(); ++a) {
+    if (inv.installs_by_area()[a])
+      by_area[areas.Label(areas.FromSlot(a))] = inv.installs_by_area()[a];
+  }
+  for (size_t d = 0; d < inv.installs_by_dmc().size(); ++d) {
+    const std::string_view name = ref.dmcs->Name(static_cast<uint16_t>(d));
+    if (inv.installs_by_dmc()[d])
+      by_dmc[name.empty() ? "none" : std::string(name)] = inv.installs_by_dmc()[d];
+  }
+  for (size_t h = 0; h < inv.installs_by_cohort().size(); ++h) {
+    const std::string_view name = ref.cohorts->Name(static_cast<uint16_t>(h));
+    if (inv.installs_by_cohort()[h]) {
+      by_cohort[name.empty() ? "none" : std::string(name)] = inv.installs_by_cohort()[h];
+    }
+  }
+  WriteMap(w, "by_area", by_area);
+  w.Key("by_generation").BeginObject();
+  w.Field("smets1", inv.installs_by_generation(Generation::kSmets1));
+  w.Field("smets2", inv.installs_by_generation(Generation::kSmets2));
+  w.Field("unknown", inv.installs_by_generation(Generation::kUnknown));
+  w.EndObject();
+  WriteMap(w, "by_dmc", by_dmc);
+  WriteMap(w, "by_cohort", by_cohort);
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) {
@@ -99,6 +133,7 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) 
   WriteRollup(w, Fold(engine, engine.Totals()), false);
   w.Field("devices", c.devices);
   w.Field("dedup_evictions", c.dedup_evictions);
+  if (const catalog::Inventory* inv = engine.ref().inventory.get()) WriteInventory(w, engine, *inv);
   const EventTime now = engine.StreamTime();
   w.Key("windows").BeginObject();
   w.Field("stream_time",

@@ -31,13 +31,13 @@ BucketRing::BucketRing(int64_t bucket_ms, int span_buckets, int64_t lateness_ms,
 }
 
 void BucketRing::Recycle(size_t slot, int64_t new_tag) {
-  // Seqlock write: odd version while the bucket is inconsistent.
+  // Seqlock write: odd version while the bucket is inconsistent. Release stores (plain moves on
+  // x86) keep the odd version visible before any zeroed cell; no fences, which TSan cannot check.
   const uint32_t v = versions_[slot].load(std::memory_order_relaxed);
   versions_[slot].store(v + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
   Cell* cells = &data_[slot * cells_];
-  for (size_t i = 0; i < cells_; ++i) cells[i].store(0, std::memory_order_relaxed);
-  tags_[slot].store(new_tag, std::memory_order_relaxed);
+  for (size_t i = 0; i < cells_; ++i) cells[i].store(0, std::memory_order_release);
+  tags_[slot].store(new_tag, std::memory_order_release);
   versions_[slot].store(v + 2, std::memory_order_release);
 }
 
@@ -77,10 +77,10 @@ void BucketRing::SumInto(EventTime now, int buckets, std::span<uint64_t> out) co
     for (int attempt = 0; attempt < 8; ++attempt) {
       const uint32_t v1 = versions_[slot].load(std::memory_order_acquire);
       if (v1 & 1) continue;
-      if (tags_[slot].load(std::memory_order_relaxed) != b) break;
+      if (tags_[slot].load(std::memory_order_acquire) != b) break;
       const Cell* cells = &data_[slot * cells_];
-      for (size_t i = 0; i < cells_; ++i) tmp[i] = cells[i].load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      // Acquire loads keep the version re-check below after every cell read.
+      for (size_t i = 0; i < cells_; ++i) tmp[i] = cells[i].load(std::memory_order_acquire);
       if (versions_[slot].load(std::memory_order_relaxed) != v1) continue;
       for (size_t i = 0; i < cells_; ++i) out[i] += tmp[i];
       break;

@@ -123,3 +123,41 @@ TEST(ReplayCliTest, UsageErrorsExitTwo) {
 
 }  // namespace
 }  // namespace smetsmon
+
+namespace smetsmon {
+namespace {
+
+TEST(GenerateCliTest, GeneratedGzipWithInventoryReplaysToTheTruth) {
+  const std::string out = testing::TempPath("day.jsonl.gz");
+  const std::string inv = testing::TempPath("inv.csv");
+  const std::string truth_path = testing::TempPath("truth.json");
+  const RunResult gen = RunSmetsmon("generate --config " + testing::ConfigDir() + " --out " + out +
+                                    " --inventory-out " + inv + " --truth-out " + truth_path +
+                                    " --premises 800 --hours 12 --seed 5");
+  ASSERT_EQ(gen.exit_code, 0);
+  const RunResult r = RunSmetsmon("replay " + out + " --config " + testing::ConfigDir() +
+                                  " --inventory " + inv + " --report json");
+  ASSERT_EQ(r.exit_code, 0);
+  simdjson::dom::parser p1, p2;
+  simdjson::dom::element report, truth;
+  ASSERT_EQ(p1.parse(LastLine(r.out)).get(report), simdjson::SUCCESS);
+  const auto truth_lines = testing::ReadLines(truth_path);
+  ASSERT_EQ(truth_lines.size(), 1u);
+  ASSERT_EQ(p2.parse(truth_lines[0]).get(truth), simdjson::SUCCESS);
+  EXPECT_EQ(At(report, "/events/read"), At(truth, "/lines"));
+  EXPECT_EQ(At(report, "/events/accepted"), At(truth, "/unique_valid"));
+  EXPECT_EQ(At(report, "/events/duplicates"), At(truth, "/duplicates"));
+  EXPECT_EQ(At(report, "/inventory/devices"), 1600u);  // a hub and a meter per premises
+  EXPECT_EQ(
+      At(report, "/inventory/by_generation/smets1") + At(report, "/inventory/by_generation/smets2"),
+      1600u);
+  simdjson::dom::object by_category;
+  ASSERT_EQ(truth.at_pointer("/alerts_by_category").get(by_category), simdjson::SUCCESS);
+  for (auto [category, count] : by_category) {
+    EXPECT_EQ(At(report, ("/by_category/" + std::string(category)).c_str()), uint64_t(count))
+        << category;
+  }
+}
+
+}  // namespace
+}  // namespace smetsmon

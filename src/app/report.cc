@@ -18,6 +18,12 @@ struct Rollup {
   std::map<std::string, uint64_t> by_dmc, by_cohort;  // SMETS1, windows only
 };
 
+// A DMC or cohort label for reports; id 0 (not given) is "none".
+std::string LabelName(const catalog::SymbolTable& names, size_t id) {
+  const std::string_view name = names.Name(static_cast<uint16_t>(id));
+  return name.empty() ? "none" : std::string(name);
+}
+
 // Folds main cells (area x code slot x generation) and, if present, DMC/cohort cells.
 Rollup Fold(const Engine& engine, const std::vector<uint64_t>& cells) {
   const FleetLayout& l = engine.layout();
@@ -40,22 +46,22 @@ Rollup Fold(const Engine& engine, const std::vector<uint64_t>& cells) {
   }
   if (cells.size() == l.total_cells()) {
     const auto& ref = engine.ref();
-    for (size_t d = 0; d < l.dmc_limit(); ++d) {
-      for (size_t k = 0; k < l.categories(); ++k) {
-        const uint64_t n = cells[l.DmcCell(static_cast<uint16_t>(d), k)];
-        if (n == 0) continue;
-        const std::string_view name = ref.dmcs->Name(static_cast<uint16_t>(d));
-        r.by_dmc[name.empty() ? "none" : std::string(name)] += n;
+    // SMETS1 label x category cells, folded to the label's name.
+    auto fold_labels = [&](size_t limit, const catalog::SymbolTable& names, auto cell_of,
+                           std::map<std::string, uint64_t>& out) {
+      for (size_t id = 0; id < limit; ++id) {
+        for (size_t k = 0; k < l.categories(); ++k) {
+          const uint64_t n = cells[cell_of(static_cast<uint16_t>(id), k)];
+          if (n != 0) out[LabelName(names, id)] += n;
+        }
       }
-    }
-    for (size_t h = 0; h < l.cohort_limit(); ++h) {
-      for (size_t k = 0; k < l.categories(); ++k) {
-        const uint64_t n = cells[l.CohortCell(static_cast<uint16_t>(h), k)];
-        if (n == 0) continue;
-        const std::string_view name = ref.cohorts->Name(static_cast<uint16_t>(h));
-        r.by_cohort[name.empty() ? "none" : std::string(name)] += n;
-      }
-    }
+    };
+    fold_labels(
+        l.dmc_limit(), *ref.dmcs, [&](uint16_t id, size_t k) { return l.DmcCell(id, k); },
+        r.by_dmc);
+    fold_labels(
+        l.cohort_limit(), *ref.cohorts, [&](uint16_t id, size_t k) { return l.CohortCell(id, k); },
+        r.by_cohort);
   }
   return r;
 }

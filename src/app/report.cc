@@ -92,21 +92,19 @@ void WriteInventory(JsonWriter& w, const Engine& engine, const catalog::Inventor
   w.Field("devices", inv.size());
   w.Field("bad_rows", inv.stats().bad_rows);
   std::map<std::string, uint64_t> by_area, by_dmc, by_cohort;
-  for (size_t a = 0; a < inv.installs_by_area().size(); ++a) {
-    if (inv.installs_by_area()[a])
-      by_area[areas.Label(areas.FromSlot(a))] = inv.installs_by_area()[a];
-  }
-  for (size_t d = 0; d < inv.installs_by_dmc().size(); ++d) {
-    const std::string_view name = ref.dmcs->Name(static_cast<uint16_t>(d));
-    if (inv.installs_by_dmc()[d])
-      by_dmc[name.empty() ? "none" : std::string(name)] = inv.installs_by_dmc()[d];
-  }
-  for (size_t h = 0; h < inv.installs_by_cohort().size(); ++h) {
-    const std::string_view name = ref.cohorts->Name(static_cast<uint16_t>(h));
-    if (inv.installs_by_cohort()[h]) {
-      by_cohort[name.empty() ? "none" : std::string(name)] = inv.installs_by_cohort()[h];
+  // Installations per label; zero counts are left out.
+  auto collect = [](const std::vector<uint64_t>& counts, auto name_of,
+                    std::map<std::string, uint64_t>& out) {
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (counts[i] != 0) out[name_of(i)] = counts[i];
     }
-  }
+  };
+  collect(
+      inv.installs_by_area(), [&](size_t a) { return areas.Label(areas.FromSlot(a)); }, by_area);
+  collect(
+      inv.installs_by_dmc(), [&](size_t d) { return LabelName(*ref.dmcs, d); }, by_dmc);
+  collect(
+      inv.installs_by_cohort(), [&](size_t h) { return LabelName(*ref.cohorts, h); }, by_cohort);
   WriteMap(w, "by_area", by_area);
   w.Key("by_generation").BeginObject();
   w.Field("smets1", inv.installs_by_generation(Generation::kSmets1));

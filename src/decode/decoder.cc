@@ -104,7 +104,7 @@ size_t Decoder::padding() { return simdjson::SIMDJSON_PADDING; }
 
 RejectReason Decoder::Decode(std::string_view message, ProcessingTime now, AlertEvent* out) {
   if (message.size() > kMaxMessageBytes) return RejectReason::kTooLarge;
-  std::memcpy(impl_->buffer.data(), message.data(), message.size());
+  if (!message.empty()) std::memcpy(impl_->buffer.data(), message.data(), message.size());
   return DecodePadded(std::string_view(impl_->buffer.data(), message.size()), impl_->buffer.size(),
                       now, out);
 }

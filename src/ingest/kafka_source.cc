@@ -1,0 +1,390 @@
+#include "ingest/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "decode/decoder.h"
+
+namespace smetsmon::ingest {
+namespace {
+
+// Consumer-only properties, not copied to the dead-letter producer.
+const std::set<std::string> kConsumerOnly = {"group.id",
+                                             "group.instance.id",
+                                             "auto.offset.reset",
+                                             "enable.auto.commit",
+                                             "enable.auto.offset.store",
+                                             "auto.commit.interval.ms",
+                                             "partition.assignment.strategy",
+                                             "session.timeout.ms",
+                                             "heartbeat.interval.ms",
+                                             "max.poll.interval.ms",
+                                             "queued.max.messages.kbytes",
+                                             "queued.min.messages",
+                                             "enable.partition.eof",
+                                             "fetch.wait.max.ms",
+                                             "fetch.min.bytes",
+                                             "fetch.max.bytes",
+                                             "max.partition.fetch.bytes",
+                                             "isolation.level",
+                                             "check.crcs"};
+
+absl::Status SetAll(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& props) {
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, "=", v, ": ", err));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<KafkaIngest*>(opaque)->OnRebalance(static_cast<int>(err), parts);
+}
+
+}  // namespace
+
+struct KafkaIngest::Batch {
+  std::vector<std::vector<AlertEvent>> shares;  // one per worker
+  uint64_t rejected[kRejectReasonCount] = {};
+  std::map<int32_t, int64_t> next_offsets;  // partition -> last offset + 1
+  uint64_t messages = 0;
+  std::atomic<size_t> pending{0};
+};
+
+// One engine worker's thread: applies its share of each batch in order, and advances its idle
+// windows with processing time when no batch arrives for a while.
+class KafkaIngest::WorkerThread {
+ public:
+  WorkerThread(KafkaIngest* owner, aggregate::Worker& worker, size_t index)
+      : owner_(owner), worker_(&worker), index_(index), thread_([this] { Loop(); }) {}
+  ~WorkerThread() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Push(Batch* batch) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(batch);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      Batch* batch = nullptr;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(owner_->config_.idle_advance_ms),
+                     [&] { return !queue_.empty() || stopping_; });
+        if (queue_.empty()) {
+          if (stopping_) return;
+          lock.unlock();
+          worker_->AdvanceIdle(owner_->clock_->Now());
+          continue;
+        }
+        batch = queue_.front();
+        queue_.pop_front();
+      }
+      worker_->ApplyBatch(batch->shares[index_]);
+      if (index_ == 0) {
+        for (int r = 0; r < kRejectReasonCount; ++r) {
+          if (batch->rejected[r] != 0) {
+            worker_->CountRejected(static_cast<RejectReason>(r), batch->rejected[r]);
+          }
+        }
+      }
+      if (batch->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(owner_->done_mu_);
+        owner_->done_cv_.notify_all();
+      }
+    }
+  }
+
+  KafkaIngest* owner_;
+  aggregate::Worker* worker_;
+  size_t index_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch*> queue_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the fields it uses
+};
+
+absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(aggregate::Engine& engine,
+                                                                 const catalog::ReferenceData& ref,
+                                                                 const KafkaConfig& config,
+                                                                 const Clock& clock) {
+  std::unique_ptr<KafkaIngest> k(new KafkaIngest(engine, ref, config, clock));
+  if (auto s = k->Init(); !s.ok()) return s;
+  return k;
+}
+
+KafkaIngest::KafkaIngest(aggregate::Engine& engine, const catalog::ReferenceData& ref,
+                         KafkaConfig config, const Clock& clock)
+    : engine_(&engine), ref_(&ref), config_(std::move(config)), clock_(&clock) {}
+
+absl::Status KafkaIngest::Init() {
+  std::map<std::string, std::string> props = config_.properties;
+  // Defaults an operator may override; at-least-once is not negotiable.
+  props.emplace("group.id", "smetsmon");
+  props.emplace("auto.offset.reset", "earliest");
+  props.emplace("partition.assignment.strategy", "cooperative-sticky");
+  props.emplace("queued.max.messages.kbytes", "65536");  // bounded prefetch per partition
+  props["enable.auto.offset.store"] = "false";
+  props["enable.auto.commit"] =
+      props.count("enable.auto.commit") ? props["enable.auto.commit"] : "true";
+  if (!props.count("bootstrap.servers")) {
+    return absl::InvalidArgumentError("kafka: bootstrap.servers is required");
+  }
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (auto s = SetAll(conf, props); !s.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return s;
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_rebalance_cb(conf, &RebalanceCallback);
+  char err[512];
+  consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (consumer_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  }
+  rd_kafka_poll_set_consumer(consumer_);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, config_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t sub = rd_kafka_subscribe(consumer_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (sub != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("kafka subscribe: ", rd_kafka_err2str(sub)));
+  }
+  if (!config_.dead_letter_topic.empty()) {
+    std::map<std::string, std::string> pprops;
+    for (const auto& [k, v] : props) {
+      if (!kConsumerOnly.count(k)) pprops[k] = v;
+    }
+    rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+    if (auto s = SetAll(pconf, pprops); !s.ok()) {
+      rd_kafka_conf_destroy(pconf);
+      return s;
+    }
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+    if (producer_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka dead-letter producer: ", err));
+    }
+  }
+  for (size_t i = 0; i < engine_->worker_count(); ++i) {
+    workers_.push_back(std::make_unique<WorkerThread>(this, engine_->worker(i), i));
+  }
+  return absl::OkStatus();
+}
+
+KafkaIngest::~KafkaIngest() {
+  workers_.clear();  // joins; nothing is in flight after Run returns
+  if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
+  if (producer_ != nullptr) {
+    rd_kafka_flush(producer_, 10'000);
+    rd_kafka_destroy(producer_);
+  }
+}
+
+void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
+  rebalances_.fetch_add(1, std::memory_order_relaxed);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(consumer_), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_, parts))
+        rd_kafka_error_destroy(e);
+      assigned_.fetch_add(static_cast<size_t>(parts->cnt), std::memory_order_relaxed);
+    } else {
+      rd_kafka_assign(consumer_, parts);
+      assigned_.store(static_cast<size_t>(parts->cnt), std::memory_order_relaxed);
+    }
+    if (paused_) rd_kafka_pause_partitions(consumer_, parts);
+    return;
+  }
+  // Revoked (or lost): finish everything in flight first, so nothing of these partitions is
+  // pending when they go, then commit what was applied, unless the partitions were lost (then
+  // another member owns them and a commit from us would be wrong).
+  Reap(/*wait=*/true);
+  if (!rd_kafka_assignment_lost(consumer_)) rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  if (cooperative) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts))
+      rd_kafka_error_destroy(e);
+    const size_t n = static_cast<size_t>(parts->cnt);
+    const size_t had = assigned_.load(std::memory_order_relaxed);
+    assigned_.store(had >= n ? had - n : 0, std::memory_order_relaxed);
+  } else {
+    rd_kafka_assign(consumer_, nullptr);
+    assigned_.store(0, std::memory_order_relaxed);
+  }
+}
+
+void KafkaIngest::SetPaused(bool paused) {
+  if (paused == paused_) return;
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {
+    if (paused) {
+      rd_kafka_pause_partitions(consumer_, parts);
+      pauses_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      rd_kafka_resume_partitions(consumer_, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+  paused_ = paused;
+}
+
+void KafkaIngest::DeadLetter(const void* payload, size_t len, RejectReason reason,
+                             const char* topic, int32_t partition, int64_t offset) {
+  if (producer_ == nullptr) return;
+  const std::string_view why = RejectReasonName(reason);
+  const std::string part = std::to_string(partition);
+  const std::string off = std::to_string(offset);
+  const rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer_, RD_KAFKA_V_TOPIC(config_.dead_letter_topic.c_str()),
+      RD_KAFKA_V_VALUE(const_cast<void*>(payload), len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADER("reason", why.data(), static_cast<ssize_t>(why.size())),
+      RD_KAFKA_V_HEADER("source_topic", topic, -1),
+      RD_KAFKA_V_HEADER("source_partition", part.data(), static_cast<ssize_t>(part.size())),
+      RD_KAFKA_V_HEADER("source_offset", off.data(), static_cast<ssize_t>(off.size())),
+      RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KafkaIngest::Dispatch(std::unique_ptr<Batch> batch) {
+  batch->pending.store(workers_.size(), std::memory_order_relaxed);
+  Batch* raw = batch.get();
+  inflight_.push_back(std::move(batch));
+  for (auto& w : workers_) w->Push(raw);
+}
+
+void KafkaIngest::Reap(bool wait) {
+  while (!inflight_.empty()) {
+    Batch& b = *inflight_.front();
+    if (b.pending.load(std::memory_order_acquire) != 0) {
+      if (!wait) return;
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return b.pending.load(std::memory_order_acquire) == 0; });
+    }
+    if (!b.next_offsets.empty()) {
+      rd_kafka_topic_partition_list_t* list =
+          rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
+      for (const auto& [partition, next] : b.next_offsets) {
+        rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), partition)->offset = next;
+      }
+      // Fails only for partitions no longer assigned (lost): those are not ours to commit.
+      rd_kafka_offsets_store(consumer_, list);
+      rd_kafka_topic_partition_list_destroy(list);
+    }
+    {
+      std::lock_guard lock(done_mu_);
+      applied_ += b.messages;
+    }
+    done_cv_.notify_all();
+    inflight_.pop_front();
+  }
+}
+
+void KafkaIngest::Run() {
+  decode::Decoder decoder(
+      {ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
+  std::vector<rd_kafka_message_t*> messages;
+  messages.reserve(config_.batch_size);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    Reap(/*wait=*/false);
+    if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
+    if (inflight_.size() >= config_.max_inflight_batches) {
+      // Workers are behind: stop fetching rather than grow memory, keep serving the group.
+      SetPaused(true);
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
+      if (m != nullptr) messages.push_back(m);  // fetched before the pause took effect
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait_for(lock, std::chrono::milliseconds(10),
+                        [&] { return inflight_.front()->pending.load() == 0; });
+      if (messages.empty()) continue;
+    } else {
+      SetPaused(false);
+    }
+    // Fill a batch: the first poll may wait, the rest take what is already fetched.
+    int timeout = paused_ ? 0 : config_.poll_timeout_ms;
+    while (messages.size() < config_.batch_size) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, timeout);
+      if (m == nullptr) break;
+      messages.push_back(m);
+      timeout = 0;
+    }
+    if (messages.empty()) continue;
+    auto batch = std::make_unique<Batch>();
+    batch->shares.resize(workers_.size());
+    for (auto& share : batch->shares) share.reserve(messages.size() / workers_.size() + 16);
+    const ProcessingTime now = clock_->Now();
+    for (rd_kafka_message_t* m : messages) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          std::fprintf(stderr, "level=warn msg=\"kafka consume error\" error=\"%s\"\n",
+                       rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      ++batch->messages;
+      auto& next = batch->next_offsets[m->partition];
+      next = std::max(next, m->offset + 1);
+      AlertEvent e;
+      // A null payload (tombstone) is an empty message: not JSON.
+      const std::string_view value =
+          m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                                : std::string_view();
+      const RejectReason r = decoder.Decode(value, now, &e);
+      if (r == RejectReason::kNone) {
+        batch->shares[engine_->WorkerIndexFor(e.device)].push_back(e);
+      } else {
+        ++batch->rejected[static_cast<int>(r)];
+        DeadLetter(value.data(), value.size(), r, rd_kafka_topic_name(m->rkt), m->partition,
+                   m->offset);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    consumed_.fetch_add(batch->messages, std::memory_order_relaxed);
+    messages.clear();
+    if (batch->messages > 0) Dispatch(std::move(batch));
+  }
+  // Graceful stop: apply everything in flight, commit it, leave the group.
+  Reap(/*wait=*/true);
+  rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  rd_kafka_consumer_close(consumer_);
+  if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
+}
+
+KafkaStats KafkaIngest::stats() const {
+  KafkaStats s;
+  s.consumed = consumed_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(done_mu_);
+    s.applied = applied_;
+  }
+  s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
+  s.rebalances = rebalances_.load(std::memory_order_relaxed);
+  s.paused = pauses_.load(std::memory_order_relaxed);
+  s.assigned_partitions = assigned_.load(std::memory_order_relaxed);
+  return s;
+}
+
+bool KafkaIngest::WaitForApplied(uint64_t n, int64_t timeout_ms) const {
+  std::unique_lock lock(done_mu_);
+  return done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return applied_ >= n; });
+}
+
+}  // namespace smetsmon::ingest

@@ -1,0 +1,119 @@
+// Kafka ingestion: a librdkafka consumer-group consumer feeding the engine's workers.
+//
+// Threads: the poll thread (the caller of Run) consumes batches, decodes every message, routes
+// events to the worker that owns their device and hands each worker its share of the batch; one
+// thread per engine worker applies its shares. A lock is taken per batch (thousands of events),
+// never per event.
+//
+// At-least-once: auto-commit commits only offsets explicitly stored, and a batch's offsets are
+// stored once every worker has applied it, in batch order. On a revoke the poll thread first
+// finishes every batch in flight, stores and commits synchronously, then gives the partitions
+// up; lost partitions are not committed. Redeliveries after a rebalance or restart are absorbed
+// by the workers' duplicate filter.
+// Backpressure: at most `max_inflight_batches` batches are in flight; beyond that the consumer
+// pauses its partitions and keeps serving rebalances until workers catch up.
+// Invalid messages are counted by reason and produced whole to the dead-letter topic with the
+// reason and source topic/partition/offset in headers.
+// Time: processing time from the Clock only for the future-time check and idle window advance.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aggregate/engine.h"
+#include "catalog/reference_data.h"
+#include "smetsmon/clock.h"
+
+struct rd_kafka_s;
+struct rd_kafka_topic_partition_list_s;
+
+namespace smetsmon::ingest {
+
+struct KafkaConfig {
+  std::string topic = "smets.alerts";
+  std::string dead_letter_topic = "smets.alerts.dlq";  // empty: rejected messages only counted
+  // librdkafka properties, as kcat -X users write them (bootstrap.servers, security.protocol...).
+  std::map<std::string, std::string> properties;
+  size_t batch_size = 4096;
+  size_t max_inflight_batches = 8;
+  int poll_timeout_ms = 100;
+  int64_t idle_advance_ms = 1000;  // workers advance idle windows this often without input
+};
+
+struct KafkaStats {
+  uint64_t consumed = 0;       // messages taken from Kafka
+  uint64_t applied = 0;        // messages whose batch every worker has finished
+  uint64_t dead_lettered = 0;  // produced to the dead-letter topic
+  uint64_t rebalances = 0;
+  uint64_t paused = 0;  // times fetching was paused for backpressure
+  size_t assigned_partitions = 0;
+};
+
+class KafkaIngest {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(aggregate::Engine& engine,
+                                                             const catalog::ReferenceData& ref,
+                                                             const KafkaConfig& config,
+                                                             const Clock& clock);
+  ~KafkaIngest();
+  KafkaIngest(const KafkaIngest&) = delete;
+  KafkaIngest& operator=(const KafkaIngest&) = delete;
+
+  // The poll loop; returns after Stop() once everything in flight is applied, offsets are
+  // committed and the consumer is closed.
+  void Run();
+  void Stop() { stop_.store(true, std::memory_order_relaxed); }
+
+  KafkaStats stats() const;
+  // librdkafka's rebalance callback lands here (on the poll thread); not for other callers.
+  void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
+  // Blocks until `applied` reaches n or the timeout passes; true if reached.
+  bool WaitForApplied(uint64_t n, int64_t timeout_ms) const;
+
+ private:
+  struct Batch;
+  class WorkerThread;
+
+  KafkaIngest(aggregate::Engine& engine, const catalog::ReferenceData& ref, KafkaConfig config,
+              const Clock& clock);
+  absl::Status Init();
+  void Dispatch(std::unique_ptr<Batch> batch);
+  // Stores offsets of finished batches at the front of the in-flight queue; with `wait`, first
+  // waits until all are finished.
+  void Reap(bool wait);
+  void SetPaused(bool paused);
+  void DeadLetter(const void* payload, size_t len, RejectReason reason, const char* topic,
+                  int32_t partition, int64_t offset);
+
+  aggregate::Engine* engine_;
+  const catalog::ReferenceData* ref_;
+  KafkaConfig config_;
+  const Clock* clock_;
+  rd_kafka_s* consumer_ = nullptr;
+  rd_kafka_s* producer_ = nullptr;  // dead letters
+  std::vector<std::unique_ptr<WorkerThread>> workers_;
+  std::deque<std::unique_ptr<Batch>> inflight_;  // poll thread only
+  std::atomic<bool> stop_{false};
+  bool paused_ = false;
+
+  mutable std::mutex done_mu_;
+  mutable std::condition_variable done_cv_;
+  uint64_t applied_ = 0;  // guarded by done_mu_
+
+  std::atomic<uint64_t> consumed_{0};
+  std::atomic<uint64_t> dead_lettered_{0};
+  std::atomic<uint64_t> rebalances_{0};
+  std::atomic<uint64_t> pauses_{0};
+  std::atomic<size_t> assigned_{0};
+};
+
+}  // namespace smetsmon::ingest

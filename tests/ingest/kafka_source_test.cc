@@ -1,0 +1,128 @@
+// Kafka ingestion against librdkafka's mock cluster (real protocol on loopback): exact
+// reconciliation with what was produced, dead letters, and stop/resume without loss or double
+// counting.
+#include "ingest/kafka_source.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "gen/generator.h"
+#include "testing/fixtures.h"
+#include "testing/mock_kafka.h"
+
+namespace smetsmon::ingest {
+namespace {
+
+constexpr int kPartitions = 8;
+
+class KafkaIngestTest : public ::testing::Test {
+ protected:
+  KafkaIngestTest()
+      : ref_(testing::LoadTestReference()), clock_(ProcessingTime{4'000'000'000'000}) {
+    kafka_.CreateTopic("smets.alerts", kPartitions);
+    kafka_.CreateTopic("smets.alerts.dlq", 1);
+  }
+
+  std::vector<std::string> Traffic(uint64_t premises, int64_t hours, gen::GeneratedTruth* truth) {
+    gen::GeneratorConfig config;
+    config.premises = premises;
+    config.duration_ms = hours * kMsPerHour;
+    config.malformed_share = 0.005;
+    gen::Generator g(*ref_.areas, *ref_.catalogue, config);
+    std::vector<std::string> lines;
+    g.Run([&](std::string_view l) { lines.emplace_back(l); });
+    *truth = g.truth();
+    return lines;
+  }
+
+  KafkaConfig Config() {
+    KafkaConfig c;
+    c.properties["bootstrap.servers"] = kafka_.bootstraps();
+    c.properties["group.id"] = "smetsmon-test";
+    c.properties["session.timeout.ms"] = "6000";
+    c.batch_size = 512;
+    return c;
+  }
+
+  // Runs an ingest until `expected` messages are applied, then stops it gracefully.
+  void ConsumeUntil(aggregate::Engine& engine, uint64_t expected, KafkaStats* stats = nullptr) {
+    auto ingest = KafkaIngest::Create(engine, ref_, Config(), clock_);
+    ASSERT_TRUE(ingest.ok()) << ingest.status();
+    std::thread poll([&] { (*ingest)->Run(); });
+    const bool reached = (*ingest)->WaitForApplied(expected, 60'000);
+    (*ingest)->Stop();
+    poll.join();
+    ASSERT_TRUE(reached) << "applied " << (*ingest)->stats().applied << " of " << expected;
+    if (stats) *stats = (*ingest)->stats();
+  }
+
+  testing::MockKafka kafka_;
+  catalog::ReferenceData ref_;
+  ManualClock clock_;
+};
+
+TEST_F(KafkaIngestTest, ConsumesEverythingAndReconcilesExactly) {
+  gen::GeneratedTruth truth;
+  const auto lines = Traffic(3000, 6, &truth);
+  kafka_.Produce("smets.alerts", lines);
+  aggregate::EngineConfig config;
+  config.workers = 2;
+  aggregate::Engine engine(ref_, config);
+  KafkaStats stats;
+  ConsumeUntil(engine, truth.lines, &stats);
+  const aggregate::CounterTotals c = engine.Counters();
+  EXPECT_EQ(stats.consumed, truth.lines);
+  EXPECT_EQ(c.accepted, truth.unique_valid);
+  EXPECT_EQ(c.duplicates, truth.duplicates);
+  EXPECT_EQ(c.rejected_total(), truth.lines - truth.valid);
+  EXPECT_EQ(stats.dead_lettered, truth.lines - truth.valid);
+  EXPECT_EQ(stats.assigned_partitions, 0u);  // left the group on stop
+}
+
+TEST_F(KafkaIngestTest, InvalidMessagesGoWholeToTheDeadLetterTopicWithTheirReason) {
+  const std::vector<std::string> lines = {
+      R"({"alert_id":"x")",
+      R"([1,2])",
+      R"({"alert_id":"a","device_id":"00-DB-12-34-56-78-90","alert_code":"8F40","event_time":1})",
+      R"({"alert_id":"b","device_id":"00-DB-12-34-56-78-90-A0","alert_code":"8F40","event_time":1687780800000})",
+  };
+  kafka_.Produce("smets.alerts", lines);
+  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  ConsumeUntil(engine, lines.size());
+  const auto dead = kafka_.ReadAll("smets.alerts.dlq", 1, 3);
+  ASSERT_EQ(dead.size(), 3u);
+  std::map<std::string, std::string> reason_of;
+  for (const auto& r : dead) {
+    reason_of[r.value] = r.headers.at("reason");
+    EXPECT_EQ(r.headers.at("source_topic"), "smets.alerts");
+    EXPECT_FALSE(r.headers.at("source_partition").empty());
+    EXPECT_FALSE(r.headers.at("source_offset").empty());
+  }
+  EXPECT_EQ(reason_of[lines[0]], "not_json");
+  EXPECT_EQ(reason_of[lines[1]], "not_object");
+  EXPECT_EQ(reason_of[lines[2]], "bad_device_id");
+  EXPECT_EQ(engine.Counters().accepted, 1u);
+}
+
+TEST_F(KafkaIngestTest, StopAndResumeLosesNothingAndCountsNothingTwice) {
+  gen::GeneratedTruth truth;
+  const auto lines = Traffic(2000, 4, &truth);
+  const size_t half = lines.size() / 2;
+  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin(), lines.begin() + half));
+  ConsumeUntil(engine, half);
+  kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin() + half, lines.end()));
+  // A new consumer in the same group resumes at the committed offsets: it must see exactly the
+  // second half (a redelivered first half would show up as extra duplicates).
+  KafkaStats second;
+  ConsumeUntil(engine, lines.size() - half, &second);
+  EXPECT_EQ(second.consumed, lines.size() - half);
+  const aggregate::CounterTotals c = engine.Counters();
+  EXPECT_EQ(c.accepted, truth.unique_valid);
+  EXPECT_EQ(c.duplicates, truth.duplicates);
+  EXPECT_EQ(c.accepted + c.duplicates + c.rejected_total(), truth.lines);
+}
+
+}  // namespace
+}  // namespace smetsmon::ingest

@@ -6,5 +6,7 @@ namespace smetsmon::app {
 
 int RunReplay(int argc, char** argv);    // smetsmon replay FILE... [options]
 int RunGenerate(int argc, char** argv);  // smetsmon generate --out FILE [options]
+int RunRun(int argc, char** argv);       // smetsmon run --config FILE
+int RunDemo(int argc, char** argv);      // smetsmon demo [options]
 
 }  // namespace smetsmon::app

@@ -9,6 +9,9 @@ namespace {
 void Usage() {
   std::fputs(
       "usage: smetsmon <command> [options]\n"
+      "  demo [--premises N] [--rate N]   mock Kafka + load generator + daemon, until Ctrl-C\n"
+      "  run --config FILE                the daemon: Kafka in, HTTP (/healthz /readyz /metrics) "
+      "out\n"
       "  replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE] [--report json]\n"
       "                 replay JSON Lines files (plain or .gz) on event time and print a report\n"
       "  generate --out FILE [--inventory-out CSV] [--premises N] [--hours H] ...\n"
@@ -25,6 +28,8 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   if (cmd == "replay") return smetsmon::app::RunReplay(argc - 1, argv + 1);
   if (cmd == "generate") return smetsmon::app::RunGenerate(argc - 1, argv + 1);
+  if (cmd == "run") return smetsmon::app::RunRun(argc - 1, argv + 1);
+  if (cmd == "demo") return smetsmon::app::RunDemo(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     Usage();
     return 0;

@@ -47,11 +47,17 @@ absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std
 
 }  // namespace
 
-absl::StatusOr<Settings> LoadSettings(const std::string& config_dir) {
+absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   Settings s;
-  s.reference.config_dir = config_dir;
-  const std::string file = config_dir + "/smetsmon.yaml";
-  if (!std::filesystem::exists(file)) return s;
+  const bool is_file = std::filesystem::is_regular_file(config);
+  const std::string config_dir =
+      is_file ? std::filesystem::path(config).parent_path().string() : config;
+  s.reference.config_dir = config_dir.empty() ? "." : config_dir;
+  const std::string file = is_file ? config : config_dir + "/smetsmon.yaml";
+  if (!std::filesystem::exists(file)) {
+    if (is_file || std::filesystem::is_directory(config)) return s;
+    return absl::NotFoundError(config + ": no such configuration file or directory");
+  }
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(file));
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return catalog::ConfigError(file, e, "engine", "must be a map");
@@ -67,6 +73,38 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config_dir) {
     if (s.reference.max_dmcs > 60000 || s.reference.max_cohorts > 60000) {
       return catalog::ConfigError(file, e, "max_dmcs", "and max_cohorts must be at most 60000");
     }
+  }
+  if (const YAML::Node k = root["kafka"]) {
+    if (!k.IsMap()) return catalog::ConfigError(file, k, "kafka", "must be a map");
+    for (const auto& kv : k) {
+      const std::string key = kv.first.as<std::string>();
+      if (!kv.second.IsScalar()) {
+        return catalog::ConfigError(file, kv.second, "kafka." + key, "must be a scalar");
+      }
+      const std::string value = kv.second.Scalar();
+      if (key == "topic") {
+        s.kafka.topic = value;
+      } else if (key == "dead_letter_topic") {
+        s.kafka.dead_letter_topic = value;
+      } else if (key == "batch_size" || key == "max_inflight_batches") {
+        size_t n = 0;
+        SMETSMON_RETURN_IF_ERROR(ReadCount(file, k, key, 1, &n));
+        (key == "batch_size" ? s.kafka.batch_size : s.kafka.max_inflight_batches) = n;
+      } else {
+        s.kafka.properties[key] = value;  // a librdkafka property, checked when the client starts
+      }
+    }
+  }
+  if (const YAML::Node h = root["http"]) {
+    SMETSMON_ASSIGN_OR_RETURN(
+        s.http_listen, catalog::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
+  }
+  if (const YAML::Node sn = root["snapshot"]) {
+    SMETSMON_ASSIGN_OR_RETURN(s.snapshot_path,
+                              catalog::OptionalScalar<std::string>(file, sn, "path", ""));
+  }
+  if (const YAML::Node e = root["engine"]; e && e["workers"]) {
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "workers", 1, &s.engine.workers));
   }
   return s;
 }

@@ -1,5 +1,7 @@
-// Process settings from <config dir>/smetsmon.yaml (configuration lane: a bad value fails startup
-// with file, line and field). Durations are written "90s", "5m", "1h", "2d" or milliseconds.
+// Process settings from smetsmon.yaml (configuration lane: a bad value fails startup with file,
+// line and field). Durations are written "90s", "5m", "1h", "2d" or milliseconds.
+// `--config` may name the directory holding smetsmon.yaml, areas.yaml and alert_catalogue.yaml,
+// or the smetsmon.yaml file itself (its directory then holds the other two).
 #pragma once
 
 #include <string>
@@ -7,16 +9,20 @@
 #include "absl/status/statusor.h"
 #include "aggregate/worker.h"
 #include "catalog/reference_data.h"
+#include "ingest/kafka_source.h"
 
 namespace smetsmon::app {
 
 struct Settings {
   catalog::ReferenceOptions reference;
   aggregate::EngineConfig engine;
+  ingest::KafkaConfig kafka;  // `kafka:` section: our keys plus any librdkafka property
+  std::string http_listen = "127.0.0.1:9477";
+  std::string snapshot_path;  // empty: no snapshot on stop / restore on start
 };
 
-// Reads config_dir/smetsmon.yaml if it exists (defaults otherwise).
-absl::StatusOr<Settings> LoadSettings(const std::string& config_dir);
+// Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.
+absl::StatusOr<Settings> LoadSettings(const std::string& config);
 
 // "5m" -> 300000. Nullopt when malformed.
 std::optional<int64_t> ParseDurationMs(const std::string& s);

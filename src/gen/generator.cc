@@ -339,11 +339,13 @@ void Generator::EmitMalformed(const std::function<void(std::string_view)>& sink)
   sink(bad);
 }
 
-void Generator::Run(const std::function<void(std::string_view line)>& sink) {
+void Generator::Run(const std::function<void(std::string_view line)>& sink,
+                    const std::atomic<bool>* cancel) {
   const int64_t end = config_.start_ms + config_.duration_ms;
   std::vector<Planned> minute;
   size_t next_scenario = 0;
   for (int64_t m = config_.start_ms; m < end; m += kMsPerMinute) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
     minute.clear();
     PlanBackground(m, minute);
     while (next_scenario < scenario_.size() &&

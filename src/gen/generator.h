@@ -14,6 +14,7 @@
 // Thread-safety: none; one generator per thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -105,7 +106,9 @@ class Generator {
 
   // Emits every line (no trailing newline) in generation order: minute by minute in event time,
   // sorted within the minute, with duplicates, late redeliveries and malformed lines interleaved.
-  void Run(const std::function<void(std::string_view line)>& sink);
+  // `cancel`, when given and set, ends the run at the next minute boundary.
+  void Run(const std::function<void(std::string_view line)>& sink,
+           const std::atomic<bool>* cancel = nullptr);
 
   // The population as the contract's inventory CSV: a row per hub and per meter.
   void WriteInventoryCsv(std::ostream& out) const;

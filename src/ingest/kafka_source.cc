@@ -52,6 +52,7 @@ void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
 
 struct KafkaIngest::Batch {
   std::vector<std::vector<AlertEvent>> shares;  // one per worker
+  std::map<int32_t, int64_t> last_event_ms;     // partition -> newest event time in the batch
   uint64_t rejected[kRejectReasonCount] = {};
   std::map<int32_t, int64_t> next_offsets;  // partition -> last offset + 1
   uint64_t messages = 0;
@@ -349,6 +350,8 @@ void KafkaIngest::Run() {
       const RejectReason r = decoder.Decode(value, now, &e);
       if (r == RejectReason::kNone) {
         batch->shares[engine_->WorkerIndexFor(e.device)].push_back(e);
+        auto& last = batch->last_event_ms[m->partition];
+        last = std::max(last, e.event_time.ms);
       } else {
         ++batch->rejected[static_cast<int>(r)];
         DeadLetter(value.data(), value.size(), r, rd_kafka_topic_name(m->rkt), m->partition,
@@ -357,6 +360,13 @@ void KafkaIngest::Run() {
       rd_kafka_message_destroy(m);
     }
     consumed_.fetch_add(batch->messages, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(lag_mu_);
+      for (const auto& [partition, ms] : batch->last_event_ms) {
+        auto& last = last_event_ms_[partition];
+        last = std::max(last, ms);
+      }
+    }
     messages.clear();
     if (batch->messages > 0) Dispatch(std::move(batch));
   }
@@ -379,6 +389,45 @@ KafkaStats KafkaIngest::stats() const {
   s.paused = pauses_.load(std::memory_order_relaxed);
   s.assigned_partitions = assigned_.load(std::memory_order_relaxed);
   return s;
+}
+
+std::vector<PartitionLag> KafkaIngest::Lag(ProcessingTime now) const {
+  std::vector<PartitionLag> out;
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) {
+    return out;
+  }
+  rd_kafka_position(consumer_, parts);
+  std::lock_guard lock(lag_mu_);
+  for (int i = 0; i < parts->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = parts->elems[i];
+    PartitionLag lag;
+    lag.partition = p.partition;
+    int64_t low = 0, high = 0;
+    const bool known = rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low,
+                                                      &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                       high >= 0;
+    if (!known) {
+      lag.messages = -1;
+    } else {
+      // Before the first fetch the position is unknown: everything from the low mark is lag.
+      const int64_t position = p.offset >= 0 ? p.offset : low;
+      lag.messages = std::max<int64_t>(0, high - position);
+    }
+    const auto it = last_event_ms_.find(p.partition);
+    if (it != last_event_ms_.end()) lag.seconds = static_cast<double>(now.ms - it->second) / 1000.0;
+    out.push_back(lag);
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  return out;
+}
+
+bool KafkaIngest::Ready(int64_t max_lag_messages) const {
+  if (assigned_.load(std::memory_order_relaxed) == 0) return false;
+  for (const PartitionLag& l : Lag(clock_->Now())) {
+    if (l.messages < 0 || l.messages > max_lag_messages) return false;
+  }
+  return true;
 }
 
 bool KafkaIngest::WaitForApplied(uint64_t n, int64_t timeout_ms) const {

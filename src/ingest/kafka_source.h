@@ -58,6 +58,12 @@ struct KafkaStats {
   size_t assigned_partitions = 0;
 };
 
+struct PartitionLag {
+  int32_t partition = 0;
+  int64_t messages = 0;  // high watermark - consumed position (-1 when not known yet)
+  double seconds = 0;    // now - event time of the last event consumed from the partition
+};
+
 class KafkaIngest {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(aggregate::Engine& engine,
@@ -74,6 +80,10 @@ class KafkaIngest {
   void Stop() { stop_.store(true, std::memory_order_relaxed); }
 
   KafkaStats stats() const;
+  // Lag of each assigned partition; any thread.
+  std::vector<PartitionLag> Lag(ProcessingTime now) const;
+  // Assigned and caught up: every assigned partition within `max_lag_messages`.
+  bool Ready(int64_t max_lag_messages) const;
   // librdkafka's rebalance callback lands here (on the poll thread); not for other callers.
   void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
   // Blocks until `applied` reaches n or the timeout passes; true if reached.
@@ -108,6 +118,9 @@ class KafkaIngest {
   mutable std::mutex done_mu_;
   mutable std::condition_variable done_cv_;
   uint64_t applied_ = 0;  // guarded by done_mu_
+
+  mutable std::mutex lag_mu_;
+  std::map<int32_t, int64_t> last_event_ms_;  // guarded by lag_mu_; updated once per batch
 
   std::atomic<uint64_t> consumed_{0};
   std::atomic<uint64_t> dead_lettered_{0};

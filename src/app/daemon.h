@@ -1,0 +1,33 @@
+// The daemon's parts wired together (engine, Kafka ingestion, metrics, HTTP) and the function that
+// runs them until SIGINT/SIGTERM (or a hook) stops ingestion: drain, commit, snapshot, close.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "aggregate/engine.h"
+#include "app/settings.h"
+#include "ingest/kafka_source.h"
+#include "metrics/daemon_metrics.h"
+#include "smetsmon/clock.h"
+
+namespace smetsmon::app {
+
+struct Daemon {
+  std::unique_ptr<aggregate::Engine> engine;
+  std::unique_ptr<ingest::KafkaIngest> ingest;
+  std::unique_ptr<metrics::DaemonMetrics> metrics;
+  int64_t ready_max_lag_messages = 10000;  // /readyz: assigned and within this many messages
+};
+
+struct DaemonHooks {
+  const Clock* clock = nullptr;  // null: the system clock
+  // Called once the HTTP port is bound and ingestion is about to start (tests, the demo).
+  std::function<void(Daemon&, uint16_t http_port)> on_started;
+};
+
+absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks);
+
+}  // namespace smetsmon::app

@@ -1,0 +1,225 @@
+// smetsmon run --config FILE, and smetsmon demo: the long-running daemon (see commands.h).
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <boost/asio.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/daemon.h"
+#include "app/settings.h"
+#include "decode/fields.h"
+#include "gen/kafka_loadgen.h"
+#include "http/server.h"
+#include "ingest/kafka_source.h"
+#include "metrics/daemon_metrics.h"
+
+namespace smetsmon::app {
+namespace {
+
+void Log(const char* level, const std::string& msg) {
+  std::fprintf(stderr, "level=%s msg=\"%s\"\n", level, msg.c_str());
+}
+
+http::Response Handle(const Daemon& d, const std::string& target) {
+  const std::string path = target.substr(0, target.find('?'));
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    const bool ready = d.ingest != nullptr && d.ingest->Ready(d.ready_max_lag_messages);
+    return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n"};
+  }
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::RenderText(*d.metrics)};
+  }
+  return {404, "application/json", R"({"error":"not found"})"};
+}
+
+}  // namespace
+
+absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
+  SystemClock system_clock;
+  const Clock& clock = hooks.clock != nullptr ? *hooks.clock : system_clock;
+  auto ref = catalog::LoadReferenceConfig(settings.reference);
+  if (!ref.ok()) return ref.status();
+  Daemon d;
+  d.engine = std::make_unique<aggregate::Engine>(*ref, settings.engine);
+  if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
+    if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
+    Log("info", "restored snapshot " + settings.snapshot_path);
+  }
+  auto ingest = ingest::KafkaIngest::Create(*d.engine, *ref, settings.kafka, clock);
+  if (!ingest.ok()) return ingest.status();
+  d.ingest = std::move(*ingest);
+  d.metrics = std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock);
+
+  boost::asio::io_context io;
+  auto server =
+      http::Server::Start(io, settings.http_listen,
+                          [&d](const std::string&, const std::string& t) { return Handle(d, t); });
+  if (!server.ok()) return server.status();
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&d](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    Log("info", "signal " + std::to_string(sig) + ": draining and stopping");
+    d.ingest->Stop();
+  });
+  std::thread io_thread([&io] { io.run(); });
+  Log("info", "listening on http://" +
+                  settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
+                  std::to_string((*server)->port()) + " (/healthz /readyz /metrics)");
+  if (hooks.on_started) hooks.on_started(d, (*server)->port());
+  d.ingest->Run();  // until a signal or hooks stop it
+  if (!settings.snapshot_path.empty()) {
+    if (auto s = d.engine->SaveSnapshot(settings.snapshot_path); !s.ok()) {
+      Log("error", "snapshot failed: " + std::string(s.message()));
+    } else {
+      Log("info", "snapshot written to " + settings.snapshot_path);
+    }
+  }
+  io.stop();
+  io_thread.join();
+  const aggregate::CounterTotals c = d.engine->Counters();
+  Log("info", "stopped: accepted " + std::to_string(c.accepted) + ", duplicates " +
+                  std::to_string(c.duplicates) + ", rejected " +
+                  std::to_string(c.rejected_total()));
+  return absl::OkStatus();
+}
+
+int RunRun(int argc, char** argv) {
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      std::puts("usage: smetsmon run --config FILE|DIR\nRuns the daemon: Kafka in, HTTP out.");
+      return 0;
+    } else {
+      std::fprintf(stderr, "smetsmon run: unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    std::fprintf(stderr, "smetsmon run: --config FILE is required\n");
+    return 2;
+  }
+  auto settings = LoadSettings(config);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n",
+                 settings.status().ToString().c_str());
+    return 2;
+  }
+  const absl::Status s = RunDaemon(*settings, {});
+  if (!s.ok()) {
+    std::fprintf(stderr, "smetsmon: %s\n", s.ToString().c_str());
+    return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
+
+int RunDemo(int argc, char** argv) {
+  std::string config = "config";
+  uint64_t premises = 200000;
+  double rate = 50000;
+  std::string http_listen;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a == "--premises" && i + 1 < argc) {
+      premises = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--rate" && i + 1 < argc) {
+      rate = std::atof(argv[++i]);
+    } else if (a == "--http" && i + 1 < argc) {
+      http_listen = argv[++i];
+    } else {
+      std::puts(
+          "usage: smetsmon demo [--config DIR] [--premises N] [--rate MSG_PER_S] [--http "
+          "HOST:PORT]\n"
+          "Starts librdkafka's mock Kafka cluster in-process, a load generator replaying the last\n"
+          "24 h of a generated fleet then sending live traffic, and the daemon; Ctrl-C stops.");
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  auto settings = LoadSettings(config);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n",
+                 settings.status().ToString().c_str());
+    return 2;
+  }
+  if (!http_listen.empty()) settings->http_listen = http_listen;
+  // The mock cluster lives in a host client handle of its own.
+  char err[512];
+  rd_kafka_conf_t* host_conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(host_conf, "log_level", "3", err, sizeof err);  // it has no brokers of its own
+  rd_kafka_t* host = rd_kafka_new(RD_KAFKA_PRODUCER, host_conf, err, sizeof err);
+  rd_kafka_mock_cluster_t* mock = rd_kafka_mock_cluster_new(host, 3);
+  const std::string bootstraps = rd_kafka_mock_cluster_bootstraps(mock);
+  // Enough partitions for the mock's 5 MiB-per-partition retention at zstd sizes.
+  rd_kafka_mock_topic_create(mock, settings->kafka.topic.c_str(), 16, 1);
+  if (!settings->kafka.dead_letter_topic.empty()) {
+    rd_kafka_mock_topic_create(mock, settings->kafka.dead_letter_topic.c_str(), 1, 1);
+  }
+  settings->kafka.properties["bootstrap.servers"] = bootstraps;
+  settings->kafka.properties["session.timeout.ms"] = "6000";
+  settings->kafka.properties.emplace("log_level", "3");
+
+  auto ref = catalog::LoadReferenceConfig(settings->reference);
+  if (!ref.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n", ref.status().ToString().c_str());
+    return 2;
+  }
+  SystemClock clock;
+  // The last 24 h as fast as `rate` allows, then live traffic paced to the wall clock.
+  gen::GeneratorConfig day;
+  day.premises = premises;
+  day.start_ms = (clock.Now().ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
+  day.duration_ms = 24 * kMsPerHour;
+  gen::LoadgenConfig lg;
+  lg.bootstrap_servers = bootstraps;
+  lg.topic = settings->kafka.topic;
+  lg.rate_per_s = rate;
+  gen::KafkaLoadgen history(*ref->areas, *ref->catalogue, day, lg, clock);
+  gen::GeneratorConfig live = day;
+  live.seed = day.seed + 1;
+  live.start_ms = day.start_ms + day.duration_ms;
+  live.duration_ms = 30 * 24 * kMsPerHour;
+  live.late_share = 0;  // the history already has them
+  gen::LoadgenConfig live_lg = lg;
+  live_lg.pace_to_clock = true;
+  gen::KafkaLoadgen now_traffic(*ref->areas, *ref->catalogue, live, live_lg, clock);
+  std::thread loadgen([&] {
+    auto r = history.Run();
+    if (r.ok()) {
+      Log("info", "loadgen: last 24 h sent: " + std::to_string(r->sent) + " messages; now live");
+      (void)now_traffic.Run();
+    }
+  });
+  std::fprintf(stderr,
+               "smetsmon demo: mock Kafka at %s, topic %s (16 partitions); %llu premises, "
+               "history at %.0f msg/s then live. Ctrl-C to stop.\n",
+               bootstraps.c_str(), settings->kafka.topic.c_str(),
+               static_cast<unsigned long long>(premises), rate);
+  DaemonHooks hooks;
+  hooks.on_started = [](Daemon&, uint16_t port) {
+    std::fprintf(
+        stderr, "smetsmon demo: try  curl -s http://127.0.0.1:%u/metrics | grep smetsmon_\n", port);
+  };
+  const absl::Status s = RunDaemon(*settings, hooks);
+  history.Stop();
+  now_traffic.Stop();
+  loadgen.join();
+  rd_kafka_mock_cluster_destroy(mock);
+  rd_kafka_destroy(host);
+  if (!s.ok()) {
+    std::fprintf(stderr, "smetsmon: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace smetsmon::app

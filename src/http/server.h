@@ -1,0 +1,45 @@
+// A small HTTP/1.1 server on Boost.Beast for the daemon's endpoints (health, readiness, metrics,
+// later the API). Shape of the Beast examples: an acceptor, one session per connection, a timeout
+// on every read and write, one response in flight per connection.
+//
+// Thread-safety: runs on the io_context it is given; the handler is called on that context's
+// thread(s) and must be safe to call from there (it reads engine state through its read side).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace smetsmon::http {
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// (method, target) -> response. Targets include the query string.
+using Handler = std::function<Response(const std::string& method, const std::string& target)>;
+
+class Server {
+ public:
+  // Binds "host:port" (port 0 picks a free port) and starts accepting on `io`.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(boost::asio::io_context& io,
+                                                       const std::string& listen, Handler handler);
+  ~Server();
+  uint16_t port() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smetsmon::http

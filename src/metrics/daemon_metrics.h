@@ -1,0 +1,36 @@
+// The daemon's Prometheus "probe": a prometheus::Collectable that reads the engine's and the Kafka
+// ingestion's single-writer counters at scrape time (nothing is incremented through shared
+// atomics per event). Cardinality is bounded: labels come only from bounded sets (reason,
+// window, partition).
+//
+// Thread-safety: Collect() may run on any thread concurrently with the workers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+
+#include "aggregate/engine.h"
+#include "ingest/kafka_source.h"
+#include "smetsmon/clock.h"
+
+namespace smetsmon::metrics {
+
+class DaemonMetrics final : public prometheus::Collectable {
+ public:
+  DaemonMetrics(const aggregate::Engine& engine, const ingest::KafkaIngest* kafka,
+                const Clock& clock)
+      : engine_(&engine), kafka_(kafka), clock_(&clock) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const aggregate::Engine* engine_;
+  const ingest::KafkaIngest* kafka_;  // null when not reading Kafka
+  const Clock* clock_;
+};
+
+// Text exposition format (version 0.0.4) of everything `collectable` reports.
+std::string RenderText(const prometheus::Collectable& collectable);
+
+}  // namespace smetsmon::metrics

@@ -1,0 +1,109 @@
+// The daemon end to end against the mock cluster: HTTP on port 0, health, readiness, metrics that
+// reconcile with what was produced, and a graceful stop that leaves a snapshot behind.
+#include "app/daemon.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "gen/generator.h"
+#include "testing/fixtures.h"
+#include "testing/mock_kafka.h"
+
+namespace smetsmon::app {
+namespace {
+
+// GET over a plain socket: status line and body.
+std::pair<int, std::string> Get(uint16_t port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return {-1, ""};
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  const int status = resp.size() > 12 ? std::atoi(resp.c_str() + 9) : -1;
+  const size_t body = resp.find("\r\n\r\n");
+  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+}
+
+double Metric(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atof(text.c_str() + at + series.size() + 2);
+}
+
+TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
+  testing::MockKafka kafka;
+  kafka.CreateTopic("smets.alerts", 4);
+  kafka.CreateTopic("smets.alerts.dlq", 1);
+  auto ref = testing::LoadTestReference();
+  gen::GeneratorConfig traffic;
+  traffic.premises = 1500;
+  traffic.duration_ms = 4 * kMsPerHour;
+  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
+  std::vector<std::string> lines;
+  g.Run([&](std::string_view l) { lines.emplace_back(l); });
+  kafka.Produce("smets.alerts", lines);
+
+  auto settings = LoadSettings(testing::ConfigDir());
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  settings->kafka.properties["bootstrap.servers"] = kafka.bootstraps();
+  settings->kafka.properties["session.timeout.ms"] = "6000";
+  settings->kafka.properties["group.id"] = "daemon-test";
+  settings->http_listen = "127.0.0.1:0";
+  settings->snapshot_path = testing::TempPath("state.snap");
+  std::filesystem::remove(settings->snapshot_path);
+  ManualClock clock(ProcessingTime{4'000'000'000'000});
+  DaemonHooks hooks;
+  hooks.clock = &clock;
+  std::string metrics_text;
+  int health = 0, ready = 0, missing = 0;
+  std::thread client;
+  hooks.on_started = [&](Daemon& d, uint16_t port) {
+    client = std::thread([&, port, ingest = d.ingest.get()] {
+      health = Get(port, "/healthz").first;
+      const bool applied = ingest->WaitForApplied(lines.size(), 60'000);
+      ready = Get(port, "/readyz").first;
+      metrics_text = Get(port, "/metrics").second;
+      missing = Get(port, "/nope").first;
+      EXPECT_TRUE(applied);
+      ingest->Stop();
+    });
+  };
+  const absl::Status run = RunDaemon(*settings, hooks);
+  client.join();
+  ASSERT_TRUE(run.ok()) << run;
+  EXPECT_EQ(health, 200);
+  EXPECT_EQ(ready, 200);
+  EXPECT_EQ(missing, 404);
+  const gen::GeneratedTruth& t = g.truth();
+  EXPECT_EQ(Metric(metrics_text, "smetsmon_events_accepted_total"),
+            static_cast<double>(t.unique_valid));
+  EXPECT_EQ(Metric(metrics_text, "smetsmon_events_duplicate_total"),
+            static_cast<double>(t.duplicates));
+  EXPECT_EQ(Metric(metrics_text, "smetsmon_kafka_consumed_messages_total"),
+            static_cast<double>(t.lines));
+  EXPECT_NE(metrics_text.find("smetsmon_kafka_consumer_lag_messages{partition=\"0\"} 0"),
+            std::string::npos)
+      << metrics_text;
+  EXPECT_TRUE(std::filesystem::exists(settings->snapshot_path));
+}
+
+}  // namespace
+}  // namespace smetsmon::app

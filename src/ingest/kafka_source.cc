@@ -387,7 +387,12 @@ KafkaStats KafkaIngest::stats() const {
   s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);
   s.paused = pauses_.load(std::memory_order_relaxed);
-  s.assigned_partitions = assigned_.load(std::memory_order_relaxed);
+  // Ask the client rather than count callbacks: it knows after every kind of rebalance.
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {
+    s.assigned_partitions = static_cast<size_t>(parts->cnt);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
   return s;
 }
 

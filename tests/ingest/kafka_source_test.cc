@@ -15,6 +15,9 @@ namespace smetsmon::ingest {
 namespace {
 
 constexpr int kPartitions = 8;
+// Kafka protocol API keys (librdkafka keeps its names for them internal).
+constexpr int16_t kApiKeyFetch = 1;
+constexpr int16_t kApiKeyOffsetCommit = 8;
 
 class KafkaIngestTest : public ::testing::Test {
  protected:
@@ -122,6 +125,24 @@ TEST_F(KafkaIngestTest, StopAndResumeLosesNothingAndCountsNothingTwice) {
   EXPECT_EQ(c.accepted, truth.unique_valid);
   EXPECT_EQ(c.duplicates, truth.duplicates);
   EXPECT_EQ(c.accepted + c.duplicates + c.rejected_total(), truth.lines);
+}
+
+TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
+  gen::GeneratedTruth truth;
+  const auto lines = Traffic(1500, 3, &truth);
+  kafka_.Produce("smets.alerts", lines);
+  // Transient errors on the first fetches and offset commits.
+  rd_kafka_mock_push_request_errors(
+      kafka_.cluster(), kApiKeyFetch, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors(kafka_.cluster(), kApiKeyOffsetCommit, 2,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  ConsumeUntil(engine, lines.size());
+  const aggregate::CounterTotals c = engine.Counters();
+  EXPECT_EQ(c.accepted, truth.unique_valid);
+  EXPECT_EQ(c.duplicates, truth.duplicates);
 }
 
 }  // namespace

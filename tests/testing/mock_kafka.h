@@ -36,7 +36,8 @@ class MockKafka {
               RD_KAFKA_RESP_ERR_NO_ERROR);
   }
 
-  // Produces each line keyed by `key_of(line)` (or unkeyed), zstd, and waits for delivery.
+  // Produces each line keyed by its device id (as upstream does, so a device's alerts and their
+  // redeliveries share a partition), zstd, and waits for delivery.
   void Produce(const std::string& topic, const std::vector<std::string>& lines) {
     if (producer_ == nullptr) {
       char err[512];

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gen/generator.h"
+#include "gen/kafka_loadgen.h"
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
 
@@ -125,6 +126,28 @@ TEST_F(KafkaIngestTest, StopAndResumeLosesNothingAndCountsNothingTwice) {
   EXPECT_EQ(c.accepted, truth.unique_valid);
   EXPECT_EQ(c.duplicates, truth.duplicates);
   EXPECT_EQ(c.accepted + c.duplicates + c.rejected_total(), truth.lines);
+}
+
+TEST_F(KafkaIngestTest, LoadgenReportReconcilesWithWhatTheMonitorCounts) {
+  gen::GeneratorConfig traffic;
+  traffic.premises = 2000;
+  traffic.duration_ms = 5 * kMsPerHour;
+  gen::LoadgenConfig lg;
+  lg.bootstrap_servers = kafka_.bootstraps();
+  gen::KafkaLoadgen loadgen(*ref_.areas, *ref_.catalogue, traffic, lg, clock_);
+  auto report = loadgen.Run();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->sent, report->truth.lines);
+  EXPECT_EQ(report->delivered, report->sent);
+  EXPECT_EQ(report->failed, 0u);
+  aggregate::EngineConfig config;
+  config.workers = 2;
+  aggregate::Engine engine(ref_, config);
+  ConsumeUntil(engine, report->delivered);
+  const aggregate::CounterTotals c = engine.Counters();
+  EXPECT_EQ(c.accepted, report->truth.unique_valid);
+  EXPECT_EQ(c.duplicates, report->truth.duplicates);
+  EXPECT_EQ(c.rejected_total(), report->truth.lines - report->truth.valid);
 }
 
 TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {

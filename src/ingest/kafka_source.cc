@@ -218,6 +218,18 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   // pending when they go, then commit what was applied, unless the partitions were lost (then
   // another member owns them and a commit from us would be wrong).
   Reap(/*wait=*/true);
+  // A revoke can land while a batch is being filled: messages of revoked partitions that were
+  // polled but not dispatched are dropped, not applied after their partition has gone.
+  std::erase_if(filling_, [parts](rd_kafka_message_t* m) {
+    for (int i = 0; i < parts->cnt; ++i) {
+      if (parts->elems[i].partition == m->partition &&
+          std::strcmp(parts->elems[i].topic, rd_kafka_topic_name(m->rkt)) == 0) {
+        rd_kafka_message_destroy(m);
+        return true;
+      }
+    }
+    return false;
+  });
   if (!rd_kafka_assignment_lost(consumer_)) rd_kafka_commit(consumer_, nullptr, /*async=*/0);
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts))
@@ -300,7 +312,7 @@ void KafkaIngest::Reap(bool wait) {
 void KafkaIngest::Run() {
   decode::Decoder decoder(
       {ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
-  std::vector<rd_kafka_message_t*> messages;
+  std::vector<rd_kafka_message_t*>& messages = filling_;
   messages.reserve(config_.batch_size);
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);

@@ -34,6 +34,7 @@
 #include "smetsmon/clock.h"
 
 struct rd_kafka_s;
+struct rd_kafka_message_s;
 struct rd_kafka_topic_partition_list_s;
 
 namespace smetsmon::ingest {
@@ -112,6 +113,9 @@ class KafkaIngest {
   rd_kafka_s* producer_ = nullptr;  // dead letters
   std::vector<std::unique_ptr<WorkerThread>> workers_;
   std::deque<std::unique_ptr<Batch>> inflight_;  // poll thread only
+  // Messages polled for the batch being filled; a revoke drops those of revoked partitions
+  // (their next owner starts at our committed offset), poll thread only.
+  std::vector<rd_kafka_message_s*> filling_;
   std::atomic<bool> stop_{false};
   bool paused_ = false;
 

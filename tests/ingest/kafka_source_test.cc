@@ -150,6 +150,75 @@ TEST_F(KafkaIngestTest, LoadgenReportReconcilesWithWhatTheMonitorCounts) {
   EXPECT_EQ(c.rejected_total(), report->truth.lines - report->truth.valid);
 }
 
+// Runs an ingest on its own thread until stopped.
+class Running {
+ public:
+  Running(aggregate::Engine& engine, const catalog::ReferenceData& ref, const KafkaConfig& config,
+          const Clock& clock) {
+    auto ingest = KafkaIngest::Create(engine, ref, config, clock);
+    EXPECT_TRUE(ingest.ok()) << ingest.status();
+    ingest_ = std::move(*ingest);
+    thread_ = std::thread([this] { ingest_->Run(); });
+  }
+  ~Running() { StopAndJoin(); }
+  void StopAndJoin() {
+    if (!thread_.joinable()) return;
+    ingest_->Stop();
+    thread_.join();
+  }
+  KafkaIngest* operator->() { return ingest_.get(); }
+
+ private:
+  std::unique_ptr<KafkaIngest> ingest_;
+  std::thread thread_;
+};
+
+TEST_F(KafkaIngestTest, TwoInstancesSplitThePartitionsAndTheSurvivorTakesOver) {
+  gen::GeneratorConfig traffic;
+  traffic.premises = 3000;
+  traffic.duration_ms = 6 * kMsPerHour;
+  traffic.duplicate_share = 0;  // each instance dedups only the partitions it owns
+  gen::Generator g(*ref_.areas, *ref_.catalogue, traffic);
+  std::vector<std::string> lines;
+  g.Run([&](std::string_view l) { lines.emplace_back(l); });
+  const size_t half = lines.size() / 2;
+
+  aggregate::Engine engine_a(ref_, aggregate::EngineConfig{});
+  aggregate::Engine engine_b(ref_, aggregate::EngineConfig{});
+  Running a(engine_a, ref_, Config(), clock_);
+  Running b(engine_b, ref_, Config(), clock_);
+  // A bounded wait without a sleep: wait for a count that is never reached.
+  const auto wait_a_little = [&] { a->WaitForApplied(~uint64_t{0}, 50); };
+  const auto split = [&] {
+    const size_t na = a->stats().assigned_partitions, nb = b->stats().assigned_partitions;
+    return na > 0 && nb > 0 && na + nb == static_cast<size_t>(kPartitions);
+  };
+  for (int i = 0; i < 1200 && !split(); ++i) wait_a_little();
+  ASSERT_TRUE(split()) << a->stats().assigned_partitions << " + " << b->stats().assigned_partitions;
+
+  kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin(), lines.begin() + half));
+  for (int i = 0; i < 1200 && a->stats().applied + b->stats().applied < half; ++i) wait_a_little();
+  ASSERT_EQ(a->stats().applied + b->stats().applied, half);
+
+  // A stops (drains, commits, leaves); B takes every partition and the rest of the stream.
+  a.StopAndJoin();
+  for (int i = 0; i < 1200 && b->stats().assigned_partitions < static_cast<size_t>(kPartitions);
+       ++i) {
+    b->WaitForApplied(~uint64_t{0}, 50);
+  }
+  EXPECT_EQ(b->stats().assigned_partitions, static_cast<size_t>(kPartitions));
+  const uint64_t by_a = a->stats().consumed;
+  kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin() + half, lines.end()));
+  ASSERT_TRUE(b->WaitForApplied(lines.size() - by_a, 60'000))
+      << "b applied " << b->stats().applied << ", a " << by_a << ", of " << lines.size();
+  b.StopAndJoin();
+  // Exactly once across the two instances, by counts.
+  EXPECT_EQ(a->stats().consumed + b->stats().consumed, lines.size());
+  const auto ca = engine_a.Counters(), cb = engine_b.Counters();
+  EXPECT_EQ(ca.accepted + cb.accepted, g.truth().unique_valid);
+  EXPECT_EQ(ca.accepted + cb.accepted + ca.rejected_total() + cb.rejected_total(), lines.size());
+}
+
 TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(1500, 3, &truth);

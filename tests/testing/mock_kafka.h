@@ -38,10 +38,16 @@ class MockKafka {
 
   // Produces each line keyed by its device id (as upstream does, so a device's alerts and their
   // redeliveries share a partition), zstd, and waits for delivery.
-  void Produce(const std::string& topic, const std::vector<std::string>& lines) {
-    if (producer_ == nullptr) {
+  // `batch_messages` caps a record batch (the mock serves one batch per partition per fetch).
+  void Produce(const std::string& topic, const std::vector<std::string>& lines,
+               int batch_messages = 10000) {
+    if (producer_ == nullptr || batch_messages != producer_batch_) {
+      if (producer_ != nullptr) rd_kafka_destroy(producer_);
+      producer_batch_ = batch_messages;
       char err[512];
       rd_kafka_conf_t* conf = rd_kafka_conf_new();
+      rd_kafka_conf_set(conf, "batch.num.messages", std::to_string(batch_messages).c_str(), err,
+                        sizeof err);
       rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps_.c_str(), err, sizeof err);
       rd_kafka_conf_set(conf, "compression.type", "zstd", err, sizeof err);
       rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
@@ -114,6 +120,7 @@ class MockKafka {
   rd_kafka_t* host_ = nullptr;
   rd_kafka_mock_cluster_t* mock_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
+  int producer_batch_ = 0;
   std::string bootstraps_;
 };
 

@@ -219,34 +219,6 @@ TEST_F(KafkaIngestTest, TwoInstancesSplitThePartitionsAndTheSurvivorTakesOver) {
   EXPECT_EQ(ca.accepted + cb.accepted + ca.rejected_total() + cb.rejected_total(), lines.size());
 }
 
-TEST_F(KafkaIngestTest, ClusterDownThenUpLosesNothingAndCountsNothingTwice) {
-  gen::GeneratedTruth truth;
-  const auto lines = Traffic(2000, 4, &truth);
-  // Small record batches and a tiny prefetch, so that consumption really needs the brokers.
-  kafka_.Produce("smets.alerts", lines, /*batch_messages=*/20);
-  KafkaConfig config = Config();
-  config.properties["queued.max.messages.kbytes"] = "1";
-  config.properties["max.partition.fetch.bytes"] = "4096";
-  config.properties["reconnect.backoff.max.ms"] = "500";
-  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
-  Running ingest(engine, ref_, config, clock_);
-  ASSERT_TRUE(ingest->WaitForApplied(lines.size() / 10, 60'000));
-  for (int32_t broker = 1; broker <= 3; ++broker) {
-    rd_kafka_mock_broker_set_down(kafka_.cluster(), broker);
-  }
-  EXPECT_FALSE(ingest->WaitForApplied(lines.size(), 3'000));
-  EXPECT_LT(ingest->stats().applied, lines.size());
-  for (int32_t broker = 1; broker <= 3; ++broker) {
-    rd_kafka_mock_broker_set_up(kafka_.cluster(), broker);
-  }
-  ASSERT_TRUE(ingest->WaitForApplied(lines.size(), 60'000)) << ingest->stats().applied;
-  ingest.StopAndJoin();
-  const aggregate::CounterTotals c = engine.Counters();
-  EXPECT_EQ(c.accepted, truth.unique_valid);
-  EXPECT_EQ(c.duplicates, truth.duplicates);
-  EXPECT_EQ(ingest->stats().consumed, lines.size());
-}
-
 TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(1500, 3, &truth);

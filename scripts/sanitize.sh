@@ -15,4 +15,8 @@ scripts/build.sh "build-$kind" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMETSMON_SANI
 cd "build-$kind"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-ctest --output-on-failure -j 2 --timeout 1200
+# librdkafka is not built with TSan: its threads crash under TSan's runtime before any test code
+# runs, so the Kafka-labelled tests run under ASan+UBSan and in the Release suite, not here.
+exclude=()
+[[ $kind == tsan ]] && exclude=(-LE kafka)
+ctest --output-on-failure -j 2 --timeout 1200 "${exclude[@]}"

@@ -79,7 +79,10 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
     client = std::thread([&, port, ingest = d.ingest.get()] {
       health = Get(port, "/healthz").first;
       const bool applied = ingest->WaitForApplied(lines.size(), 60'000);
-      ready = Get(port, "/readyz").first;
+      // Readiness follows the group and the fetch watermarks: allow it a few seconds.
+      for (int i = 0; i < 200 && (ready = Get(port, "/readyz").first) != 200; ++i) {
+        ingest->WaitForApplied(~uint64_t{0}, 50);
+      }
       metrics_text = Get(port, "/metrics").second;
       missing = Get(port, "/nope").first;
       EXPECT_TRUE(applied);

@@ -186,6 +186,7 @@ int RunDemo(int argc, char** argv) {
   gen::KafkaLoadgen history(*ref->areas, *ref->catalogue, day, lg, clock);
   gen::GeneratorConfig live = day;
   live.seed = day.seed + 1;
+  live.population_seed = day.seed;  // the same fleet as the history, new traffic
   live.start_ms = day.start_ms + day.duration_ms;
   live.duration_ms = 30 * 24 * kMsPerHour;
   live.late_share = 0;  // the history already has them

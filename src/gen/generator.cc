@@ -7,6 +7,7 @@
 #include <iterator>
 #include <tuple>
 
+#include "base/flat_u64_map.h"  // Mix64
 #include "base/json_writer.h"
 #include "decode/fields.h"
 #include "smetsmon/reject_reason.h"
@@ -85,15 +86,6 @@ constexpr uint64_t kMpanSerials = 10'000'000'000ULL;  // the 10 digits after the
 constexpr uint64_t kPopulationStream = 0x706F70756C617469ULL;
 constexpr uint64_t kScenarioStream = 0x7363656E6172696FULL;
 constexpr uint64_t kTrafficStream = 0x7472616666696321ULL;
-
-uint64_t Mix64(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xFF51AFD7ED558CCDULL;
-  k ^= k >> 33;
-  k *= 0xC4CEB9FE1A85EC53ULL;
-  k ^= k >> 33;
-  return k;
-}
 
 // `width` decimal digits, zero padded (v must fit).
 void AppendDigits(std::string& s, uint64_t v, int width) {

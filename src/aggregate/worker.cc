@@ -44,24 +44,23 @@ ApplyOutcome Worker::Apply(const AlertEvent& e) {
 
 void Worker::ApplyBatch(std::span<const AlertEvent> events) {
   // A two-stage prefetch pipeline over random accesses into tables far larger than the caches:
-  // 16 events ahead, the dedup set and the device's key slot; 8 ahead, the device's state (its
-  // slot is found by probing the now-cached keys).
+  // 16 events ahead, the device's key slot; 8 ahead, the dedup set and the device's state (its
+  // slot is found by probing the now-cached keys). Fewer misses in flight at once measured
+  // faster than prefetching the dedup set 16 ahead too.
   constexpr size_t kKeysAhead = 16;
   constexpr size_t kValuesAhead = 8;
   const size_t n = events.size();
-  for (size_t i = 0; i < std::min(n, kKeysAhead); ++i) {
-    dedup_.Prefetch(events[i].alert_fingerprint);
-    devices_.Prefetch(events[i].device.value);
-  }
+  for (size_t i = 0; i < std::min(n, kKeysAhead); ++i) devices_.Prefetch(events[i].device.value);
   for (size_t i = 0; i < std::min(n, kValuesAhead); ++i) {
+    dedup_.Prefetch(events[i].alert_fingerprint);
     devices_.PrefetchValue(events[i].device.value);
   }
   for (size_t i = 0; i < n; ++i) {
-    if (i + kKeysAhead < n) {
-      dedup_.Prefetch(events[i + kKeysAhead].alert_fingerprint);
-      devices_.Prefetch(events[i + kKeysAhead].device.value);
+    if (i + kKeysAhead < n) devices_.Prefetch(events[i + kKeysAhead].device.value);
+    if (i + kValuesAhead < n) {
+      dedup_.Prefetch(events[i + kValuesAhead].alert_fingerprint);
+      devices_.PrefetchValue(events[i + kValuesAhead].device.value);
     }
-    if (i + kValuesAhead < n) devices_.PrefetchValue(events[i + kValuesAhead].device.value);
     Apply(events[i]);
   }
 }

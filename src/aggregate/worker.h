@@ -64,7 +64,9 @@ class Worker {
   ApplyOutcome Apply(const AlertEvent& e);
   // Same as Apply for each event, with memory prefetched ahead (the fast path for batches).
   void ApplyBatch(std::span<const AlertEvent> events);
-  void CountRejected(RejectReason r, uint64_t n = 1) { counters_.rejected[static_cast<int>(r)].Add(n); }
+  void CountRejected(RejectReason r, uint64_t n = 1) {
+    counters_.rejected[static_cast<int>(r)].Add(n);
+  }
   void AdvanceIdle(ProcessingTime now);
 
   const WorkerCounters& counters() const { return counters_; }

@@ -78,7 +78,9 @@ class FlatU64Map {
     const uint64_t stored = ~key;
     size_t i = FastRange(Mix64(key), capacity_);
     while (keys_[i] != stored && keys_[i] != 0) i = Next(i);
+    // A value may straddle two cache lines: fetch both.
     __builtin_prefetch(&values_[i], 1);
+    __builtin_prefetch(reinterpret_cast<const char*>(&values_[i]) + sizeof(V) - 1, 1);
   }
 
   V* Find(uint64_t key) {

@@ -63,11 +63,8 @@ class SymbolCache {
   }
 
  private:
-  struct ViewHash {
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   SymbolTable* table_;
-  absl::flat_hash_map<std::string_view, uint16_t, ViewHash> cache_;
+  absl::flat_hash_map<std::string_view, uint16_t> cache_;  // absl::Hash: far cheaper than std
 };
 
 }  // namespace smetsmon::catalog

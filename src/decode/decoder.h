@@ -18,6 +18,7 @@
 #include "catalog/areas.h"
 #include "catalog/inventory.h"
 #include "catalog/symbols.h"
+#include "decode/fields.h"
 #include "smetsmon/reject_reason.h"
 #include "smetsmon/types.h"
 
@@ -59,6 +60,7 @@ class Decoder {
   DecoderRefs refs_;
   catalog::SymbolCache dmc_cache_;
   catalog::SymbolCache cohort_cache_;
+  Rfc3339DateCache dates_;
 };
 
 }  // namespace smetsmon::decode

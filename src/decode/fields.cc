@@ -149,32 +149,47 @@ std::string FormatAlertCode(AlertCode code) {
   return out;
 }
 
-std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
+std::optional<int64_t> ParseRfc3339Utc(std::string_view s, Rfc3339DateCache& cache) {
   // YYYY-MM-DDTHH:MM:SS = 19 characters minimum, then [.fraction] then Z | +00:00.
   if (s.size() < 20) return std::nullopt;
   const char* p = s.data();
-  // Validate the 14 digit positions in one pass (subtract '0', any byte > 9 is not a digit).
-  static constexpr uint8_t kDigitPos[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+  uint64_t head;
+  uint16_t tail;
+  std::memcpy(&head, p, 8);
+  std::memcpy(&tail, p + 8, 2);
+  int64_t days;
+  if (head == cache.head && tail == cache.tail && cache.days >= 0) {
+    days = cache.days;  // the same YYYY-MM-DD validated before
+  } else {
+    static constexpr uint8_t kDatePos[] = {0, 1, 2, 3, 5, 6, 8, 9};
+    unsigned bad = 0;
+    uint8_t d[10];
+    for (uint8_t pos : kDatePos) {
+      d[pos] = static_cast<uint8_t>(p[pos] - '0');
+      bad |= d[pos] > 9;
+    }
+    if (bad || p[4] != '-' || p[7] != '-') return std::nullopt;
+    const int year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3];
+    const int month = d[5] * 10 + d[6];
+    const int day = d[8] * 10 + d[9];
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) {
+      return std::nullopt;
+    }
+    days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    cache = {head, tail, days};
+  }
+  static constexpr uint8_t kTimePos[] = {11, 12, 14, 15, 17, 18};
   unsigned bad = 0;
   uint8_t d[19];
-  for (uint8_t pos : kDigitPos) {
+  for (uint8_t pos : kTimePos) {
     d[pos] = static_cast<uint8_t>(p[pos] - '0');
     bad |= d[pos] > 9;
   }
-  if (bad || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') || p[13] != ':' ||
-      p[16] != ':') {
-    return std::nullopt;
-  }
-  const int year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3];
-  const int month = d[5] * 10 + d[6];
-  const int day = d[8] * 10 + d[9];
+  if (bad || (p[10] != 'T' && p[10] != 't') || p[13] != ':' || p[16] != ':') return std::nullopt;
   const int hour = d[11] * 10 + d[12];
   const int minute = d[14] * 10 + d[15];
   const int second = d[17] * 10 + d[18];
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) ||
-      hour > 23 || minute > 59 || second > 59) {
-    return std::nullopt;
-  }
+  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
   size_t pos = 19;
   int64_t millis = 0;
   if (s[pos] == '.') {
@@ -192,11 +207,14 @@ std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
   const bool utc = (rest == 1 && (s[pos] == 'Z' || s[pos] == 'z')) ||
                    (rest == 6 && std::memcmp(p + pos, "+00:00", 6) == 0);
   if (!utc) return std::nullopt;
-  const int64_t days =
-      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t ms = ((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + millis;
   if (!IsValidEpochMs(ms)) return std::nullopt;
   return ms;
+}
+
+std::optional<int64_t> ParseRfc3339Utc(std::string_view s) {
+  Rfc3339DateCache cache;
+  return ParseRfc3339Utc(s, cache);
 }
 
 std::optional<int32_t> ParseIsoDate(std::string_view s) {

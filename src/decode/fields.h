@@ -26,6 +26,15 @@ std::string FormatAlertCode(AlertCode code);
 // RFC 3339 UTC: "2023-06-26T12:20:00Z", optional fraction of 1-9 digits, "Z" or "+00:00".
 // Returns milliseconds since the Unix epoch (fraction truncated to ms).
 std::optional<int64_t> ParseRfc3339Utc(std::string_view s);
+
+// Remembers the last calendar date ParseRfc3339Utc validated, so a stream of times from the
+// same day skips the date's digit checks and day arithmetic. One per thread (not thread-safe).
+struct Rfc3339DateCache {
+  uint64_t head = 0;  // bytes 0..7 of the last valid date ("YYYY-MM-")
+  uint16_t tail = 0;  // bytes 8..9 ("DD")
+  int64_t days = -1;  // its days since the epoch; -1 = empty
+};
+std::optional<int64_t> ParseRfc3339Utc(std::string_view s, Rfc3339DateCache& cache);
 std::string FormatRfc3339Utc(int64_t ms);
 
 // "2021-03-04" -> days since 1970-01-01.

@@ -18,6 +18,8 @@ BucketRing::BucketRing(int64_t bucket_ms, int span_buckets, int64_t lateness_ms,
                  static_cast<size_t>((lateness_ms + bucket_ms - 1) / bucket_ms) + 1),
       newest_bucket_(kNoBucket),
       oldest_accepted_(kNoBucket),
+      newest_start_ms_(std::numeric_limits<int64_t>::max()),
+      recompute_at_ms_(std::numeric_limits<int64_t>::min()),
       stream_ms_(EventTime::Min().ms),
       tags_(new std::atomic<int64_t>[ring_size_]),
       versions_(new std::atomic<uint32_t>[ring_size_]),
@@ -42,22 +44,27 @@ void BucketRing::Recycle(size_t slot, int64_t new_tag) {
 }
 
 void BucketRing::AdvanceTo(EventTime stream_time) {
+  if (stream_time.ms <= stream_ms_.load(std::memory_order_relaxed)) return;
+  stream_ms_.store(stream_time.ms, std::memory_order_relaxed);
+  if (stream_time.ms < recompute_at_ms_) return;  // same newest bucket, same late horizon
   const int64_t nb = BucketNumber(stream_time.ms);
-  if (stream_time.ms > stream_ms_.load(std::memory_order_relaxed)) {
-    stream_ms_.store(stream_time.ms, std::memory_order_relaxed);
-  } else {
-    return;
-  }
-  oldest_accepted_ = BucketNumber(stream_time.ms - lateness_ms_) - span_buckets_ + 1;
+  const int64_t horizon_bucket = BucketNumber(stream_time.ms - lateness_ms_);
+  oldest_accepted_ = horizon_bucket - span_buckets_ + 1;
+  recompute_at_ms_ =
+      std::min((nb + 1) * bucket_ms_, (horizon_bucket + 1) * bucket_ms_ + lateness_ms_);
   if (nb <= newest_bucket_) return;
   const auto ring = static_cast<int64_t>(ring_size_);
   int64_t first = newest_bucket_ == kNoBucket ? nb - ring + 1 : newest_bucket_ + 1;
   if (nb - first >= ring) first = nb - ring + 1;
   for (int64_t b = first; b <= nb; ++b) Recycle(SlotOf(b), b);
   newest_bucket_ = nb;
+  newest_start_ms_ = nb * bucket_ms_;
+  newest_slot_ = SlotOf(nb);
 }
 
 BucketRing::Cell* BucketRing::BucketFor(EventTime t) {
+  // Most events fall in the newest bucket (t is never past the stream time).
+  if (t.ms >= newest_start_ms_) return &data_[newest_slot_ * cells_];
   const int64_t b = BucketNumber(t.ms);
   if (b < oldest_accepted_ || newest_bucket_ == kNoBucket) {
     late_.store(late_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -108,6 +115,15 @@ bool BucketRing::Import(const Raw& raw) {
   oldest_accepted_ = newest_bucket_ == kNoBucket
                          ? kNoBucket
                          : BucketNumber(raw.stream_ms - lateness_ms_) - span_buckets_ + 1;
+  if (newest_bucket_ == kNoBucket) {
+    newest_start_ms_ = std::numeric_limits<int64_t>::max();
+    recompute_at_ms_ = std::numeric_limits<int64_t>::min();
+  } else {
+    newest_start_ms_ = newest_bucket_ * bucket_ms_;
+    newest_slot_ = SlotOf(newest_bucket_);
+    // The next AdvanceTo past the imported stream time recomputes the late horizon.
+    recompute_at_ms_ = raw.stream_ms + 1;
+  }
   late_.store(raw.late, std::memory_order_relaxed);
   for (size_t i = 0; i < ring_size_; ++i) tags_[i].store(raw.tags[i], std::memory_order_relaxed);
   for (size_t i = 0; i < raw.cells.size(); ++i)

@@ -82,6 +82,12 @@ class BucketRing {
   const size_t ring_size_;
   int64_t newest_bucket_;    // writer-only
   int64_t oldest_accepted_;  // writer-only cache of the first bucket not late
+  // Writer-only caches so the per-event path needs no division: the newest bucket's first
+  // millisecond and slot, and the stream time from which AdvanceTo has work beyond storing it
+  // (the next bucket starts, or the lateness horizon moves into the next bucket).
+  int64_t newest_start_ms_;
+  size_t newest_slot_ = 0;
+  int64_t recompute_at_ms_;
   std::atomic<int64_t> stream_ms_;
   std::atomic<uint64_t> late_{0};
   std::unique_ptr<std::atomic<int64_t>[]> tags_;

@@ -87,6 +87,26 @@ TEST(TimeTest, RejectsOtherFormats) {
   EXPECT_FALSE(ParseRfc3339Utc("2023-06-26 12:20:00Z"));
 }
 
+TEST(TimeTest, DateCacheGivesTheSameAnswersAsTheUncachedParser) {
+  Rfc3339DateCache cache;
+  // A sequence that reuses, changes and breaks the cached date; each answer must equal the
+  // uncached parser's.
+  const char* inputs[] = {
+      "2023-06-26T12:20:00Z",   "2023-06-26T23:59:59.999Z", "2023-06-26T24:00:00Z",
+      "2023-06-27T00:00:00Z",   "2023-02-29T00:00:00Z",     "2023-02-28T10:00:00Z",
+      "2023-02-28X10:00:00Z",   "2023-02-28T10:00:00",      "2024-02-29T01:02:03+00:00",
+      "2024-02-29T01:02:03.5z", "1969-12-31T23:59:59Z",     "2024-02-29t01:02:03Z",
+  };
+  int cached_hits = 0;
+  for (const char* in : inputs) {
+    const int64_t days_before = cache.days;
+    EXPECT_EQ(ParseRfc3339Utc(in, cache), ParseRfc3339Utc(in)) << in;
+    cached_hits += cache.days == days_before && days_before >= 0;
+  }
+  EXPECT_GT(cached_hits, 3);  // the cache was used, not just refilled
+  EXPECT_EQ(ParseRfc3339Utc("2024-02-29T01:02:03Z", cache), 1709168523000);
+}
+
 TEST(TimeTest, FormatRoundTrips) {
   EXPECT_EQ(FormatRfc3339Utc(1687782000000), "2023-06-26T12:20:00Z");
   EXPECT_EQ(FormatRfc3339Utc(1687782000250), "2023-06-26T12:20:00.250Z");

@@ -49,6 +49,37 @@ TEST_F(DecoderTest, SampleFileLinesGiveTheirExpectedOutcome) {
   EXPECT_EQ(accepted, 6);  // five distinct events plus one redelivery (dedup is not the decoder's)
 }
 
+TEST_F(DecoderTest, StringsReadInPlaceOrUnescapedGiveTheSameValues) {
+  // Plain strings are taken from the input bytes; escaped ones are unescaped. Whitespace around
+  // values and escapes that spell ordinary characters must not change the decoded event.
+  AlertEvent plain, spaced, escaped;
+  ASSERT_EQ(Decode(With(R"("dmc":"DMC-A","cohort":"C1")"), &plain), RejectReason::kNone);
+  ASSERT_EQ(Decode(R"({ "alert_id" : "a" , "device_id" :  "00-DB-12-34-56-78-90-A0"  ,)"
+                   "\n"
+                   R"("alert_code":"8F40"	,"event_time":"2023-06-26T12:00:00Z"
+, "dmc" : "DMC-A" ,"cohort":"C1"  } )",
+                   &spaced),
+            RejectReason::kNone);
+  ASSERT_EQ(Decode(R"({"alert_id":"\u0061","device_id":"00-DB-12-34-56-78-90-A0",)"
+                   R"("alert_code":"8F\u0034\u0030","event_time":"2023-06-26T12:00:00Z",)"
+                   R"("dmc":"DMC\u002dA","cohort":"C\u0031"})",
+                   &escaped),
+            RejectReason::kNone);
+  for (const AlertEvent* e : {&spaced, &escaped}) {
+    EXPECT_EQ(e->alert_fingerprint, plain.alert_fingerprint);
+    EXPECT_EQ(e->device, plain.device);
+    EXPECT_EQ(e->code, plain.code);
+    EXPECT_EQ(e->event_time, plain.event_time);
+    EXPECT_EQ(e->dmc, plain.dmc);
+    EXPECT_EQ(e->cohort, plain.cohort);
+  }
+  // An escaped quote inside a value is part of the string, not its end.
+  EXPECT_EQ(Decode(With(R"("dmc":"A\"B")")), RejectReason::kNone);
+  EXPECT_EQ(Decode(With(R"("alert_code":"8F4\"")")), RejectReason::kBadAlertCode);
+  // A string value where a number belongs, and a number where a string belongs.
+  EXPECT_EQ(Decode(With(R"("dmc":7)")), RejectReason::kWrongType);
+}
+
 TEST_F(DecoderTest, FirstSampleEventDecodesEveryField) {
   const auto lines = testing::ReadLines(testing::SamplePath());
   AlertEvent e;

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang-format
       libboost1.81-dev libboost-system1.81-dev librdkafka-dev prometheus-cpp-dev libabsl-dev
-      libsimdjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev
+      libsimdjson-dev libyaml-cpp-dev libssl-dev zlib1g-dev tzdata
       googletest libgtest-dev libgmock-dev libbenchmark-dev)
 if [[ "${1:-}" == "--servers" ]]; then pkgs+=(prometheus prometheus-alertmanager); fi
 missing=()

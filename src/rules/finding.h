@@ -1,0 +1,73 @@
+// Findings: what the rules conclude from the windows, in words an operator can act on. Each has a
+// stable id, a kind, a severity, the area/region it concerns, a start and (once it clears) an end,
+// a plain-language explanation with the numbers behind it, and those numbers as figures.
+//
+// Time domain: event time only (a replay gives the same findings as the live stream).
+// Thread-safety: FindingBook is owned by the single rules-evaluation thread; readers get copies.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "smetsmon/types.h"
+
+namespace smetsmon::rules {
+
+enum class Severity : uint8_t { kInfo = 0, kWarning = 1, kCritical = 2 };
+const char* SeverityName(Severity s);  // "info", "warning", "critical"
+
+enum class FindingKind : uint8_t {
+  kStorm = 0,            // alert rate of an area x category (or SMETS1 DMC x category) far above its baseline
+  kPowerOutage = 1,      // many distinct premises in one area lost supply within minutes
+  kCommsIncident = 2,    // restoration flood without preceding outage alerts: not a grid fault
+  kDnoFlood = 3,         // an area's DNO receives more alerts of a category per day than agreed
+  kDeliveryBelowMinimum = 4,  // share of a priority class delivered within target below the MSL
+  kNoisyDevices = 5,     // devices over the per-device daily alert threshold in an area
+};
+inline constexpr int kFindingKindCount = 6;
+const char* FindingKindName(FindingKind k);  // "storm", "power_outage", "comms_incident", ...
+
+struct Finding {
+  std::string id;  // stable across evaluations: "<kind>:<scope>:<start ms>"
+  FindingKind kind = FindingKind::kStorm;
+  Severity severity = Severity::kWarning;
+  AreaId area = kUnknownArea;  // kUnknownArea when the finding is regional or national
+  std::string region;          // comms region name, "" when national
+  std::string scope;           // what it is about, e.g. "area=Eastern category=voltage"
+  EventTime start{0};
+  std::optional<EventTime> end;  // set when it cleared
+  std::string explanation;       // one or two sentences with the numbers
+  std::map<std::string, double> figures;  // the numbers, by name (for the API and metrics)
+
+  bool open() const { return !end.has_value(); }
+};
+
+// Open findings by id plus a bounded history of closed ones (newest last).
+class FindingBook {
+ public:
+  explicit FindingBook(size_t closed_capacity = 1000) : closed_capacity_(closed_capacity) {}
+
+  // Opens a finding (or replaces the open one with the same id, keeping its start).
+  void Upsert(Finding f);
+  // Closes the open finding `id` at `end` (its explanation/figures may be updated first by
+  // Upsert); no-op if not open.
+  void Close(const std::string& id, EventTime end);
+  const Finding* FindOpen(const std::string& id) const;
+
+  std::vector<Finding> Open() const;              // ordered by start, then id
+  const std::deque<Finding>& closed() const { return closed_; }
+  std::vector<Finding> All() const;               // open then closed
+  size_t open_count() const { return open_.size(); }
+  size_t OpenCount(FindingKind k) const;
+
+ private:
+  size_t closed_capacity_;
+  std::map<std::string, Finding> open_;
+  std::deque<Finding> closed_;
+};
+
+}  // namespace smetsmon::rules

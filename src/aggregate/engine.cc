@@ -10,7 +10,7 @@ namespace smetsmon::aggregate {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'M', 'E', 'T', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 2;  // 2: rule inputs (delivery, what-if, noisy)
 
 struct SnapshotShape {
   uint64_t workers, area_slots, code_slots, categories, dmc_limit, cohort_limit;
@@ -40,13 +40,18 @@ void WriteRing(BinaryWriter& w, const window::BucketRing& ring) {
   w.Vector(raw.cells);
 }
 
-bool ReadRing(BinaryReader& r, window::BucketRing& ring) {
+window::BucketRing::Raw ReadRingRaw(BinaryReader& r, size_t max_tags, size_t max_cells) {
   window::BucketRing::Raw raw;
   raw.stream_ms = r.Pod<int64_t>();
   raw.newest_bucket = r.Pod<int64_t>();
   raw.late = r.Pod<uint64_t>();
-  raw.tags = r.Vector<int64_t>(ring.ring_size());
-  raw.cells = r.Vector<uint32_t>(ring.ring_size() * ring.cells());
+  raw.tags = r.Vector<int64_t>(max_tags);
+  raw.cells = r.Vector<uint32_t>(max_cells);
+  return raw;
+}
+
+bool ReadRing(BinaryReader& r, window::BucketRing& ring) {
+  const auto raw = ReadRingRaw(r, ring.ring_size(), ring.ring_size() * ring.cells());
   return r.ok() && ring.Import(raw);
 }
 
@@ -93,6 +98,52 @@ std::vector<uint64_t> Engine::View(aggregate::View v, EventTime now) const {
   std::vector<uint64_t> out(layout_.total_cells(), 0);
   for (const auto& w : workers_) w->fleet().SumInto(v, now, out);
   return out;
+}
+
+std::vector<uint64_t> Engine::DeliverySum(WindowSpan span, EventTime now) const {
+  if (config_.rule_inputs == nullptr) return {};
+  std::vector<uint64_t> out(config_.rule_inputs->delivery_cells(), 0);
+  for (const auto& w : workers_) w->rule_inputs()->SumDelivery(span, now, out);
+  return out;
+}
+
+std::vector<uint64_t> Engine::DeliverySumSince(EventTime from, EventTime now) const {
+  if (config_.rule_inputs == nullptr) return {};
+  std::vector<uint64_t> out(config_.rule_inputs->delivery_cells(), 0);
+  for (const auto& w : workers_) w->rule_inputs()->SumDeliveryHours(from, now, out);
+  return out;
+}
+
+std::vector<uint64_t> Engine::WhatIfSum(WindowSpan span, EventTime now) const {
+  if (config_.rule_inputs == nullptr) return {};
+  std::vector<uint64_t> out(config_.rule_inputs->whatif_cells(), 0);
+  for (const auto& w : workers_) w->rule_inputs()->SumWhatIf(span, now, out);
+  return out;
+}
+
+std::vector<NoisyDevice> Engine::NoisyDevices() const {
+  std::vector<NoisyDevice> out;
+  if (config_.rule_inputs == nullptr) return out;
+  for (const auto& w : workers_) {
+    auto part = w->rule_inputs()->PublishedNoisy();
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  std::sort(out.begin(), out.end(), [](const NoisyDevice& a, const NoisyDevice& b) {
+    return a.alerts_24h != b.alerts_24h ? a.alerts_24h > b.alerts_24h : a.device < b.device;
+  });
+  return out;
+}
+
+void Engine::DrainOutageSignals(const std::function<void(const OutageSignalRecord&)>& fn) {
+  if (config_.rule_inputs == nullptr) return;
+  for (auto& w : workers_) w->rule_inputs()->DrainSignals(fn);
+}
+
+uint64_t Engine::OutageSignalsDropped() const {
+  uint64_t n = 0;
+  if (config_.rule_inputs == nullptr) return n;
+  for (const auto& w : workers_) n += w->rule_inputs()->signals_dropped();
+  return n;
 }
 
 std::vector<uint64_t> Engine::Totals() const {
@@ -145,6 +196,16 @@ absl::Status Engine::SaveSnapshot(const std::string& path) const {
       w.Pod(key);
       w.Pod(s);
     });
+    // Rule inputs: a count of windows (0 when rules are off), the windows, the noisy devices.
+    RuleInputs* rules = const_cast<Worker&>(*worker).rule_inputs();
+    const std::vector<window::BucketRing*> rings =
+        rules != nullptr ? rules->MutableRings() : std::vector<window::BucketRing*>{};
+    w.Pod<uint32_t>(static_cast<uint32_t>(rings.size()));
+    for (const window::BucketRing* ring : rings) WriteRing(w, *ring);
+    const std::vector<NoisyDevice> noisy =
+        rules != nullptr ? rules->ExportNoisy() : std::vector<NoisyDevice>{};
+    w.Pod<uint64_t>(noisy.size());
+    for (const NoisyDevice& d : noisy) w.Pod(d);
   }
   return w.Finish();
 }
@@ -197,6 +258,20 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
       bool inserted = false;
       table.FindOrInsert(key, &inserted) = state;
     }
+    // Rule inputs. Taken under other rules (a changed rules.yaml) they no longer fit: the
+    // windows that do not match start empty rather than refusing the restart.
+    RuleInputs* rules = worker->rule_inputs();
+    const std::vector<window::BucketRing*> rings =
+        rules != nullptr ? rules->MutableRings() : std::vector<window::BucketRing*>{};
+    const auto ring_count = r.Pod<uint32_t>();
+    for (uint32_t i = 0; i < ring_count && r.ok(); ++i) {
+      const auto raw = ReadRingRaw(r, size_t{1} << 20, size_t{1} << 28);
+      if (r.ok() && ring_count == rings.size()) rings[i]->Import(raw);  // false: shape changed
+    }
+    const auto noisy_count = r.Pod<uint64_t>();
+    std::vector<NoisyDevice> noisy;
+    for (uint64_t i = 0; i < noisy_count && r.ok(); ++i) noisy.push_back(r.Pod<NoisyDevice>());
+    if (rules != nullptr && r.ok()) rules->ImportNoisy(noisy);
   }
   return r.Finish();
 }

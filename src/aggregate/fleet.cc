@@ -20,6 +20,7 @@ FleetLayout::FleetLayout(const catalog::AreaTable& areas, const catalog::AlertCa
     const std::string& name = catalogue.categories()[cat];
     outage_start_.push_back(name == "outage.start");
     outage_end_.push_back(name.rfind("outage.restored", 0) == 0);
+    restored_long_.push_back(name == "outage.restored_long");
   }
 }
 

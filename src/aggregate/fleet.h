@@ -51,6 +51,7 @@ class FleetLayout {
   uint8_t CategoryOfSlot(size_t code_slot) const { return category_of_slot_[code_slot]; }
   bool IsOutageStart(size_t code_slot) const { return outage_start_[code_slot]; }
   bool IsOutageEnd(size_t code_slot) const { return outage_end_[code_slot]; }
+  bool IsRestoredLong(size_t code_slot) const { return restored_long_[code_slot]; }
 
  private:
   const catalog::AreaTable* areas_;
@@ -59,6 +60,7 @@ class FleetLayout {
   std::vector<uint8_t> category_of_slot_;
   std::vector<uint8_t> outage_start_;
   std::vector<uint8_t> outage_end_;
+  std::vector<uint8_t> restored_long_;
 };
 
 // The views operators read. Each maps to a level and a number of its buckets.

@@ -11,16 +11,34 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t sha
       devices_(config.expected_devices / shard_count),
       dedup_(config.dedup_capacity / shard_count, config.dedup_horizon_ms),
       fleet_(layout, config.window),
-      alerts_total_(new Counter[layout.main_cells()]) {}
+      alerts_total_(new Counter[layout.main_cells()]),
+      rule_inputs_(config.rule_inputs != nullptr ? std::make_unique<RuleInputs>(*config.rule_inputs)
+                                                 : nullptr),
+      noisy_publish_interval_ms_(config.noisy_publish_interval_ms) {}
+
+void Worker::PublishRuleInputs() {
+  if (!rule_inputs_) return;
+  rule_inputs_->MaybePublish(
+      stream_time(), 0, [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); },
+      /*force=*/true);
+}
 
 void Worker::MoveStreamTime(EventTime t) {
   if (t.ms > stream_ms_.load(std::memory_order_relaxed)) {
     stream_ms_.store(t.ms, std::memory_order_relaxed);
     fleet_.AdvanceTo(t);
+    if (rule_inputs_) rule_inputs_->AdvanceTo(t);
   }
 }
 
-void Worker::AdvanceIdle(ProcessingTime now) { MoveStreamTime(EventTime{now.ms - idle_lag_ms_}); }
+void Worker::AdvanceIdle(ProcessingTime now) {
+  MoveStreamTime(EventTime{now.ms - idle_lag_ms_});
+  if (rule_inputs_) {
+    rule_inputs_->MaybePublish(
+        stream_time(), noisy_publish_interval_ms_,
+        [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
+  }
+}
 
 ApplyOutcome Worker::Apply(const AlertEvent& e) {
   MoveStreamTime(e.event_time);
@@ -38,6 +56,11 @@ ApplyOutcome Worker::Apply(const AlertEvent& e) {
   fleet_.Add(e.event_time, area_slot, code_slot, e.generation, e.dmc.value, e.cohort.value,
              e.throttled_count);
   alerts_total_[layout_->MainCell(area_slot, code_slot, e.generation)].Add(e.throttled_count);
+  if (rule_inputs_) {
+    rule_inputs_->Add(e, code_slot, area_slot, layout_->IsOutageStart(code_slot),
+                      layout_->IsOutageEnd(code_slot), layout_->IsRestoredLong(code_slot), device,
+                      e.throttled_count);
+  }
   counters_.accepted.Add(1);
   return ApplyOutcome::kAccepted;
 }
@@ -62,6 +85,11 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events) {
       devices_.PrefetchValue(events[i + kValuesAhead].device.value);
     }
     Apply(events[i]);
+  }
+  if (rule_inputs_) {
+    rule_inputs_->MaybePublish(
+        stream_time(), noisy_publish_interval_ms_,
+        [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
   }
 }
 

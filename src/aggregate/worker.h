@@ -18,6 +18,7 @@
 #include "aggregate/dedup_filter.h"
 #include "aggregate/device_state.h"
 #include "aggregate/fleet.h"
+#include "aggregate/rule_inputs.h"
 #include "base/flat_u64_map.h"
 #include "smetsmon/reject_reason.h"
 #include "smetsmon/types.h"
@@ -31,6 +32,10 @@ struct EngineConfig {
   int64_t dedup_horizon_ms = kMsPerHour;
   size_t dedup_capacity = size_t{4} << 20;    // ids remembered, all workers together
   size_t expected_devices = size_t{1} << 20;  // device table presize, all workers together
+  // What the rules need from the per-event path (delivery, what-if, noisy devices, outage
+  // signals); null = rules off. Owned by the caller, outlives the engine.
+  const RuleInputsSetup* rule_inputs = nullptr;
+  int64_t noisy_publish_interval_ms = 10 * kMsPerSecond;  // event time between noisy-list copies
 };
 
 // Single-writer counters: the owner stores, anyone loads.
@@ -71,6 +76,11 @@ class Worker {
 
   const WorkerCounters& counters() const { return counters_; }
   const FleetPartial& fleet() const { return fleet_; }
+  // Null when the engine runs without rules.
+  RuleInputs* rule_inputs() { return rule_inputs_.get(); }
+  const RuleInputs* rule_inputs() const { return rule_inputs_.get(); }
+  // Owner thread: publishes the noisy-device list now (end of a replay, tests).
+  void PublishRuleInputs();
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }
   // Cumulative alert counts (weighted by throttled_count) per main cell since start.
   uint64_t alerts_total(size_t main_cell) const { return alerts_total_[main_cell].Get(); }
@@ -99,6 +109,8 @@ class Worker {
   FleetPartial fleet_;
   WorkerCounters counters_;
   std::unique_ptr<Counter[]> alerts_total_;
+  std::unique_ptr<RuleInputs> rule_inputs_;
+  int64_t noisy_publish_interval_ms_;
 };
 
 }  // namespace smetsmon::aggregate

@@ -11,12 +11,18 @@
 #include "app/settings.h"
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
+#include "rules/evaluator.h"
+#include "rules/rules_config.h"
 #include "smetsmon/clock.h"
 
 namespace smetsmon::app {
 
 struct Daemon {
+  // Rules (config/rules.yaml next to the settings): null when the file is absent.
+  std::unique_ptr<rules::RulesConfig> rules_config;
+  std::unique_ptr<aggregate::RuleInputsSetup> rule_inputs;
   std::unique_ptr<aggregate::Engine> engine;
+  std::unique_ptr<rules::Evaluator> evaluator;
   std::unique_ptr<ingest::KafkaIngest> ingest;
   std::unique_ptr<metrics::DaemonMetrics> metrics;
   int64_t ready_max_lag_messages = 10000;  // /readyz: assigned and within this many messages
@@ -26,6 +32,8 @@ struct DaemonHooks {
   const Clock* clock = nullptr;  // null: the system clock
   // Called once the HTTP port is bound and ingestion is about to start (tests, the demo).
   std::function<void(Daemon&, uint16_t http_port)> on_started;
+  // How often the rules are evaluated (processing time; they evaluate at the stream time).
+  int64_t rules_interval_ms = 5000;
 };
 
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks);

@@ -1,5 +1,7 @@
 #include "app/report.h"
 
+#include "rules/rules_json.h"
+
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -118,7 +120,8 @@ void WriteInventory(JsonWriter& w, const Engine& engine, const catalog::Inventor
 
 }  // namespace
 
-std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) {
+std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
+                            const rules::RulesSnapshot* rules) {
   const aggregate::CounterTotals c = engine.Counters();
   JsonWriter w;
   w.BeginObject();
@@ -151,11 +154,24 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/) 
     }
   }
   w.EndObject();
+  if (rules != nullptr) {
+    w.Key("findings");
+    rules::WriteFindings(w, *rules);
+    w.Key("whatif");
+    rules::WriteWhatIf(w, rules->whatif);
+    w.Key("delivery");
+    rules::WriteDelivery(w, rules->delivery, engine.rule_inputs_setup()->latency_bounds_ms);
+    w.Key("noisy");
+    rules::WriteNoisy(w, *rules);
+    w.Key("gonogo");
+    rules::WriteGoNoGo(w, *rules);
+  }
   w.EndObject();
   return w.str();
 }
 
-std::string BuildReportText(const Engine& engine, const ReplayStats& stats) {
+std::string BuildReportText(const Engine& engine, const ReplayStats& stats,
+                            const rules::RulesSnapshot* rules) {
   const aggregate::CounterTotals c = engine.Counters();
   std::string out = absl::StrCat("smetsmon replay: ", stats.files, " file(s), ", stats.lines_read,
                                  " lines in ", absl::StrFormat("%.2f", stats.seconds), " s\n");
@@ -175,6 +191,22 @@ std::string BuildReportText(const Engine& engine, const ReplayStats& stats) {
   for (const auto& [k, v] : r.by_area) absl::StrAppend(&out, "    ", k, ": ", v, "\n");
   absl::StrAppend(&out, "  alerts by generation:\n");
   for (const auto& [k, v] : r.by_generation) absl::StrAppend(&out, "    ", k, ": ", v, "\n");
+  if (rules != nullptr) {
+    absl::StrAppend(&out, "  findings (", rules->open_findings.size(), " open, ",
+                    rules->closed_findings.size(), " closed):\n");
+    for (const auto* list : {&rules->open_findings, &rules->closed_findings}) {
+      for (const rules::Finding& f : *list) {
+        absl::StrAppend(&out, "    [", rules::SeverityName(f.severity), "] ",
+                        f.open() ? "open" : "closed", " ", rules::FindingKindName(f.kind), " ",
+                        f.scope, ": ", f.explanation, "\n");
+      }
+    }
+    absl::StrAppend(&out, "  what-if:\n");
+    for (const rules::WhatIfRow& w : rules->whatif) {
+      if (!w.sentence.empty()) absl::StrAppend(&out, "    ", w.sentence, "\n");
+    }
+    absl::StrAppend(&out, "\n", rules::GoNoGoToText(rules->gonogo));
+  }
   return out;
 }
 

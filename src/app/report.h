@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aggregate/engine.h"
+#include "rules/evaluator.h"
 
 namespace smetsmon::app {
 
@@ -15,9 +16,13 @@ struct ReplayStats {
   double seconds = 0;  // wall time of the replay, for the human summary only
 };
 
-// One JSON object, no newline. Keys with a zero count are omitted from "rejected".
-std::string BuildReportJson(const aggregate::Engine& engine, const ReplayStats& stats);
-// A short plain-text summary for a person at a terminal.
-std::string BuildReportText(const aggregate::Engine& engine, const ReplayStats& stats);
+// One JSON object, no newline. Keys with a zero count are omitted from "rejected". With the
+// rules' final state (`rules` non-null) it gains "findings", "whatif", "delivery", "noisy" and
+// "gonogo" sections.
+std::string BuildReportJson(const aggregate::Engine& engine, const ReplayStats& stats,
+                            const rules::RulesSnapshot* rules = nullptr);
+// A short plain-text summary for a person at a terminal (with the rules' conclusions if given).
+std::string BuildReportText(const aggregate::Engine& engine, const ReplayStats& stats,
+                            const rules::RulesSnapshot* rules = nullptr);
 
 }  // namespace smetsmon::app

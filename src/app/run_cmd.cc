@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
+#include "rules/rules_json.h"
 
 namespace smetsmon::app {
 namespace {
@@ -35,6 +36,27 @@ http::Response Handle(const Daemon& d, const std::string& target) {
   if (path == "/metrics") {
     return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::RenderText(*d.metrics)};
   }
+  if (path.rfind("/api/v1/", 0) == 0) {
+    if (d.evaluator == nullptr) {
+      return {404, "application/json", "{\"error\":\"rules are off: no rules.yaml\"}"};
+    }
+    const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+    JsonWriter w;
+    if (path == "/api/v1/findings") {
+      rules::WriteFindings(w, snap);
+    } else if (path == "/api/v1/whatif") {
+      rules::WriteWhatIf(w, snap.whatif);
+    } else if (path == "/api/v1/gonogo") {
+      rules::WriteGoNoGo(w, snap);
+    } else if (path == "/api/v1/delivery") {
+      rules::WriteDelivery(w, snap.delivery, d.rule_inputs->latency_bounds_ms);
+    } else if (path == "/api/v1/top") {
+      rules::WriteNoisy(w, snap);
+    } else {
+      return {404, "application/json", R"({"error":"not found"})"};
+    }
+    return {200, "application/json", w.str()};
+  }
   return {404, "application/json", R"({"error":"not found"})"};
 }
 
@@ -46,7 +68,25 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   auto ref = catalog::LoadReferenceConfig(settings.reference);
   if (!ref.ok()) return ref.status();
   Daemon d;
-  d.engine = std::make_unique<aggregate::Engine>(*ref, settings.engine);
+  aggregate::EngineConfig engine_config = settings.engine;
+  const std::string rules_path = settings.reference.config_dir + "/rules.yaml";
+  if (std::filesystem::exists(rules_path)) {
+    auto loaded = rules::LoadRulesConfig(rules_path, *ref);
+    if (!loaded.ok()) return loaded.status();
+    d.rules_config = std::make_unique<rules::RulesConfig>(*std::move(loaded));
+    const aggregate::FleetLayout layout(*ref->areas, *ref->catalogue, *ref->dmcs, *ref->cohorts);
+    d.rule_inputs = std::make_unique<aggregate::RuleInputsSetup>(rules::BuildRuleInputsSetup(
+        *d.rules_config, layout, settings.engine.window.allowed_lateness_ms));
+    engine_config.rule_inputs = d.rule_inputs.get();
+  } else {
+    Log("warn", "no " + rules_path + ": rules are off");
+  }
+  d.engine = std::make_unique<aggregate::Engine>(*ref, engine_config);
+  if (d.rules_config) {
+    auto evaluator = rules::Evaluator::Create(*d.engine, *d.rules_config);
+    if (!evaluator.ok()) return evaluator.status();
+    d.evaluator = std::move(*evaluator);
+  }
   if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
     if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
     Log("info", "restored snapshot " + settings.snapshot_path);
@@ -67,10 +107,23 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     Log("info", "signal " + std::to_string(sig) + ": draining and stopping");
     d.ingest->Stop();
   });
+  // The rules run on the io thread every few seconds, at the engine's stream time.
+  boost::asio::steady_timer rules_timer(io);
+  std::function<void()> schedule_rules = [&] {
+    rules_timer.expires_after(std::chrono::milliseconds(hooks.rules_interval_ms));
+    rules_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      d.evaluator->Tick(d.engine->StreamTime());
+      schedule_rules();
+    });
+  };
+  if (d.evaluator) schedule_rules();
   std::thread io_thread([&io] { io.run(); });
   Log("info", "listening on http://" +
                   settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
-                  std::to_string((*server)->port()) + " (/healthz /readyz /metrics)");
+                  std::to_string((*server)->port()) +
+                  " (/healthz /readyz /metrics /api/v1/findings /api/v1/whatif /api/v1/gonogo "
+                  "/api/v1/delivery /api/v1/top)");
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   d.ingest->Run();  // until a signal or hooks stop it
   if (!settings.snapshot_path.empty()) {

@@ -8,30 +8,13 @@
 
 namespace smetsmon::app {
 
-std::optional<int64_t> ParseDurationMs(const std::string& s) {
-  int64_t n = 0;
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, n);
-  if (ec != std::errc() || n < 0) return std::nullopt;
-  const std::string_view unit(p, static_cast<size_t>(end - p));
-  if (unit.empty() || unit == "ms") return n;
-  if (unit == "s") return n * kMsPerSecond;
-  if (unit == "m") return n * kMsPerMinute;
-  if (unit == "h") return n * kMsPerHour;
-  if (unit == "d") return n * kMsPerDay;
-  return std::nullopt;
-}
+std::optional<int64_t> ParseDurationMs(const std::string& s) { return catalog::ParseDurationMs(s); }
 
 namespace {
 
 absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,
                           int64_t* out) {
-  if (!map[key]) return absl::OkStatus();
-  SMETSMON_ASSIGN_OR_RETURN(std::string text, catalog::RequiredScalar<std::string>(file, map, key));
-  const auto ms = ParseDurationMs(text);
-  if (!ms) return catalog::ConfigError(file, map[key], key, "is not a duration like 5m: " + text);
-  *out = *ms;
-  return absl::OkStatus();
+  return catalog::ReadDuration(file, map, key, out);
 }
 
 absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std::string& key,

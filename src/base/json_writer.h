@@ -2,6 +2,8 @@
 // Handles commas and string escaping; the caller nests Begin/End correctly.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +34,8 @@ class JsonWriter {
   JsonWriter& Double(double v);
   JsonWriter& Bool(bool v) { return Raw(v ? "true" : "false"); }
   JsonWriter& Null() { return Raw("null"); }
+  // A value that is already JSON text (e.g. another writer's output).
+  JsonWriter& RawValue(std::string_view json) { return Raw(json); }
   // Convenience: "key": value.
   JsonWriter& Field(std::string_view k, uint64_t v) { return Key(k).Uint(v); }
   JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }
@@ -110,9 +114,11 @@ inline void JsonWriter::Escape(std::string_view s, std::string* out) {
 }
 
 inline JsonWriter& JsonWriter::Double(double v) {
+  if (!std::isfinite(v)) return Raw("null");  // JSON has no NaN or infinity
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return Raw(buf);
+  // Shortest text that reads back as the same double (0.92, not 0.92000000000000004).
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return Raw(std::string_view(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0));
 }
 
 }  // namespace smetsmon

@@ -58,6 +58,7 @@ class AlertCatalogue {
   const std::vector<std::string>& priorities() const { return priorities_; }
   const std::vector<AlertInfo>& alerts() const { return alerts_; }
   CategoryIndex other_category() const { return other_category_; }
+  PriorityIndex default_priority() const { return default_priority_; }
   // Index of a category by name, or -1.
   int CategoryIndexOf(const std::string& name) const;
 

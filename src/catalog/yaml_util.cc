@@ -1,5 +1,9 @@
 #include "catalog/yaml_util.h"
 
+#include <charconv>
+
+#include "smetsmon/types.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace smetsmon::catalog {
@@ -19,6 +23,31 @@ absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ":", e.mark.line + 1, ": YAML syntax error: ", e.msg));
   }
+}
+
+std::optional<int64_t> ParseDurationMs(const std::string& s) {
+  int64_t n = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, n);
+  if (ec != std::errc() || n < 0) return std::nullopt;
+  const std::string_view unit(p, static_cast<size_t>(end - p));
+  if (unit.empty() || unit == "ms") return n;
+  if (unit == "s") return n * kMsPerSecond;
+  if (unit == "m") return n * kMsPerMinute;
+  if (unit == "h") return n * kMsPerHour;
+  if (unit == "d") return n * kMsPerDay;
+  return std::nullopt;
+}
+
+absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,
+                          int64_t* out) {
+  if (!map[key]) return absl::OkStatus();
+  auto text = RequiredScalar<std::string>(file, map, key);
+  if (!text.ok()) return text.status();
+  const auto ms = ParseDurationMs(*text);
+  if (!ms) return ConfigError(file, map[key], key, "is not a duration like 5m: " + *text);
+  *out = *ms;
+  return absl::OkStatus();
 }
 
 }  // namespace smetsmon::catalog

@@ -33,6 +33,13 @@ absl::StatusOr<T> RequiredScalar(const std::string& file, const YAML::Node& map,
   }
 }
 
+// "90s", "5m", "1h", "2d", "250ms" or plain milliseconds -> milliseconds; nullopt if malformed.
+std::optional<int64_t> ParseDurationMs(const std::string& s);
+
+// Optional duration field: leaves *out unchanged when absent; a malformed value names the line.
+absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,
+                          int64_t* out);
+
 template <typename T>
 absl::StatusOr<T> OptionalScalar(const std::string& file, const YAML::Node& map,
                                  const std::string& key, T fallback) {

@@ -22,6 +22,7 @@ absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
       engine.worker(w).ApplyBatch(per_worker[w]);
       per_worker[w].clear();
     }
+    if (options.after_batch) options.after_batch();
   };
   for (const std::string& path : files) {
     SMETSMON_ASSIGN_OR_RETURN(auto reader, JsonlReader::Open(path, decode::Decoder::padding()));

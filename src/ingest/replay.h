@@ -26,6 +26,8 @@ struct ReplayOptions {
   DeadLetterSink* rejects = nullptr;  // optional
   // Called every ~64 k lines and at the end of each file (e.g. to draw a progress line).
   std::function<void(const ReplayProgress&)> on_progress;
+  // Called after each batch is applied (e.g. to run the rules at the new stream time).
+  std::function<void()> after_batch;
 };
 
 // Returns the number of lines read; a file that cannot be read is an error (lines already

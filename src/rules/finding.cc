@@ -61,6 +61,12 @@ const Finding* FindingBook::FindOpen(const std::string& id) const {
   return it == open_.end() ? nullptr : &it->second;
 }
 
+const Finding* FindingBook::FindOpenByPrefix(const std::string& prefix) const {
+  auto it = open_.lower_bound(prefix);
+  if (it == open_.end() || it->first.compare(0, prefix.size(), prefix) != 0) return nullptr;
+  return &it->second;
+}
+
 std::vector<Finding> FindingBook::Open() const {
   std::vector<Finding> out;
   out.reserve(open_.size());

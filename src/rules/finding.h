@@ -21,12 +21,12 @@ enum class Severity : uint8_t { kInfo = 0, kWarning = 1, kCritical = 2 };
 const char* SeverityName(Severity s);  // "info", "warning", "critical"
 
 enum class FindingKind : uint8_t {
-  kStorm = 0,            // alert rate of an area x category (or SMETS1 DMC x category) far above its baseline
-  kPowerOutage = 1,      // many distinct premises in one area lost supply within minutes
-  kCommsIncident = 2,    // restoration flood without preceding outage alerts: not a grid fault
-  kDnoFlood = 3,         // an area's DNO receives more alerts of a category per day than agreed
+  kStorm = 0,  // alert rate of an area x category (or SMETS1 DMC x category) far above its baseline
+  kPowerOutage = 1,    // many distinct premises in one area lost supply within minutes
+  kCommsIncident = 2,  // restoration flood without preceding outage alerts: not a grid fault
+  kDnoFlood = 3,       // an area's DNO receives more alerts of a category per day than agreed
   kDeliveryBelowMinimum = 4,  // share of a priority class delivered within target below the MSL
-  kNoisyDevices = 5,     // devices over the per-device daily alert threshold in an area
+  kNoisyDevices = 5,          // devices over the per-device daily alert threshold in an area
 };
 inline constexpr int kFindingKindCount = 6;
 const char* FindingKindName(FindingKind k);  // "storm", "power_outage", "comms_incident", ...
@@ -39,8 +39,8 @@ struct Finding {
   std::string region;          // comms region name, "" when national
   std::string scope;           // what it is about, e.g. "area=Eastern category=voltage"
   EventTime start{0};
-  std::optional<EventTime> end;  // set when it cleared
-  std::string explanation;       // one or two sentences with the numbers
+  std::optional<EventTime> end;           // set when it cleared
+  std::string explanation;                // one or two sentences with the numbers
   std::map<std::string, double> figures;  // the numbers, by name (for the API and metrics)
 
   bool open() const { return !end.has_value(); }
@@ -57,10 +57,12 @@ class FindingBook {
   // Upsert); no-op if not open.
   void Close(const std::string& id, EventTime end);
   const Finding* FindOpen(const std::string& id) const;
+  // The open finding whose id starts with `prefix` ("<kind>:<scope>:"), if any.
+  const Finding* FindOpenByPrefix(const std::string& prefix) const;
 
-  std::vector<Finding> Open() const;              // ordered by start, then id
+  std::vector<Finding> Open() const;  // ordered by start, then id
   const std::deque<Finding>& closed() const { return closed_; }
-  std::vector<Finding> All() const;               // open then closed
+  std::vector<Finding> All() const;  // open then closed
   size_t open_count() const { return open_.size(); }
   size_t OpenCount(FindingKind k) const;
 

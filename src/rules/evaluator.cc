@@ -1,0 +1,551 @@
+#include "rules/evaluator.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "decode/fields.h"
+
+namespace smetsmon::rules {
+namespace {
+
+std::string Thousands(uint64_t v) {
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string Percent(double share) { return absl::StrFormat("%.1f %%", share * 100.0); }
+
+std::string Volts(int32_t dv) { return absl::StrFormat("%.1f V", dv / 10.0); }
+
+Rag ServiceRag(double share, double target, double minimum) {
+  if (share >= target) return Rag::kGreen;
+  if (share >= minimum) return Rag::kAmber;
+  return Rag::kRed;
+}
+
+// Minimum sample before a delivery share is judged (a handful of alerts says little).
+constexpr uint64_t kMinDeliverySample = 20;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Create(aggregate::Engine& engine,
+                                                             const RulesConfig& config) {
+  if (engine.rule_inputs_setup() == nullptr) {
+    return absl::FailedPreconditionError("the engine was built without rule inputs");
+  }
+  auto calendar = LocalCalendar::Load(config.gonogo.timezone);
+  if (!calendar.ok()) return calendar.status();
+  return std::unique_ptr<Evaluator>(new Evaluator(engine, config, *std::move(calendar)));
+}
+
+Evaluator::Evaluator(aggregate::Engine& engine, const RulesConfig& config, LocalCalendar calendar)
+    : engine_(&engine),
+      config_(config),
+      calendar_(calendar),
+      storms_(config.storm),
+      outages_(
+          [&] {
+            OutageConfig c = config.outage;
+            c.allowed_lateness_ms = engine.config().window.allowed_lateness_ms;
+            return c;
+          }(),
+          *engine.ref().areas,
+               engine.ref().inventory != nullptr ? engine.ref().inventory->installs_by_area()
+                                                 : std::vector<uint64_t>{}),
+      daily_(config.gonogo, calendar),
+      storm_excluded_(engine.layout().categories(), false) {
+  for (catalog::CategoryIndex c : config.storm_excluded_categories) storm_excluded_[c] = true;
+}
+
+void Evaluator::Tick(EventTime now, bool force) {
+  engine_->DrainOutageSignals([this](const aggregate::OutageSignalRecord& r) {
+    OutageSignal s;
+    s.premises = r.premises;
+    s.device = r.device;
+    s.area = r.area;
+    s.time = EventTime{r.time_ms};
+    s.kind = r.kind == aggregate::OutageSignalRecord::Kind::kStart ? OutageSignal::Kind::kStart
+             : r.kind == aggregate::OutageSignalRecord::Kind::kRestoredLong
+                 ? OutageSignal::Kind::kRestoredLong
+                 : OutageSignal::Kind::kRestored;
+    outages_.Add(s);
+    ++signals_seen_;
+  });
+  if (now == EventTime::Min()) return;  // nothing seen yet
+  if (!force && now.ms - last_eval_ms_ < interval_ms_) return;
+  last_eval_ms_ = now.ms;
+  Evaluate(now);
+}
+
+void Evaluator::Evaluate(EventTime now) {
+  ++evaluations_;
+  RulesSnapshot snap;
+  snap.evaluated_at = now;
+
+  const aggregate::View rate_view_kind = config_.storm_rate_window_ms == kMsPerMinute
+                                             ? aggregate::View::k1m
+                                         : config_.storm_rate_window_ms == kMsPerHour
+                                             ? aggregate::View::k1h
+                                             : aggregate::View::k5m;
+  const std::vector<uint64_t> rate_view = engine_->View(rate_view_kind, now);
+  const std::vector<uint64_t> day_view = engine_->View(aggregate::View::k24h, now);
+  EvaluateStorms(now, rate_view,
+                 static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
+  outages_.Evaluate(now, book_);
+
+  std::vector<uint64_t> flood_alerts_by_area;
+  size_t areas_flooded = 0;
+  EvaluateDnoFloods(now, day_view, &flood_alerts_by_area, &areas_flooded);
+
+  snap.delivery = BuildDelivery(now);
+  EvaluateDelivery(now, snap.delivery);
+  snap.whatif = BuildWhatIf(now);
+  EvaluateNoisy(now, &snap);
+
+  GoNoGoInputs inputs =
+      BuildGoNoGoInputs(now, day_view, snap.delivery, flood_alerts_by_area, areas_flooded, snap);
+  snap.gonogo = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/false);
+  if (daily_.Due(now)) {
+    GoNoGoResult decision = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/true);
+    if (absl::Status s = daily_.Record(decision); !s.ok()) {
+      std::fprintf(stderr, "level=error msg=\"gonogo history not written\" error=\"%s\"\n",
+                   std::string(s.message()).c_str());
+    }
+  }
+  snap.gonogo_history.assign(daily_.history().begin(), daily_.history().end());
+  snap.open_findings = book_.Open();
+  snap.closed_findings.assign(book_.closed().begin(), book_.closed().end());
+  snap.outage_signals = signals_seen_;
+  snap.outage_signals_dropped = engine_->OutageSignalsDropped();
+
+  std::lock_guard lock(mu_);
+  published_ = std::move(snap);
+}
+
+RulesSnapshot Evaluator::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return published_;
+}
+
+void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view,
+                               double per_hour) {
+  const aggregate::FleetLayout& layout = engine_->layout();
+  const catalog::AreaTable& areas = layout.areas();
+  const catalog::AlertCatalogue& catalogue = layout.catalogue();
+  const size_t categories = layout.categories();
+  // Area x category rates from the main cells (both generations).
+  std::vector<uint64_t> by_area_category(layout.area_slots() * categories, 0);
+  for (size_t a = 0; a < layout.area_slots(); ++a) {
+    for (size_t slot = 0; slot < layout.code_slots(); ++slot) {
+      const size_t cat = layout.CategoryOfSlot(slot);
+      for (Generation g : {Generation::kSmets1, Generation::kSmets2}) {
+        by_area_category[a * categories + cat] += rate_view[layout.MainCell(a, slot, g)];
+      }
+    }
+  }
+  for (size_t a = 0; a < areas.size(); ++a) {  // known areas only: "unknown" is not a place
+    const AreaId area{static_cast<uint8_t>(a)};
+    for (size_t cat = 0; cat < categories; ++cat) {
+      if (storm_excluded_[cat]) continue;
+      const uint64_t n = by_area_category[a * categories + cat];
+      StormScope scope;
+      scope.key = absl::StrCat("area=", areas.area(area).name, " category=", catalogue.categories()[cat]);
+      // Scopes with no traffic and no state yet are skipped to keep the scope table small.
+      if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
+      scope.area = area;
+      scope.region = areas.RegionLabel(areas.RegionOf(area));
+      scope.label = absl::StrCat(areas.area(area).name, " ", catalogue.categories()[cat], " alerts");
+      storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
+    }
+  }
+  // SMETS1 DMC x category.
+  const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
+  for (size_t d = 2; d < layout.dmc_limit(); ++d) {
+    const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+    if (name.empty()) continue;
+    for (size_t cat = 0; cat < categories; ++cat) {
+      if (storm_excluded_[cat]) continue;
+      const uint64_t n = rate_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
+      StormScope scope;
+      scope.key = absl::StrCat("dmc=", std::string(name), " category=", catalogue.categories()[cat]);
+      if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
+      scope.label =
+          absl::StrCat("SMETS1 DMC ", std::string(name), " ", catalogue.categories()[cat], " alerts");
+      storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
+    }
+  }
+}
+
+void Evaluator::EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
+                                  std::vector<uint64_t>* flood_alerts_by_area,
+                                  size_t* areas_flooded) {
+  const aggregate::FleetLayout& layout = engine_->layout();
+  const catalog::AreaTable& areas = layout.areas();
+  flood_alerts_by_area->assign(areas.size(), 0);
+  std::vector<bool> flooded(areas.size(), false);
+  for (size_t rule_i = 0; rule_i < config_.dno_floods.size(); ++rule_i) {
+    const DnoFloodRule& rule = config_.dno_floods[rule_i];
+    for (size_t a = 0; a < areas.size(); ++a) {
+      uint64_t n = 0;
+      for (size_t slot = 0; slot < layout.code_slots(); ++slot) {
+        const auto cat = static_cast<catalog::CategoryIndex>(layout.CategoryOfSlot(slot));
+        if (std::find(rule.categories.begin(), rule.categories.end(), cat) ==
+            rule.categories.end()) {
+          continue;
+        }
+        for (Generation g : {Generation::kSmets1, Generation::kSmets2}) {
+          if (rule.generation != Generation::kUnknown && g != rule.generation) continue;
+          n += day_view[layout.MainCell(a, slot, g)];
+        }
+      }
+      if (rule_i == 0) (*flood_alerts_by_area)[a] = n;
+      const catalog::Area& area = areas.area(AreaId{static_cast<uint8_t>(a)});
+      const std::string scope = absl::StrCat("area=", area.name, " rule=", rule.name);
+      const std::string prefix = absl::StrCat("dno_flood:", scope, ":");
+      // One open finding per area x rule.
+      const Finding* open = book_.FindOpenByPrefix(prefix);
+      if (n > rule.threshold_per_day) {
+        flooded[a] = true;
+        Finding f;
+        f.kind = FindingKind::kDnoFlood;
+        f.severity = n > 2 * rule.threshold_per_day ? Severity::kCritical : Severity::kWarning;
+        f.area = AreaId{static_cast<uint8_t>(a)};
+        f.region = areas.RegionLabel(area.region);
+        f.scope = scope;
+        f.start = open != nullptr ? open->start : now;
+        f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
+        f.explanation = absl::StrCat(area.dno_group, " (", area.name, ") received ", Thousands(n), " ",
+                                     rule.name, " alerts in the last 24 h, over the ",
+                                     Thousands(rule.threshold_per_day), " a day agreed.");
+        f.figures = {{"alerts_24h", static_cast<double>(n)},
+                     {"threshold_per_day", static_cast<double>(rule.threshold_per_day)}};
+        book_.Upsert(std::move(f));
+      } else if (open != nullptr) {
+        book_.Close(open->id, now);
+      }
+    }
+  }
+  *areas_flooded = static_cast<size_t>(std::count(flooded.begin(), flooded.end(), true));
+}
+
+std::vector<DeliveryRow> Evaluator::BuildDelivery(EventTime now) {
+  std::vector<DeliveryRow> rows;
+  const aggregate::RuleInputsSetup& s = *engine_->rule_inputs_setup();
+  const catalog::AreaTable& areas = engine_->layout().areas();
+  struct Span {
+    const char* name;
+    std::vector<uint64_t> cells;
+  };
+  std::vector<Span> spans;
+  spans.push_back({"1h", engine_->DeliverySum(aggregate::WindowSpan::k1h, now)});
+  spans.push_back({"24h", engine_->DeliverySum(aggregate::WindowSpan::k24h, now)});
+  spans.push_back({"month", engine_->DeliverySumSince(calendar_.StartOfLocalMonth(now), now)});
+  for (const Span& span : spans) {
+    for (size_t cls = 0; cls < s.class_names.size(); ++cls) {
+      // Per region, then all regions together.
+      std::vector<uint64_t> all(s.delivery_stride(), 0);
+      for (size_t r = 0; r <= s.region_slots; ++r) {
+        DeliveryRow row;
+        row.priority = s.class_names[cls];
+        row.window = span.name;
+        row.target_ms = config_.classes[cls].target_ms;
+        row.target_service_level = config_.classes[cls].target_service_level;
+        row.minimum_service_level = config_.classes[cls].minimum_service_level;
+        const uint64_t* cells = nullptr;
+        if (r < s.region_slots) {
+          cells = &span.cells[s.DeliveryCell(cls, r)];
+          for (size_t i = 0; i < s.delivery_stride(); ++i) all[i] += cells[i];
+          row.region = r < areas.regions().size() ? areas.regions()[r] : "unknown";
+        } else {
+          cells = all.data();
+          row.region = "all";
+        }
+        row.latency_buckets.assign(cells, cells + s.latency_buckets());
+        row.within_target = cells[s.latency_buckets()];
+        row.delivered = cells[s.latency_buckets() + 1];
+        if (r < s.region_slots && r == areas.regions().size() && row.delivered == 0) continue;
+        row.share = row.delivered > 0 ? static_cast<double>(row.within_target) /
+                                            static_cast<double>(row.delivered)
+                                      : 0.0;
+        row.rag = row.delivered >= kMinDeliverySample
+                      ? ServiceRag(row.share, row.target_service_level, row.minimum_service_level)
+                      : Rag::kUnknown;
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
+}
+
+void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& rows) {
+  for (const DeliveryRow& row : rows) {
+    if (row.window != "24h" || row.region == "all") continue;
+    const std::string prefix =
+        absl::StrCat("delivery_below_minimum:priority=", row.priority, " region=", row.region, ":");
+    const Finding* open = book_.FindOpenByPrefix(prefix);
+    if (row.rag == Rag::kRed) {
+      Finding f;
+      f.kind = FindingKind::kDeliveryBelowMinimum;
+      f.severity = row.priority == config_.classes.front().name ? Severity::kCritical
+                                                                : Severity::kWarning;
+      f.region = row.region;
+      f.scope = absl::StrCat("priority=", row.priority, " region=", row.region);
+      f.start = open != nullptr ? open->start : now;
+      f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
+      f.explanation = absl::StrCat(
+          Percent(row.share), " of ", row.priority, " alerts in region ", row.region,
+          " were delivered within their ", row.target_ms / 1000, " s target in the last 24 h (",
+          Thousands(row.within_target), " of ", Thousands(row.delivered),
+          "), below the minimum service level of ", Percent(row.minimum_service_level), ".");
+      f.figures = {{"share_within_target", row.share},
+                   {"delivered", static_cast<double>(row.delivered)},
+                   {"minimum_service_level", row.minimum_service_level}};
+      book_.Upsert(std::move(f));
+    } else if (open != nullptr && row.rag != Rag::kUnknown) {
+      book_.Close(open->id, now);
+    }
+  }
+}
+
+std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
+  std::vector<WhatIfRow> rows;
+  const aggregate::RuleInputsSetup& s = *engine_->rule_inputs_setup();
+  if (s.voltage_rules.empty()) return rows;
+  const catalog::AreaTable& areas = engine_->layout().areas();
+  const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
+  for (aggregate::WindowSpan span : {aggregate::WindowSpan::k1h, aggregate::WindowSpan::k24h}) {
+    const std::vector<uint64_t> cells = engine_->WhatIfSum(span, now);
+    const char* window = span == aggregate::WindowSpan::k1h ? "1h" : "24h";
+    for (size_t rule_i = 0; rule_i < s.voltage_rules.size(); ++rule_i) {
+      const aggregate::VoltageRule& rule = s.voltage_rules[rule_i];
+      const size_t n_levels = rule.candidates_dv.size();
+      const auto make_row = [&](std::string scope, const uint64_t* c) {
+        WhatIfRow row;
+        row.rule = rule.name;
+        row.scope = std::move(scope);
+        row.window = window;
+        row.current_dv = rule.current_dv;
+        row.levels_dv = rule.candidates_dv;
+        row.stopped.assign(c, c + n_levels);
+        row.alerts = c[s.max_candidates];
+        return row;
+      };
+      std::vector<uint64_t> all(s.whatif_stride(), 0);
+      std::vector<WhatIfRow> scoped;
+      for (size_t a = 0; a < s.area_slots; ++a) {
+        const uint64_t* c = &cells[s.WhatIfAreaRow(rule_i, a)];
+        for (size_t i = 0; i < s.whatif_stride(); ++i) all[i] += c[i];
+        if (c[s.max_candidates] == 0) continue;
+        const AreaId area = areas.FromSlot(a);
+        scoped.push_back(make_row(
+            absl::StrCat("area=", area == kUnknownArea ? "unknown" : areas.area(area).name), c));
+      }
+      for (size_t d = 0; d < s.dmc_limit; ++d) {
+        const uint64_t* c = &cells[s.WhatIfDmcRow(rule_i, static_cast<uint16_t>(d))];
+        if (c[s.max_candidates] == 0) continue;
+        const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+        scoped.push_back(make_row(absl::StrCat("dmc=", name.empty() ? std::string("none") : std::string(name)), c));
+      }
+      WhatIfRow total = make_row("all", all.data());
+      // The sentence gives every candidate beyond today's level, in the DNO's terms.
+      if (total.alerts > 0 && n_levels > 0) {
+        std::string parts;
+        for (size_t i = 0; i < n_levels; ++i) {
+          const int32_t level = rule.candidates_dv[i];
+          if (rule.over ? level <= rule.current_dv : level >= rule.current_dv) continue;
+          const double share =
+              static_cast<double>(total.stopped[i]) / static_cast<double>(total.alerts);
+          absl::StrAppend(&parts, parts.empty() ? "" : ", ", Thousands(total.stopped[i]), " (",
+                          Percent(share), ") at ", Volts(level));
+        }
+        if (!parts.empty()) {
+          total.sentence = absl::StrCat(
+              "Of ", Thousands(total.alerts), " ", rule.name, " alerts in the last ",
+              window == std::string("1h") ? "hour" : "24 h", ", ",
+              rule.over ? "raising" : "lowering", " the level from ", Volts(rule.current_dv),
+              " would have stopped ", parts, ".");
+        }
+      }
+      rows.push_back(std::move(total));
+      for (WhatIfRow& r : scoped) rows.push_back(std::move(r));
+    }
+  }
+  return rows;
+}
+
+void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
+  const std::vector<aggregate::NoisyDevice> noisy = engine_->NoisyDevices();
+  const catalog::AreaTable& areas = engine_->layout().areas();
+  const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
+  snap->noisy_devices = noisy.size();
+  std::vector<uint64_t> by_area(areas.size() + 1, 0);
+  std::map<std::string, uint64_t> by_dmc;
+  for (const aggregate::NoisyDevice& d : noisy) {
+    ++by_area[areas.Slot(d.area)];
+    if (d.generation == Generation::kSmets1) {
+      ++snap->noisy_smets1_devices;
+      const std::string_view name = dmcs.Name(d.dmc);
+      ++by_dmc[name.empty() ? std::string("none") : std::string(name)];
+    }
+  }
+  const auto area_name = [&](size_t slot) {
+    const AreaId a = areas.FromSlot(slot);
+    return a == kUnknownArea ? std::string("unknown") : areas.area(a).name;
+  };
+  for (size_t slot = 0; slot < by_area.size(); ++slot) {
+    if (by_area[slot] > 0) snap->noisy_by_area.emplace_back(area_name(slot), by_area[slot]);
+  }
+  snap->noisy_by_dmc.assign(by_dmc.begin(), by_dmc.end());
+  const size_t k = std::min(noisy.size(), config_.noisy_top_k);
+  for (size_t i = 0; i < k; ++i) {
+    const aggregate::NoisyDevice& d = noisy[i];
+    NoisyRow row;
+    row.device_id = decode::FormatDeviceId(DeviceId{d.device});
+    row.area = area_name(areas.Slot(d.area));
+    const std::string_view dmc = dmcs.Name(d.dmc);
+    row.dmc = std::string(dmc);
+    row.generation = static_cast<int>(d.generation);
+    row.alerts_24h = d.alerts_24h;
+    for (int c = 0; c < aggregate::NoisyDevice::kTopCodes; ++c) {
+      if (d.code_count[c] == 0) continue;
+      row.top_codes.emplace_back(decode::FormatAlertCode(AlertCode{d.code[c]}), d.code_count[c]);
+    }
+    snap->noisy_top.push_back(std::move(row));
+  }
+  // One finding per area with noisy devices (informational: DNOs and suppliers want the list).
+  for (size_t slot = 0; slot < areas.size(); ++slot) {
+    const catalog::Area& area = areas.area(AreaId{static_cast<uint8_t>(slot)});
+    const std::string prefix = absl::StrCat("noisy_devices:area=", area.name, ":");
+    const Finding* open = book_.FindOpenByPrefix(prefix);
+    if (by_area[slot] > 0) {
+      Finding f;
+      f.kind = FindingKind::kNoisyDevices;
+      f.severity = Severity::kInfo;
+      f.area = AreaId{static_cast<uint8_t>(slot)};
+      f.region = areas.RegionLabel(area.region);
+      f.scope = absl::StrCat("area=", area.name);
+      f.start = open != nullptr ? open->start : now;
+      f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
+      f.explanation = absl::StrCat(Thousands(by_area[slot]), " devices in ", area.name,
+                                   " raised more than ", config_.noisy_threshold_24h,
+                                   " alerts in the last 24 h.");
+      f.figures = {{"noisy_devices", static_cast<double>(by_area[slot])},
+                   {"threshold_24h", static_cast<double>(config_.noisy_threshold_24h)}};
+      book_.Upsert(std::move(f));
+    } else if (open != nullptr) {
+      book_.Close(open->id, now);
+    }
+  }
+}
+
+GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint64_t>& day_view,
+                                          const std::vector<DeliveryRow>& delivery,
+                                          const std::vector<uint64_t>& flood_alerts_by_area,
+                                          size_t areas_flooded, const RulesSnapshot& snap) {
+  (void)now;
+  GoNoGoInputs in;
+  const aggregate::FleetLayout& layout = engine_->layout();
+  const catalog::AreaTable& areas = layout.areas();
+  const catalog::Inventory* inventory = engine_->ref().inventory.get();
+  const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
+
+  uint64_t smets1_24h = 0;
+  std::vector<uint64_t> smets1_by_area(layout.area_slots(), 0);
+  for (size_t a = 0; a < layout.area_slots(); ++a) {
+    for (size_t slot = 0; slot < layout.code_slots(); ++slot) {
+      const uint64_t n = day_view[layout.MainCell(a, slot, Generation::kSmets1)];
+      smets1_by_area[a] += n;
+      smets1_24h += n;
+    }
+  }
+  const uint64_t installs = inventory != nullptr && inventory->installs_by_generation(Generation::kSmets1) > 0
+                                ? inventory->installs_by_generation(Generation::kSmets1)
+                                : config_.smets1_installations;
+  MetricValue per_install;
+  if (installs > 0) {
+    per_install = {static_cast<double>(smets1_24h) / static_cast<double>(installs), true,
+                   absl::StrCat(Thousands(smets1_24h), " SMETS1 alerts in 24 h / ",
+                                Thousands(installs), " installations")};
+  } else {
+    per_install.detail = "no SMETS1 installation count (load an inventory or set capacity.smets1_installations)";
+  }
+  in.metrics["smets1_alerts_per_installation_per_day"] = per_install;
+  MetricValue capacity;
+  if (config_.smets1_capacity_per_day > 0) {
+    capacity = {static_cast<double>(smets1_24h) / static_cast<double>(config_.smets1_capacity_per_day),
+                true,
+                absl::StrCat(Thousands(smets1_24h), " of ", Thousands(config_.smets1_capacity_per_day),
+                             " a day")};
+  } else {
+    capacity.detail = "no capacity configured (capacity.smets1_alerts_per_day)";
+  }
+  in.metrics["smets1_alerts_24h_share_of_capacity"] = capacity;
+  in.metrics["smets1_alerts_24h"] = {static_cast<double>(smets1_24h), true, ""};
+  in.metrics["noisy_smets1_devices"] = {static_cast<double>(snap.noisy_smets1_devices), true,
+                                        absl::StrCat("over ", config_.noisy_threshold_24h,
+                                                     " alerts in 24 h")};
+  in.metrics["noisy_devices"] = {static_cast<double>(snap.noisy_devices), true, ""};
+  in.metrics["areas_over_dno_flood_threshold"] = {static_cast<double>(areas_flooded), true, ""};
+  const size_t open_storms_outages = book_.OpenCount(FindingKind::kStorm) +
+                                     book_.OpenCount(FindingKind::kPowerOutage);
+  in.metrics["open_storms_and_outages"] = {
+      static_cast<double>(open_storms_outages), true,
+      absl::StrCat(book_.OpenCount(FindingKind::kStorm), " storms, ",
+                   book_.OpenCount(FindingKind::kPowerOutage), " power outages")};
+  in.metrics["open_comms_incidents"] = {
+      static_cast<double>(book_.OpenCount(FindingKind::kCommsIncident)), true, ""};
+  for (const DeliveryRow& row : delivery) {
+    if (row.region != "all") continue;
+    MetricValue v;
+    v.available = row.delivered > 0;
+    v.value = row.share;
+    v.detail = absl::StrCat(Thousands(row.within_target), " of ", Thousands(row.delivered),
+                            " within ", row.target_ms / 1000, " s");
+    in.metrics[absl::StrCat("delivery_within_target_", row.window, ".", row.priority)] = v;
+  }
+
+  // Per-DMC table (SMETS1): alerts in 24 h over every category, installations, noisy devices.
+  std::map<std::string, uint64_t> noisy_by_dmc(snap.noisy_by_dmc.begin(), snap.noisy_by_dmc.end());
+  for (size_t d = 2; d < layout.dmc_limit(); ++d) {
+    const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+    if (name.empty()) continue;
+    DmcRow row;
+    row.dmc = std::string(name);
+    for (size_t cat = 0; cat < layout.categories(); ++cat) {
+      row.alerts_24h += day_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
+    }
+    if (inventory != nullptr && d < inventory->installs_by_dmc().size()) {
+      row.installations = inventory->installs_by_dmc()[d];
+    }
+    row.noisy_devices = noisy_by_dmc[row.dmc];
+    if (row.alerts_24h == 0 && row.installations == 0) continue;
+    in.dmcs.push_back(std::move(row));
+  }
+  // Per-area table.
+  const uint64_t flood_threshold =
+      config_.dno_floods.empty() ? 0 : config_.dno_floods.front().threshold_per_day;
+  const std::vector<Finding> open = book_.Open();
+  for (size_t a = 0; a < areas.size(); ++a) {
+    const AreaId id{static_cast<uint8_t>(a)};
+    const catalog::Area& area = areas.area(id);
+    AreaRow row;
+    row.area = area.name;
+    row.dno_group = area.dno_group;
+    row.region = areas.RegionLabel(area.region);
+    row.smets1_alerts_24h = smets1_by_area[a];
+    row.dno_flood_alerts_24h = a < flood_alerts_by_area.size() ? flood_alerts_by_area[a] : 0;
+    row.dno_flood_threshold = flood_threshold;
+    for (const Finding& f : open) row.open_findings += f.area == id && f.kind != FindingKind::kNoisyDevices;
+    in.areas.push_back(std::move(row));
+  }
+  return in;
+}
+
+}  // namespace smetsmon::rules

@@ -1,0 +1,121 @@
+// The rules evaluator: turns the engine's windows and rule inputs into findings, delivery RAG,
+// what-if answers, noisy-device lists and the SMETS1 Go/No-Go (continuous, plus the daily
+// decision at the configured local time).
+//
+// Time domain: event time only. Tick(now) is given the time to evaluate at (the engine's stream
+// time); nothing here reads a clock, so a replay gives the findings the live stream gave.
+// Thread-safety: Tick runs on one thread (replay's, or the daemon's rules thread). The Report*
+// and Snapshot accessors may be called from any thread: they copy what the last evaluation
+// published, under a mutex taken once per evaluation (never on the per-event path).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "aggregate/engine.h"
+#include "rules/finding.h"
+#include "rules/gonogo.h"
+#include "rules/london_time.h"
+#include "rules/outage.h"
+#include "rules/rules_config.h"
+#include "rules/storm.h"
+
+namespace smetsmon::rules {
+
+// Delivery within target for one priority class x comms region x window.
+struct DeliveryRow {
+  std::string priority, region, window;  // window: "1h", "24h", "month"
+  uint64_t delivered = 0, within_target = 0;
+  double share = 0;      // within / delivered (0 when none delivered)
+  Rag rag = Rag::kUnknown;  // against the class's service levels; unknown when none delivered
+  int64_t target_ms = 0;
+  double target_service_level = 0, minimum_service_level = 0;
+  std::vector<uint64_t> latency_buckets;  // counts per bucket (bounds in latency_bounds_ms)
+};
+
+// What a changed voltage acceptance level would have stopped, for one rule x scope.
+struct WhatIfRow {
+  std::string rule;       // "SMETS1 8F40"
+  std::string scope;      // "all", "area=Eastern", "dmc=Honeywell Elster"
+  std::string window;     // "1h" or "24h"
+  int32_t current_dv = 0;
+  uint64_t alerts = 0;    // alerts of the rule carrying a voltage in the window
+  std::vector<int32_t> levels_dv;
+  std::vector<uint64_t> stopped;  // per level
+  std::string sentence;   // "raising the level to 2580 would have stopped X of Y (Z %) ..."
+};
+
+struct NoisyRow {
+  std::string device_id;  // "00-DB-..."
+  std::string area, dmc;
+  int generation = 0;
+  uint32_t alerts_24h = 0;
+  std::vector<std::pair<std::string, uint32_t>> top_codes;
+};
+
+struct RulesSnapshot {
+  EventTime evaluated_at{0};
+  std::vector<Finding> open_findings;
+  std::vector<Finding> closed_findings;  // newest last, bounded
+  std::vector<DeliveryRow> delivery;
+  std::vector<WhatIfRow> whatif;
+  std::vector<NoisyRow> noisy_top;  // top-K overall, then per area and per DMC in the API
+  uint64_t noisy_devices = 0, noisy_smets1_devices = 0;
+  std::vector<std::pair<std::string, uint64_t>> noisy_by_area;
+  std::vector<std::pair<std::string, uint64_t>> noisy_by_dmc;
+  GoNoGoResult gonogo;                 // the continuous evaluation
+  std::vector<GoNoGoResult> gonogo_history;  // daily decisions, oldest first
+  uint64_t outage_signals = 0, outage_signals_dropped = 0;
+};
+
+class Evaluator {
+ public:
+  // `engine` must have been built with BuildRuleInputsSetup(config, ...) as its rule inputs.
+  static absl::StatusOr<std::unique_ptr<Evaluator>> Create(aggregate::Engine& engine,
+                                                           const RulesConfig& config);
+
+  // Drains outage signals, and at most once per evaluation interval of event time runs every
+  // rule at `now`; `force` evaluates regardless (end of a replay).
+  void Tick(EventTime now, bool force = false);
+
+  RulesSnapshot Snapshot() const;
+  const RulesConfig& config() const { return config_; }
+  const LocalCalendar& calendar() const { return calendar_; }
+  uint64_t evaluations() const { return evaluations_; }
+
+ private:
+  Evaluator(aggregate::Engine& engine, const RulesConfig& config, LocalCalendar calendar);
+  void Evaluate(EventTime now);
+  void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);
+  void EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
+                         std::vector<uint64_t>* flood_alerts_by_area, size_t* areas_flooded);
+  std::vector<DeliveryRow> BuildDelivery(EventTime now);
+  void EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& rows);
+  std::vector<WhatIfRow> BuildWhatIf(EventTime now);
+  void EvaluateNoisy(EventTime now, RulesSnapshot* snap);
+  GoNoGoInputs BuildGoNoGoInputs(EventTime now, const std::vector<uint64_t>& day_view,
+                                 const std::vector<DeliveryRow>& delivery,
+                                 const std::vector<uint64_t>& flood_alerts_by_area,
+                                 size_t areas_flooded, const RulesSnapshot& snap);
+
+  aggregate::Engine* engine_;
+  RulesConfig config_;
+  LocalCalendar calendar_;
+  FindingBook book_;
+  StormDetector storms_;
+  OutageTracker outages_;
+  DailyDecision daily_;
+  int64_t last_eval_ms_ = EventTime::Min().ms;
+  int64_t interval_ms_ = kMsPerMinute;
+  uint64_t evaluations_ = 0;
+  uint64_t signals_seen_ = 0;
+  std::vector<bool> storm_excluded_;  // by category
+
+  mutable std::mutex mu_;  // guards published_
+  RulesSnapshot published_;
+};
+
+}  // namespace smetsmon::rules

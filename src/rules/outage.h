@@ -1,0 +1,192 @@
+// Area power outages and communications incidents, from the outage-related alerts: the comms
+// hub's AD1 (power outage, "last gasp") and the meters' 8F35 (supply restored) / 8F36 (restored
+// after an outage of 3 minutes or more). The hub and the meters of one premises have different
+// device ids but share the premises' MPAN, so signals are matched by a premises key.
+//
+// Per premises the tracker keeps its latest outage episode (start, restoration, whether it was a
+// long interruption, the area outage it belongs to). Per area it looks for a cluster of outage
+// starts; per comms region, for a flood of restorations that no outage explains.
+//
+// Power outage (kPowerOutage, per area). Opens when at least min_premises distinct premises of one
+// area started an outage within any window_ms (and, when the area's installation count is known,
+// at least min_share of them). Starts up to window_ms + allowed_lateness_ms behind the evaluation
+// time are considered, so starts delivered late or out of order still count. The outage's start is
+// the first start of the densest such window; every premises of the area whose outage starts at
+// or after it (including starts delivered later, while the outage is open) is affected. A
+// restoration is long if its code says so (8F36) or it came long_interruption_ms or more after the
+// premises' start. Closes when close_restored_share of the affected premises are restored (end =
+// the latest restoration), or when restorations have begun and no new start or restoration came
+// for close_quiet_ms (end = the last of them; the unrestored count is reported), or when it is
+// max_outage_age_ms old. Starts up to the end of a closed outage belong to it and do not open a
+// new one.
+//
+// Communications incident (kCommsIncident, per comms region). Opens when, among the region's
+// restorations of the last window_ms, at least comms_min_restorations are unmatched and at most
+// comms_max_matched_share of them are matched. A restoration is matched when its premises has an
+// outage start at or before it (a late AD1 matches retroactively), or when its area has a power
+// outage open at that time (a restoration flood inside a power outage is not a comms incident,
+// even from premises whose AD1 never arrived). Closes when the unmatched count falls below half of
+// comms_min_restorations (end = that evaluation's time).
+//
+// Time domain: event time. Add takes signals in any order; Evaluate(now) takes the evaluator's
+// stream time and decides on everything added so far, so a replay gives the live findings.
+// Memory: at most max_premises premises (the oldest eighth is evicted, and counted, when full;
+// ~40 bytes each), premises forgotten max_outage_age_ms after their last signal, per-area and
+// per-region signal lists trimmed to the window (and capped at max_premises entries each).
+// Thread-safety: none; owned by the single rules-evaluation thread. The AreaTable must outlive the
+// tracker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "catalog/areas.h"
+#include "rules/finding.h"
+#include "smetsmon/types.h"
+
+namespace smetsmon::rules {
+
+struct OutageSignal {
+  enum class Kind : uint8_t { kStart, kRestored, kRestoredLong };  // AD1, 8F35, 8F36
+  uint64_t premises = 0;  // MPAN if the event had one, else the device id (caller decides)
+  uint64_t device = 0;
+  AreaId area = kUnknownArea;
+  EventTime time{0};
+  Kind kind = Kind::kStart;
+};
+
+struct OutageConfig {
+  int64_t window_ms = 5 * kMsPerMinute;  // "within a few minutes"
+  uint32_t min_premises = 25;  // distinct premises starting an outage within window, in one area
+  double min_share = 0.0;      // ... and at least this share of the area's installations (if known)
+  double close_restored_share = 0.95;  // close when this share of affected premises restored...
+  // ...or no new starts and no restorations for this long after the last restoration (the
+  // unrestored count is reported then).
+  int64_t close_quiet_ms = 15 * kMsPerMinute;
+  int64_t long_interruption_ms = 3 * kMsPerMinute;
+  // Unmatched restorations (no outage for the premises) within window in one comms region...
+  uint32_t comms_min_restorations = 200;
+  // ...and at most this share of that region's restorations in the window matched an outage.
+  double comms_max_matched_share = 0.2;
+  int64_t max_outage_age_ms = 48 * kMsPerHour;  // premises outages older than this are forgotten
+  size_t max_premises = 2'000'000;              // tracked premises cap (evictions counted)
+  // Outage starts this far behind window_ms before the evaluation time still count toward opening
+  // an area outage.
+  int64_t allowed_lateness_ms = 5 * kMsPerMinute;
+
+  // Positive window, age and premises cap; min_premises >= 1; shares in [0, 1]; durations >= 0.
+  absl::Status Validate() const;
+};
+
+class OutageTracker {
+ public:
+  // `c` must be valid (OutageConfig::Validate); aborts otherwise. installations_per_area: index =
+  // AreaId value; 0 or missing = unknown.
+  OutageTracker(OutageConfig c, const catalog::AreaTable& areas,
+                std::vector<uint64_t> installations_per_area);
+
+  // Signals may arrive somewhat out of order (late by minutes). A signal with an unknown area
+  // (or one outside the table) still matches its premises but opens nothing; it is counted. A
+  // signal more than max_outage_age_ms older than the newest time seen is dropped and counted.
+  void Add(const OutageSignal& s);
+  // Opens, updates and closes kPowerOutage and kCommsIncident findings as of `now`.
+  void Evaluate(EventTime now, FindingBook& book);
+
+  struct AreaStatus {
+    uint64_t open_outage_premises = 0;  // premises of the area with an unrestored outage start
+    bool outage_open = false;           // a kPowerOutage is open for the area
+    // Of the open outage, else of the area's last closed one (0 when it never had one).
+    uint64_t affected = 0;
+    uint64_t restored = 0;
+    uint64_t long_interruptions = 0;
+  };
+  AreaStatus Status(AreaId a) const;
+
+  size_t tracked_premises() const { return premises_.size(); }
+  uint64_t evicted() const { return evicted_; }  // premises dropped by the max_premises cap
+  uint64_t expired() const { return expired_; }  // premises forgotten after max_outage_age_ms
+  // Signals too old on arrival, and list entries refused because a list was at its cap.
+  uint64_t dropped_signals() const { return dropped_signals_; }
+  uint64_t unknown_area_signals() const { return unknown_area_signals_; }
+
+ private:
+  struct Premises {
+    int64_t start_ms = 0;    // outage start (AD1), valid when has_start
+    int64_t restore_ms = 0;  // first restoration, valid when restored
+    uint32_t outage = 0;     // serial of the area outage it is affected by, 0 = none
+    AreaId area = kUnknownArea;
+    bool has_start = false;
+    bool restored = false;
+    bool long_interruption = false;
+  };
+  struct Stamp {
+    int64_t ms = 0;
+    uint64_t premises = 0;
+  };
+  struct Restoration {
+    int64_t ms = 0;
+    uint64_t premises = 0;
+    AreaId area = kUnknownArea;
+  };
+  enum class CloseReason : uint8_t { kNone, kRestored, kQuiet, kAge };
+  struct AreaOutage {     // the area's open outage, else its last closed one
+    uint32_t serial = 0;  // 0 = the area never had one
+    bool open = false;
+    int64_t start_ms = 0;
+    int64_t end_ms = 0;  // when closed
+    uint64_t affected = 0;
+    uint64_t restored = 0;
+    uint64_t long_interruptions = 0;
+    int64_t last_start_ms = 0;
+    int64_t last_restore_ms = 0;
+    std::string id;
+  };
+  struct AreaState {
+    std::vector<Stamp> starts;  // unattached starts within the detection horizon
+    bool starts_sorted = true;
+    uint64_t open_premises = 0;
+    AreaOutage outage;
+  };
+  struct RegionState {
+    std::vector<Restoration> restorations;  // within the window
+    bool open = false;
+    int64_t start_ms = 0;
+    uint64_t peak_unmatched = 0;
+    std::string id;
+  };
+
+  AreaId Known(AreaId a) const;
+  void AddStart(const OutageSignal& s);
+  void AddRestoration(const OutageSignal& s);
+  void OnNewStart(uint64_t key, Premises& p);
+  void Attach(Premises& p, AreaState& a);
+  Premises& Insert(uint64_t key);
+  void Forget(const Premises& p);
+  void ExpireOld(int64_t now_ms);
+  void EvictOldest();
+  bool Explained(const Restoration& r) const;
+  void EvaluateArea(size_t i, EventTime now, FindingBook& book);
+  void OpenAreaOutage(size_t i, int64_t start_ms);
+  void PublishAreaOutage(size_t i, EventTime now, CloseReason reason, FindingBook& book) const;
+  void EvaluateRegion(size_t r, EventTime now, FindingBook& book);
+
+  OutageConfig config_;
+  const catalog::AreaTable& areas_table_;
+  std::vector<uint64_t> installations_;
+  std::vector<AreaState> areas_;
+  std::vector<RegionState> regions_;
+  absl::flat_hash_map<uint64_t, Premises> premises_;
+  int64_t latest_ms_;  // newest signal or evaluation time seen
+  int64_t last_sweep_ms_;
+  uint32_t next_serial_ = 1;
+  uint64_t evicted_ = 0;
+  uint64_t expired_ = 0;
+  uint64_t dropped_signals_ = 0;
+  uint64_t unknown_area_signals_ = 0;
+};
+
+}  // namespace smetsmon::rules

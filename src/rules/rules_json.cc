@@ -1,0 +1,134 @@
+#include "rules/rules_json.h"
+
+namespace smetsmon::rules {
+
+void WriteFinding(JsonWriter& w, const Finding& f) {
+  w.BeginObject();
+  w.Field("id", f.id);
+  w.Field("kind", FindingKindName(f.kind));
+  w.Field("severity", SeverityName(f.severity));
+  w.Field("scope", f.scope);
+  w.Field("region", f.region);
+  w.Key("start_ms").Int(f.start.ms);
+  w.Key("end_ms");
+  if (f.end) {
+    w.Int(f.end->ms);
+  } else {
+    w.Null();
+  }
+  w.Key("open").Bool(f.open());
+  w.Field("explanation", f.explanation);
+  w.Key("figures").BeginObject();
+  for (const auto& [k, v] : f.figures) w.Key(k).Double(v);
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteFindings(JsonWriter& w, const RulesSnapshot& s) {
+  w.BeginObject();
+  w.Key("evaluated_at_ms").Int(s.evaluated_at.ms);
+  w.Key("open").BeginArray();
+  for (const Finding& f : s.open_findings) WriteFinding(w, f);
+  w.EndArray();
+  w.Key("closed").BeginArray();
+  for (const Finding& f : s.closed_findings) WriteFinding(w, f);
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteWhatIf(JsonWriter& w, const std::vector<WhatIfRow>& rows) {
+  w.BeginArray();
+  for (const WhatIfRow& r : rows) {
+    w.BeginObject();
+    w.Field("rule", r.rule);
+    w.Field("scope", r.scope);
+    w.Field("window", r.window);
+    w.Key("current_dv").Int(r.current_dv);
+    w.Field("alerts", r.alerts);
+    w.Key("levels").BeginArray();
+    for (size_t i = 0; i < r.levels_dv.size(); ++i) {
+      w.BeginObject();
+      w.Key("level_dv").Int(r.levels_dv[i]);
+      w.Field("stopped", r.stopped[i]);
+      w.Key("share").Double(r.alerts > 0 ? static_cast<double>(r.stopped[i]) /
+                                               static_cast<double>(r.alerts)
+                                         : 0.0);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (!r.sentence.empty()) w.Field("sentence", r.sentence);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteDelivery(JsonWriter& w, const std::vector<DeliveryRow>& rows,
+                   const std::vector<int64_t>& latency_bounds_ms) {
+  w.BeginObject();
+  w.Key("latency_bounds_ms").BeginArray();
+  for (int64_t b : latency_bounds_ms) w.Int(b);
+  w.EndArray();
+  w.Key("rows").BeginArray();
+  for (const DeliveryRow& r : rows) {
+    w.BeginObject();
+    w.Field("priority", r.priority);
+    w.Field("region", r.region);
+    w.Field("window", r.window);
+    w.Field("delivered", r.delivered);
+    w.Field("within_target", r.within_target);
+    w.Key("share_within_target").Double(r.share);
+    w.Field("rag", RagName(r.rag));
+    w.Key("target_ms").Int(r.target_ms);
+    w.Key("target_service_level").Double(r.target_service_level);
+    w.Key("minimum_service_level").Double(r.minimum_service_level);
+    w.Key("latency_buckets").BeginArray();
+    for (uint64_t c : r.latency_buckets) w.Uint(c);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteNoisy(JsonWriter& w, const RulesSnapshot& s) {
+  w.BeginObject();
+  w.Field("count", s.noisy_devices);
+  w.Field("smets1", s.noisy_smets1_devices);
+  w.Key("by_area").BeginObject();
+  for (const auto& [k, v] : s.noisy_by_area) w.Field(k, v);
+  w.EndObject();
+  w.Key("by_dmc").BeginObject();
+  for (const auto& [k, v] : s.noisy_by_dmc) w.Field(k, v);
+  w.EndObject();
+  w.Key("top").BeginArray();
+  for (const NoisyRow& r : s.noisy_top) {
+    w.BeginObject();
+    w.Field("device_id", r.device_id);
+    w.Field("area", r.area);
+    w.Field("dmc", r.dmc);
+    w.Key("generation").Int(r.generation);
+    w.Field("alerts_24h", r.alerts_24h);
+    w.Key("top_codes").BeginArray();
+    for (const auto& [code, n] : r.top_codes) {
+      w.BeginObject();
+      w.Field("code", code);
+      w.Field("count", n);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteGoNoGo(JsonWriter& w, const RulesSnapshot& s) {
+  w.BeginObject();
+  w.Key("current").RawValue(GoNoGoToJson(s.gonogo));
+  w.Key("history").BeginArray();
+  for (const GoNoGoResult& r : s.gonogo_history) w.RawValue(GoNoGoToJson(r));
+  w.EndArray();
+  w.EndObject();
+}
+
+}  // namespace smetsmon::rules

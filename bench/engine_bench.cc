@@ -7,7 +7,10 @@
 // and, to split the engine's cost, decoding alone and state updates alone (pre-decoded events).
 //
 // Each is run R times (default 3) alternately; the best run of each is reported.
-// Last line: {"events":N,"raw_events_per_s":...,"engine_events_per_s":...,"ratio":...}
+// Also the engine with the rules' per-event inputs on (rules_ratio = with / without) and the cost
+// of one rules evaluation (off the per-event path).
+// Last line: {"events":N,"raw_events_per_s":...,"engine_events_per_s":...,"ratio":...,
+//             "engine_rules_events_per_s":...,"rules_ratio":...,"rules_evaluation_ms":...}
 #include <simdjson.h>
 
 #include <algorithm>
@@ -22,6 +25,8 @@
 #include "bench_util.h"
 #include "decode/decoder.h"
 #include "gen/generator.h"
+#include "rules/evaluator.h"
+#include "rules/rules_config.h"
 
 namespace smetsmon {
 namespace {
@@ -89,6 +94,54 @@ uint64_t RawPass(const Batch& b, od::parser& parser) {
   return sink;
 }
 
+// Decode + apply every line into a fresh engine (with rule inputs when `rule_inputs` is set);
+// returns the seconds taken. With rules, also times one full rules evaluation at the end
+// (`evaluation_s`, best of 5): it runs off the per-event path, once per interval.
+double RunEngine(const catalog::ReferenceData& ref, const Batch& batch, uint64_t premises,
+                 const aggregate::RuleInputsSetup* rule_inputs, uint64_t* accepted,
+                 const rules::RulesConfig* rules_config = nullptr,
+                 double* evaluation_s = nullptr) {
+  aggregate::EngineConfig config;
+  config.expected_devices = premises * 2;
+  config.rule_inputs = rule_inputs;
+  aggregate::Engine engine(ref, config);
+  decode::Decoder decoder({ref.areas.get(), ref.dmcs.get(), ref.cohorts.get(), nullptr});
+  aggregate::Worker& worker = engine.worker(0);
+  std::vector<AlertEvent> pending;
+  pending.reserve(256);
+  const ProcessingTime now{4'000'000'000'000};  // after every generated event
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& [off, len] : batch.lines) {
+    AlertEvent e;
+    const RejectReason why = decoder.DecodePadded(std::string_view(batch.bytes.data() + off, len),
+                                                  batch.bytes.size() - off, now, &e);
+    if (why != RejectReason::kNone) {
+      worker.CountRejected(why);
+      continue;
+    }
+    pending.push_back(e);
+    if (pending.size() == 256) {
+      worker.ApplyBatch(pending);
+      pending.clear();
+    }
+  }
+  worker.ApplyBatch(pending);
+  const auto t1 = std::chrono::steady_clock::now();
+  if (accepted != nullptr) *accepted = engine.Counters().accepted;
+  if (rules_config != nullptr && evaluation_s != nullptr) {
+    auto evaluator = rules::Evaluator::Create(engine, *rules_config);
+    if (evaluator.ok()) {
+      worker.PublishRuleInputs();
+      for (int i = 0; i < 5; ++i) {
+        const auto e0 = std::chrono::steady_clock::now();
+        (*evaluator)->Tick(engine.StreamTime(), /*force=*/true);
+        *evaluation_s = std::min(*evaluation_s, Seconds(e0, std::chrono::steady_clock::now()));
+      }
+    }
+  }
+  return Seconds(t0, t1);
+}
+
 }  // namespace
 }  // namespace smetsmon
 
@@ -118,7 +171,17 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(premises));
 
   od::parser parser;
-  double best_raw = 1e100, best_engine = 1e100, best_decode = 1e100, best_apply = 1e100;
+  double best_raw = 1e100, best_engine = 1e100, best_decode = 1e100, best_apply = 1e100,
+         best_rules = 1e100, evaluation_s = 1e100;
+  auto loaded_rules = rules::LoadRulesConfig(std::string(SMETSMON_SOURCE_DIR) + "/config/rules.yaml", ref);
+  if (!loaded_rules.ok()) {
+    std::fprintf(stderr, "bench: %s\n", loaded_rules.status().ToString().c_str());
+    return 2;
+  }
+  const rules::RulesConfig rules_config = *std::move(loaded_rules);
+  const aggregate::FleetLayout layout(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts);
+  const aggregate::RuleInputsSetup rule_inputs =
+      rules::BuildRuleInputsSetup(rules_config, layout, 5 * kMsPerMinute);
   uint64_t sink = 0, accepted = 0;
   for (int r = 0; r < repeat; ++r) {
     auto t0 = std::chrono::steady_clock::now();
@@ -167,47 +230,28 @@ int main(int argc, char** argv) {
       best_apply = std::min(best_apply, Seconds(t0, t1));
     }
 
-    // A fresh engine each run so every run does the same work (new devices, empty dedup).
-    aggregate::EngineConfig config;
-    config.expected_devices = premises * 2;
-    aggregate::Engine engine(ref, config);
-    decode::Decoder decoder({ref.areas.get(), ref.dmcs.get(), ref.cohorts.get(), nullptr});
-    aggregate::Worker& worker = engine.worker(0);
-    std::vector<AlertEvent> pending;
-    pending.reserve(256);
-    const ProcessingTime now{4'000'000'000'000};  // after every generated event
-    t0 = std::chrono::steady_clock::now();
-    for (const auto& [off, len] : batch.lines) {
-      AlertEvent e;
-      const RejectReason why = decoder.DecodePadded(std::string_view(batch.bytes.data() + off, len),
-                                                    batch.bytes.size() - off, now, &e);
-      if (why != RejectReason::kNone) {
-        worker.CountRejected(why);
-        continue;
-      }
-      pending.push_back(e);
-      if (pending.size() == 256) {
-        worker.ApplyBatch(pending);
-        pending.clear();
-      }
-    }
-    worker.ApplyBatch(pending);
-    t1 = std::chrono::steady_clock::now();
-    best_engine = std::min(best_engine, Seconds(t0, t1));
-    accepted = engine.Counters().accepted;
+    // The full engine, without and with the rules' per-event inputs (delivery, what-if, noisy
+    // devices, outage signals); a fresh engine each run so every run does the same work.
+    best_engine = std::min(best_engine, RunEngine(ref, batch, premises, nullptr, &accepted));
+    best_rules = std::min(best_rules, RunEngine(ref, batch, premises, &rule_inputs, nullptr,
+                                                &rules_config, &evaluation_s));
   }
   const double raw_rate = n / best_raw;
   const double engine_rate = n / best_engine;
+  const double rules_rate = n / best_rules;
   std::fprintf(stderr, "raw pass read %.2f fields per event\n",
                static_cast<double>(g_fields) / (n * repeat));
-  std::fprintf(
-      stderr,
-      "raw %.0f events/s, decode only %.0f events/s, state only %.0f events/s, engine %.0f "
-      "events/s (accepted %llu, sink %llu)\n",
-      raw_rate, n / best_decode, n / best_apply, engine_rate,
-      static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(sink & 1));
+  std::fprintf(stderr,
+               "raw %.0f events/s, decode only %.0f events/s, state only %.0f events/s, engine %.0f "
+               "events/s, engine with rules %.0f events/s (accepted %llu, sink %llu); one rules "
+               "evaluation %.2f ms\n",
+               raw_rate, n / best_decode, n / best_apply, engine_rate, rules_rate,
+               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(sink & 1),
+               evaluation_s * 1e3);
   std::printf(
-      "{\"events\":%zu,\"raw_events_per_s\":%.0f,\"engine_events_per_s\":%.0f,\"ratio\":%.3f}\n",
-      batch.lines.size(), raw_rate, engine_rate, engine_rate / raw_rate);
+      "{\"events\":%zu,\"raw_events_per_s\":%.0f,\"engine_events_per_s\":%.0f,\"ratio\":%.3f,"
+      "\"engine_rules_events_per_s\":%.0f,\"rules_ratio\":%.3f,\"rules_evaluation_ms\":%.2f}\n",
+      batch.lines.size(), raw_rate, engine_rate, engine_rate / raw_rate, rules_rate,
+      rules_rate / engine_rate, evaluation_s * 1e3);
   return 0;
 }

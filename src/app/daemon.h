@@ -11,6 +11,7 @@
 #include "app/settings.h"
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
+#include "metrics/rules_metrics.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -25,6 +26,7 @@ struct Daemon {
   std::unique_ptr<rules::Evaluator> evaluator;
   std::unique_ptr<ingest::KafkaIngest> ingest;
   std::unique_ptr<metrics::DaemonMetrics> metrics;
+  std::unique_ptr<metrics::RulesMetrics> rules_metrics;  // null when rules are off
   int64_t ready_max_lag_messages = 10000;  // /readyz: assigned and within this many messages
 };
 

@@ -34,7 +34,8 @@ http::Response Handle(const Daemon& d, const std::string& target) {
     return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n"};
   }
   if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics::RenderText(*d.metrics)};
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            metrics::RenderText({d.metrics.get(), d.rules_metrics.get()})};
   }
   if (path.rfind("/api/v1/", 0) == 0) {
     if (d.evaluator == nullptr) {
@@ -95,6 +96,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   if (!ingest.ok()) return ingest.status();
   d.ingest = std::move(*ingest);
   d.metrics = std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock);
+  if (d.evaluator) d.rules_metrics = std::make_unique<metrics::RulesMetrics>(*d.evaluator);
 
   boost::asio::io_context io;
   auto server =

@@ -4,31 +4,14 @@
 
 #include <sstream>
 
+#include "metrics/family.h"
+
 namespace smetsmon::metrics {
 namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void Add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-}
 
 }  // namespace
 
@@ -117,9 +100,16 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
   return out;
 }
 
-std::string RenderText(const prometheus::Collectable& collectable) {
+std::string RenderText(std::initializer_list<const prometheus::Collectable*> collectables) {
+  std::vector<MetricFamily> families;
+  for (const prometheus::Collectable* c : collectables) {
+    if (c == nullptr) continue;
+    auto part = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(part.begin()),
+                    std::make_move_iterator(part.end()));
+  }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, collectable.Collect());
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

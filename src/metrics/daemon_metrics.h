@@ -6,6 +6,7 @@
 // Thread-safety: Collect() may run on any thread concurrently with the workers.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,7 @@ class DaemonMetrics final : public prometheus::Collectable {
   const Clock* clock_;
 };
 
-// Text exposition format (version 0.0.4) of everything `collectable` reports.
-std::string RenderText(const prometheus::Collectable& collectable);
+// Text exposition format (version 0.0.4) of everything the collectables report (nulls skipped).
+std::string RenderText(std::initializer_list<const prometheus::Collectable*> collectables);
 
 }  // namespace smetsmon::metrics

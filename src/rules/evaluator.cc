@@ -57,8 +57,8 @@ Evaluator::Evaluator(aggregate::Engine& engine, const RulesConfig& config, Local
             return c;
           }(),
           *engine.ref().areas,
-               engine.ref().inventory != nullptr ? engine.ref().inventory->installs_by_area()
-                                                 : std::vector<uint64_t>{}),
+          engine.ref().inventory != nullptr ? engine.ref().inventory->installs_by_area()
+                                            : std::vector<uint64_t>{}),
       daily_(config.gonogo, calendar),
       storm_excluded_(engine.layout().categories(), false) {
   for (catalog::CategoryIndex c : config.storm_excluded_categories) storm_excluded_[c] = true;
@@ -89,15 +89,15 @@ void Evaluator::Evaluate(EventTime now) {
   RulesSnapshot snap;
   snap.evaluated_at = now;
 
-  const aggregate::View rate_view_kind = config_.storm_rate_window_ms == kMsPerMinute
-                                             ? aggregate::View::k1m
-                                         : config_.storm_rate_window_ms == kMsPerHour
-                                             ? aggregate::View::k1h
-                                             : aggregate::View::k5m;
+  const aggregate::View rate_view_kind =
+      config_.storm_rate_window_ms == kMsPerMinute ? aggregate::View::k1m
+      : config_.storm_rate_window_ms == kMsPerHour ? aggregate::View::k1h
+                                                   : aggregate::View::k5m;
   const std::vector<uint64_t> rate_view = engine_->View(rate_view_kind, now);
   const std::vector<uint64_t> day_view = engine_->View(aggregate::View::k24h, now);
-  EvaluateStorms(now, rate_view,
-                 static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
+  EvaluateStorms(
+      now, rate_view,
+      static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
   outages_.Evaluate(now, book_);
 
   std::vector<uint64_t> flood_alerts_by_area;
@@ -156,12 +156,14 @@ void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_
       if (storm_excluded_[cat]) continue;
       const uint64_t n = by_area_category[a * categories + cat];
       StormScope scope;
-      scope.key = absl::StrCat("area=", areas.area(area).name, " category=", catalogue.categories()[cat]);
+      scope.key =
+          absl::StrCat("area=", areas.area(area).name, " category=", catalogue.categories()[cat]);
       // Scopes with no traffic and no state yet are skipped to keep the scope table small.
       if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
       scope.area = area;
       scope.region = areas.RegionLabel(areas.RegionOf(area));
-      scope.label = absl::StrCat(areas.area(area).name, " ", catalogue.categories()[cat], " alerts");
+      scope.label =
+          absl::StrCat(areas.area(area).name, " ", catalogue.categories()[cat], " alerts");
       storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
     }
   }
@@ -174,10 +176,11 @@ void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_
       if (storm_excluded_[cat]) continue;
       const uint64_t n = rate_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
       StormScope scope;
-      scope.key = absl::StrCat("dmc=", std::string(name), " category=", catalogue.categories()[cat]);
+      scope.key =
+          absl::StrCat("dmc=", std::string(name), " category=", catalogue.categories()[cat]);
       if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
-      scope.label =
-          absl::StrCat("SMETS1 DMC ", std::string(name), " ", catalogue.categories()[cat], " alerts");
+      scope.label = absl::StrCat("SMETS1 DMC ", std::string(name), " ", catalogue.categories()[cat],
+                                 " alerts");
       storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
     }
   }
@@ -221,8 +224,8 @@ void Evaluator::EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& da
         f.scope = scope;
         f.start = open != nullptr ? open->start : now;
         f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
-        f.explanation = absl::StrCat(area.dno_group, " (", area.name, ") received ", Thousands(n), " ",
-                                     rule.name, " alerts in the last 24 h, over the ",
+        f.explanation = absl::StrCat(area.dno_group, " (", area.name, ") received ", Thousands(n),
+                                     " ", rule.name, " alerts in the last 24 h, over the ",
                                      Thousands(rule.threshold_per_day), " a day agreed.");
         f.figures = {{"alerts_24h", static_cast<double>(n)},
                      {"threshold_per_day", static_cast<double>(rule.threshold_per_day)}};
@@ -293,8 +296,8 @@ void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& 
     if (row.rag == Rag::kRed) {
       Finding f;
       f.kind = FindingKind::kDeliveryBelowMinimum;
-      f.severity = row.priority == config_.classes.front().name ? Severity::kCritical
-                                                                : Severity::kWarning;
+      f.severity =
+          row.priority == config_.classes.front().name ? Severity::kCritical : Severity::kWarning;
       f.region = row.region;
       f.scope = absl::StrCat("priority=", row.priority, " region=", row.region);
       f.start = open != nullptr ? open->start : now;
@@ -351,7 +354,8 @@ std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
         const uint64_t* c = &cells[s.WhatIfDmcRow(rule_i, static_cast<uint16_t>(d))];
         if (c[s.max_candidates] == 0) continue;
         const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
-        scoped.push_back(make_row(absl::StrCat("dmc=", name.empty() ? std::string("none") : std::string(name)), c));
+        scoped.push_back(make_row(
+            absl::StrCat("dmc=", name.empty() ? std::string("none") : std::string(name)), c));
       }
       WhatIfRow total = make_row("all", all.data());
       // The sentence gives every candidate beyond today's level, in the DNO's terms.
@@ -366,11 +370,11 @@ std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
                           Percent(share), ") at ", Volts(level));
         }
         if (!parts.empty()) {
-          total.sentence = absl::StrCat(
-              "Of ", Thousands(total.alerts), " ", rule.name, " alerts in the last ",
-              window == std::string("1h") ? "hour" : "24 h", ", ",
-              rule.over ? "raising" : "lowering", " the level from ", Volts(rule.current_dv),
-              " would have stopped ", parts, ".");
+          total.sentence =
+              absl::StrCat("Of ", Thousands(total.alerts), " ", rule.name, " alerts in the last ",
+                           window == std::string("1h") ? "hour" : "24 h", ", ",
+                           rule.over ? "raising" : "lowering", " the level from ",
+                           Volts(rule.current_dv), " would have stopped ", parts, ".");
         }
       }
       rows.push_back(std::move(total));
@@ -433,9 +437,9 @@ void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
       f.scope = absl::StrCat("area=", area.name);
       f.start = open != nullptr ? open->start : now;
       f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
-      f.explanation = absl::StrCat(Thousands(by_area[slot]), " devices in ", area.name,
-                                   " raised more than ", config_.noisy_threshold_24h,
-                                   " alerts in the last 24 h.");
+      f.explanation =
+          absl::StrCat(Thousands(by_area[slot]), " devices in ", area.name, " raised more than ",
+                       config_.noisy_threshold_24h, " alerts in the last 24 h.");
       f.figures = {{"noisy_devices", static_cast<double>(by_area[slot])},
                    {"threshold_24h", static_cast<double>(config_.noisy_threshold_24h)}};
       book_.Upsert(std::move(f));
@@ -465,36 +469,39 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
       smets1_24h += n;
     }
   }
-  const uint64_t installs = inventory != nullptr && inventory->installs_by_generation(Generation::kSmets1) > 0
-                                ? inventory->installs_by_generation(Generation::kSmets1)
-                                : config_.smets1_installations;
+  const uint64_t installs =
+      inventory != nullptr && inventory->installs_by_generation(Generation::kSmets1) > 0
+          ? inventory->installs_by_generation(Generation::kSmets1)
+          : config_.smets1_installations;
   MetricValue per_install;
   if (installs > 0) {
     per_install = {static_cast<double>(smets1_24h) / static_cast<double>(installs), true,
                    absl::StrCat(Thousands(smets1_24h), " SMETS1 alerts in 24 h / ",
                                 Thousands(installs), " installations")};
   } else {
-    per_install.detail = "no SMETS1 installation count (load an inventory or set capacity.smets1_installations)";
+    per_install.detail =
+        "no SMETS1 installation count (load an inventory or set capacity.smets1_installations)";
   }
   in.metrics["smets1_alerts_per_installation_per_day"] = per_install;
   MetricValue capacity;
   if (config_.smets1_capacity_per_day > 0) {
-    capacity = {static_cast<double>(smets1_24h) / static_cast<double>(config_.smets1_capacity_per_day),
-                true,
-                absl::StrCat(Thousands(smets1_24h), " of ", Thousands(config_.smets1_capacity_per_day),
-                             " a day")};
+    capacity = {
+        static_cast<double>(smets1_24h) / static_cast<double>(config_.smets1_capacity_per_day),
+        true,
+        absl::StrCat(Thousands(smets1_24h), " of ", Thousands(config_.smets1_capacity_per_day),
+                     " a day")};
   } else {
     capacity.detail = "no capacity configured (capacity.smets1_alerts_per_day)";
   }
   in.metrics["smets1_alerts_24h_share_of_capacity"] = capacity;
   in.metrics["smets1_alerts_24h"] = {static_cast<double>(smets1_24h), true, ""};
-  in.metrics["noisy_smets1_devices"] = {static_cast<double>(snap.noisy_smets1_devices), true,
-                                        absl::StrCat("over ", config_.noisy_threshold_24h,
-                                                     " alerts in 24 h")};
+  in.metrics["noisy_smets1_devices"] = {
+      static_cast<double>(snap.noisy_smets1_devices), true,
+      absl::StrCat("over ", config_.noisy_threshold_24h, " alerts in 24 h")};
   in.metrics["noisy_devices"] = {static_cast<double>(snap.noisy_devices), true, ""};
   in.metrics["areas_over_dno_flood_threshold"] = {static_cast<double>(areas_flooded), true, ""};
-  const size_t open_storms_outages = book_.OpenCount(FindingKind::kStorm) +
-                                     book_.OpenCount(FindingKind::kPowerOutage);
+  const size_t open_storms_outages =
+      book_.OpenCount(FindingKind::kStorm) + book_.OpenCount(FindingKind::kPowerOutage);
   in.metrics["open_storms_and_outages"] = {
       static_cast<double>(open_storms_outages), true,
       absl::StrCat(book_.OpenCount(FindingKind::kStorm), " storms, ",
@@ -542,7 +549,8 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
     row.smets1_alerts_24h = smets1_by_area[a];
     row.dno_flood_alerts_24h = a < flood_alerts_by_area.size() ? flood_alerts_by_area[a] : 0;
     row.dno_flood_threshold = flood_threshold;
-    for (const Finding& f : open) row.open_findings += f.area == id && f.kind != FindingKind::kNoisyDevices;
+    for (const Finding& f : open)
+      row.open_findings += f.area == id && f.kind != FindingKind::kNoisyDevices;
     in.areas.push_back(std::move(row));
   }
   return in;

@@ -29,7 +29,7 @@ namespace smetsmon::rules {
 struct DeliveryRow {
   std::string priority, region, window;  // window: "1h", "24h", "month"
   uint64_t delivered = 0, within_target = 0;
-  double share = 0;      // within / delivered (0 when none delivered)
+  double share = 0;         // within / delivered (0 when none delivered)
   Rag rag = Rag::kUnknown;  // against the class's service levels; unknown when none delivered
   int64_t target_ms = 0;
   double target_service_level = 0, minimum_service_level = 0;
@@ -38,14 +38,14 @@ struct DeliveryRow {
 
 // What a changed voltage acceptance level would have stopped, for one rule x scope.
 struct WhatIfRow {
-  std::string rule;       // "SMETS1 8F40"
-  std::string scope;      // "all", "area=Eastern", "dmc=Honeywell Elster"
-  std::string window;     // "1h" or "24h"
+  std::string rule;    // "SMETS1 8F40"
+  std::string scope;   // "all", "area=Eastern", "dmc=Honeywell Elster"
+  std::string window;  // "1h" or "24h"
   int32_t current_dv = 0;
-  uint64_t alerts = 0;    // alerts of the rule carrying a voltage in the window
+  uint64_t alerts = 0;  // alerts of the rule carrying a voltage in the window
   std::vector<int32_t> levels_dv;
   std::vector<uint64_t> stopped;  // per level
-  std::string sentence;   // "raising the level to 2580 would have stopped X of Y (Z %) ..."
+  std::string sentence;           // "raising the level to 2580 would have stopped X of Y (Z %) ..."
 };
 
 struct NoisyRow {
@@ -66,7 +66,7 @@ struct RulesSnapshot {
   uint64_t noisy_devices = 0, noisy_smets1_devices = 0;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_area;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_dmc;
-  GoNoGoResult gonogo;                 // the continuous evaluation
+  GoNoGoResult gonogo;                       // the continuous evaluation
   std::vector<GoNoGoResult> gonogo_history;  // daily decisions, oldest first
   uint64_t outage_signals = 0, outage_signals_dropped = 0;
 };
@@ -83,6 +83,7 @@ class Evaluator {
 
   RulesSnapshot Snapshot() const;
   const RulesConfig& config() const { return config_; }
+  const catalog::AreaTable& areas() const { return *engine_->ref().areas; }
   const LocalCalendar& calendar() const { return calendar_; }
   uint64_t evaluations() const { return evaluations_; }
 

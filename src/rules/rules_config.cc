@@ -79,8 +79,7 @@ absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std
   return absl::OkStatus();
 }
 
-absl::Status ReadPriorities(const std::string& file, const YAML::Node& root,
-                            RulesConfig* config) {
+absl::Status ReadPriorities(const std::string& file, const YAML::Node& root, RulesConfig* config) {
   const YAML::Node list = root["priorities"];
   if (!list || !list.IsSequence() || list.size() == 0) {
     return ConfigError(file, list ? list : root, "priorities", "must be a non-empty list");
@@ -95,8 +94,7 @@ absl::Status ReadPriorities(const std::string& file, const YAML::Node& root,
     if (!p["target"]) return ConfigError(file, p, "target", "is required");
     SMETSMON_RETURN_IF_ERROR(ReadDuration(file, p, "target", &c.target_ms));
     SMETSMON_RETURN_IF_ERROR(ReadShare(file, p, "target_service_level", &c.target_service_level));
-    SMETSMON_RETURN_IF_ERROR(
-        ReadShare(file, p, "minimum_service_level", &c.minimum_service_level));
+    SMETSMON_RETURN_IF_ERROR(ReadShare(file, p, "minimum_service_level", &c.minimum_service_level));
     if (c.minimum_service_level > c.target_service_level) {
       return ConfigError(file, p, "minimum_service_level",
                          "must not be above target_service_level");
@@ -134,9 +132,9 @@ absl::Status ReadLatencyBuckets(const std::string& file, const YAML::Node& root,
                                 RulesConfig* config) {
   const YAML::Node list = root["latency_buckets"];
   if (!list) {
-    config->latency_bounds_ms = {1'000,  5'000,     10'000,     30'000,      60'000,
-                                 120'000, 300'000, 600'000, 1'800'000, 3'600'000,
-                                 6 * kMsPerHour, 48 * kMsPerHour};
+    config->latency_bounds_ms = {1'000,     5'000,     10'000,         30'000,
+                                 60'000,    120'000,   300'000,        600'000,
+                                 1'800'000, 3'600'000, 6 * kMsPerHour, 48 * kMsPerHour};
     return absl::OkStatus();
   }
   if (!list.IsSequence() || list.size() == 0 || list.size() > 30) {

@@ -50,9 +50,8 @@ void WriteWhatIf(JsonWriter& w, const std::vector<WhatIfRow>& rows) {
       w.BeginObject();
       w.Key("level_dv").Int(r.levels_dv[i]);
       w.Field("stopped", r.stopped[i]);
-      w.Key("share").Double(r.alerts > 0 ? static_cast<double>(r.stopped[i]) /
-                                               static_cast<double>(r.alerts)
-                                         : 0.0);
+      w.Key("share").Double(
+          r.alerts > 0 ? static_cast<double>(r.stopped[i]) / static_cast<double>(r.alerts) : 0.0);
       w.EndObject();
     }
     w.EndArray();

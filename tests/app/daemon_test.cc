@@ -72,17 +72,33 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
-  std::string metrics_text;
+  hooks.rules_interval_ms = 20;
+  std::string metrics_text, findings, gonogo, whatif, delivery, top;
   int health = 0, ready = 0, missing = 0;
   std::thread client;
   hooks.on_started = [&](Daemon& d, uint16_t port) {
-    client = std::thread([&, port, ingest = d.ingest.get()] {
+    aggregate::Engine* engine = d.engine.get();
+    const auto d_stream_ms = [engine] { return engine->StreamTime().ms; };
+    client = std::thread([&, port, d_stream_ms, ingest = d.ingest.get()] {
       health = Get(port, "/healthz").first;
       const bool applied = ingest->WaitForApplied(lines.size(), 60'000);
       // Readiness follows the group and the fetch watermarks: allow it a few seconds.
       for (int i = 0; i < 200 && (ready = Get(port, "/readyz").first) != 200; ++i) {
         ingest->WaitForApplied(~uint64_t{0}, 50);
       }
+      // The rules evaluate on a timer at the stream time: wait for an evaluation that saw it all.
+      for (int i = 0; i < 200; ++i) {
+        findings = Get(port, "/api/v1/findings").second;
+        if (findings.find("\"evaluated_at_ms\":" + std::to_string(d_stream_ms())) !=
+            std::string::npos) {
+          break;
+        }
+        ingest->WaitForApplied(~uint64_t{0}, 50);
+      }
+      gonogo = Get(port, "/api/v1/gonogo").second;
+      whatif = Get(port, "/api/v1/whatif").second;
+      delivery = Get(port, "/api/v1/delivery").second;
+      top = Get(port, "/api/v1/top").second;
       metrics_text = Get(port, "/metrics").second;
       missing = Get(port, "/nope").first;
       EXPECT_TRUE(applied);
@@ -106,6 +122,23 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
             std::string::npos)
       << metrics_text;
   EXPECT_TRUE(std::filesystem::exists(settings->snapshot_path));
+
+  // The rules: the API answers, and the metrics carry the Go/No-Go and findings (bounded labels).
+  EXPECT_NE(findings.find("\"open\":["), std::string::npos) << findings;
+  EXPECT_NE(gonogo.find("\"current\":{\"at_ms\":"), std::string::npos) << gonogo;
+  EXPECT_NE(gonogo.find("\"id\":\"smets1_alerts_per_installation\""), std::string::npos) << gonogo;
+  // The generator's SMETS1 DMC flood sends 8F40 with voltages: the what-if counted them.
+  EXPECT_NE(whatif.find("\"rule\":\"SMETS1 8F40\",\"scope\":\"all\",\"window\":\"24h\""),
+            std::string::npos)
+      << whatif;
+  EXPECT_NE(delivery.find("\"priority\":\"critical\""), std::string::npos) << delivery;
+  EXPECT_NE(top.find("\"count\":"), std::string::npos) << top;
+  EXPECT_GE(Metric(metrics_text, "smetsmon_rules_evaluations_total"), 1);
+  EXPECT_NE(metrics_text.find("smetsmon_gonogo_status{criterion=\"overall\"}"), std::string::npos)
+      << metrics_text;
+  EXPECT_NE(metrics_text.find("smetsmon_findings_open{kind=\"storm\",area=\"all\"}"),
+            std::string::npos)
+      << metrics_text;
 }
 
 }  // namespace

@@ -1,0 +1,33 @@
+// Small builders for prometheus-cpp metric families assembled at scrape time by the probes.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+namespace smetsmon::metrics {
+
+inline prometheus::MetricFamily Family(std::string name, std::string help,
+                                       prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+inline void Add(prometheus::MetricFamily& f, double value,
+                std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+}  // namespace smetsmon::metrics

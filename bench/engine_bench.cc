@@ -99,8 +99,7 @@ uint64_t RawPass(const Batch& b, od::parser& parser) {
 // (`evaluation_s`, best of 5): it runs off the per-event path, once per interval.
 double RunEngine(const catalog::ReferenceData& ref, const Batch& batch, uint64_t premises,
                  const aggregate::RuleInputsSetup* rule_inputs, uint64_t* accepted,
-                 const rules::RulesConfig* rules_config = nullptr,
-                 double* evaluation_s = nullptr) {
+                 const rules::RulesConfig* rules_config = nullptr, double* evaluation_s = nullptr) {
   aggregate::EngineConfig config;
   config.expected_devices = premises * 2;
   config.rule_inputs = rule_inputs;
@@ -173,7 +172,8 @@ int main(int argc, char** argv) {
   od::parser parser;
   double best_raw = 1e100, best_engine = 1e100, best_decode = 1e100, best_apply = 1e100,
          best_rules = 1e100, evaluation_s = 1e100;
-  auto loaded_rules = rules::LoadRulesConfig(std::string(SMETSMON_SOURCE_DIR) + "/config/rules.yaml", ref);
+  auto loaded_rules =
+      rules::LoadRulesConfig(std::string(SMETSMON_SOURCE_DIR) + "/config/rules.yaml", ref);
   if (!loaded_rules.ok()) {
     std::fprintf(stderr, "bench: %s\n", loaded_rules.status().ToString().c_str());
     return 2;
@@ -241,13 +241,14 @@ int main(int argc, char** argv) {
   const double rules_rate = n / best_rules;
   std::fprintf(stderr, "raw pass read %.2f fields per event\n",
                static_cast<double>(g_fields) / (n * repeat));
-  std::fprintf(stderr,
-               "raw %.0f events/s, decode only %.0f events/s, state only %.0f events/s, engine %.0f "
-               "events/s, engine with rules %.0f events/s (accepted %llu, sink %llu); one rules "
-               "evaluation %.2f ms\n",
-               raw_rate, n / best_decode, n / best_apply, engine_rate, rules_rate,
-               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(sink & 1),
-               evaluation_s * 1e3);
+  std::fprintf(
+      stderr,
+      "raw %.0f events/s, decode only %.0f events/s, state only %.0f events/s, engine %.0f "
+      "events/s, engine with rules %.0f events/s (accepted %llu, sink %llu); one rules "
+      "evaluation %.2f ms\n",
+      raw_rate, n / best_decode, n / best_apply, engine_rate, rules_rate,
+      static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(sink & 1),
+      evaluation_s * 1e3);
   std::printf(
       "{\"events\":%zu,\"raw_events_per_s\":%.0f,\"engine_events_per_s\":%.0f,\"ratio\":%.3f,"
       "\"engine_rules_events_per_s\":%.0f,\"rules_ratio\":%.3f,\"rules_evaluation_ms\":%.2f}\n",

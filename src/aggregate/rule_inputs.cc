@@ -23,8 +23,8 @@ RuleInputs::RuleInputs(const RuleInputsSetup& setup)
   SMETSMON_CHECK(setup.class_of_slot.empty() || !setup.class_names.empty());
   SMETSMON_CHECK(setup.class_names.size() == setup.class_target_ms.size());
   if (!setup.voltage_rules.empty()) {
-    whatif_minutes_ = std::make_unique<window::BucketRing>(kMsPerMinute, 60, setup.allowed_lateness_ms,
-                                                           setup.whatif_cells());
+    whatif_minutes_ = std::make_unique<window::BucketRing>(
+        kMsPerMinute, 60, setup.allowed_lateness_ms, setup.whatif_cells());
     whatif_hours_ = std::make_unique<window::BucketRing>(kMsPerHour, 24, setup.allowed_lateness_ms,
                                                          setup.whatif_cells());
   }
@@ -147,8 +147,7 @@ void RuleInputs::TrackNoisy(const AlertEvent& e, uint32_t alerts_24h) {
 }
 
 void RuleInputs::MaybePublish(EventTime stream_time, int64_t interval_ms,
-                              const std::function<const DeviceState*(uint64_t)>& find,
-                              bool force) {
+                              const std::function<const DeviceState*(uint64_t)>& find, bool force) {
   if (!force && stream_time.ms - last_publish_ms_ < interval_ms) return;
   last_publish_ms_ = stream_time.ms;
   std::vector<NoisyDevice> copy;

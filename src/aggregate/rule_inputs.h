@@ -43,8 +43,8 @@ struct RuleInputsSetup {
   std::vector<uint8_t> class_of_slot;  // size = code slots
   std::vector<std::string> class_names;
   std::vector<int64_t> class_target_ms;
-  std::vector<int64_t> latency_bounds_ms;  // histogram upper bounds (inclusive), ascending
-  size_t region_slots = 1;                 // comms regions + 1 for unknown
+  std::vector<int64_t> latency_bounds_ms;    // histogram upper bounds (inclusive), ascending
+  size_t region_slots = 1;                   // comms regions + 1 for unknown
   std::vector<uint8_t> region_of_area_slot;  // area slot -> region slot
 
   // What-if: rule index per (code slot, generation) cell, -1 for none.

@@ -237,8 +237,8 @@ TEST_F(EvaluatorTest, PowerCutMatchedByPremisesOpensAndCloses) {
   EXPECT_EQ(f->area, nw);
   EXPECT_EQ(f->severity, Severity::kCritical);
   for (int i = 0; i < 40; ++i) {
-    AlertEvent e = Event(7000 + i, "8F36", kT0 + 20 * kMsPerMinute + i * 1000,
-                         Generation::kSmets2, "_G");
+    AlertEvent e =
+        Event(7000 + i, "8F36", kT0 + 20 * kMsPerMinute + i * 1000, Generation::kSmets2, "_G");
     e.mpxn = 1612345678900ULL + static_cast<uint64_t>(i);
     Apply(e);
   }
@@ -246,9 +246,9 @@ TEST_F(EvaluatorTest, PowerCutMatchedByPremisesOpensAndCloses) {
   s = evaluator_->Snapshot();
   EXPECT_EQ(OpenFinding(s, FindingKind::kPowerOutage, "North West"), nullptr);
   ASSERT_EQ(Count(s.closed_findings, FindingKind::kPowerOutage), 1u);
-  const Finding& closed = *std::find_if(
-      s.closed_findings.begin(), s.closed_findings.end(),
-      [](const Finding& x) { return x.kind == FindingKind::kPowerOutage; });
+  const Finding& closed =
+      *std::find_if(s.closed_findings.begin(), s.closed_findings.end(),
+                    [](const Finding& x) { return x.kind == FindingKind::kPowerOutage; });
   EXPECT_EQ(closed.figures.at("affected_premises"), 40);
   EXPECT_EQ(closed.figures.at("restored_premises"), 40);
   EXPECT_EQ(closed.figures.at("long_interruptions"), 40);
@@ -280,7 +280,8 @@ TEST_F(EvaluatorTest, StormOpensOnABurstAboveTheLearnedBaseline) {
   uint64_t device = 9000;
   // Three hours of 2 firmware alerts a minute in South Wales (120/h), ticking every minute.
   for (int minute = 0; minute < 180; ++minute, t += kMsPerMinute) {
-    for (int k = 0; k < 2; ++k) Apply(Event(device++, "8F72", t + k * 1000, Generation::kSmets2, "_K"));
+    for (int k = 0; k < 2; ++k)
+      Apply(Event(device++, "8F72", t + k * 1000, Generation::kSmets2, "_K"));
     Tick(t + 2000);
   }
   RulesSnapshot s = evaluator_->Snapshot();
@@ -288,7 +289,8 @@ TEST_F(EvaluatorTest, StormOpensOnABurstAboveTheLearnedBaseline) {
   EXPECT_EQ(early, nullptr) << early->explanation;
   // Then 40 a minute (2,400/h) for 15 minutes.
   for (int minute = 0; minute < 15; ++minute, t += kMsPerMinute) {
-    for (int k = 0; k < 40; ++k) Apply(Event(device++, "8F72", t + k * 1000, Generation::kSmets2, "_K"));
+    for (int k = 0; k < 40; ++k)
+      Apply(Event(device++, "8F72", t + k * 1000, Generation::kSmets2, "_K"));
     Tick(t + 41'000);
   }
   s = evaluator_->Snapshot();

@@ -322,13 +322,14 @@ TEST(GoNoGoToJsonTest, Fields) {
                    "data: noisy_devices (metric noisy_devices)\","),
             std::string::npos)
       << j;
-  EXPECT_NE(j.find("{\"id\":\"smets1_alerts_per_installation\",\"metric\":"
-                   "\"smets1_alerts_per_installation_24h\",\"value\":2.2906166666666667,\"amber\":2.5,"
-                   "\"red\":4,\"direction\":\"higher_is_worse\",\"available\":true,\"rag\":"
-                   "\"green\",\"detail\":\"412,311 alerts / 180,000 installations\","
-                   "\"explanation\":\"OPSG asked to slow or pause migration if SMETS1 alerts "
-                   "grow\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      j.find("{\"id\":\"smets1_alerts_per_installation\",\"metric\":"
+             "\"smets1_alerts_per_installation_24h\",\"value\":2.2906166666666667,\"amber\":2.5,"
+             "\"red\":4,\"direction\":\"higher_is_worse\",\"available\":true,\"rag\":"
+             "\"green\",\"detail\":\"412,311 alerts / 180,000 installations\","
+             "\"explanation\":\"OPSG asked to slow or pause migration if SMETS1 alerts "
+             "grow\"}"),
+      std::string::npos)
       << j;
   EXPECT_NE(j.find("{\"id\":\"pra_delivered_pct\",\"metric\":\"pra_delivered_pct\",\"value\":"
                    "96.5,\"amber\":95,\"red\":90,\"direction\":\"lower_is_worse\","

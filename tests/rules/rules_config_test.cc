@@ -27,7 +27,8 @@ class RulesConfigTest : public ::testing::Test {
   catalog::ReferenceData ref_;
 };
 
-constexpr char kMinimal[] = "priorities:\n  - {name: urgent, target: 10s}\n  - {name: rest, target: 10m}\n";
+constexpr char kMinimal[] =
+    "priorities:\n  - {name: urgent, target: 10s}\n  - {name: rest, target: 10m}\n";
 
 TEST_F(RulesConfigTest, ShippedConfigLoads) {
   auto c = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
@@ -35,7 +36,8 @@ TEST_F(RulesConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c->classes.size(), 4u);
   EXPECT_EQ(c->classes[0].target_ms, 30'000);
   EXPECT_EQ(c->voltage_whatif.size(), 2u);
-  EXPECT_EQ(c->voltage_whatif[0].rule.candidates_dv, (std::vector<int32_t>{2530, 2550, 2580, 2600}));
+  EXPECT_EQ(c->voltage_whatif[0].rule.candidates_dv,
+            (std::vector<int32_t>{2530, 2550, 2580, 2600}));
   EXPECT_EQ(c->dno_floods.at(0).threshold_per_day, 2000u);
   EXPECT_EQ(c->gonogo.decision_hour, 6);
   EXPECT_EQ(c->gonogo.criteria.size(), 6u);
@@ -60,10 +62,10 @@ TEST_F(RulesConfigTest, MistakesNameTheFileLineAndField) {
   EXPECT_NE(bad_target.find("target"), std::string::npos) << bad_target;
   EXPECT_NE(ErrorOf(std::string(kMinimal) + "high_priority: {class: vip}\n").find("vip"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(std::string(kMinimal) +
-                    "high_priority: {class: urgent, categories: [voltag]}\n")
-                .find("unknown category 'voltag'"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kMinimal) + "high_priority: {class: urgent, categories: [voltag]}\n")
+          .find("unknown category 'voltag'"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kMinimal) + "latency_buckets: [5s, 1s]\n").find("ascending"),
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kMinimal) +
@@ -80,9 +82,9 @@ TEST_F(RulesConfigTest, MistakesNameTheFileLineAndField) {
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kMinimal) + "outages: {min_share: 2}\n").find("min_share"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(std::string(kMinimal) + "gonogo: {decision_time: \"25:00\"}\n")
-                .find("decision_time"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kMinimal) + "gonogo: {decision_time: \"25:00\"}\n").find("decision_time"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kMinimal) +
                     "gonogo:\n  criteria:\n    - {id: a, metric: m, amber: 5, red: 1}\n")
                 .find("gonogo"),

@@ -120,6 +120,24 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     });
   };
   if (d.evaluator) schedule_rules();
+  // SIGHUP: reload rules.yaml (validated first; a bad file keeps the running rules).
+  boost::asio::signal_set hup(io, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (d.evaluator == nullptr) {
+        Log("warn", "SIGHUP: rules are off (no " + rules_path + "), nothing to reload");
+      } else if (auto loaded = rules::LoadRulesConfig(rules_path, *ref); !loaded.ok()) {
+        Log("error", "SIGHUP: rules not reloaded: " + std::string(loaded.status().message()));
+      } else if (absl::Status s = d.evaluator->Reload(*loaded); !s.ok()) {
+        Log("error", "SIGHUP: " + std::string(s.message()));
+      } else {
+        Log("info", "SIGHUP: rules reloaded from " + rules_path);
+      }
+      wait_hup();
+    });
+  };
+  wait_hup();
   std::thread io_thread([&io] { io.run(); });
   Log("info", "listening on http://" +
                   settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +

@@ -20,14 +20,14 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
                           "Event time the rules were last evaluated at.", MetricType::Gauge);
   Add(evaluated, static_cast<double>(s.evaluated_at.ms) / 1000.0);
   out.push_back(std::move(evaluated));
-  auto evaluations = Family("smetsmon_rules_evaluations_total", "Rules evaluations run.",
-                            MetricType::Counter);
+  auto evaluations =
+      Family("smetsmon_rules_evaluations_total", "Rules evaluations run.", MetricType::Counter);
   Add(evaluations, static_cast<double>(evaluator_->evaluations()));
   out.push_back(std::move(evaluations));
 
   // Open findings by kind and area ("all" sums every area and the regional/national ones).
-  auto findings = Family("smetsmon_findings_open", "Open findings by kind and area.",
-                         MetricType::Gauge);
+  auto findings =
+      Family("smetsmon_findings_open", "Open findings by kind and area.", MetricType::Gauge);
   std::map<std::pair<std::string, std::string>, int> open;
   for (int k = 0; k < rules::kFindingKindCount; ++k) {
     open[{rules::FindingKindName(static_cast<rules::FindingKind>(k)), "all"}] = 0;
@@ -61,9 +61,9 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   auto whatif_alerts = Family("smetsmon_whatif_alerts",
                               "Alerts of a voltage what-if rule carrying a voltage, in the window.",
                               MetricType::Gauge);
-  auto whatif_stopped = Family("smetsmon_whatif_stopped_alerts",
-                               "Of those, alerts a changed acceptance level would have stopped.",
-                               MetricType::Gauge);
+  auto whatif_stopped =
+      Family("smetsmon_whatif_stopped_alerts",
+             "Of those, alerts a changed acceptance level would have stopped.", MetricType::Gauge);
   for (const rules::WhatIfRow& r : s.whatif) {
     if (r.scope.rfind("dmc=", 0) == 0) continue;  // DMCs via the API (bounded, but many)
     const std::string area = r.scope == "all" ? "all" : r.scope.substr(5);
@@ -81,8 +81,8 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   out.push_back(std::move(whatif_stopped));
 
   // Delivery within target per priority x region x window.
-  auto delivered = Family("smetsmon_delivery_alerts", "Alerts delivered (with a dcc_time) in the window.",
-                          MetricType::Gauge);
+  auto delivered = Family("smetsmon_delivery_alerts",
+                          "Alerts delivered (with a dcc_time) in the window.", MetricType::Gauge);
   auto within = Family("smetsmon_delivery_within_target_ratio",
                        "Share of alerts delivered within their class's target in the window.",
                        MetricType::Gauge);
@@ -100,11 +100,12 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   out.push_back(std::move(within));
   out.push_back(std::move(rag));
 
-  auto noisy = Family("smetsmon_noisy_devices",
-                      "Devices over the per-device daily alert threshold, by area.",
-                      MetricType::Gauge);
+  auto noisy =
+      Family("smetsmon_noisy_devices",
+             "Devices over the per-device daily alert threshold, by area.", MetricType::Gauge);
   Add(noisy, static_cast<double>(s.noisy_devices), {{"area", "all"}, {"generation", "all"}});
-  Add(noisy, static_cast<double>(s.noisy_smets1_devices), {{"area", "all"}, {"generation", "smets1"}});
+  Add(noisy, static_cast<double>(s.noisy_smets1_devices),
+      {{"area", "all"}, {"generation", "smets1"}});
   for (const auto& [area, n] : s.noisy_by_area) {
     Add(noisy, static_cast<double>(n), {{"area", area}, {"generation", "all"}});
   }

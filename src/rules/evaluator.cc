@@ -49,19 +49,98 @@ Evaluator::Evaluator(aggregate::Engine& engine, const RulesConfig& config, Local
     : engine_(&engine),
       config_(config),
       calendar_(calendar),
-      storms_(config.storm),
-      outages_(
-          [&] {
-            OutageConfig c = config.outage;
-            c.allowed_lateness_ms = engine.config().window.allowed_lateness_ms;
-            return c;
-          }(),
-          *engine.ref().areas,
-          engine.ref().inventory != nullptr ? engine.ref().inventory->installs_by_area()
-                                            : std::vector<uint64_t>{}),
+      storms_(std::make_unique<StormDetector>(config.storm)),
       daily_(config.gonogo, calendar),
       storm_excluded_(engine.layout().categories(), false) {
+  outages_ = MakeOutageTracker(config.outage);
   for (catalog::CategoryIndex c : config.storm_excluded_categories) storm_excluded_[c] = true;
+}
+
+std::unique_ptr<OutageTracker> Evaluator::MakeOutageTracker(const OutageConfig& config) const {
+  OutageConfig c = config;
+  c.allowed_lateness_ms = engine_->config().window.allowed_lateness_ms;
+  return std::make_unique<OutageTracker>(c, *engine_->ref().areas,
+                                         engine_->ref().inventory != nullptr
+                                             ? engine_->ref().inventory->installs_by_area()
+                                             : std::vector<uint64_t>{});
+}
+
+void Evaluator::CloseOpen(FindingKind kind, const std::string& why) {
+  const EventTime at{last_eval_ms_ == EventTime::Min().ms ? 0 : last_eval_ms_};
+  for (const Finding& f : book_.Open()) {
+    if (f.kind != kind) continue;
+    Finding updated = f;
+    updated.explanation += " " + why;
+    book_.Upsert(updated);
+    book_.Close(f.id, at);
+  }
+}
+
+absl::Status Evaluator::Reload(const RulesConfig& next) {
+  std::vector<std::string> fixed;
+  const auto same_classes = [&] {
+    if (next.classes.size() != config_.classes.size()) return false;
+    for (size_t i = 0; i < next.classes.size(); ++i) {
+      if (next.classes[i].name != config_.classes[i].name ||
+          next.classes[i].target_ms != config_.classes[i].target_ms) {
+        return false;
+      }
+    }
+    return next.class_of_slot == config_.class_of_slot;
+  };
+  if (!same_classes()) fixed.push_back("priorities (names, targets) and the high-priority list");
+  if (next.latency_bounds_ms != config_.latency_bounds_ms) fixed.push_back("latency_buckets");
+  bool same_voltage = next.voltage_whatif.size() == config_.voltage_whatif.size();
+  for (size_t i = 0; same_voltage && i < next.voltage_whatif.size(); ++i) {
+    const VoltageRuleConfig& a = next.voltage_whatif[i];
+    const VoltageRuleConfig& b = config_.voltage_whatif[i];
+    same_voltage = a.code == b.code && a.generation == b.generation && a.rule.over == b.rule.over &&
+                   a.rule.current_dv == b.rule.current_dv &&
+                   a.rule.candidates_dv == b.rule.candidates_dv && a.rule.name == b.rule.name;
+  }
+  if (!same_voltage) fixed.push_back("voltage_whatif");
+  if (next.noisy_threshold_24h != config_.noisy_threshold_24h ||
+      next.noisy_capacity_per_worker != config_.noisy_capacity_per_worker) {
+    fixed.push_back("noisy_devices.threshold_24h/capacity_per_worker");
+  }
+  if (next.gonogo.timezone != config_.gonogo.timezone) fixed.push_back("gonogo.timezone");
+  if (!fixed.empty()) {
+    std::string list;
+    for (const std::string& f : fixed) absl::StrAppend(&list, list.empty() ? "" : ", ", f);
+    return absl::FailedPreconditionError(
+        absl::StrCat("rules not reloaded: changing ", list, " needs a restart"));
+  }
+  const auto storm_changed = [](const StormConfig& a, const StormConfig& b) {
+    return a.factor != b.factor || a.floor_per_hour != b.floor_per_hour ||
+           a.clear_ratio != b.clear_ratio || a.min_duration_ms != b.min_duration_ms ||
+           a.baseline_half_life_hours != b.baseline_half_life_hours || a.warmup_ms != b.warmup_ms ||
+           a.max_scopes != b.max_scopes;
+  };
+  if (storm_changed(next.storm, config_.storm) ||
+      next.storm_rate_window_ms != config_.storm_rate_window_ms ||
+      next.storm_excluded_categories != config_.storm_excluded_categories) {
+    CloseOpen(FindingKind::kStorm, "(closed by a rules reload: storm detection restarted)");
+    storms_ = std::make_unique<StormDetector>(next.storm);
+    storm_excluded_.assign(engine_->layout().categories(), false);
+    for (catalog::CategoryIndex c : next.storm_excluded_categories) storm_excluded_[c] = true;
+  }
+  const auto outage_changed = [](const OutageConfig& a, const OutageConfig& b) {
+    return a.window_ms != b.window_ms || a.min_premises != b.min_premises ||
+           a.min_share != b.min_share || a.close_restored_share != b.close_restored_share ||
+           a.close_quiet_ms != b.close_quiet_ms ||
+           a.long_interruption_ms != b.long_interruption_ms ||
+           a.comms_min_restorations != b.comms_min_restorations ||
+           a.comms_max_matched_share != b.comms_max_matched_share;
+  };
+  if (outage_changed(next.outage, config_.outage)) {
+    CloseOpen(FindingKind::kPowerOutage, "(closed by a rules reload: outage detection restarted)");
+    CloseOpen(FindingKind::kCommsIncident,
+              "(closed by a rules reload: outage detection restarted)");
+    outages_ = MakeOutageTracker(next.outage);
+  }
+  daily_.Reconfigure(next.gonogo);
+  config_ = next;
+  return absl::OkStatus();
 }
 
 void Evaluator::Tick(EventTime now, bool force) {
@@ -75,7 +154,7 @@ void Evaluator::Tick(EventTime now, bool force) {
              : r.kind == aggregate::OutageSignalRecord::Kind::kRestoredLong
                  ? OutageSignal::Kind::kRestoredLong
                  : OutageSignal::Kind::kRestored;
-    outages_.Add(s);
+    outages_->Add(s);
     ++signals_seen_;
   });
   if (now == EventTime::Min()) return;  // nothing seen yet
@@ -98,7 +177,7 @@ void Evaluator::Evaluate(EventTime now) {
   EvaluateStorms(
       now, rate_view,
       static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
-  outages_.Evaluate(now, book_);
+  outages_->Evaluate(now, book_);
 
   std::vector<uint64_t> flood_alerts_by_area;
   size_t areas_flooded = 0;
@@ -159,12 +238,12 @@ void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_
       scope.key =
           absl::StrCat("area=", areas.area(area).name, " category=", catalogue.categories()[cat]);
       // Scopes with no traffic and no state yet are skipped to keep the scope table small.
-      if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
+      if (n == 0 && storms_->Find(scope.key) == nullptr) continue;
       scope.area = area;
       scope.region = areas.RegionLabel(areas.RegionOf(area));
       scope.label =
           absl::StrCat(areas.area(area).name, " ", catalogue.categories()[cat], " alerts");
-      storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
+      storms_->Observe(now, scope, static_cast<double>(n) * per_hour, book_);
     }
   }
   // SMETS1 DMC x category.
@@ -178,10 +257,10 @@ void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_
       StormScope scope;
       scope.key =
           absl::StrCat("dmc=", std::string(name), " category=", catalogue.categories()[cat]);
-      if (n == 0 && storms_.Find(scope.key) == nullptr) continue;
+      if (n == 0 && storms_->Find(scope.key) == nullptr) continue;
       scope.label = absl::StrCat("SMETS1 DMC ", std::string(name), " ", catalogue.categories()[cat],
                                  " alerts");
-      storms_.Observe(now, scope, static_cast<double>(n) * per_hour, book_);
+      storms_->Observe(now, scope, static_cast<double>(n) * per_hour, book_);
     }
   }
 }

@@ -81,6 +81,14 @@ class Evaluator {
   // rule at `now`; `force` evaluates regardless (end of a replay).
   void Tick(EventTime now, bool force = false);
 
+  // SIGHUP: takes a new rules configuration without a restart. Rules evaluated here (thresholds,
+  // storms, outages, Go/No-Go) change at once; a detector whose settings changed starts afresh
+  // and its open findings close at the last evaluation. What the per-event path keeps (priority
+  // classes and targets, latency buckets, what-if levels, the noisy threshold) is fixed for the
+  // engine's life: changing it is refused with the list of what needs a restart. Same thread as
+  // Tick.
+  absl::Status Reload(const RulesConfig& config);
+
   RulesSnapshot Snapshot() const;
   const RulesConfig& config() const { return config_; }
   const catalog::AreaTable& areas() const { return *engine_->ref().areas; }
@@ -90,6 +98,8 @@ class Evaluator {
  private:
   Evaluator(aggregate::Engine& engine, const RulesConfig& config, LocalCalendar calendar);
   void Evaluate(EventTime now);
+  std::unique_ptr<OutageTracker> MakeOutageTracker(const OutageConfig& c) const;
+  void CloseOpen(FindingKind kind, const std::string& why);
   void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);
   void EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
                          std::vector<uint64_t>* flood_alerts_by_area, size_t* areas_flooded);
@@ -106,8 +116,8 @@ class Evaluator {
   RulesConfig config_;
   LocalCalendar calendar_;
   FindingBook book_;
-  StormDetector storms_;
-  OutageTracker outages_;
+  std::unique_ptr<StormDetector> storms_;
+  std::unique_ptr<OutageTracker> outages_;
   DailyDecision daily_;
   int64_t last_eval_ms_ = EventTime::Min().ms;
   int64_t interval_ms_ = kMsPerMinute;

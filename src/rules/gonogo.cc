@@ -513,6 +513,14 @@ bool DailyDecision::Due(EventTime now) {
   return true;
 }
 
+void DailyDecision::Reconfigure(GoNoGoConfig config) {
+  const bool moved = config.decision_hour != config_.decision_hour ||
+                     config.decision_minute != config_.decision_minute;
+  config_ = std::move(config);
+  if (moved) next_due_.reset();
+  while (history_.size() > config_.history_kept) history_.pop_front();
+}
+
 absl::Status DailyDecision::Record(const GoNoGoResult& r) {
   history_.push_back(r);
   while (history_.size() > config_.history_kept) history_.pop_front();

@@ -149,6 +149,9 @@ class DailyDecision {
   // written to a temporary and renamed; a second decision the same local day replaces them). A
   // write error is returned as a Status; the decision stays in the history either way.
   absl::Status Record(const GoNoGoResult& r);
+  // A reloaded configuration (same time zone): keeps the history; if the decision time changed,
+  // the schedule re-arms from the next call to Due.
+  void Reconfigure(GoNoGoConfig config);
 
   const std::deque<GoNoGoResult>& history() const { return history_; }
   std::optional<EventTime> next_due() const { return next_due_; }

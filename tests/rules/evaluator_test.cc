@@ -326,5 +326,72 @@ TEST_F(EvaluatorTest, GoNoGoTurnsRedOnAnSmets1Flood) {
   EXPECT_EQ(s.gonogo_history[0].local_date, "2023-06-26");
 }
 
+TEST_F(EvaluatorTest, ReloadChangesThresholdsAtOnceAndRefusesPerEventChanges) {
+  Start();
+  for (int i = 0; i < 60; ++i) {
+    Apply(Event(4000 + i % 7, "8014", kT0 + i * 10'000, Generation::kSmets1, "_M"));
+  }
+  Tick(kT0 + 15 * kMsPerMinute);
+  EXPECT_EQ(OpenFinding(evaluator_->Snapshot(), FindingKind::kDnoFlood, "area=Yorkshire"), nullptr);
+
+  RulesConfig lower = config_;
+  lower.dno_floods.front().threshold_per_day = 50;
+  ASSERT_TRUE(evaluator_->Reload(lower).ok());
+  Tick(kT0 + 16 * kMsPerMinute);
+  EXPECT_NE(OpenFinding(evaluator_->Snapshot(), FindingKind::kDnoFlood, "area=Yorkshire"), nullptr);
+
+  RulesConfig levels = lower;
+  levels.voltage_whatif.front().rule.candidates_dv.push_back(2700);
+  levels.classes.front().target_ms = 1000;
+  const absl::Status refused = evaluator_->Reload(levels);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("voltage_whatif"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("priorities"), std::string::npos) << refused;
+  // Refused means nothing changed: the lowered flood threshold still applies.
+  Tick(kT0 + 17 * kMsPerMinute);
+  EXPECT_NE(OpenFinding(evaluator_->Snapshot(), FindingKind::kDnoFlood, "area=Yorkshire"), nullptr);
+}
+
+TEST_F(EvaluatorTest, ReloadRestartsAChangedDetectorAndClosesItsOpenFindings) {
+  Start();
+  for (int i = 0; i < 40; ++i) {
+    AlertEvent e = Event(6000 + i, "AD1", kT0 + i * 2000, Generation::kSmets2, "_G");
+    e.mpxn = 1612345678900ULL + static_cast<uint64_t>(i);
+    Apply(e);
+  }
+  Tick(kT0 + 3 * kMsPerMinute);
+  ASSERT_NE(OpenFinding(evaluator_->Snapshot(), FindingKind::kPowerOutage, "North West"), nullptr);
+  RulesConfig changed = config_;
+  changed.outage.min_premises = 100;
+  ASSERT_TRUE(evaluator_->Reload(changed).ok());
+  Tick(kT0 + 4 * kMsPerMinute);
+  const RulesSnapshot s = evaluator_->Snapshot();
+  EXPECT_EQ(OpenFinding(s, FindingKind::kPowerOutage, "North West"), nullptr);
+  ASSERT_EQ(Count(s.closed_findings, FindingKind::kPowerOutage), 1u);
+  const auto closed =
+      std::find_if(s.closed_findings.begin(), s.closed_findings.end(),
+                   [](const Finding& f) { return f.kind == FindingKind::kPowerOutage; });
+  EXPECT_NE(closed->explanation.find("rules reload"), std::string::npos) << closed->explanation;
+}
+
+TEST_F(EvaluatorTest, EventsOlderThanTheWindowsAreNotCountedInWhatIf) {
+  Start();
+  AlertEvent now = Event(3000, "8F40", kT0 + 30 * kMsPerHour, Generation::kSmets1, "_B");
+  now.present |= AlertEvent::kHasVoltage;
+  now.voltage_dv = 2560;
+  Apply(now);
+  // 26 h older than the stream time: beyond the 24 h window plus lateness.
+  AlertEvent late = Event(3001, "8F40", kT0 + 4 * kMsPerHour, Generation::kSmets1, "_B");
+  late.present |= AlertEvent::kHasVoltage;
+  late.voltage_dv = 2560;
+  Apply(late);
+  Tick(kT0 + 30 * kMsPerHour);
+  for (const WhatIfRow& r : evaluator_->Snapshot().whatif) {
+    if (r.rule == "SMETS1 8F40" && r.scope == "all" && r.window == "24h") {
+      EXPECT_EQ(r.alerts, 1u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace smetsmon::rules

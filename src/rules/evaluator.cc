@@ -486,21 +486,35 @@ void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
     if (by_area[slot] > 0) snap->noisy_by_area.emplace_back(area_name(slot), by_area[slot]);
   }
   snap->noisy_by_dmc.assign(by_dmc.begin(), by_dmc.end());
-  const size_t k = std::min(noisy.size(), config_.noisy_top_k);
-  for (size_t i = 0; i < k; ++i) {
-    const aggregate::NoisyDevice& d = noisy[i];
+  // The list is noisiest first: the first K of each area / DMC are its top K.
+  const auto make_row = [&](const aggregate::NoisyDevice& d) {
     NoisyRow row;
     row.device_id = decode::FormatDeviceId(DeviceId{d.device});
     row.area = area_name(areas.Slot(d.area));
-    const std::string_view dmc = dmcs.Name(d.dmc);
-    row.dmc = std::string(dmc);
+    row.dmc = std::string(dmcs.Name(d.dmc));
     row.generation = static_cast<int>(d.generation);
     row.alerts_24h = d.alerts_24h;
     for (int c = 0; c < aggregate::NoisyDevice::kTopCodes; ++c) {
       if (d.code_count[c] == 0) continue;
       row.top_codes.emplace_back(decode::FormatAlertCode(AlertCode{d.code[c]}), d.code_count[c]);
     }
-    snap->noisy_top.push_back(std::move(row));
+    return row;
+  };
+  const size_t k = config_.noisy_top_k;
+  for (const aggregate::NoisyDevice& d : noisy) {
+    const bool overall = snap->noisy_top.size() < k;
+    auto& by_area_list = snap->noisy_top_by_area[area_name(areas.Slot(d.area))];
+    const bool in_area = by_area_list.size() < k;
+    std::vector<NoisyRow>* by_dmc_list = nullptr;
+    if (d.generation == Generation::kSmets1 && !dmcs.Name(d.dmc).empty()) {
+      by_dmc_list = &snap->noisy_top_by_dmc[std::string(dmcs.Name(d.dmc))];
+      if (by_dmc_list->size() >= k) by_dmc_list = nullptr;
+    }
+    if (!overall && !in_area && by_dmc_list == nullptr) continue;
+    const NoisyRow row = make_row(d);
+    if (overall) snap->noisy_top.push_back(row);
+    if (in_area) by_area_list.push_back(row);
+    if (by_dmc_list != nullptr) by_dmc_list->push_back(row);
   }
   // One finding per area with noisy devices (informational: DNOs and suppliers want the list).
   for (size_t slot = 0; slot < areas.size(); ++slot) {

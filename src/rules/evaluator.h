@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,7 +63,9 @@ struct RulesSnapshot {
   std::vector<Finding> closed_findings;  // newest last, bounded
   std::vector<DeliveryRow> delivery;
   std::vector<WhatIfRow> whatif;
-  std::vector<NoisyRow> noisy_top;  // top-K overall, then per area and per DMC in the API
+  std::vector<NoisyRow> noisy_top;                                 // the top-K noisiest overall
+  std::map<std::string, std::vector<NoisyRow>> noisy_top_by_area;  // top-K per area
+  std::map<std::string, std::vector<NoisyRow>> noisy_top_by_dmc;   // top-K per SMETS1 DMC
   uint64_t noisy_devices = 0, noisy_smets1_devices = 0;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_area;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_dmc;

@@ -89,18 +89,11 @@ void WriteDelivery(JsonWriter& w, const std::vector<DeliveryRow>& rows,
   w.EndObject();
 }
 
-void WriteNoisy(JsonWriter& w, const RulesSnapshot& s) {
-  w.BeginObject();
-  w.Field("count", s.noisy_devices);
-  w.Field("smets1", s.noisy_smets1_devices);
-  w.Key("by_area").BeginObject();
-  for (const auto& [k, v] : s.noisy_by_area) w.Field(k, v);
-  w.EndObject();
-  w.Key("by_dmc").BeginObject();
-  for (const auto& [k, v] : s.noisy_by_dmc) w.Field(k, v);
-  w.EndObject();
-  w.Key("top").BeginArray();
-  for (const NoisyRow& r : s.noisy_top) {
+namespace {
+
+void WriteNoisyRows(JsonWriter& w, const std::vector<NoisyRow>& rows) {
+  w.BeginArray();
+  for (const NoisyRow& r : rows) {
     w.BeginObject();
     w.Field("device_id", r.device_id);
     w.Field("area", r.area);
@@ -118,6 +111,34 @@ void WriteNoisy(JsonWriter& w, const RulesSnapshot& s) {
     w.EndObject();
   }
   w.EndArray();
+}
+
+}  // namespace
+
+void WriteNoisy(JsonWriter& w, const RulesSnapshot& s) {
+  w.BeginObject();
+  w.Field("count", s.noisy_devices);
+  w.Field("smets1", s.noisy_smets1_devices);
+  w.Key("by_area").BeginObject();
+  for (const auto& [k, v] : s.noisy_by_area) w.Field(k, v);
+  w.EndObject();
+  w.Key("by_dmc").BeginObject();
+  for (const auto& [k, v] : s.noisy_by_dmc) w.Field(k, v);
+  w.EndObject();
+  w.Key("top");
+  WriteNoisyRows(w, s.noisy_top);
+  w.Key("top_by_area").BeginObject();
+  for (const auto& [area, rows] : s.noisy_top_by_area) {
+    w.Key(area);
+    WriteNoisyRows(w, rows);
+  }
+  w.EndObject();
+  w.Key("top_by_dmc").BeginObject();
+  for (const auto& [dmc, rows] : s.noisy_top_by_dmc) {
+    w.Key(dmc);
+    WriteNoisyRows(w, rows);
+  }
+  w.EndObject();
   w.EndObject();
 }
 

@@ -17,7 +17,8 @@ void WriteFindings(JsonWriter& w, const RulesSnapshot& s);
 void WriteWhatIf(JsonWriter& w, const std::vector<WhatIfRow>& rows);
 void WriteDelivery(JsonWriter& w, const std::vector<DeliveryRow>& rows,
                    const std::vector<int64_t>& latency_bounds_ms);
-// {"count", "smets1", "by_area":{}, "by_dmc":{}, "top":[...]}
+// {"count", "smets1", "by_area":{}, "by_dmc":{}, "top":[...], "top_by_area":{area:[...]},
+//  "top_by_dmc":{dmc:[...]}}
 void WriteNoisy(JsonWriter& w, const RulesSnapshot& s);
 // {"current": {...}, "history": [...]}
 void WriteGoNoGo(JsonWriter& w, const RulesSnapshot& s);

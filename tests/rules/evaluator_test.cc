@@ -217,6 +217,8 @@ TEST_F(EvaluatorTest, NoisyDevicesListedWithDominantCodes) {
   EXPECT_EQ(s.noisy_top[0].alerts_24h, 40u);
   ASSERT_FALSE(s.noisy_top[0].top_codes.empty());
   EXPECT_EQ(s.noisy_top[0].top_codes[0].first, "8F40");
+  ASSERT_EQ(s.noisy_top_by_area.count("London"), 1u);
+  EXPECT_EQ(s.noisy_top_by_area.at("London").at(0).device_id, s.noisy_top[0].device_id);
   ASSERT_NE(OpenFinding(s, FindingKind::kNoisyDevices, "area=London"), nullptr);
 }
 

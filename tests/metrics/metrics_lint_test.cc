@@ -1,0 +1,105 @@
+// The daemon's /metrics text, with the rules on and a day of generated traffic applied, passes
+// `promtool check metrics` (the real Prometheus package's linter) and stays within the written
+// cardinality budget.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "aggregate/engine.h"
+#include "decode/decoder.h"
+#include "gen/generator.h"
+#include "metrics/daemon_metrics.h"
+#include "metrics/rules_metrics.h"
+#include "rules/evaluator.h"
+#include "rules/rules_config.h"
+#include "testing/fixtures.h"
+
+namespace smetsmon::metrics {
+namespace {
+
+struct ShellResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+ShellResult Shell(const std::string& cmd) {
+  ShellResult r;
+  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
+  auto ref = testing::LoadTestReference();
+  auto rules_config = rules::LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref);
+  ASSERT_TRUE(rules_config.ok()) << rules_config.status();
+  const aggregate::FleetLayout layout(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts);
+  const aggregate::RuleInputsSetup setup =
+      rules::BuildRuleInputsSetup(*rules_config, layout, 5 * kMsPerMinute);
+  aggregate::EngineConfig ec;
+  ec.workers = 2;
+  ec.expected_devices = 1 << 16;
+  ec.rule_inputs = &setup;
+  aggregate::Engine engine(ref, ec);
+  auto evaluator = rules::Evaluator::Create(engine, *rules_config);
+  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+
+  gen::GeneratorConfig traffic;
+  traffic.premises = 5000;
+  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
+  decode::Decoder decoder({ref.areas.get(), ref.dmcs.get(), ref.cohorts.get(), nullptr});
+  const ProcessingTime now{4'000'000'000'000};
+  g.Run([&](std::string_view line) {
+    AlertEvent e;
+    if (decoder.Decode(line, now, &e) == RejectReason::kNone) {
+      engine.WorkerFor(e.device).Apply(e);
+      (*evaluator)->Tick(engine.StreamTime());
+    }
+  });
+  for (size_t w = 0; w < engine.worker_count(); ++w) engine.worker(w).PublishRuleInputs();
+  (*evaluator)->Tick(engine.StreamTime(), /*force=*/true);
+  ManualClock clock(now);
+  DaemonMetrics daemon(engine, nullptr, clock);
+  RulesMetrics rules(**evaluator);
+  const std::string text = RenderText({&daemon, &rules});
+
+  const std::string path = testing::TempPath("metrics.txt");
+  testing::WriteFile(path, text);
+  const ShellResult lint = Shell("promtool check metrics < " + path);
+  EXPECT_EQ(lint.exit_code, 0) << lint.out;
+  EXPECT_EQ(lint.out, "") << lint.out;
+
+  // Budget (README "Metrics"): at most 20,000 series, no device id anywhere in a label.
+  const std::regex kDeviceIdLike("[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}");
+  size_t series = 0;
+  std::set<std::string> names;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end - at);
+    at = end == std::string::npos ? text.size() : end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    ++series;
+    names.insert(line.substr(0, line.find_first_of("{ ")));
+    EXPECT_FALSE(std::regex_search(line, kDeviceIdLike)) << line;
+    EXPECT_EQ(line.find("device_id="), std::string::npos) << line;
+  }
+  EXPECT_LE(series, 20000u);
+  EXPECT_GT(series, 100u);  // the rules' families are there, with values
+  for (const char* family : {"smetsmon_events_accepted_total", "smetsmon_gonogo_status",
+                             "smetsmon_findings_open", "smetsmon_whatif_stopped_alerts",
+                             "smetsmon_delivery_within_target_ratio", "smetsmon_noisy_devices"}) {
+    EXPECT_EQ(names.count(family), 1u) << family;
+  }
+}
+
+}  // namespace
+}  // namespace smetsmon::metrics

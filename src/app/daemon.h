@@ -27,7 +27,9 @@ struct Daemon {
   std::unique_ptr<ingest::KafkaIngest> ingest;
   std::unique_ptr<metrics::DaemonMetrics> metrics;
   std::unique_ptr<metrics::RulesMetrics> rules_metrics;  // null when rules are off
-  int64_t ready_max_lag_messages = 10000;  // /readyz: assigned and within this many messages
+  int64_t ready_max_lag_messages = 10000;
+  std::string bearer_token;  // non-empty: required on /api/v1/*  // /readyz: assigned and within
+                             // this many messages
 };
 
 struct DaemonHooks {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/api.h"
 #include "app/commands.h"
 #include "app/daemon.h"
 #include "app/settings.h"
@@ -26,41 +27,6 @@ void Log(const char* level, const std::string& msg) {
   std::fprintf(stderr, "level=%s msg=\"%s\"\n", level, msg.c_str());
 }
 
-http::Response Handle(const Daemon& d, const std::string& target) {
-  const std::string path = target.substr(0, target.find('?'));
-  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-  if (path == "/readyz") {
-    const bool ready = d.ingest != nullptr && d.ingest->Ready(d.ready_max_lag_messages);
-    return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n"};
-  }
-  if (path == "/metrics") {
-    return {200, "text/plain; version=0.0.4; charset=utf-8",
-            metrics::RenderText({d.metrics.get(), d.rules_metrics.get()})};
-  }
-  if (path.rfind("/api/v1/", 0) == 0) {
-    if (d.evaluator == nullptr) {
-      return {404, "application/json", "{\"error\":\"rules are off: no rules.yaml\"}"};
-    }
-    const rules::RulesSnapshot snap = d.evaluator->Snapshot();
-    JsonWriter w;
-    if (path == "/api/v1/findings") {
-      rules::WriteFindings(w, snap);
-    } else if (path == "/api/v1/whatif") {
-      rules::WriteWhatIf(w, snap.whatif);
-    } else if (path == "/api/v1/gonogo") {
-      rules::WriteGoNoGo(w, snap);
-    } else if (path == "/api/v1/delivery") {
-      rules::WriteDelivery(w, snap.delivery, d.rule_inputs->latency_bounds_ms);
-    } else if (path == "/api/v1/top") {
-      rules::WriteNoisy(w, snap);
-    } else {
-      return {404, "application/json", R"({"error":"not found"})"};
-    }
-    return {200, "application/json", w.str()};
-  }
-  return {404, "application/json", R"({"error":"not found"})"};
-}
-
 }  // namespace
 
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
@@ -69,6 +35,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   auto ref = catalog::LoadReferenceConfig(settings.reference);
   if (!ref.ok()) return ref.status();
   Daemon d;
+  d.bearer_token = settings.http_bearer_token;
   aggregate::EngineConfig engine_config = settings.engine;
   const std::string rules_path = settings.reference.config_dir + "/rules.yaml";
   if (std::filesystem::exists(rules_path)) {
@@ -99,9 +66,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   if (d.evaluator) d.rules_metrics = std::make_unique<metrics::RulesMetrics>(*d.evaluator);
 
   boost::asio::io_context io;
-  auto server =
-      http::Server::Start(io, settings.http_listen,
-                          [&d](const std::string&, const std::string& t) { return Handle(d, t); });
+  auto server = http::Server::Start(io, settings.http_listen,
+                                    [&d](const http::Request& r) { return HandleHttp(d, r); });
   if (!server.ok()) return server.status();
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&d](const boost::system::error_code& ec, int sig) {

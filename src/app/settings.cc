@@ -1,7 +1,9 @@
 #include "app/settings.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "catalog/yaml_util.h"
 #include "smetsmon/status.h"
@@ -81,6 +83,27 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   if (const YAML::Node h = root["http"]) {
     SMETSMON_ASSIGN_OR_RETURN(
         s.http_listen, catalog::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
+    // The API's bearer token: from a file or an environment variable, never inline.
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_file, catalog::OptionalScalar<std::string>(
+                                                          file, h, "bearer_token_file", ""));
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_env, catalog::OptionalScalar<std::string>(
+                                                         file, h, "bearer_token_env", ""));
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      std::string token;
+      if (!in || !std::getline(in, token) || token.empty()) {
+        return catalog::ConfigError(file, h["bearer_token_file"], "bearer_token_file",
+                                    "cannot read a token from " + token_file);
+      }
+      s.http_bearer_token = token;
+    } else if (!token_env.empty()) {
+      const char* v = std::getenv(token_env.c_str());
+      if (v == nullptr || *v == 0) {
+        return catalog::ConfigError(file, h["bearer_token_env"], "bearer_token_env",
+                                    "environment variable " + token_env + " is not set");
+      }
+      s.http_bearer_token = v;
+    }
   }
   if (const YAML::Node sn = root["snapshot"]) {
     SMETSMON_ASSIGN_OR_RETURN(s.snapshot_path,

@@ -18,7 +18,8 @@ struct Settings {
   aggregate::EngineConfig engine;
   ingest::KafkaConfig kafka;  // `kafka:` section: our keys plus any librdkafka property
   std::string http_listen = "127.0.0.1:9477";
-  std::string snapshot_path;  // empty: no snapshot on stop / restore on start
+  std::string http_bearer_token;  // non-empty: /api/v1/* requires "Authorization: Bearer <it>"
+  std::string snapshot_path;      // empty: no snapshot on stop / restore on start
 };
 
 // Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.

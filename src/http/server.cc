@@ -51,7 +51,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (request_.method() != bhttp::verb::get && request_.method() != bhttp::verb::head) {
       r = Response{405, "application/json", R"({"error":"method not allowed"})"};
     } else {
-      r = handler_(std::string(request_.method_string()), std::string(request_.target()));
+      Request req;
+      req.method = std::string(request_.method_string());
+      req.target = std::string(request_.target());
+      if (auto it = request_.find(bhttp::field::authorization); it != request_.end()) {
+        req.authorization = std::string(it->value());
+      }
+      r = handler_(req);
     }
     Write(MakeResponse(r, request_.version(), request_.keep_alive()));
   }

@@ -25,8 +25,13 @@ struct Response {
   std::string body;
 };
 
-// (method, target) -> response. Targets include the query string.
-using Handler = std::function<Response(const std::string& method, const std::string& target)>;
+struct Request {
+  std::string method;
+  std::string target;         // path and query string
+  std::string authorization;  // the Authorization header, "" when absent
+};
+
+using Handler = std::function<Response(const Request& request)>;
 
 class Server {
  public:

@@ -80,6 +80,14 @@ class KafkaIngest::WorkerThread {
     }
     cv_.notify_one();
   }
+  // Runs `task` on this worker's thread between batches (reads of owner-only state).
+  void Post(std::function<void(aggregate::Worker&)> task) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
 
  private:
   void Loop() {
@@ -88,7 +96,14 @@ class KafkaIngest::WorkerThread {
       {
         std::unique_lock lock(mu_);
         cv_.wait_for(lock, std::chrono::milliseconds(owner_->config_.idle_advance_ms),
-                     [&] { return !queue_.empty() || stopping_; });
+                     [&] { return !queue_.empty() || !tasks_.empty() || stopping_; });
+        if (!tasks_.empty()) {
+          std::deque<std::function<void(aggregate::Worker&)>> tasks;
+          tasks.swap(tasks_);
+          lock.unlock();
+          for (auto& task : tasks) task(*worker_);
+          continue;
+        }
         if (queue_.empty()) {
           if (stopping_) return;
           lock.unlock();
@@ -119,6 +134,7 @@ class KafkaIngest::WorkerThread {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Batch*> queue_;
+  std::deque<std::function<void(aggregate::Worker&)>> tasks_;
   bool stopping_ = false;
   std::thread thread_;  // last: starts after the fields it uses
 };
@@ -188,6 +204,12 @@ absl::Status KafkaIngest::Init() {
     workers_.push_back(std::make_unique<WorkerThread>(this, engine_->worker(i), i));
   }
   return absl::OkStatus();
+}
+
+bool KafkaIngest::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {
+  if (index >= workers_.size()) return false;
+  workers_[index]->Post(std::move(task));
+  return true;
 }
 
 KafkaIngest::~KafkaIngest() {

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +90,9 @@ class KafkaIngest {
   void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
   // Blocks until `applied` reaches n or the timeout passes; true if reached.
   bool WaitForApplied(uint64_t n, int64_t timeout_ms) const;
+  // Runs `task` on worker `index`'s thread between two batches: how other threads read state
+  // only its owner may touch (a device's state for the API). False if there is no such worker.
+  bool RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task);
 
  private:
   struct Batch;

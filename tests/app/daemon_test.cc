@@ -20,7 +20,8 @@ namespace smetsmon::app {
 namespace {
 
 // GET over a plain socket: status line and body.
-std::pair<int, std::string> Get(uint16_t port, const std::string& path) {
+std::pair<int, std::string> Get(uint16_t port, const std::string& path,
+                                const std::string& token = "s3cret") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -30,7 +31,9 @@ std::pair<int, std::string> Get(uint16_t port, const std::string& path) {
     ::close(fd);
     return {-1, ""};
   }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+  req += "\r\n";
   (void)::write(fd, req.data(), req.size());
   std::string resp;
   char buf[8192];
@@ -67,13 +70,24 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   settings->kafka.properties["session.timeout.ms"] = "6000";
   settings->kafka.properties["group.id"] = "daemon-test";
   settings->http_listen = "127.0.0.1:0";
+  settings->http_bearer_token = "s3cret";
   settings->snapshot_path = testing::TempPath("state.snap");
   std::filesystem::remove(settings->snapshot_path);
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
   hooks.rules_interval_ms = 20;
-  std::string metrics_text, findings, gonogo, whatif, delivery, top;
+  std::string metrics_text, findings, gonogo, whatif, delivery, top, device, areas;
+  int no_token = 0, wrong_token = 0, bad_device = 0, unknown_device = 0, metrics_open = 0;
+  // A device the generator certainly wrote: the first valid line's.
+  std::string known_device;
+  for (const std::string& l : lines) {
+    const size_t at = l.find("\"device_id\":\"");
+    if (at != std::string::npos && l.find("\"alert_id\"") != std::string::npos) {
+      known_device = l.substr(at + 13, 23);
+      break;
+    }
+  }
   int health = 0, ready = 0, missing = 0;
   std::thread client;
   hooks.on_started = [&](Daemon& d, uint16_t port) {
@@ -101,6 +115,13 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
       top = Get(port, "/api/v1/top").second;
       metrics_text = Get(port, "/metrics").second;
       missing = Get(port, "/nope").first;
+      device = Get(port, "/api/v1/devices/" + known_device).second;
+      areas = Get(port, "/api/v1/areas").second;
+      bad_device = Get(port, "/api/v1/devices/not-a-device").first;
+      unknown_device = Get(port, "/api/v1/devices/00-00-00-00-00-00-00-01").first;
+      no_token = Get(port, "/api/v1/findings", "").first;
+      wrong_token = Get(port, "/api/v1/findings", "guess").first;
+      metrics_open = Get(port, "/metrics", "").first;
       EXPECT_TRUE(applied);
       ingest->Stop();
     });
@@ -134,6 +155,16 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   EXPECT_NE(delivery.find("\"priority\":\"critical\""), std::string::npos) << delivery;
   EXPECT_NE(top.find("\"count\":"), std::string::npos) << top;
   EXPECT_GE(Metric(metrics_text, "smetsmon_rules_evaluations_total"), 1);
+  // Devices and areas; the bearer token guards the API (not health or metrics).
+  ASSERT_EQ(known_device.size(), 23u);
+  EXPECT_NE(device.find("\"device_id\":\"" + known_device + "\""), std::string::npos) << device;
+  EXPECT_NE(device.find("\"last_alerts\":[{"), std::string::npos) << device;
+  EXPECT_NE(areas.find("\"name\":\"Eastern\""), std::string::npos) << areas;
+  EXPECT_EQ(bad_device, 400);
+  EXPECT_EQ(unknown_device, 404);
+  EXPECT_EQ(no_token, 401);
+  EXPECT_EQ(wrong_token, 401);
+  EXPECT_EQ(metrics_open, 200);
   EXPECT_NE(metrics_text.find("smetsmon_gonogo_status{criterion=\"overall\"}"), std::string::npos)
       << metrics_text;
   EXPECT_NE(metrics_text.find("smetsmon_findings_open{kind=\"storm\",area=\"all\"}"),

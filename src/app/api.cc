@@ -1,0 +1,215 @@
+#include "app/api.h"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+
+#include "base/json_writer.h"
+#include "decode/fields.h"
+#include "metrics/daemon_metrics.h"
+#include "rules/rules_json.h"
+
+namespace smetsmon::app {
+namespace {
+
+constexpr int64_t kDeviceQueryTimeoutMs = 2000;
+
+http::Response Json(int status, std::string body) {
+  return {status, "application/json", std::move(body)};
+}
+
+http::Response Error(int status, const std::string& message) {
+  JsonWriter w;
+  w.BeginObject().Field("error", message).EndObject();
+  return Json(status, w.str());
+}
+
+// Constant-time comparison: the token check should not leak how many bytes matched.
+bool SameToken(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+struct DeviceAnswer {
+  aggregate::DeviceState state;
+  EventTime stream_time{0};
+};
+
+http::Response Device(const Daemon& d, const std::string& id_text) {
+  const auto id = decode::ParseDeviceId(id_text);
+  if (!id) return Error(400, "bad device id '" + id_text + "': want 8 hex octets joined by '-'");
+  if (d.ingest == nullptr) return Error(503, "no ingestion running");
+  auto promise = std::make_shared<std::promise<std::optional<DeviceAnswer>>>();
+  auto answer = promise->get_future();
+  const size_t owner = d.engine->WorkerIndexFor(*id);
+  const bool posted = d.ingest->RunOnWorker(owner, [promise, id = *id](aggregate::Worker& w) {
+    const aggregate::DeviceState* s = w.devices().Find(id.value);
+    promise->set_value(s != nullptr ? std::optional<DeviceAnswer>(DeviceAnswer{*s, w.stream_time()})
+                                    : std::nullopt);
+  });
+  if (!posted ||
+      answer.wait_for(std::chrono::milliseconds(kDeviceQueryTimeoutMs)) != std::future_status::ready) {
+    return Error(503, "the device's worker did not answer in time");
+  }
+  const std::optional<DeviceAnswer> a = answer.get();
+  if (!a) return Error(404, "no alerts seen from device " + decode::FormatDeviceId(*id));
+  const aggregate::DeviceState& s = a->state;
+  const catalog::AreaTable& areas = *d.engine->ref().areas;
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("device_id", decode::FormatDeviceId(*id));
+  w.Field("alerts_24h", s.AlertsIn24h(EventTime{s.last_seen_ms()}));
+  // Hourly counts, oldest first, for the 24 hours ending with the hour of the newest alert.
+  const int64_t newest_hour = s.last_seen_ms() / kMsPerHour;
+  w.Key("hourly_counts").BeginArray();
+  for (int64_t h = newest_hour - 23; h <= newest_hour; ++h) {
+    w.Uint(s.hour_counts[static_cast<size_t>(((h % 24) + 24) % 24)]);
+  }
+  w.EndArray();
+  w.Key("last_alerts").BeginArray();
+  for (size_t i = 0; i < s.last_time_s.size(); ++i) {
+    if (s.last_time_s[i] == 0) continue;
+    w.BeginObject();
+    w.Field("code", decode::FormatAlertCode(AlertCode{s.last_code[i]}));
+    w.Field("event_time", decode::FormatRfc3339Utc(int64_t{s.last_time_s[i]} * 1000));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("last_voltage_dv");
+  if (s.has_voltage()) {
+    w.Int(s.last_voltage_dv());
+  } else {
+    w.Null();
+  }
+  w.Key("open_outage_since");
+  if (s.outage_start_s != 0) {
+    w.String(decode::FormatRfc3339Utc(int64_t{s.outage_start_s} * 1000));
+  } else {
+    w.Null();
+  }
+  w.Field("first_seen_date", decode::FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
+  w.Field("last_seen", decode::FormatRfc3339Utc(s.last_seen_ms()));
+  w.Key("inventory");
+  const catalog::Inventory* inv = d.engine->ref().inventory.get();
+  const catalog::InventoryRecord* rec = inv != nullptr ? inv->Find(*id) : nullptr;
+  if (rec != nullptr) {
+    w.BeginObject();
+    w.Field("area", rec->area == kUnknownArea ? std::string("unknown") : areas.area(rec->area).name);
+    w.Key("generation").Int(static_cast<int>(rec->generation));
+    w.Field("dmc", std::string(d.engine->ref().dmcs->Name(rec->dmc.value)));
+    w.Field("cohort", std::string(d.engine->ref().cohorts->Name(rec->cohort.value)));
+    w.Field("mpxn", rec->mpxn);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return Json(200, w.str());
+}
+
+http::Response Areas(const Daemon& d) {
+  const aggregate::Engine& engine = *d.engine;
+  const aggregate::FleetLayout& layout = engine.layout();
+  const catalog::AreaTable& areas = layout.areas();
+  const catalog::AlertCatalogue& catalogue = layout.catalogue();
+  const EventTime now = engine.StreamTime();
+  const bool any = now != EventTime::Min();
+  const std::vector<uint64_t> hour = any ? engine.View(aggregate::View::k1h, now)
+                                         : std::vector<uint64_t>(layout.total_cells(), 0);
+  const std::vector<uint64_t> day = any ? engine.View(aggregate::View::k24h, now)
+                                        : std::vector<uint64_t>(layout.total_cells(), 0);
+  std::optional<rules::RulesSnapshot> snap;
+  if (d.evaluator != nullptr) snap = d.evaluator->Snapshot();
+  const catalog::Inventory* inv = engine.ref().inventory.get();
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("stream_time", any ? decode::FormatRfc3339Utc(now.ms) : std::string("none"));
+  w.Key("areas").BeginArray();
+  for (size_t a = 0; a < areas.size(); ++a) {
+    const AreaId id{static_cast<uint8_t>(a)};
+    const catalog::Area& area = areas.area(id);
+    w.BeginObject();
+    w.Field("name", area.name);
+    w.Key("distributor_id").Int(area.distributor_id);
+    w.Field("gsp_group", std::string("_") + area.gsp_group);
+    w.Field("dno_group", area.dno_group);
+    w.Field("region", areas.RegionLabel(area.region));
+    w.Key("installations");
+    if (inv != nullptr && a < inv->installs_by_area().size()) {
+      w.Uint(inv->installs_by_area()[a]);
+    } else {
+      w.Null();
+    }
+    uint64_t alerts_1h = 0, alerts_24h = 0;
+    std::vector<uint64_t> by_category(layout.categories(), 0);
+    for (size_t slot = 0; slot < layout.code_slots(); ++slot) {
+      for (Generation g : {Generation::kSmets1, Generation::kSmets2}) {
+        const size_t cell = layout.MainCell(a, slot, g);
+        alerts_1h += hour[cell];
+        alerts_24h += day[cell];
+        by_category[layout.CategoryOfSlot(slot)] += day[cell];
+      }
+    }
+    w.Field("alerts_1h", alerts_1h);
+    w.Field("alerts_24h", alerts_24h);
+    w.Key("alerts_24h_by_category").BeginObject();
+    for (size_t c = 0; c < by_category.size(); ++c) {
+      if (by_category[c] != 0) w.Field(catalogue.categories()[c], by_category[c]);
+    }
+    w.EndObject();
+    uint64_t open = 0;
+    if (snap) {
+      for (const rules::Finding& f : snap->open_findings) open += f.area == id;
+    }
+    w.Field("open_findings", open);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, w.str());
+}
+
+}  // namespace
+
+http::Response HandleHttp(const Daemon& d, const http::Request& request) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    const bool ready = d.ingest != nullptr && d.ingest->Ready(d.ready_max_lag_messages);
+    return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n"};
+  }
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            metrics::RenderText({d.metrics.get(), d.rules_metrics.get()})};
+  }
+  if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
+  if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
+    return Error(401, "missing or wrong bearer token");
+  }
+  if (path.rfind("/api/v1/devices/", 0) == 0) {
+    return Device(d, path.substr(std::string("/api/v1/devices/").size()));
+  }
+  if (path == "/api/v1/areas") return Areas(d);
+  if (d.evaluator == nullptr) return Error(404, "rules are off: no rules.yaml");
+  const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+  JsonWriter w;
+  if (path == "/api/v1/findings") {
+    rules::WriteFindings(w, snap);
+  } else if (path == "/api/v1/whatif") {
+    rules::WriteWhatIf(w, snap.whatif);
+  } else if (path == "/api/v1/gonogo") {
+    rules::WriteGoNoGo(w, snap);
+  } else if (path == "/api/v1/delivery") {
+    rules::WriteDelivery(w, snap.delivery, d.rule_inputs->latency_bounds_ms);
+  } else if (path == "/api/v1/top") {
+    rules::WriteNoisy(w, snap);
+  } else {
+    return Error(404, "not found: " + path);
+  }
+  return Json(200, w.str());
+}
+
+}  // namespace smetsmon::app

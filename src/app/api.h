@@ -1,0 +1,16 @@
+// The daemon's HTTP API (/api/v1/...): JSON answers from the engine's read side, the rules'
+// last evaluation and, for one device, its owning worker (asked on its thread between batches).
+// Optional bearer token. Bad requests get a 4xx with a JSON error, never a crash.
+//
+// Thread-safety: called on the HTTP server's io thread; reads only through thread-safe paths.
+#pragma once
+
+#include "app/daemon.h"
+#include "http/server.h"
+
+namespace smetsmon::app {
+
+// Answers /healthz, /readyz, /metrics and /api/v1/*; 404 JSON for anything else.
+http::Response HandleHttp(const Daemon& d, const http::Request& request);
+
+}  // namespace smetsmon::app

@@ -108,8 +108,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   Log("info", "listening on http://" +
                   settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
                   std::to_string((*server)->port()) +
-                  " (/healthz /readyz /metrics /api/v1/findings /api/v1/whatif /api/v1/gonogo "
-                  "/api/v1/delivery /api/v1/top)");
+                  " (/healthz /readyz /metrics /api/v1/: findings whatif gonogo delivery top areas "
+                  "devices/{id})");
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   d.ingest->Run();  // until a signal or hooks stop it
   if (!settings.snapshot_path.empty()) {

@@ -2,11 +2,6 @@
 // reconcile with what was produced, and a graceful stop that leaves a snapshot behind.
 #include "app/daemon.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,34 +10,14 @@
 #include "gen/generator.h"
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
+#include "testing/net.h"
 
 namespace smetsmon::app {
 namespace {
 
-// GET over a plain socket: status line and body.
 std::pair<int, std::string> Get(uint16_t port, const std::string& path,
                                 const std::string& token = "s3cret") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {-1, ""};
-  }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-  if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
-  req += "\r\n";
-  (void)::write(fd, req.data(), req.size());
-  std::string resp;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const int status = resp.size() > 12 ? std::atoi(resp.c_str() + 9) : -1;
-  const size_t body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+  return testing::HttpGet(port, path, token);
 }
 
 double Metric(const std::string& text, const std::string& series) {

@@ -1,0 +1,133 @@
+// The real Prometheus (Debian package `prometheus`) scraping the daemon fed by the mock Kafka
+// cluster: the values Prometheus holds, read back through its HTTP query API, equal what the load
+// generator sent.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "app/daemon.h"
+#include "gen/generator.h"
+#include "testing/fixtures.h"
+#include "testing/mock_kafka.h"
+#include "testing/net.h"
+
+namespace smetsmon::app {
+namespace {
+
+// The first sample value of an instant-query answer, or -1.
+double QueryValue(uint16_t port, const std::string& promql) {
+  std::string q;
+  for (char c : promql) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      q.push_back(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      q += buf;
+    }
+  }
+  const auto [status, body] = testing::HttpGet(port, "/api/v1/query?query=" + q);
+  if (status != 200) return -1;
+  const size_t at = body.find("\"value\":[");
+  if (at == std::string::npos) return -1;
+  const size_t quote = body.find('"', body.find(',', at) + 1);
+  return quote == std::string::npos ? -1 : std::atof(body.c_str() + quote + 1);
+}
+
+// Waits up to `timeout_ms` for `done`, re-checking every `step_ms` (an external process: there is
+// no event to wait on).
+template <typename F>
+bool WaitUntil(F done, int timeout_ms, int step_ms = 100) {
+  std::mutex mu;
+  std::condition_variable cv;
+  for (int waited = 0; waited <= timeout_ms; waited += step_ms) {
+    if (done()) return true;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::milliseconds(step_ms));
+  }
+  return done();
+}
+
+TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
+  testing::MockKafka kafka;
+  kafka.CreateTopic("smets.alerts", 4);
+  kafka.CreateTopic("smets.alerts.dlq", 1);
+  auto ref = testing::LoadTestReference();
+  gen::GeneratorConfig traffic;
+  traffic.premises = 2000;
+  traffic.duration_ms = 6 * kMsPerHour;
+  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
+  std::vector<std::string> lines;
+  g.Run([&](std::string_view l) { lines.emplace_back(l); });
+  kafka.Produce("smets.alerts", lines);
+  const gen::GeneratedTruth& truth = g.truth();
+
+  auto settings = LoadSettings(testing::ConfigDir());
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  settings->kafka.properties["bootstrap.servers"] = kafka.bootstraps();
+  settings->kafka.properties["session.timeout.ms"] = "6000";
+  settings->kafka.properties["group.id"] = "prometheus-test";
+  settings->http_listen = "127.0.0.1:0";
+  ManualClock clock(ProcessingTime{4'000'000'000'000});
+  DaemonHooks hooks;
+  hooks.clock = &clock;
+  hooks.rules_interval_ms = 50;
+
+  const std::string dir = testing::TempPath("prometheus");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  double accepted = -1, duplicates = -1, consumed = -1, rejected = -1, gonogo = -1;
+  bool applied = false, prometheus_started = false;
+  std::string prometheus_log;
+  std::thread client;
+  hooks.on_started = [&](Daemon& d, uint16_t port) {
+    client = std::thread([&, port, ingest = d.ingest.get()] {
+      applied = ingest->WaitForApplied(lines.size(), 60'000);
+      const uint16_t prom_port = testing::FreePort();
+      testing::WriteFile(dir + "/prometheus.yml",
+                         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                         "scrape_configs:\n"
+                         "  - job_name: smetsmon\n"
+                         "    static_configs: [{targets: ['127.0.0.1:" +
+                             std::to_string(port) + "']}]\n");
+      {
+        testing::ChildProcess prometheus(
+            "prometheus",
+            {"--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
+             "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+            dir + "/prometheus.log");
+        prometheus_started = prometheus.started();
+        const auto expected = static_cast<double>(truth.unique_valid);
+        WaitUntil([&] { return QueryValue(prom_port, "smetsmon_events_accepted_total") == expected; },
+                  60'000);
+        accepted = QueryValue(prom_port, "smetsmon_events_accepted_total");
+        duplicates = QueryValue(prom_port, "smetsmon_events_duplicate_total");
+        consumed = QueryValue(prom_port, "smetsmon_kafka_consumed_messages_total");
+        rejected = QueryValue(prom_port, "sum(smetsmon_events_rejected_total)");
+        gonogo = QueryValue(prom_port, "smetsmon_gonogo_status{criterion=\"overall\"}");
+      }
+      std::ifstream log(dir + "/prometheus.log");
+      prometheus_log.assign(std::istreambuf_iterator<char>(log), {});
+      ingest->Stop();
+    });
+  };
+  const absl::Status run = RunDaemon(*settings, hooks);
+  client.join();
+  ASSERT_TRUE(run.ok()) << run;
+  ASSERT_TRUE(applied);
+  ASSERT_TRUE(prometheus_started);
+  EXPECT_EQ(accepted, static_cast<double>(truth.unique_valid)) << prometheus_log;
+  EXPECT_EQ(duplicates, static_cast<double>(truth.duplicates));
+  EXPECT_EQ(consumed, static_cast<double>(truth.lines));
+  EXPECT_EQ(rejected, static_cast<double>(truth.lines - truth.valid));
+  EXPECT_GE(gonogo, 0);  // the rules' series are scraped too (0 green .. 3 unknown)
+  EXPECT_LE(gonogo, 3);
+}
+
+}  // namespace
+}  // namespace smetsmon::app

@@ -50,8 +50,8 @@ http::Response Device(const Daemon& d, const std::string& id_text) {
     promise->set_value(s != nullptr ? std::optional<DeviceAnswer>(DeviceAnswer{*s, w.stream_time()})
                                     : std::nullopt);
   });
-  if (!posted ||
-      answer.wait_for(std::chrono::milliseconds(kDeviceQueryTimeoutMs)) != std::future_status::ready) {
+  if (!posted || answer.wait_for(std::chrono::milliseconds(kDeviceQueryTimeoutMs)) !=
+                     std::future_status::ready) {
     return Error(503, "the device's worker did not answer in time");
   }
   const std::optional<DeviceAnswer> a = answer.get();
@@ -90,14 +90,16 @@ http::Response Device(const Daemon& d, const std::string& id_text) {
   } else {
     w.Null();
   }
-  w.Field("first_seen_date", decode::FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
+  w.Field("first_seen_date",
+          decode::FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
   w.Field("last_seen", decode::FormatRfc3339Utc(s.last_seen_ms()));
   w.Key("inventory");
   const catalog::Inventory* inv = d.engine->ref().inventory.get();
   const catalog::InventoryRecord* rec = inv != nullptr ? inv->Find(*id) : nullptr;
   if (rec != nullptr) {
     w.BeginObject();
-    w.Field("area", rec->area == kUnknownArea ? std::string("unknown") : areas.area(rec->area).name);
+    w.Field("area",
+            rec->area == kUnknownArea ? std::string("unknown") : areas.area(rec->area).name);
     w.Key("generation").Int(static_cast<int>(rec->generation));
     w.Field("dmc", std::string(d.engine->ref().dmcs->Name(rec->dmc.value)));
     w.Field("cohort", std::string(d.engine->ref().cohorts->Name(rec->cohort.value)));
@@ -117,8 +119,8 @@ http::Response Areas(const Daemon& d) {
   const catalog::AlertCatalogue& catalogue = layout.catalogue();
   const EventTime now = engine.StreamTime();
   const bool any = now != EventTime::Min();
-  const std::vector<uint64_t> hour = any ? engine.View(aggregate::View::k1h, now)
-                                         : std::vector<uint64_t>(layout.total_cells(), 0);
+  const std::vector<uint64_t> hour =
+      any ? engine.View(aggregate::View::k1h, now) : std::vector<uint64_t>(layout.total_cells(), 0);
   const std::vector<uint64_t> day = any ? engine.View(aggregate::View::k24h, now)
                                         : std::vector<uint64_t>(layout.total_cells(), 0);
   std::optional<rules::RulesSnapshot> snap;

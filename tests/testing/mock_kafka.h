@@ -39,8 +39,10 @@ class MockKafka {
   // Produces each line keyed by its device id (as upstream does, so a device's alerts and their
   // redeliveries share a partition), zstd, and waits for delivery.
   // `batch_messages` caps a record batch (the mock serves one batch per partition per fetch).
+  // Sends `lines` (no key) to `partition`, or spread by librdkafka's partitioner over the
+  // partitions that are available when RD_KAFKA_PARTITION_UA.
   void Produce(const std::string& topic, const std::vector<std::string>& lines,
-               int batch_messages = 10000) {
+               int batch_messages = 10000, int32_t partition = RD_KAFKA_PARTITION_UA) {
     if (producer_ == nullptr || batch_messages != producer_batch_) {
       if (producer_ != nullptr) rd_kafka_destroy(producer_);
       producer_batch_ = batch_messages;
@@ -55,10 +57,10 @@ class MockKafka {
     }
     for (const std::string& line : lines) {
       for (;;) {
-        const rd_kafka_resp_err_t e =
-            rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(topic.c_str()),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        const rd_kafka_resp_err_t e = rd_kafka_producev(
+            producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           rd_kafka_poll(producer_, 10);
           continue;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "gen/generator.h"
@@ -272,6 +274,51 @@ TEST_F(KafkaIngestTest, ABrokerDownAndBackUpLosesNothing) {
   EXPECT_EQ(c.accepted, truth.unique_valid);
   EXPECT_GE(c.duplicates, truth.duplicates);
   EXPECT_EQ(c.accepted + c.duplicates + c.rejected_total(), (*ingest)->stats().applied);
+}
+
+TEST_F(KafkaIngestTest, SlowWorkersPauseFetchingInsteadOfQueueingWithoutBound) {
+  gen::GeneratedTruth truth;
+  const auto lines = Traffic(2000, 4, &truth);
+  kafka_.Produce("smets.alerts", lines);
+  aggregate::EngineConfig config;
+  config.workers = 2;
+  aggregate::Engine engine(ref_, config);
+  KafkaConfig kc = Config();
+  kc.batch_size = 100;
+  kc.max_inflight_batches = 2;
+  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  ASSERT_TRUE(ingest.ok()) << ingest.status();
+  // Hold worker 1 until released: batches cannot complete, so the consumer must stop fetching.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  (*ingest)->RunOnWorker(1, [&](aggregate::Worker&) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  std::thread poll([&] { (*ingest)->Run(); });
+  // While held, at most max_inflight_batches batches are taken from Kafka and fetching pauses.
+  // (Joining the group takes a few seconds: wait for the in-flight limit to be reached.)
+  const uint64_t bound = kc.batch_size * kc.max_inflight_batches;
+  bool applied_while_held = false;
+  for (int i = 0; i < 600 && (*ingest)->stats().paused == 0; ++i) {
+    applied_while_held |= (*ingest)->WaitForApplied(1, 100);
+  }
+  applied_while_held |= (*ingest)->WaitForApplied(1, 500);  // and it stays held
+  const KafkaStats held = (*ingest)->stats();
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  const bool all = (*ingest)->WaitForApplied(lines.size(), 60'000);
+  (*ingest)->Stop();
+  poll.join();
+  EXPECT_FALSE(applied_while_held);
+  EXPECT_LE(held.consumed, bound);
+  EXPECT_GE(held.paused, 1u);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(engine.Counters().accepted, truth.unique_valid);
 }
 
 }  // namespace

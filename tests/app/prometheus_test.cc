@@ -103,8 +103,9 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
             dir + "/prometheus.log");
         prometheus_started = prometheus.started();
         const auto expected = static_cast<double>(truth.unique_valid);
-        WaitUntil([&] { return QueryValue(prom_port, "smetsmon_events_accepted_total") == expected; },
-                  60'000);
+        WaitUntil(
+            [&] { return QueryValue(prom_port, "smetsmon_events_accepted_total") == expected; },
+            60'000);
         accepted = QueryValue(prom_port, "smetsmon_events_accepted_total");
         duplicates = QueryValue(prom_port, "smetsmon_events_duplicate_total");
         consumed = QueryValue(prom_port, "smetsmon_kafka_consumed_messages_total");

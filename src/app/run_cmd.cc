@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "app/daemon.h"
 #include "app/settings.h"
+#include "base/log.h"
 #include "decode/fields.h"
 #include "gen/kafka_loadgen.h"
 #include "http/server.h"
@@ -21,13 +22,7 @@
 #include "rules/rules_json.h"
 
 namespace smetsmon::app {
-namespace {
-
-void Log(const char* level, const std::string& msg) {
-  std::fprintf(stderr, "level=%s msg=\"%s\"\n", level, msg.c_str());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   SystemClock system_clock;
@@ -47,17 +42,18 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         *d.rules_config, layout, settings.engine.window.allowed_lateness_ms));
     engine_config.rule_inputs = d.rule_inputs.get();
   } else {
-    Log("warn", "no " + rules_path + ": rules are off");
+    Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
   }
   d.engine = std::make_unique<aggregate::Engine>(*ref, engine_config);
   if (d.rules_config) {
     auto evaluator = rules::Evaluator::Create(*d.engine, *d.rules_config);
     if (!evaluator.ok()) return evaluator.status();
     d.evaluator = std::move(*evaluator);
+    d.evaluator->set_log_events(true);
   }
   if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
     if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
-    Log("info", "restored snapshot " + settings.snapshot_path);
+    Log(LogLevel::kInfo, "snapshot restored", {{"path", settings.snapshot_path}});
   }
   auto ingest = ingest::KafkaIngest::Create(*d.engine, *ref, settings.kafka, clock);
   if (!ingest.ok()) return ingest.status();
@@ -72,7 +68,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    Log("info", "signal " + std::to_string(sig) + ": draining and stopping");
+    Log(LogLevel::kInfo, "stopping: draining, committing, snapshotting",
+        {{"signal", std::to_string(sig)}});
     d.ingest->Stop();
   });
   // The rules run on the io thread every few seconds, at the engine's stream time.
@@ -92,39 +89,42 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       if (d.evaluator == nullptr) {
-        Log("warn", "SIGHUP: rules are off (no " + rules_path + "), nothing to reload");
+        Log(LogLevel::kWarn, "reload: rules are off, nothing to reload", {{"path", rules_path}});
       } else if (auto loaded = rules::LoadRulesConfig(rules_path, *ref); !loaded.ok()) {
-        Log("error", "SIGHUP: rules not reloaded: " + std::string(loaded.status().message()));
+        Log(LogLevel::kError, "reload refused: rules file invalid",
+            {{"path", rules_path}, {"error", std::string(loaded.status().message())}});
       } else if (absl::Status s = d.evaluator->Reload(*loaded); !s.ok()) {
-        Log("error", "SIGHUP: " + std::string(s.message()));
+        Log(LogLevel::kError, "reload refused", {{"error", std::string(s.message())}});
       } else {
-        Log("info", "SIGHUP: rules reloaded from " + rules_path);
+        Log(LogLevel::kInfo, "rules reloaded", {{"path", rules_path}});
       }
       wait_hup();
     });
   };
   wait_hup();
   std::thread io_thread([&io] { io.run(); });
-  Log("info", "listening on http://" +
-                  settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
-                  std::to_string((*server)->port()) +
-                  " (/healthz /readyz /metrics /api/v1/: findings whatif gonogo delivery top areas "
-                  "devices/{id})");
+  Log(LogLevel::kInfo, "listening",
+      {{"url", "http://" + settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
+                   std::to_string((*server)->port())},
+       {"paths",
+        "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,"
+        "devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   d.ingest->Run();  // until a signal or hooks stop it
   if (!settings.snapshot_path.empty()) {
     if (auto s = d.engine->SaveSnapshot(settings.snapshot_path); !s.ok()) {
-      Log("error", "snapshot failed: " + std::string(s.message()));
+      Log(LogLevel::kError, "snapshot failed", {{"error", std::string(s.message())}});
     } else {
-      Log("info", "snapshot written to " + settings.snapshot_path);
+      Log(LogLevel::kInfo, "snapshot written", {{"path", settings.snapshot_path}});
     }
   }
   io.stop();
   io_thread.join();
   const aggregate::CounterTotals c = d.engine->Counters();
-  Log("info", "stopped: accepted " + std::to_string(c.accepted) + ", duplicates " +
-                  std::to_string(c.duplicates) + ", rejected " +
-                  std::to_string(c.rejected_total()));
+  Log(LogLevel::kInfo, "stopped",
+      {{"accepted", std::to_string(c.accepted)},
+       {"duplicates", std::to_string(c.duplicates)},
+       {"rejected", std::to_string(c.rejected_total())}});
   return absl::OkStatus();
 }
 
@@ -235,7 +235,8 @@ int RunDemo(int argc, char** argv) {
   std::thread loadgen([&] {
     auto r = history.Run();
     if (r.ok()) {
-      Log("info", "loadgen: last 24 h sent: " + std::to_string(r->sent) + " messages; now live");
+      Log(LogLevel::kInfo, "loadgen: last 24 h sent, now live",
+          {{"messages", std::to_string(r->sent)}});
       (void)now_traffic.Run();
     }
   });

@@ -1,5 +1,7 @@
 #include "ingest/kafka_source.h"
 
+#include "base/log.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
@@ -223,6 +225,15 @@ KafkaIngest::~KafkaIngest() {
 
 void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   rebalances_.fetch_add(1, std::memory_order_relaxed);
+  std::string list;
+  for (int i = 0; i < parts->cnt; ++i) {
+    absl::StrAppend(&list, i ? "," : "", parts->elems[i].topic, "/", parts->elems[i].partition);
+  }
+  Log(LogLevel::kInfo,
+      err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "partitions assigned"
+      : rd_kafka_assignment_lost(consumer_)       ? "partitions lost"
+                                                  : "partitions revoked",
+      {{"partitions", list}});
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(consumer_), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
@@ -367,8 +378,7 @@ void KafkaIngest::Run() {
     for (rd_kafka_message_t* m : messages) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          std::fprintf(stderr, "level=warn msg=\"kafka consume error\" error=\"%s\"\n",
-                       rd_kafka_message_errstr(m));
+          Log(LogLevel::kWarn, "kafka consume error", {{"error", rd_kafka_message_errstr(m)}});
         }
         rd_kafka_message_destroy(m);
         continue;

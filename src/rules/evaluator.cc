@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/log.h"
 #include "decode/fields.h"
 
 namespace smetsmon::rules {
@@ -193,12 +195,18 @@ void Evaluator::Evaluate(EventTime now) {
   snap.gonogo = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/false);
   if (daily_.Due(now)) {
     GoNoGoResult decision = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/true);
+    if (log_events_) {
+      Log(LogLevel::kInfo, "gonogo daily decision",
+          {{"local_date", decision.local_date},
+           {"overall", RagName(decision.overall)},
+           {"recommendation", decision.recommendation}});
+    }
     if (absl::Status s = daily_.Record(decision); !s.ok()) {
-      std::fprintf(stderr, "level=error msg=\"gonogo history not written\" error=\"%s\"\n",
-                   std::string(s.message()).c_str());
+      Log(LogLevel::kError, "gonogo history not written", {{"error", std::string(s.message())}});
     }
   }
   snap.gonogo_history.assign(daily_.history().begin(), daily_.history().end());
+  if (log_events_) LogFindingChanges();
   snap.open_findings = book_.Open();
   snap.closed_findings.assign(book_.closed().begin(), book_.closed().end());
   snap.outage_signals = signals_seen_;
@@ -206,6 +214,24 @@ void Evaluator::Evaluate(EventTime now) {
 
   std::lock_guard lock(mu_);
   published_ = std::move(snap);
+}
+
+void Evaluator::LogFindingChanges() {
+  std::set<std::string> open_now;
+  for (const Finding& f : book_.Open()) {
+    open_now.insert(f.id);
+    if (logged_open_.count(f.id) == 0) {
+      Log(f.severity == Severity::kCritical ? LogLevel::kWarn : LogLevel::kInfo, "finding opened",
+          {{"id", f.id},
+           {"kind", FindingKindName(f.kind)},
+           {"severity", SeverityName(f.severity)},
+           {"explanation", f.explanation}});
+    }
+  }
+  for (const std::string& id : logged_open_) {
+    if (open_now.count(id) == 0) Log(LogLevel::kInfo, "finding closed", {{"id", id}});
+  }
+  logged_open_ = std::move(open_now);
 }
 
 RulesSnapshot Evaluator::Snapshot() const {

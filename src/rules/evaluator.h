@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,8 @@ class Evaluator {
   absl::Status Reload(const RulesConfig& config);
 
   RulesSnapshot Snapshot() const;
+  // Daemon: one log line per finding opened or closed and per daily decision (replay: off).
+  void set_log_events(bool on) { log_events_ = on; }
   const RulesConfig& config() const { return config_; }
   const catalog::AreaTable& areas() const { return *engine_->ref().areas; }
   const LocalCalendar& calendar() const { return calendar_; }
@@ -103,6 +106,7 @@ class Evaluator {
   void Evaluate(EventTime now);
   std::unique_ptr<OutageTracker> MakeOutageTracker(const OutageConfig& c) const;
   void CloseOpen(FindingKind kind, const std::string& why);
+  void LogFindingChanges();
   void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);
   void EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
                          std::vector<uint64_t>* flood_alerts_by_area, size_t* areas_flooded);
@@ -127,6 +131,8 @@ class Evaluator {
   uint64_t evaluations_ = 0;
   uint64_t signals_seen_ = 0;
   std::vector<bool> storm_excluded_;  // by category
+  bool log_events_ = false;
+  std::set<std::string> logged_open_;  // finding ids open at the last log
 
   mutable std::mutex mu_;  // guards published_
   RulesSnapshot published_;

@@ -65,7 +65,8 @@ void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bo
         if (cells == nullptr) continue;
         for (size_t c = 0; c < rule.candidates_dv.size(); ++c) {
           const int32_t level = rule.candidates_dv[c];
-          const bool stopped = rule.over ? e.voltage_dv <= level : e.voltage_dv >= level;
+          // Alerts fire at or beyond the level: a level moved past the voltage stops them.
+          const bool stopped = rule.over ? e.voltage_dv < level : e.voltage_dv > level;
           if (!stopped) continue;
           window::BucketRing::Bump(cells[area_row + c], n);
           if (dmc_row_ok) window::BucketRing::Bump(cells[dmc_row + c], n);

@@ -29,8 +29,8 @@
 namespace smetsmon::aggregate {
 
 // A voltage acceptance level that alerts of one code (and generation) were raised against, and
-// the candidate levels to test. Over-voltage alerts stop when the level is raised above their
-// voltage; under-voltage alerts stop when it is lowered below it.
+// the candidate levels to test. An over-voltage alert fires at or above the level, so it stops
+// when the level is raised above its voltage; an under-voltage alert, when lowered below it.
 struct VoltageRule {
   std::string name;        // e.g. "SMETS1 8F40"
   bool over = true;        // direction of the threshold

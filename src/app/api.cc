@@ -140,8 +140,8 @@ http::Response Areas(const Daemon& d) {
     w.Field("dno_group", area.dno_group);
     w.Field("region", areas.RegionLabel(area.region));
     w.Key("installations");
-    if (inv != nullptr && a < inv->installs_by_area().size()) {
-      w.Uint(inv->installs_by_area()[a]);
+    if (inv != nullptr && a < inv->premises_by_area().size()) {
+      w.Uint(inv->premises_by_area()[a]);
     } else {
       w.Null();
     }

@@ -60,8 +60,8 @@ inline const char* LevelName(LogLevel l) {
 inline void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {}) {
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) %
-                  1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
   char ts[96];  // room for any int the compiler imagines in each field

@@ -1,5 +1,7 @@
 #include "catalog/inventory.h"
 
+#include "absl/container/flat_hash_set.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -149,7 +151,24 @@ absl::Status Inventory::LoadCsv(const std::string& path) {
     Add(id, rec);
   }
   ::munmap(map, size);
+  RecountPremises();
   return status;
+}
+
+void Inventory::RecountPremises() {
+  premises_by_area_.assign(by_area_.size(), 0);
+  premises_by_dmc_.assign(by_dmc_.size(), 0);
+  for (uint64_t& g : premises_by_generation_) g = 0;
+  // A transient set of MPANs seen (freed on return): counted once, with the first device's
+  // attributes (a hub and its meters agree on area and, for SMETS1, on DMC).
+  absl::flat_hash_set<uint64_t> seen;
+  seen.reserve(devices_.size() / 2);
+  devices_.ForEach([&](uint64_t, const InventoryRecord& rec) {
+    if (rec.mpxn != 0 && !seen.insert(rec.mpxn).second) return;
+    ++premises_by_area_[areas_->Slot(rec.area)];
+    ++premises_by_generation_[static_cast<int>(rec.generation)];
+    if (rec.dmc.value < premises_by_dmc_.size()) ++premises_by_dmc_[rec.dmc.value];
+  });
 }
 
 }  // namespace smetsmon::catalog

@@ -47,14 +47,24 @@ class Inventory {
   size_t size() const { return devices_.size(); }
   const InventoryLoadStats& stats() const { return stats_; }
 
-  // Installation counts. Area arrays are indexed by AreaTable::Slot (unknown last); DMC and
-  // cohort arrays by symbol id.
+  // Device counts. Area arrays are indexed by AreaTable::Slot (unknown last); DMC and cohort
+  // arrays by symbol id.
   const std::vector<uint64_t>& installs_by_area() const { return by_area_; }
   uint64_t installs_by_generation(Generation g) const {
     return by_generation_[static_cast<int>(g)];
   }
   const std::vector<uint64_t>& installs_by_dmc() const { return by_dmc_; }
   const std::vector<uint64_t>& installs_by_cohort() const { return by_cohort_; }
+
+  // Premises: what DCC calls installations (a comms hub and its meters share the premises' MPAN
+  // and count once; a device without an MPAN counts as its own premises). Same indexing as
+  // above. Computed by LoadCsv, and by RecountPremises after Add.
+  const std::vector<uint64_t>& premises_by_area() const { return premises_by_area_; }
+  uint64_t premises_by_generation(Generation g) const {
+    return premises_by_generation_[static_cast<int>(g)];
+  }
+  const std::vector<uint64_t>& premises_by_dmc() const { return premises_by_dmc_; }
+  void RecountPremises();
 
  private:
   bool ParseRow(std::string_view line, DeviceId* id, InventoryRecord* rec);
@@ -71,6 +81,9 @@ class Inventory {
   uint64_t by_generation_[3] = {0, 0, 0};
   std::vector<uint64_t> by_dmc_;
   std::vector<uint64_t> by_cohort_;
+  std::vector<uint64_t> premises_by_area_;
+  uint64_t premises_by_generation_[3] = {0, 0, 0};
+  std::vector<uint64_t> premises_by_dmc_;
 };
 
 }  // namespace smetsmon::catalog

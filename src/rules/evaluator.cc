@@ -34,6 +34,8 @@ Rag ServiceRag(double share, double target, double minimum) {
 
 // Minimum sample before a delivery share is judged (a handful of alerts says little).
 constexpr uint64_t kMinDeliverySample = 20;
+// ... and before a delivery finding opens on it.
+constexpr uint64_t kMinDeliveryFindingSample = 100;
 
 }  // namespace
 
@@ -63,7 +65,7 @@ std::unique_ptr<OutageTracker> Evaluator::MakeOutageTracker(const OutageConfig& 
   c.allowed_lateness_ms = engine_->config().window.allowed_lateness_ms;
   return std::make_unique<OutageTracker>(c, *engine_->ref().areas,
                                          engine_->ref().inventory != nullptr
-                                             ? engine_->ref().inventory->installs_by_area()
+                                             ? engine_->ref().inventory->premises_by_area()
                                              : std::vector<uint64_t>{});
 }
 
@@ -398,7 +400,12 @@ void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& 
     const std::string prefix =
         absl::StrCat("delivery_below_minimum:priority=", row.priority, " region=", row.region, ":");
     const Finding* open = book_.FindOpenByPrefix(prefix);
-    if (row.rag == Rag::kRed) {
+    // Hysteresis: open below the minimum on a fair sample; close only once the share is back
+    // above the middle of the amber band, so a share hovering at the minimum does not flap.
+    const double clear_at = (row.minimum_service_level + row.target_service_level) / 2;
+    const bool below = row.rag == Rag::kRed && row.delivered >= kMinDeliveryFindingSample;
+    const bool keep = open != nullptr && row.rag != Rag::kUnknown && row.share < clear_at;
+    if (below || keep) {
       Finding f;
       f.kind = FindingKind::kDeliveryBelowMinimum;
       f.severity =
@@ -410,14 +417,18 @@ void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& 
       f.explanation = absl::StrCat(
           Percent(row.share), " of ", row.priority, " alerts in region ", row.region,
           " were delivered within their ", row.target_ms / 1000, " s target in the last 24 h (",
-          Thousands(row.within_target), " of ", Thousands(row.delivered),
-          "), below the minimum service level of ", Percent(row.minimum_service_level), ".");
+          Thousands(row.within_target), " of ", Thousands(row.delivered), "), ",
+          row.share < row.minimum_service_level
+              ? absl::StrCat("below the minimum service level of ",
+                             Percent(row.minimum_service_level), ".")
+              : absl::StrCat("back above the minimum of ", Percent(row.minimum_service_level),
+                             " but not yet the ", Percent(clear_at), " that clears this."));
       f.figures = {{"share_within_target", row.share},
                    {"delivered", static_cast<double>(row.delivered)},
                    {"minimum_service_level", row.minimum_service_level}};
       book_.Upsert(std::move(f));
     } else if (open != nullptr && row.rag != Rag::kUnknown) {
-      book_.Close(open->id, now);
+      book_.Close(open->id, now);  // back above the middle of the amber band
     }
   }
 }
@@ -647,8 +658,8 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
     for (size_t cat = 0; cat < layout.categories(); ++cat) {
       row.alerts_24h += day_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
     }
-    if (inventory != nullptr && d < inventory->installs_by_dmc().size()) {
-      row.installations = inventory->installs_by_dmc()[d];
+    if (inventory != nullptr && d < inventory->premises_by_dmc().size()) {
+      row.installations = inventory->premises_by_dmc()[d];
     }
     row.noisy_devices = noisy_by_dmc[row.dmc];
     if (row.alerts_24h == 0 && row.installations == 0) continue;

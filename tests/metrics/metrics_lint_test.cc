@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <string>
@@ -94,11 +97,40 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   }
   EXPECT_LE(series, 20000u);
   EXPECT_GT(series, 100u);  // the rules' families are there, with values
+  // Every series the deploy assets (alerting rules, dashboard) use is one the daemon exports.
+  for (const char* asset :
+       {"/deploy/prometheus/smetsmon.rules.yml", "/deploy/grafana/smetsmon.json"}) {
+    std::ifstream in(std::string(SMETSMON_SOURCE_DIR) + asset);
+    const std::string content((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(content.empty()) << asset;
+    const std::regex used("smetsmon_[a-z0-9_]+");
+    for (auto it = std::sregex_iterator(content.begin(), content.end(), used);
+         it != std::sregex_iterator(); ++it) {
+      std::string name = it->str();
+      if (name.rfind("smetsmon_kafka_", 0) == 0) continue;  // exported with Kafka (daemon test)
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        if (names.count(name) == 0 && name.size() > std::strlen(suffix) &&
+            name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0) {
+          name.resize(name.size() - std::strlen(suffix));
+        }
+      }
+      EXPECT_EQ(names.count(name), 1u) << asset << " uses " << it->str();
+    }
+  }
   for (const char* family : {"smetsmon_events_accepted_total", "smetsmon_gonogo_status",
                              "smetsmon_findings_open", "smetsmon_whatif_stopped_alerts",
                              "smetsmon_delivery_within_target_ratio", "smetsmon_noisy_devices"}) {
     EXPECT_EQ(names.count(family), 1u) << family;
   }
+}
+
+TEST(MetricsLintTest, DeployedPrometheusConfigAndRulesPassPromtool) {
+  const std::string dir = std::string(SMETSMON_SOURCE_DIR) + "/deploy/prometheus";
+  const ShellResult rules = Shell("promtool check rules " + dir + "/smetsmon.rules.yml");
+  EXPECT_EQ(rules.exit_code, 0) << rules.out;
+  EXPECT_NE(rules.out.find("SUCCESS"), std::string::npos) << rules.out;
+  const ShellResult config = Shell("promtool check config " + dir + "/prometheus.yml");
+  EXPECT_EQ(config.exit_code, 0) << config.out;
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ struct KafkaIngest::Batch {
   uint64_t rejected[kRejectReasonCount] = {};
   std::map<int32_t, int64_t> next_offsets;  // partition -> last offset + 1
   uint64_t messages = 0;
+  int64_t polled_ns = 0;  // monotonic time the batch left the consumer
   std::atomic<size_t> pending{0};
 };
 
@@ -124,6 +125,7 @@ class KafkaIngest::WorkerThread {
         }
       }
       if (batch->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        owner_->RecordApplyLatency(owner_->clock_->MonotonicNs() - batch->polled_ns);
         std::lock_guard lock(owner_->done_mu_);
         owner_->done_cv_.notify_all();
       }
@@ -206,6 +208,35 @@ absl::Status KafkaIngest::Init() {
     workers_.push_back(std::make_unique<WorkerThread>(this, engine_->worker(i), i));
   }
   return absl::OkStatus();
+}
+
+void KafkaIngest::RecordApplyLatency(int64_t ns) {
+  size_t b = 0;
+  while (b + 1 < kLatencyBucketsUs.size() && ns > kLatencyBucketsUs[b] * 1000) ++b;
+  latency_counts_[b].fetch_add(1, std::memory_order_relaxed);  // once per batch, not per event
+}
+
+ApplyLatency KafkaIngest::ApplyLatencySummary() const {
+  ApplyLatency out;
+  std::array<uint64_t, kLatencyBucketsUs.size()> counts{};
+  for (size_t b = 0; b < counts.size(); ++b) {
+    counts[b] = latency_counts_[b].load(std::memory_order_relaxed);
+    out.batches += counts[b];
+  }
+  const auto percentile = [&](double q) {
+    const auto rank = static_cast<uint64_t>(q * static_cast<double>(out.batches));
+    uint64_t seen = 0;
+    for (size_t b = 0; b < counts.size(); ++b) {
+      seen += counts[b];
+      if (seen > rank) return static_cast<double>(kLatencyBucketsUs[b]) / 1000.0;
+    }
+    return static_cast<double>(kLatencyBucketsUs.back()) / 1000.0;
+  };
+  if (out.batches > 0) {
+    out.p50_ms = percentile(0.50);
+    out.p99_ms = percentile(0.99);
+  }
+  return out;
 }
 
 bool KafkaIngest::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {
@@ -372,6 +403,7 @@ void KafkaIngest::Run() {
     }
     if (messages.empty()) continue;
     auto batch = std::make_unique<Batch>();
+    batch->polled_ns = clock_->MonotonicNs();
     batch->shares.resize(workers_.size());
     for (auto& share : batch->shares) share.reserve(messages.size() / workers_.size() + 16);
     const ProcessingTime now = clock_->Now();

@@ -17,6 +17,7 @@
 // Time: processing time from the Clock only for the future-time check and idle window advance.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -66,6 +67,14 @@ struct PartitionLag {
   double seconds = 0;    // now - event time of the last event consumed from the partition
 };
 
+// Time from a batch leaving the consumer to the last worker having applied it (an upper bound
+// for its messages' consume-to-state latency), as bucket upper bounds.
+struct ApplyLatency {
+  uint64_t batches = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
 class KafkaIngest {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(aggregate::Engine& engine,
@@ -93,6 +102,7 @@ class KafkaIngest {
   // Runs `task` on worker `index`'s thread between two batches: how other threads read state
   // only its owner may touch (a device's state for the API). False if there is no such worker.
   bool RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task);
+  ApplyLatency ApplyLatencySummary() const;
 
  private:
   struct Batch;
@@ -116,6 +126,12 @@ class KafkaIngest {
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_s* producer_ = nullptr;  // dead letters
   std::vector<std::unique_ptr<WorkerThread>> workers_;
+  void RecordApplyLatency(int64_t ns);
+  // Batch apply latency histogram, microsecond upper bounds (1-2-5 steps, 0.1 ms .. 10 s).
+  static constexpr std::array<int64_t, 17> kLatencyBucketsUs = {
+      100,    200,    500,    1000,    2000,    5000,    10000,    20000,           50000,
+      100000, 200000, 500000, 1000000, 2000000, 5000000, 10000000, INT64_MAX / 1000};
+  std::array<std::atomic<uint64_t>, 17> latency_counts_{};
   std::deque<std::unique_ptr<Batch>> inflight_;  // poll thread only
   // Messages polled for the batch being filled; a revoke drops those of revoked partitions
   // (their next owner starts at our committed offset), poll thread only.

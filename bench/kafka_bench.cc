@@ -1,0 +1,225 @@
+// smetsmon-bench-kafka [--events N] [--workers W]: against librdkafka's mock cluster, produces N
+// generated events (zstd), then measures in the same run
+//   (a) a bare librdkafka batch consumer that only touches each payload, and
+//   (b) the daemon's full pipeline (KafkaIngest: consume, decode, route, apply to state),
+// each from its first message to its last.
+// Then the latency from consume to state applied at a steady rate (--latency-rate, default
+// 100 k events/s, for --latency-seconds, default 10; 0 skips it).
+// Last line: {"events":N,"bare_events_per_s":...,"smetsmon_events_per_s":...,"ratio":...,
+//             "latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "aggregate/engine.h"
+#include "bench_util.h"
+#include "gen/kafka_loadgen.h"
+#include "ingest/kafka_source.h"
+
+namespace smetsmon {
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Reads every message of `topic` from the beginning (explicit assignment, no group join) and
+// touches each payload; returns the seconds from the first message to the last.
+double BareConsume(const std::string& bootstraps, const std::string& topic, int partitions,
+                   uint64_t events, uint64_t* sink) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "bench-bare", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk);
+  std::vector<rd_kafka_message_t*> batch(4096);
+  uint64_t seen = 0;
+  std::chrono::steady_clock::time_point first{};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (seen < events && std::chrono::steady_clock::now() < deadline) {
+    const ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch.data(), batch.size());
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = batch[static_cast<size_t>(i)];
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (seen == 0) first = std::chrono::steady_clock::now();
+        ++seen;
+        const auto* bytes = static_cast<const unsigned char*>(m->payload);
+        *sink += m->len + (m->len ? bytes[m->len - 1] : 0);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  }
+  const auto last = std::chrono::steady_clock::now();
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return seen == events ? Seconds(first, last) : -1;
+}
+
+}  // namespace
+}  // namespace smetsmon
+
+int main(int argc, char** argv) {
+  using namespace smetsmon;
+  uint64_t events = 5'000'000;
+  size_t workers = 1;
+  double latency_rate = 100'000;
+  int latency_seconds = 10;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
+      events = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--latency-rate") == 0 && i + 1 < argc) {
+      latency_rate = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--latency-seconds") == 0 && i + 1 < argc) {
+      latency_seconds = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+      workers = std::max<size_t>(1, std::strtoull(argv[++i], nullptr, 10));
+    } else {
+      std::fprintf(stderr,
+                   "usage: smetsmon-bench-kafka [--events N] [--workers W] [--latency-rate R] "
+                   "[--latency-seconds S]\n");
+      return 2;
+    }
+  }
+  auto ref = bench::LoadReference();
+  // The mock keeps 5 MiB of compressed batches per partition: about 60 k events each at zstd.
+  const int partitions = static_cast<int>(std::max<uint64_t>(16, events / 50'000 + 1));
+  char err[512];
+  rd_kafka_conf_t* host_conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(host_conf, "log_level", "3", err, sizeof err);
+  rd_kafka_t* host = rd_kafka_new(RD_KAFKA_PRODUCER, host_conf, err, sizeof err);
+  rd_kafka_mock_cluster_t* mock = rd_kafka_mock_cluster_new(host, 3);
+  const std::string bootstraps = rd_kafka_mock_cluster_bootstraps(mock);
+  const std::string topic = "smets.alerts";
+  rd_kafka_mock_topic_create(mock, topic.c_str(), partitions, 1);
+
+  // Produce: a generated fleet sized to give about N events in a day.
+  SystemClock clock;
+  gen::GeneratorConfig traffic;
+  traffic.premises = std::max<uint64_t>(1000, events * 100 / 358);  // ~3.58 events/premises/day
+  gen::LoadgenConfig lg;
+  lg.bootstrap_servers = bootstraps;
+  lg.topic = topic;
+  gen::KafkaLoadgen loadgen(*ref.areas, *ref.catalogue, traffic, lg, clock);
+  const auto p0 = std::chrono::steady_clock::now();
+  auto report = loadgen.Run();
+  const auto p1 = std::chrono::steady_clock::now();
+  if (!report.ok() || report->delivered != report->sent) {
+    std::fprintf(stderr, "bench: produce failed\n");
+    return 1;
+  }
+  const uint64_t n = report->sent;
+  std::fprintf(stderr, "produced %llu events to %d partitions in %.1f s (%.0f/s)\n",
+               static_cast<unsigned long long>(n), partitions, Seconds(p0, p1),
+               static_cast<double>(n) / Seconds(p0, p1));
+
+  uint64_t sink = 0;
+  const double bare_s = BareConsume(bootstraps, topic, partitions, n, &sink);
+  if (bare_s <= 0) {
+    std::fprintf(stderr, "bench: the bare consumer did not read everything\n");
+    return 1;
+  }
+
+  // The full pipeline: the daemon's ingestion into a fresh engine.
+  aggregate::EngineConfig config;
+  config.workers = workers;
+  config.expected_devices = traffic.premises * 2;
+  aggregate::Engine engine(ref, config);
+  ingest::KafkaConfig kc;
+  kc.topic = topic;
+  kc.dead_letter_topic = "";
+  kc.properties["bootstrap.servers"] = bootstraps;
+  kc.properties["group.id"] = "bench-smetsmon";
+  kc.properties["session.timeout.ms"] = "6000";
+  kc.properties["log_level"] = "3";
+  auto ingest = ingest::KafkaIngest::Create(engine, ref, kc, clock);
+  if (!ingest.ok()) {
+    std::fprintf(stderr, "bench: %s\n", ingest.status().ToString().c_str());
+    return 1;
+  }
+  std::thread poll([&] { (*ingest)->Run(); });
+  (*ingest)->WaitForApplied(1, 60'000);  // the group join takes a few seconds: not measured
+  const auto s0 = std::chrono::steady_clock::now();
+  const uint64_t at_start = (*ingest)->stats().applied;
+  const bool all = (*ingest)->WaitForApplied(n, 600'000);
+  const auto s1 = std::chrono::steady_clock::now();
+  (*ingest)->Stop();
+  poll.join();
+  if (!all) {
+    std::fprintf(stderr, "bench: the pipeline did not apply everything\n");
+    return 1;
+  }
+  const double bare_rate = static_cast<double>(n) / bare_s;
+  const double smetsmon_rate = static_cast<double>(n - at_start) / Seconds(s0, s1);
+  std::fprintf(stderr,
+               "bare consumer %.0f events/s; smetsmon pipeline %.0f events/s with %zu worker(s) "
+               "(accepted %llu, sink %llu)\n",
+               bare_rate, smetsmon_rate, workers,
+               static_cast<unsigned long long>(engine.Counters().accepted),
+               static_cast<unsigned long long>(sink & 1));
+  // Latency at a steady rate: a fresh topic and engine, the pipeline running before the
+  // producer starts, the producer paced to `latency_rate`.
+  ingest::ApplyLatency latency;
+  if (latency_rate > 0 && latency_seconds > 0) {
+    const std::string lat_topic = "smets.latency";
+    rd_kafka_mock_topic_create(mock, lat_topic.c_str(), 16, 1);
+    aggregate::Engine lat_engine(ref, config);
+    ingest::KafkaConfig lc = kc;
+    lc.topic = lat_topic;
+    lc.properties["group.id"] = "bench-latency";
+    auto lat_ingest = ingest::KafkaIngest::Create(lat_engine, ref, lc, clock);
+    if (!lat_ingest.ok()) return 1;
+    std::thread lat_poll([&] { (*lat_ingest)->Run(); });
+    for (int i = 0; i < 600 && (*lat_ingest)->stats().assigned_partitions == 0; ++i) {
+      (*lat_ingest)->WaitForApplied(1, 100);  // the group join: wait for the assignment
+    }
+    gen::LoadgenConfig paced = lg;
+    paced.topic = lat_topic;
+    paced.rate_per_s = latency_rate;
+    gen::GeneratorConfig lat_traffic = traffic;
+    lat_traffic.seed = traffic.seed + 7;
+    gen::KafkaLoadgen lat_loadgen(*ref.areas, *ref.catalogue, lat_traffic, paced, clock);
+    const auto target = static_cast<uint64_t>(latency_rate * latency_seconds);
+    std::thread stopper([&] {
+      while (lat_loadgen.sent() < target) (*lat_ingest)->WaitForApplied(~uint64_t{0}, 50);
+      lat_loadgen.Stop();
+    });
+    auto lat_report = lat_loadgen.Run();
+    stopper.join();
+    const uint64_t sent = lat_report.ok() ? lat_report->sent : 0;
+    (*lat_ingest)->WaitForApplied(sent, 120'000);
+    (*lat_ingest)->Stop();
+    lat_poll.join();
+    latency = (*lat_ingest)->ApplyLatencySummary();
+    std::fprintf(stderr,
+                 "latency at %.0f events/s for %d s (%llu events, %llu batches): p50 %.1f ms, "
+                 "p99 %.1f ms (consume to applied, batch bucket upper bounds)\n",
+                 latency_rate, latency_seconds, static_cast<unsigned long long>(sent),
+                 static_cast<unsigned long long>(latency.batches), latency.p50_ms,
+                 latency.p99_ms);
+  }
+  std::printf(
+      "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"
+      "\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
+      static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
+      latency_rate, latency.p50_ms, latency.p99_ms);
+  rd_kafka_mock_cluster_destroy(mock);
+  rd_kafka_destroy(host);
+  return 0;
+}

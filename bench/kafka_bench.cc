@@ -219,6 +219,7 @@ int main(int argc, char** argv) {
       "\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
       static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
       latency_rate, latency.p50_ms, latency.p99_ms);
+  ingest->reset();  // consumers go before the cluster they talk to
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);
   return 0;

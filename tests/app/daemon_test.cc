@@ -11,6 +11,7 @@
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
 #include "testing/net.h"
+#include "testing/traffic.h"
 
 namespace smetsmon::app {
 namespace {
@@ -28,16 +29,9 @@ double Metric(const std::string& text, const std::string& series) {
 
 TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   testing::MockKafka kafka;
-  kafka.CreateTopic("smets.alerts", 4);
-  kafka.CreateTopic("smets.alerts.dlq", 1);
   auto ref = testing::LoadTestReference();
-  gen::GeneratorConfig traffic;
-  traffic.premises = 1500;
-  traffic.duration_ms = 4 * kMsPerHour;
-  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
-  std::vector<std::string> lines;
-  g.Run([&](std::string_view l) { lines.emplace_back(l); });
-  kafka.Produce("smets.alerts", lines);
+  const testing::ProducedTraffic produced = testing::ProduceTraffic(kafka, ref, 1500, 4);
+  const std::vector<std::string>& lines = produced.lines;
 
   auto settings = LoadSettings(testing::ConfigDir());
   ASSERT_TRUE(settings.ok()) << settings.status();
@@ -107,7 +101,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   EXPECT_EQ(health, 200);
   EXPECT_EQ(ready, 200);
   EXPECT_EQ(missing, 404);
-  const gen::GeneratedTruth& t = g.truth();
+  const gen::GeneratedTruth& t = produced.truth;
   EXPECT_EQ(Metric(metrics_text, "smetsmon_events_accepted_total"),
             static_cast<double>(t.unique_valid));
   EXPECT_EQ(Metric(metrics_text, "smetsmon_events_duplicate_total"),

@@ -15,6 +15,7 @@
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
 #include "testing/net.h"
+#include "testing/traffic.h"
 
 namespace smetsmon::app {
 namespace {
@@ -55,17 +56,10 @@ bool WaitUntil(F done, int timeout_ms, int step_ms = 100) {
 
 TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   testing::MockKafka kafka;
-  kafka.CreateTopic("smets.alerts", 4);
-  kafka.CreateTopic("smets.alerts.dlq", 1);
   auto ref = testing::LoadTestReference();
-  gen::GeneratorConfig traffic;
-  traffic.premises = 2000;
-  traffic.duration_ms = 6 * kMsPerHour;
-  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
-  std::vector<std::string> lines;
-  g.Run([&](std::string_view l) { lines.emplace_back(l); });
-  kafka.Produce("smets.alerts", lines);
-  const gen::GeneratedTruth& truth = g.truth();
+  const testing::ProducedTraffic produced = testing::ProduceTraffic(kafka, ref, 2000, 6);
+  const std::vector<std::string>& lines = produced.lines;
+  const gen::GeneratedTruth& truth = produced.truth;
 
   auto settings = LoadSettings(testing::ConfigDir());
   ASSERT_TRUE(settings.ok()) << settings.status();

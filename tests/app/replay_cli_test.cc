@@ -14,22 +14,8 @@
 namespace smetsmon {
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string out;
-};
-
-RunResult RunSmetsmon(const std::string& args) {
-  const std::string cmd = std::string(SMETSMON_BINARY) + " " + args + " 2>/dev/null";
-  RunResult r{-1, {}};
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+testing::CommandResult RunSmetsmon(const std::string& args) {
+  return testing::RunCommand(std::string(SMETSMON_BINARY) + " " + args + " 2>/dev/null");
 }
 
 std::string LastLine(const std::string& out) {
@@ -46,7 +32,7 @@ uint64_t At(simdjson::dom::element e, const char* pointer) {
 
 TEST(ReplayCliTest, SampleReportHasTheContractCounts) {
   const std::string rejects = testing::TempPath("rejects.jsonl");
-  const RunResult r =
+  const testing::CommandResult r =
       RunSmetsmon("replay " + testing::SamplePath() + " --config " + testing::ConfigDir() +
                   " --rejects " + rejects + " --report json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -86,9 +72,11 @@ TEST(ReplayCliTest, SnapshotThenResumeEqualsOneRun) {
   testing::WriteFile(a, first);
   testing::WriteFile(b, second);
   const std::string common = " --config " + testing::ConfigDir() + " --report json";
-  const RunResult one = RunSmetsmon("replay " + a + " " + b + common);
-  const RunResult part1 = RunSmetsmon("replay " + a + common + " --snapshot-out " + snap);
-  const RunResult part2 = RunSmetsmon("replay " + b + common + " --snapshot-in " + snap);
+  const testing::CommandResult one = RunSmetsmon("replay " + a + " " + b + common);
+  const testing::CommandResult part1 =
+      RunSmetsmon("replay " + a + common + " --snapshot-out " + snap);
+  const testing::CommandResult part2 =
+      RunSmetsmon("replay " + b + common + " --snapshot-in " + snap);
   ASSERT_EQ(one.exit_code, 0);
   ASSERT_EQ(part1.exit_code, 0);
   ASSERT_EQ(part2.exit_code, 0);
@@ -131,12 +119,13 @@ TEST(GenerateCliTest, GeneratedGzipWithInventoryReplaysToTheTruth) {
   const std::string out = testing::TempPath("day.jsonl.gz");
   const std::string inv = testing::TempPath("inv.csv");
   const std::string truth_path = testing::TempPath("truth.json");
-  const RunResult gen = RunSmetsmon("generate --config " + testing::ConfigDir() + " --out " + out +
-                                    " --inventory-out " + inv + " --truth-out " + truth_path +
-                                    " --premises 800 --hours 12 --seed 5");
+  const testing::CommandResult gen = RunSmetsmon(
+      "generate --config " + testing::ConfigDir() + " --out " + out + " --inventory-out " + inv +
+      " --truth-out " + truth_path + " --premises 800 --hours 12 --seed 5");
   ASSERT_EQ(gen.exit_code, 0);
-  const RunResult r = RunSmetsmon("replay " + out + " --config " + testing::ConfigDir() +
-                                  " --inventory " + inv + " --report json");
+  const testing::CommandResult r =
+      RunSmetsmon("replay " + out + " --config " + testing::ConfigDir() + " --inventory " + inv +
+                  " --report json");
   ASSERT_EQ(r.exit_code, 0);
   simdjson::dom::parser p1, p2;
   simdjson::dom::element report, truth;

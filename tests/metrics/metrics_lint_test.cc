@@ -24,22 +24,7 @@
 namespace smetsmon::metrics {
 namespace {
 
-struct ShellResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-ShellResult Shell(const std::string& cmd) {
-  ShellResult r;
-  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+testing::CommandResult Shell(const std::string& cmd) { return testing::RunCommand(cmd + " 2>&1"); }
 
 // True if `s` holds 8 hex octets joined by '-' (a device id), wherever.
 bool HasDeviceIdLike(const std::string& s) {
@@ -105,7 +90,7 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
 
   const std::string path = testing::TempPath("metrics.txt");
   testing::WriteFile(path, text);
-  const ShellResult lint = Shell("promtool check metrics < " + path);
+  const testing::CommandResult lint = Shell("promtool check metrics < " + path);
   EXPECT_EQ(lint.exit_code, 0) << lint.out;
   EXPECT_EQ(lint.out, "") << lint.out;
 
@@ -152,10 +137,10 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
 
 TEST(MetricsLintTest, DeployedPrometheusConfigAndRulesPassPromtool) {
   const std::string dir = std::string(SMETSMON_SOURCE_DIR) + "/deploy/prometheus";
-  const ShellResult rules = Shell("promtool check rules " + dir + "/smetsmon.rules.yml");
+  const testing::CommandResult rules = Shell("promtool check rules " + dir + "/smetsmon.rules.yml");
   EXPECT_EQ(rules.exit_code, 0) << rules.out;
   EXPECT_NE(rules.out.find("SUCCESS"), std::string::npos) << rules.out;
-  const ShellResult config = Shell("promtool check config " + dir + "/prometheus.yml");
+  const testing::CommandResult config = Shell("promtool check config " + dir + "/prometheus.yml");
   EXPECT_EQ(config.exit_code, 0) << config.out;
 }
 

@@ -15,20 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "testing/london.h"
 
 namespace smetsmon::rules {
 namespace {
 
-EventTime Utc(int y, int mo, int d, int h, int mi, int s = 0) {
-  return EventTime{absl::ToUnixMillis(
-      absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone()))};
-}
-
-LocalCalendar London() {
-  auto cal = LocalCalendar::Load("Europe/London");
-  EXPECT_TRUE(cal.ok()) << cal.status();
-  return *cal;
-}
+using testing::London;
+using testing::Utc;
 
 // A unique directory for this test (removed first, so reruns start clean).
 std::string TempDir(const std::string& name) {

@@ -4,22 +4,15 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "testing/london.h"
 
 namespace smetsmon::rules {
 namespace {
 
 // 2026: clocks go forward on 29 Mar at 01:00Z (01:00 GMT -> 02:00 BST) and back on 25 Oct at
 // 01:00Z (02:00 BST -> 01:00 GMT).
-EventTime Utc(int y, int mo, int d, int h, int mi, int s = 0) {
-  return EventTime{absl::ToUnixMillis(
-      absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone()))};
-}
-
-LocalCalendar London() {
-  auto cal = LocalCalendar::Load("Europe/London");
-  EXPECT_TRUE(cal.ok()) << cal.status();
-  return *cal;
-}
+using testing::London;
+using testing::Utc;
 
 TEST(LocalCalendarTest, LoadsLondonByDefault) {
   auto cal = LocalCalendar::Load();

@@ -2,6 +2,9 @@
 // ReferenceData for tests that need areas and the catalogue.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -46,6 +49,24 @@ inline std::string TempPath(const std::string& name) {
 inline void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // standard output (and standard error when the command redirects it)
+};
+
+// Runs a shell command and collects its standard output and exit code.
+inline CommandResult RunCommand(const std::string& cmd) {
+  CommandResult r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace smetsmon::testing

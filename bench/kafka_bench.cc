@@ -211,8 +211,7 @@ int main(int argc, char** argv) {
                  "latency at %.0f events/s for %d s (%llu events, %llu batches): p50 %.1f ms, "
                  "p99 %.1f ms (consume to applied, batch bucket upper bounds)\n",
                  latency_rate, latency_seconds, static_cast<unsigned long long>(sent),
-                 static_cast<unsigned long long>(latency.batches), latency.p50_ms,
-                 latency.p99_ms);
+                 static_cast<unsigned long long>(latency.batches), latency.p50_ms, latency.p99_ms);
   }
   std::printf(
       "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "app/api.h"
@@ -45,15 +46,24 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
   }
   d.engine = std::make_unique<aggregate::Engine>(*ref, engine_config);
+  if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
+    if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
+    Log(LogLevel::kInfo, "snapshot restored", {{"path", settings.snapshot_path}});
+  }
+  // The inventory after the snapshot (which restores DMC/cohort symbol ids first).
+  if (!settings.inventory_path.empty()) {
+    ref->inventory = std::make_unique<catalog::Inventory>(*ref->areas, *ref->dmcs, *ref->cohorts);
+    if (auto s = ref->inventory->LoadCsv(settings.inventory_path); !s.ok()) return s;
+    Log(LogLevel::kInfo, "inventory loaded",
+        {{"path", settings.inventory_path},
+         {"devices", std::to_string(ref->inventory->size())},
+         {"bad_rows", std::to_string(ref->inventory->stats().bad_rows)}});
+  }
   if (d.rules_config) {
     auto evaluator = rules::Evaluator::Create(*d.engine, *d.rules_config);
     if (!evaluator.ok()) return evaluator.status();
     d.evaluator = std::move(*evaluator);
     d.evaluator->set_log_events(true);
-  }
-  if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
-    if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
-    Log(LogLevel::kInfo, "snapshot restored", {{"path", settings.snapshot_path}});
   }
   auto ingest = ingest::KafkaIngest::Create(*d.engine, *ref, settings.kafka, clock);
   if (!ingest.ok()) return ingest.status();
@@ -218,6 +228,13 @@ int RunDemo(int argc, char** argv) {
   day.premises = premises;
   day.start_ms = (clock.Now().ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
   day.duration_ms = 24 * kMsPerHour;
+  // The fleet's inventory, so the Go/No-Go has its installation counts.
+  if (settings->inventory_path.empty()) {
+    settings->inventory_path =
+        (std::filesystem::temp_directory_path() / "smetsmon-demo-inventory.csv").string();
+    std::ofstream inventory(settings->inventory_path);
+    gen::Generator(*ref->areas, *ref->catalogue, day).WriteInventoryCsv(inventory);
+  }
   gen::LoadgenConfig lg;
   lg.bootstrap_servers = bootstraps;
   lg.topic = settings->kafka.topic;

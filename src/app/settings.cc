@@ -105,6 +105,10 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
       s.http_bearer_token = v;
     }
   }
+  if (const YAML::Node inv = root["inventory"]) {
+    SMETSMON_ASSIGN_OR_RETURN(s.inventory_path,
+                              catalog::OptionalScalar<std::string>(file, inv, "path", ""));
+  }
   if (const YAML::Node sn = root["snapshot"]) {
     SMETSMON_ASSIGN_OR_RETURN(s.snapshot_path,
                               catalog::OptionalScalar<std::string>(file, sn, "path", ""));

@@ -20,6 +20,7 @@ struct Settings {
   std::string http_listen = "127.0.0.1:9477";
   std::string http_bearer_token;  // non-empty: /api/v1/* requires "Authorization: Bearer <it>"
   std::string snapshot_path;      // empty: no snapshot on stop / restore on start
+  std::string inventory_path;     // the device inventory CSV (contract format); empty: none
 };
 
 // Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.

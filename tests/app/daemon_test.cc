@@ -30,7 +30,9 @@ double Metric(const std::string& text, const std::string& series) {
 TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   testing::MockKafka kafka;
   auto ref = testing::LoadTestReference();
-  const testing::ProducedTraffic produced = testing::ProduceTraffic(kafka, ref, 1500, 4);
+  const std::string inventory = testing::TempPath("daemon-inventory.csv");
+  const testing::ProducedTraffic produced =
+      testing::ProduceTraffic(kafka, ref, 1500, 4, "smets.alerts", inventory);
   const std::vector<std::string>& lines = produced.lines;
 
   auto settings = LoadSettings(testing::ConfigDir());
@@ -40,6 +42,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   settings->kafka.properties["group.id"] = "daemon-test";
   settings->http_listen = "127.0.0.1:0";
   settings->http_bearer_token = "s3cret";
+  settings->inventory_path = inventory;
   settings->snapshot_path = testing::TempPath("state.snap");
   std::filesystem::remove(settings->snapshot_path);
   ManualClock clock(ProcessingTime{4'000'000'000'000});
@@ -116,7 +119,14 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   // The rules: the API answers, and the metrics carry the Go/No-Go and findings (bounded labels).
   EXPECT_NE(findings.find("\"open\":["), std::string::npos) << findings;
   EXPECT_NE(gonogo.find("\"current\":{\"at_ms\":"), std::string::npos) << gonogo;
-  EXPECT_NE(gonogo.find("\"id\":\"smets1_alerts_per_installation\""), std::string::npos) << gonogo;
+  // With the inventory loaded, the per-installation criterion has its denominator.
+  EXPECT_NE(gonogo.find("\"id\":\"smets1_alerts_per_installation\",\"metric\":"
+                        "\"smets1_alerts_per_installation_per_day\",\"value\":"),
+            std::string::npos)
+      << gonogo;
+  EXPECT_EQ(gonogo.find("\"smets1_alerts_per_installation_per_day\",\"value\":null"),
+            std::string::npos)
+      << gonogo;
   // The generator's SMETS1 DMC flood sends 8F40 with voltages: the what-if counted them.
   EXPECT_NE(whatif.find("\"rule\":\"SMETS1 8F40\",\"scope\":\"all\",\"window\":\"24h\""),
             std::string::npos)
@@ -128,6 +138,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   ASSERT_EQ(known_device.size(), 23u);
   EXPECT_NE(device.find("\"device_id\":\"" + known_device + "\""), std::string::npos) << device;
   EXPECT_NE(device.find("\"last_alerts\":[{"), std::string::npos) << device;
+  EXPECT_NE(device.find("\"inventory\":{\"area\":"), std::string::npos) << device;
   EXPECT_NE(areas.find("\"name\":\"Eastern\""), std::string::npos) << areas;
   EXPECT_EQ(bad_device, 400);
   EXPECT_EQ(unknown_device, 404);

@@ -2,6 +2,7 @@
 // end-to-end tests.
 #pragma once
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,11 @@ struct ProducedTraffic {
 
 // Creates the topic and its dead-letter topic, generates `premises` x `hours` of traffic and
 // produces every line to `topic`.
+// With `inventory_csv`, also writes the fleet's inventory there.
 inline ProducedTraffic ProduceTraffic(MockKafka& kafka, const catalog::ReferenceData& ref,
                                       uint64_t premises, int64_t hours,
-                                      const std::string& topic = "smets.alerts") {
+                                      const std::string& topic = "smets.alerts",
+                                      const std::string& inventory_csv = "") {
   kafka.CreateTopic(topic, 4);
   kafka.CreateTopic(topic + ".dlq", 1);
   gen::GeneratorConfig traffic;
@@ -30,6 +33,10 @@ inline ProducedTraffic ProduceTraffic(MockKafka& kafka, const catalog::Reference
   ProducedTraffic out;
   g.Run([&](std::string_view l) { out.lines.emplace_back(l); });
   out.truth = g.truth();
+  if (!inventory_csv.empty()) {
+    std::ofstream inventory(inventory_csv);
+    g.WriteInventoryCsv(inventory);
+  }
   kafka.Produce(topic, out.lines);
   return out;
 }

@@ -265,7 +265,11 @@ int RunDemo(int argc, char** argv) {
   DaemonHooks hooks;
   hooks.on_started = [](Daemon&, uint16_t port) {
     std::fprintf(
-        stderr, "smetsmon demo: try  curl -s http://127.0.0.1:%u/metrics | grep smetsmon_\n", port);
+        stderr,
+        "smetsmon demo: try  curl -s http://127.0.0.1:%u/metrics | grep smetsmon_\n"
+        "               and  curl -s http://127.0.0.1:%u/api/v1/gonogo (also /api/v1/findings, "
+        "/api/v1/whatif, /api/v1/top, /api/v1/areas)\n",
+        port, port);
   };
   const absl::Status s = RunDaemon(*settings, hooks);
   history.Stop();

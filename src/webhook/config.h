@@ -1,0 +1,98 @@
+// Webhook receivers (the DNOs' endpoints) and delivery settings, from the `webhooks:` section of
+// the daemon's settings file.
+//
+//   webhooks:
+//     spool_dir: /var/lib/smetsmon/webhooks   # durable queue (required when receivers exist)
+//     max_age: 48h                             # then dead-lettered
+//     external_url: https://smetsmon.example    # externalURL / generatorURL in payloads
+//     backoff: {initial: 1s, max: 5m, multiplier: 2, jitter: 0.2}
+//     circuit_breaker: {failures_to_open: 5, open_for: 1m}
+//     receivers:
+//       - name: ukpn                            # [A-Za-z0-9_.-]+, unique
+//         url: https://hooks.ukpn.example:8443/smetsmon
+//         areas: [UK Power Networks, 16]        # DNO groups, distributor ids or area names
+//         kinds: [power_outage, storm]          # empty: all but comms_incident
+//         min_severity: warning                 # info | warning | critical
+//         secret_file: /etc/smetsmon/ukpn.key   # or secret_env: UKPN_WEBHOOK_SECRET
+//         connect_timeout: 5s
+//         request_timeout: 10s
+//         tls: {verify: true, ca_file: /etc/smetsmon/ukpn-ca.pem}
+//         send_resolved: true
+//
+// Configuration lane: loaded at startup; errors name file, line and field. Immutable afterwards:
+// safe to share between threads. The secret is held in memory only (never written or logged).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/status/statusor.h"
+#include "catalog/areas.h"
+#include "rules/finding.h"
+#include "webhook/backoff.h"
+
+namespace smetsmon::webhook {
+
+struct Url {
+  bool tls = false;    // https
+  std::string host;    // name or IP literal (IPv6 without brackets)
+  uint16_t port = 0;   // explicit or the scheme's default
+  std::string target;  // path and query, at least "/"
+  std::string text;    // as configured
+};
+
+// http://host[:port][/path] or https://...; no user info, no fragment.
+absl::StatusOr<Url> ParseUrl(std::string_view text);
+
+struct TlsConfig {
+  bool verify = true;   // verify the peer's chain and host name
+  std::string ca_file;  // PEM bundle to trust; empty: the system's trust store
+};
+
+struct ReceiverConfig {
+  std::string name;
+  Url url;
+  std::vector<AreaId> areas;              // empty: every area (sorted, unique)
+  std::vector<rules::FindingKind> kinds;  // empty: every kind except comms_incident
+  rules::Severity min_severity = rules::Severity::kInfo;
+  std::string secret;                   // HMAC-SHA256 key for X-Smetsmon-Signature
+  int64_t connect_timeout_ms = 5'000;   // resolve + TCP connect
+  int64_t request_timeout_ms = 10'000;  // TLS handshake + request + response
+  TlsConfig tls;
+  bool send_resolved = true;
+};
+
+struct WebhookConfig {
+  std::vector<ReceiverConfig> receivers;
+  std::string spool_dir;
+  int64_t max_age_ms = 48 * kMsPerHour;
+  BackoffConfig backoff;
+  CircuitBreakerConfig circuit_breaker;
+  std::string external_url;  // base URL of this daemon's HTTP API, "" when not reachable
+};
+
+// Parses the `webhooks:` section (a null/absent node gives a config without receivers). `file`
+// names the settings file in errors. Unknown areas or DNO groups, unknown finding kinds, bad URLs,
+// a missing secret file or environment variable, an inline `secret:` and unknown keys are errors.
+absl::StatusOr<WebhookConfig> LoadWebhookConfig(const YAML::Node& webhooks_section,
+                                                const std::string& file,
+                                                const catalog::AreaTable& areas);
+
+// Whether `receiver` wants to hear about `f` (ignoring send_resolved):
+// - kind: listed, or the list is empty and the kind is not comms_incident (a comms incident is
+//   not a power cut: it goes only to receivers that ask for `comms_incident` by name);
+// - severity at least min_severity;
+// - area: the finding's area is one of the receiver's; a regional finding (no area, a region)
+//   matches when one of the receiver's areas is in that region; a national finding (neither)
+//   matches every receiver.
+bool Matches(const ReceiverConfig& receiver, const rules::Finding& f,
+             const catalog::AreaTable& areas);
+
+// Parses "info" | "warning" | "critical".
+bool ParseSeverity(std::string_view name, rules::Severity* out);
+
+}  // namespace smetsmon::webhook

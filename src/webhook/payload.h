@@ -1,0 +1,48 @@
+// The webhook body: Alertmanager's webhook format, version 4, one alert per notification, so a
+// receiver written for Alertmanager (or Alertmanager-compatible tooling) works unchanged. And the
+// HMAC signature that lets the receiver check the body came from us.
+//
+//   {"version":"4","groupKey":"{}:{finding_id=\"...\"}","truncatedAlerts":0,
+//    "status":"firing"|"resolved","receiver":"ukpn","groupLabels":{"finding_id":...},
+//    "commonLabels":{...the alert's labels},"commonAnnotations":{...the alert's annotations},
+//    "externalURL":"...","alerts":[{"status":...,"labels":{"alertname":"smetsmon_power_outage",
+//    "severity","kind","area","distributor_id","dno_group","region","scope","finding_id"},
+//    "annotations":{"summary","description", one per figure},"startsAt":RFC3339,
+//    "endsAt":RFC3339 or "0001-01-01T00:00:00Z" while firing,"generatorURL":...,
+//    "fingerprint":16 hex digits}]}
+//
+// Labels without a value are left out (Alertmanager treats an empty label as absent): a
+// regional finding has no area, dno_group or distributor_id; a national one no region either.
+//
+// Time domain: startsAt/endsAt are the finding's event times; a resolved finding without an end
+// uses `now` (processing time). Pure functions: safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "catalog/areas.h"
+#include "rules/finding.h"
+#include "smetsmon/types.h"
+
+namespace smetsmon::webhook {
+
+std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
+                                     std::string_view receiver, std::string_view external_url,
+                                     const catalog::AreaTable& areas, ProcessingTime now);
+
+// Stable 16-hex-digit fingerprint of a finding id (first 8 bytes of its SHA-256).
+std::string FindingFingerprint(std::string_view finding_id);
+
+// "2024-03-01T10:15:00Z", or with milliseconds "2024-03-01T10:15:00.250Z".
+std::string FormatRfc3339(int64_t unix_ms);
+
+// Lower-case hex of HMAC-SHA256(key, data).
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+// Lower-case hex of SHA-256(data).
+std::string Sha256Hex(std::string_view data);
+// The X-Smetsmon-Signature header value: "sha256=" + HmacSha256Hex(secret, body).
+std::string SignatureHeader(std::string_view secret, std::string_view body);
+
+}  // namespace smetsmon::webhook

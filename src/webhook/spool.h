@@ -1,0 +1,85 @@
+// The durable queue behind webhook delivery: one file per pending notification in `spool_dir`,
+// so nothing pending is lost across a restart or a crash.
+//
+// A file is written to a temporary name, fsync'ed, renamed into place and the directory fsync'ed;
+// it is deleted once delivered. Notifications past their max age or rejected by the receiver go
+// to `spool_dir/dead/` (with the reason) for an operator to inspect; nothing removes them there.
+// File format (text header, blank line, body of exactly body_length bytes):
+//
+//   smetsmon-webhook-spool 1
+//   receiver: ukpn
+//   finding: power_outage:area=Eastern:1709287200000
+//   status: firing
+//   priority: 2
+//   created_ms: 1709287260000
+//   next_attempt_ms: 1709287261000
+//   attempts: 1
+//   key: 3f0c...
+//   body_length: 1234
+//   [reason: ...]                      (dead letters only)
+//
+//   {"version":"4",...}
+//
+// Time domain: created/next attempt are processing time (the dispatcher's Clock).
+// Thread-safety: a Spool holds only its directory name; calls for different notifications may run
+// concurrently, calls for the same notification must be serialised by the caller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace smetsmon::webhook {
+
+struct Notification {
+  std::string receiver;         // ReceiverConfig::name
+  std::string finding_id;       // the finding it reports
+  bool resolved = false;        // "resolved" or "firing"
+  int priority = 0;             // the finding's severity: 2 critical, 1 warning, 0 info
+  int64_t created_ms = 0;       // processing time it was enqueued (max age counts from here)
+  int64_t next_attempt_ms = 0;  // not sent before this
+  uint32_t attempts = 0;        // failed attempts so far
+  std::string key;              // Idempotency-Key: 32 hex digits, also the file name
+  std::string body;             // the JSON payload, fixed at enqueue time
+};
+
+std::string EncodeNotification(const Notification& n, std::string_view dead_reason = "");
+absl::StatusOr<Notification> DecodeNotification(std::string_view text);
+
+class Spool {
+ public:
+  // Creates `dir` and `dir/dead` when missing.
+  static absl::StatusOr<Spool> Open(const std::string& dir);
+
+  // Writes (or rewrites) the pending file of `n` atomically and durably.
+  absl::Status Save(const Notification& n) const;
+  // Deletes the pending file of `n` (no error when already gone).
+  absl::Status Remove(const Notification& n) const;
+  // Writes `n` with `reason` to dead/ and deletes its pending file.
+  absl::Status DeadLetter(const Notification& n, std::string_view reason) const;
+
+  struct Loaded {
+    std::vector<Notification> pending;  // in file-name order
+    std::vector<std::string> bad;       // "file: why" for files moved to dead/ unread
+  };
+  // Reads every pending file. Unreadable or malformed ones are moved to dead/ (listed in `bad`);
+  // temporary files left by a crash are deleted.
+  absl::StatusOr<Loaded> Load() const;
+
+  const std::string& dir() const { return dir_; }
+  std::string PendingPath(const Notification& n) const;
+  std::string DeadPath(const Notification& n) const;
+
+ private:
+  explicit Spool(std::string dir) : dir_(std::move(dir)) {}
+  absl::Status WriteAtomically(const std::string& dir, const std::string& name,
+                               const std::string& content) const;
+
+  std::string dir_;
+};
+
+}  // namespace smetsmon::webhook

@@ -1,0 +1,125 @@
+#include "webhook/spool.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "webhook/webhook_fixtures.h"
+
+namespace smetsmon::webhook {
+namespace {
+
+using testing::FilesIn;
+using testing::FreshDir;
+
+Notification Sample(const std::string& key, const std::string& body = R"({"version":"4"})") {
+  Notification n;
+  n.receiver = "ukpn";
+  n.finding_id = "power_outage:area=Eastern:1709287200000";
+  n.resolved = false;
+  n.priority = 2;
+  n.created_ms = 1'709'287'260'000;
+  n.next_attempt_ms = 1'709'287'261'000;
+  n.attempts = 1;
+  n.key = key;
+  n.body = body;
+  return n;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(SpoolTest, EncodeDecodeRoundTripsAnyBody) {
+  const Notification n = Sample("0123456789abcdef0123456789abcdef",
+                                std::string("a\n\nb\r\n\0c", 9) + "{\"x\": \"\\n\"}");
+  auto d = DecodeNotification(EncodeNotification(n));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->receiver, n.receiver);
+  EXPECT_EQ(d->finding_id, n.finding_id);
+  EXPECT_EQ(d->resolved, n.resolved);
+  EXPECT_EQ(d->priority, n.priority);
+  EXPECT_EQ(d->created_ms, n.created_ms);
+  EXPECT_EQ(d->next_attempt_ms, n.next_attempt_ms);
+  EXPECT_EQ(d->attempts, n.attempts);
+  EXPECT_EQ(d->key, n.key);
+  EXPECT_EQ(d->body, n.body);
+}
+
+TEST(SpoolTest, RejectsTruncatedAndForeignFiles) {
+  const std::string text = EncodeNotification(Sample("0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(DecodeNotification(text.substr(0, text.size() - 1)).ok());
+  EXPECT_FALSE(DecodeNotification("hello\n\nworld").ok());
+  EXPECT_FALSE(DecodeNotification("").ok());
+}
+
+TEST(SpoolTest, SaveLoadRemoveAndDeadLetter) {
+  const std::string dir = FreshDir("spool");
+  auto spool = Spool::Open(dir);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  Notification a = Sample("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  const Notification b = Sample("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+  ASSERT_TRUE(spool->Save(a).ok());
+  ASSERT_TRUE(spool->Save(b).ok());
+  a.attempts = 7;  // a rewrite replaces the file
+  ASSERT_TRUE(spool->Save(a).ok());
+  EXPECT_EQ(FilesIn(dir, ".ntf").size(), 2u);
+  EXPECT_TRUE(FilesIn(dir, ".tmp").empty());
+
+  auto loaded = spool->Load();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->pending.size(), 2u);
+  EXPECT_EQ(loaded->pending[0].key, a.key);
+  EXPECT_EQ(loaded->pending[0].attempts, 7u);
+  EXPECT_TRUE(loaded->bad.empty());
+
+  ASSERT_TRUE(spool->Remove(a).ok());
+  ASSERT_TRUE(spool->Remove(a).ok());  // already gone: fine
+  ASSERT_TRUE(spool->DeadLetter(b, "rejected with HTTP 400").ok());
+  EXPECT_TRUE(FilesIn(dir, ".ntf").empty());
+  ASSERT_EQ(FilesIn(dir + "/dead", ".ntf").size(), 1u);
+  const std::string dead = ReadAll(spool->DeadPath(b));
+  EXPECT_NE(dead.find("reason: rejected with HTTP 400"), std::string::npos);
+  auto dead_n = DecodeNotification(dead);
+  ASSERT_TRUE(dead_n.ok());
+  EXPECT_EQ(dead_n->body, b.body);
+}
+
+TEST(SpoolTest, LoadSetsAsideCorruptFilesAndCleansCrashLeftovers) {
+  const std::string dir = FreshDir("spool");
+  auto spool = Spool::Open(dir);
+  ASSERT_TRUE(spool.ok());
+  const Notification good = Sample("cccccccccccccccccccccccccccccccc");
+  ASSERT_TRUE(spool->Save(good).ok());
+  const std::string text = EncodeNotification(Sample("dddddddddddddddddddddddddddddddd"));
+  smetsmon::testing::WriteFile(dir + "/dddddddddddddddddddddddddddddddd.ntf",
+                               text.substr(0, text.size() - 3));  // torn write without rename
+  smetsmon::testing::WriteFile(dir + "/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.ntf", "garbage");
+  smetsmon::testing::WriteFile(dir + "/.ffffffffffffffffffffffffffffffff.ntf.tmp", "half");
+  smetsmon::testing::WriteFile(dir + "/README", "not ours");
+
+  auto loaded = spool->Load();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->pending.size(), 1u);
+  EXPECT_EQ(loaded->pending[0].key, good.key);
+  EXPECT_EQ(loaded->bad.size(), 2u);
+  EXPECT_EQ(FilesIn(dir, ".ntf"), std::vector<std::string>{good.key + ".ntf"});
+  EXPECT_EQ(FilesIn(dir + "/dead", ".ntf").size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/.ffffffffffffffffffffffffffffffff.ntf.tmp"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/README"));
+}
+
+TEST(SpoolTest, OpenCreatesTheDirectories) {
+  const std::string dir = FreshDir("spool") + "/a/b";
+  ASSERT_TRUE(Spool::Open(dir).ok());
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/dead"));
+  EXPECT_FALSE(Spool::Open("").ok());
+}
+
+}  // namespace
+}  // namespace smetsmon::webhook

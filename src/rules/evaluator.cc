@@ -8,19 +8,10 @@
 #include "absl/strings/str_format.h"
 #include "base/log.h"
 #include "decode/fields.h"
+#include "rules/format.h"
 
 namespace smetsmon::rules {
 namespace {
-
-std::string Thousands(uint64_t v) {
-  std::string digits = std::to_string(v);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
 
 std::string Percent(double share) { return absl::StrFormat("%.1f %%", share * 100.0); }
 
@@ -331,9 +322,9 @@ void Evaluator::EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& da
         f.scope = scope;
         f.start = open != nullptr ? open->start : now;
         f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
-        f.explanation = absl::StrCat(area.dno_group, " (", area.name, ") received ", Thousands(n),
+        f.explanation = absl::StrCat(area.dno_group, " (", area.name, ") received ", FormatCount(n),
                                      " ", rule.name, " alerts in the last 24 h, over the ",
-                                     Thousands(rule.threshold_per_day), " a day agreed.");
+                                     FormatCount(rule.threshold_per_day), " a day agreed.");
         f.figures = {{"alerts_24h", static_cast<double>(n)},
                      {"threshold_per_day", static_cast<double>(rule.threshold_per_day)}};
         book_.Upsert(std::move(f));
@@ -417,7 +408,7 @@ void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& 
       f.explanation = absl::StrCat(
           Percent(row.share), " of ", row.priority, " alerts in region ", row.region,
           " were delivered within their ", row.target_ms / 1000, " s target in the last 24 h (",
-          Thousands(row.within_target), " of ", Thousands(row.delivered), "), ",
+          FormatCount(row.within_target), " of ", FormatCount(row.delivered), "), ",
           row.share < row.minimum_service_level
               ? absl::StrCat("below the minimum service level of ",
                              Percent(row.minimum_service_level), ".")
@@ -482,12 +473,12 @@ std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
           if (rule.over ? level <= rule.current_dv : level >= rule.current_dv) continue;
           const double share =
               static_cast<double>(total.stopped[i]) / static_cast<double>(total.alerts);
-          absl::StrAppend(&parts, parts.empty() ? "" : ", ", Thousands(total.stopped[i]), " (",
+          absl::StrAppend(&parts, parts.empty() ? "" : ", ", FormatCount(total.stopped[i]), " (",
                           Percent(share), ") at ", Volts(level));
         }
         if (!parts.empty()) {
           total.sentence =
-              absl::StrCat("Of ", Thousands(total.alerts), " ", rule.name, " alerts in the last ",
+              absl::StrCat("Of ", FormatCount(total.alerts), " ", rule.name, " alerts in the last ",
                            window == std::string("1h") ? "hour" : "24 h", ", ",
                            rule.over ? "raising" : "lowering", " the level from ",
                            Volts(rule.current_dv), " would have stopped ", parts, ".");
@@ -568,7 +559,7 @@ void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
       f.start = open != nullptr ? open->start : now;
       f.id = open != nullptr ? open->id : absl::StrCat(prefix, now.ms);
       f.explanation =
-          absl::StrCat(Thousands(by_area[slot]), " devices in ", area.name, " raised more than ",
+          absl::StrCat(FormatCount(by_area[slot]), " devices in ", area.name, " raised more than ",
                        config_.noisy_threshold_24h, " alerts in the last 24 h.");
       f.figures = {{"noisy_devices", static_cast<double>(by_area[slot])},
                    {"threshold_24h", static_cast<double>(config_.noisy_threshold_24h)}};
@@ -606,8 +597,8 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
   MetricValue per_install;
   if (installs > 0) {
     per_install = {static_cast<double>(smets1_24h) / static_cast<double>(installs), true,
-                   absl::StrCat(Thousands(smets1_24h), " SMETS1 alerts in 24 h / ",
-                                Thousands(installs), " installations")};
+                   absl::StrCat(FormatCount(smets1_24h), " SMETS1 alerts in 24 h / ",
+                                FormatCount(installs), " installations")};
   } else {
     per_install.detail =
         "no SMETS1 installation count (load an inventory or set capacity.smets1_installations)";
@@ -618,7 +609,7 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
     capacity = {
         static_cast<double>(smets1_24h) / static_cast<double>(config_.smets1_capacity_per_day),
         true,
-        absl::StrCat(Thousands(smets1_24h), " of ", Thousands(config_.smets1_capacity_per_day),
+        absl::StrCat(FormatCount(smets1_24h), " of ", FormatCount(config_.smets1_capacity_per_day),
                      " a day")};
   } else {
     capacity.detail = "no capacity configured (capacity.smets1_alerts_per_day)";
@@ -643,7 +634,7 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint6
     MetricValue v;
     v.available = row.delivered > 0;
     v.value = row.share;
-    v.detail = absl::StrCat(Thousands(row.within_target), " of ", Thousands(row.delivered),
+    v.detail = absl::StrCat(FormatCount(row.within_target), " of ", FormatCount(row.delivered),
                             " within ", row.target_ms / 1000, " s");
     in.metrics[absl::StrCat("delivery_within_target_", row.window, ".", row.priority)] = v;
   }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/json_writer.h"
+#include "rules/format.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -55,19 +56,6 @@ std::string Plural(size_t n, const char* one, const char* many) {
 }
 
 // ---- Number formatting for the text report ----
-
-// "1,234,567"; `digits` is a run of decimal digits.
-std::string GroupDigits(const std::string& digits) {
-  std::string out;
-  const size_t n = digits.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
-std::string FormatCount(uint64_t v) { return GroupDigits(std::to_string(v)); }
 
 // Integral values exactly with separators; others with 2 decimals (trailing zeros trimmed), or 3
 // significant digits below 1 so that small ratios (0.0123) stay visible.

@@ -6,24 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
+#include "rules/format.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {
 namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// "1,240".
-std::string FormatCount(uint64_t n) {
-  const std::string digits = std::to_string(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
 
 // A fraction as a percentage with two significant digits below 10 %: "95", "2.5", "0.0065".
 std::string FormatPercent(double fraction) {
@@ -49,13 +36,6 @@ std::string FormatDuration(int64_t ms) {
   if (ms >= kMsPerHour && ms % kMsPerHour == 0) return plural(ms / kMsPerHour, "hour");
   if (ms >= kMsPerMinute && ms % kMsPerMinute == 0) return plural(ms / kMsPerMinute, "minute");
   return plural(ms / kMsPerSecond, "second");
-}
-
-// "12:05", or "2024-03-01 12:05" when `t` is not on `now`'s UTC day.
-std::string FormatUtcClock(int64_t t_ms, EventTime now) {
-  const bool same_day = FloorDiv(t_ms, kMsPerDay) == FloorDiv(now.ms, kMsPerDay);
-  return absl::FormatTime(same_day ? "%H:%M" : "%Y-%m-%d %H:%M", absl::FromUnixMillis(t_ms),
-                          absl::UTCTimeZone());
 }
 
 int64_t LastActivity(bool has_start, int64_t start_ms, bool restored, int64_t restore_ms) {

@@ -6,13 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
+#include "rules/format.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {
 namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // "1,240" for rates of 10 and above (rounded), "2.5" below (integers stay "0", "3").
 std::string FormatRate(double v) {
@@ -23,12 +21,7 @@ std::string FormatRate(double v) {
     return buf;
   }
   const auto n = static_cast<int64_t>(std::llround(v));
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
+  const std::string out = GroupDigits(std::to_string(n < 0 ? -n : n));
   return n < 0 ? "-" + out : out;
 }
 
@@ -39,13 +32,6 @@ std::string FormatRatio(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
   return buf;
-}
-
-// "12:05", or "2024-03-01 12:05" when `t` is not on `now`'s UTC day.
-std::string FormatUtcClock(EventTime t, EventTime now) {
-  const bool same_day = FloorDiv(t.ms, kMsPerDay) == FloorDiv(now.ms, kMsPerDay);
-  return absl::FormatTime(same_day ? "%H:%M" : "%Y-%m-%d %H:%M", absl::FromUnixMillis(t.ms),
-                          absl::UTCTimeZone());
 }
 
 }  // namespace
@@ -205,19 +191,19 @@ void StormDetector::Publish(const ScopeState& s, EventTime now, FindingBook& boo
     f.severity = s.last_rate >= 3 * t ? Severity::kCritical : Severity::kWarning;
     f.explanation =
         absl::StrCat(label, " at ", FormatRate(s.last_rate), "/h, ", against_baseline(s.last_rate),
-                     ", since ", FormatUtcClock(f.start, now), " UTC");
+                     ", since ", FormatUtcClock(f.start.ms, now), " UTC");
     if (s.peak > s.last_rate) absl::StrAppend(&f.explanation, "; peak ", FormatRate(s.peak), "/h");
     if (s.clear_since) {
       absl::StrAppend(&f.explanation, "; below the clearing level of ", FormatRate(clear_level),
-                      "/h since ", FormatUtcClock(*s.clear_since, now), " UTC");
+                      "/h since ", FormatUtcClock(s.clear_since->ms, now), " UTC");
     }
   } else {
     // The final version: the severity the storm reached, and its whole span.
     f.severity = s.peak >= 3 * t ? Severity::kCritical : Severity::kWarning;
     f.explanation =
-        absl::StrCat(label, " storm from ", FormatUtcClock(f.start, now), " to ",
-                     FormatUtcClock(*s.clear_since, now), " UTC: peak ", FormatRate(s.peak), "/h, ",
-                     against_baseline(s.peak), "; now ", FormatRate(s.last_rate), "/h");
+        absl::StrCat(label, " storm from ", FormatUtcClock(f.start.ms, now), " to ",
+                     FormatUtcClock(s.clear_since->ms, now), " UTC: peak ", FormatRate(s.peak),
+                     "/h, ", against_baseline(s.peak), "; now ", FormatRate(s.last_rate), "/h");
   }
   f.figures["rate_per_hour"] = s.last_rate;
   f.figures["baseline_per_hour"] = baseline;

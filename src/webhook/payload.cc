@@ -4,12 +4,11 @@
 #include <openssl/hmac.h>
 
 #include <charconv>
-#include <cstdio>
-#include <ctime>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "base/json_writer.h"
+#include "decode/fields.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::webhook {
@@ -70,28 +69,6 @@ void WriteMap(JsonWriter& w, std::string_view key, const Labels& m) {
 
 }  // namespace
 
-std::string FormatRfc3339(int64_t unix_ms) {
-  int64_t secs = unix_ms / 1000;
-  int64_t ms = unix_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    secs -= 1;
-  }
-  const std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  if (ms == 0) {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms));
-  }
-  return buf;
-}
-
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -148,7 +125,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   JsonWriter::Escape(f.id, &group_key);  // Alertmanager quotes label values like Go strings
   group_key.append("\"}");
   std::string ends_at = "0001-01-01T00:00:00Z";
-  if (resolved) ends_at = FormatRfc3339(f.end ? f.end->ms : now.ms);
+  if (resolved) ends_at = decode::FormatRfc3339Utc(f.end ? f.end->ms : now.ms);
 
   JsonWriter w;
   w.BeginObject();
@@ -166,7 +143,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   w.Field("status", status);
   WriteMap(w, "labels", labels);
   WriteMap(w, "annotations", annotations);
-  w.Field("startsAt", FormatRfc3339(f.start.ms));
+  w.Field("startsAt", decode::FormatRfc3339Utc(f.start.ms));
   w.Field("endsAt", ends_at);
   w.Field("generatorURL", generator_url);
   w.Field("fingerprint", FindingFingerprint(f.id));

@@ -35,9 +35,6 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
 // Stable 16-hex-digit fingerprint of a finding id (first 8 bytes of its SHA-256).
 std::string FindingFingerprint(std::string_view finding_id);
 
-// "2024-03-01T10:15:00Z", or with milliseconds "2024-03-01T10:15:00.250Z".
-std::string FormatRfc3339(int64_t unix_ms);
-
 // Lower-case hex of HMAC-SHA256(key, data).
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
 // Lower-case hex of SHA-256(data).

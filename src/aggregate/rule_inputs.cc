@@ -148,8 +148,8 @@ void RuleInputs::TrackNoisy(const AlertEvent& e, uint32_t alerts_24h) {
 }
 
 void RuleInputs::MaybePublish(EventTime stream_time, int64_t interval_ms,
-                              const std::function<const DeviceState*(uint64_t)>& find, bool force) {
-  if (!force && stream_time.ms - last_publish_ms_ < interval_ms) return;
+                              const std::function<const DeviceState*(uint64_t)>& find) {
+  if (stream_time.ms - last_publish_ms_ < interval_ms) return;
   last_publish_ms_ = stream_time.ms;
   std::vector<NoisyDevice> copy;
   copy.reserve(noisy_.size());

@@ -127,10 +127,10 @@ class RuleInputs {
   void Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bool outage_start,
            bool outage_restored, bool restored_long, const DeviceState& device, uint32_t n);
   // Copies the noisy-device table for readers when `stream_time` is at least `interval_ms`
-  // past the previous publish (or `force`), first dropping devices no longer over the threshold
+  // past the previous publish (0: now), first dropping devices no longer over the threshold
   // (`find` gives the owner's current state of a device).
   void MaybePublish(EventTime stream_time, int64_t interval_ms,
-                    const std::function<const DeviceState*(uint64_t)>& find, bool force = false);
+                    const std::function<const DeviceState*(uint64_t)>& find);
 
   // --- reader thread ---
   // Sums into `out` (size delivery_cells()).

@@ -16,11 +16,11 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t sha
                                                  : nullptr),
       noisy_publish_interval_ms_(config.noisy_publish_interval_ms) {}
 
-void Worker::PublishRuleInputs() {
+void Worker::PublishRuleInputs(int64_t interval_ms) {
   if (!rule_inputs_) return;
-  rule_inputs_->MaybePublish(
-      stream_time(), 0, [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); },
-      /*force=*/true);
+  rule_inputs_->MaybePublish(stream_time(), interval_ms, [this](uint64_t id) -> const DeviceState* {
+    return devices_.Find(id);
+  });
 }
 
 void Worker::MoveStreamTime(EventTime t) {
@@ -33,11 +33,7 @@ void Worker::MoveStreamTime(EventTime t) {
 
 void Worker::AdvanceIdle(ProcessingTime now) {
   MoveStreamTime(EventTime{now.ms - idle_lag_ms_});
-  if (rule_inputs_) {
-    rule_inputs_->MaybePublish(
-        stream_time(), noisy_publish_interval_ms_,
-        [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
-  }
+  PublishRuleInputs(noisy_publish_interval_ms_);
 }
 
 ApplyOutcome Worker::Apply(const AlertEvent& e) {
@@ -86,11 +82,7 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events) {
     }
     Apply(events[i]);
   }
-  if (rule_inputs_) {
-    rule_inputs_->MaybePublish(
-        stream_time(), noisy_publish_interval_ms_,
-        [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
-  }
+  PublishRuleInputs(noisy_publish_interval_ms_);
 }
 
 }  // namespace smetsmon::aggregate

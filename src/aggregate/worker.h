@@ -79,8 +79,9 @@ class Worker {
   // Null when the engine runs without rules.
   RuleInputs* rule_inputs() { return rule_inputs_.get(); }
   const RuleInputs* rule_inputs() const { return rule_inputs_.get(); }
-  // Owner thread: publishes the noisy-device list now (end of a replay, tests).
-  void PublishRuleInputs();
+  // Owner thread: publishes the noisy-device list if `interval_ms` of stream time passed since the
+  // last copy; 0 (end of a replay, tests) publishes now.
+  void PublishRuleInputs(int64_t interval_ms = 0);
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }
   // Cumulative alert counts (weighted by throttled_count) per main cell since start.
   uint64_t alerts_total(size_t main_cell) const { return alerts_total_[main_cell].Get(); }

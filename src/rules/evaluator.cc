@@ -184,7 +184,7 @@ void Evaluator::Evaluate(EventTime now) {
   EvaluateNoisy(now, &snap);
 
   GoNoGoInputs inputs =
-      BuildGoNoGoInputs(now, day_view, snap.delivery, flood_alerts_by_area, areas_flooded, snap);
+      BuildGoNoGoInputs(day_view, snap.delivery, flood_alerts_by_area, areas_flooded, snap);
   snap.gonogo = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/false);
   if (daily_.Due(now)) {
     GoNoGoResult decision = EvaluateGoNoGo(config_.gonogo, calendar_, inputs, now, /*daily=*/true);
@@ -570,11 +570,10 @@ void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
   }
 }
 
-GoNoGoInputs Evaluator::BuildGoNoGoInputs(EventTime now, const std::vector<uint64_t>& day_view,
+GoNoGoInputs Evaluator::BuildGoNoGoInputs(const std::vector<uint64_t>& day_view,
                                           const std::vector<DeliveryRow>& delivery,
                                           const std::vector<uint64_t>& flood_alerts_by_area,
                                           size_t areas_flooded, const RulesSnapshot& snap) {
-  (void)now;
   GoNoGoInputs in;
   const aggregate::FleetLayout& layout = engine_->layout();
   const catalog::AreaTable& areas = layout.areas();

@@ -114,7 +114,7 @@ class Evaluator {
   void EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& rows);
   std::vector<WhatIfRow> BuildWhatIf(EventTime now);
   void EvaluateNoisy(EventTime now, RulesSnapshot* snap);
-  GoNoGoInputs BuildGoNoGoInputs(EventTime now, const std::vector<uint64_t>& day_view,
+  GoNoGoInputs BuildGoNoGoInputs(const std::vector<uint64_t>& day_view,
                                  const std::vector<DeliveryRow>& delivery,
                                  const std::vector<uint64_t>& flood_alerts_by_area,
                                  size_t areas_flooded, const RulesSnapshot& snap);

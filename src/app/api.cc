@@ -185,7 +185,8 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
   }
   if (path == "/metrics") {
     return {200, "text/plain; version=0.0.4; charset=utf-8",
-            metrics::RenderText({d.metrics.get(), d.rules_metrics.get()})};
+            metrics::RenderText({d.metrics.get(), d.rules_metrics.get(), d.webhook_metrics.get(),
+                                 &d.process_metrics})};
   }
   if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
   if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {

@@ -11,10 +11,14 @@
 #include "app/settings.h"
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
+#include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
+#include "metrics/webhook_metrics.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
+#include "webhook/alertmanager_sink.h"
+#include "webhook/dispatcher.h"
 
 namespace smetsmon::app {
 
@@ -27,6 +31,11 @@ struct Daemon {
   std::unique_ptr<ingest::KafkaIngest> ingest;
   std::unique_ptr<metrics::DaemonMetrics> metrics;
   std::unique_ptr<metrics::RulesMetrics> rules_metrics;  // null when rules are off
+  // Outputs of the findings (null when not configured, or rules are off).
+  std::unique_ptr<webhook::Dispatcher> webhooks;
+  std::unique_ptr<webhook::AlertmanagerSink> alertmanager;
+  std::unique_ptr<metrics::WebhookMetrics> webhook_metrics;
+  metrics::ProcessMetrics process_metrics;
   int64_t ready_max_lag_messages = 10000;
   std::string bearer_token;  // non-empty: required on /api/v1/*  // /readyz: assigned and within
                              // this many messages

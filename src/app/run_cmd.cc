@@ -21,9 +21,62 @@
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
 #include "rules/rules_json.h"
+#include "webhook/config.h"
 
 namespace smetsmon::app {
-namespace {}  // namespace
+namespace {
+
+// The findings' outputs from the `webhooks:` settings: the DNO webhook dispatcher (its own
+// delivery thread) and the Alertmanager sink (on the io thread).
+absl::Status StartOutputs(const Settings& settings, const catalog::AreaTable& areas,
+                          const Clock& clock, boost::asio::io_context& io, Daemon* d) {
+  auto config = webhook::LoadWebhookConfig(settings.webhooks, settings.settings_file, areas);
+  if (!config.ok()) return config.status();
+  if (config->receivers.empty() && !config->alertmanager) return absl::OkStatus();
+  if (d->evaluator == nullptr) {
+    Log(LogLevel::kWarn, "webhooks configured but rules are off: nothing will be sent");
+    return absl::OkStatus();
+  }
+  if (config->alertmanager) {
+    auto sink =
+        webhook::AlertmanagerSink::Create(*config->alertmanager, config->external_url, areas, io);
+    if (!sink.ok()) return sink.status();
+    d->alertmanager = std::move(*sink);
+    Log(LogLevel::kInfo, "alertmanager sink", {{"url", config->alertmanager->url.text}});
+  }
+  if (!config->receivers.empty()) {
+    const size_t receivers = config->receivers.size();
+    const std::string spool = config->spool_dir;
+    auto dispatcher = webhook::Dispatcher::Create(*std::move(config), areas, clock);
+    if (!dispatcher.ok()) return dispatcher.status();
+    d->webhooks = std::move(*dispatcher);
+    d->webhooks->Start();
+    Log(LogLevel::kInfo, "webhooks",
+        {{"receivers", std::to_string(receivers)},
+         {"spool_dir", spool},
+         {"pending", std::to_string(d->webhooks->pending())}});
+  }
+  d->webhook_metrics =
+      std::make_unique<metrics::WebhookMetrics>(d->webhooks.get(), d->alertmanager.get());
+  return absl::OkStatus();
+}
+
+// After an evaluation: every open finding and the recently closed ones to the outputs (each
+// sends only what changed).
+void PublishFindings(const Daemon& d, ProcessingTime now) {
+  if (d.webhooks == nullptr && d.alertmanager == nullptr) return;
+  const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+  if (d.webhooks != nullptr) {
+    // A spool write error is logged by the dispatcher; the notification stays queued in memory.
+    for (const rules::Finding& f : snap.open_findings) (void)d.webhooks->Enqueue(f, false);
+    for (const rules::Finding& f : snap.closed_findings) (void)d.webhooks->Enqueue(f, true);
+  }
+  if (d.alertmanager != nullptr) {
+    d.alertmanager->Update(snap.open_findings, snap.closed_findings, now);
+  }
+}
+
+}  // namespace
 
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   SystemClock system_clock;
@@ -72,6 +125,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   if (d.evaluator) d.rules_metrics = std::make_unique<metrics::RulesMetrics>(*d.evaluator);
 
   boost::asio::io_context io;
+  if (absl::Status s = StartOutputs(settings, *ref->areas, clock, io, &d); !s.ok()) return s;
   auto server = http::Server::Start(io, settings.http_listen,
                                     [&d](const http::Request& r) { return HandleHttp(d, r); });
   if (!server.ok()) return server.status();
@@ -89,6 +143,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     rules_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       d.evaluator->Tick(d.engine->StreamTime());
+      PublishFindings(d, clock.Now());
       schedule_rules();
     });
   };
@@ -130,6 +185,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   }
   io.stop();
   io_thread.join();
+  // Pending notifications stay in the spool for the next start.
+  if (d.webhooks) d.webhooks->Stop();
   const aggregate::CounterTotals c = d.engine->Counters();
   Log(LogLevel::kInfo, "stopped",
       {{"accepted", std::to_string(c.accepted)},

@@ -44,6 +44,8 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     return absl::NotFoundError(config + ": no such configuration file or directory");
   }
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(file));
+  s.settings_file = file;
+  if (root["webhooks"]) s.webhooks = root["webhooks"];
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return catalog::ConfigError(file, e, "engine", "must be a map");
     aggregate::EngineConfig& c = s.engine;

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include <yaml-cpp/yaml.h>
+
 #include "absl/status/statusor.h"
 #include "aggregate/worker.h"
 #include "catalog/reference_data.h"
@@ -21,6 +23,10 @@ struct Settings {
   std::string http_bearer_token;  // non-empty: /api/v1/* requires "Authorization: Bearer <it>"
   std::string snapshot_path;      // empty: no snapshot on stop / restore on start
   std::string inventory_path;     // the device inventory CSV (contract format); empty: none
+  // The `webhooks:` section, parsed by the daemon once the area table is loaded (receivers name
+  // areas); `settings_file` names the file in its errors.
+  YAML::Node webhooks;
+  std::string settings_file;
 };
 
 // Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.

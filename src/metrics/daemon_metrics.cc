@@ -15,6 +15,61 @@ using prometheus::MetricType;
 
 }  // namespace
 
+void DaemonMetrics::AddAlertFamilies(EventTime stream, std::vector<MetricFamily>* out) const {
+  // Alerts per area x category x generation: the cumulative count (for rate() and sums across
+  // instances) and the sliding 1 h / 24 h windows ending at the stream time (event time, the
+  // numbers the API and a replay give). Every combination is exported, zeros included, so a
+  // dashboard's series never vanish; the set is bounded by the area table and the catalogue.
+  const aggregate::FleetLayout& l = engine_->layout();
+  const catalog::AreaTable& areas = l.areas();
+  const std::vector<std::string>& categories = l.catalogue().categories();
+  const size_t cells = l.area_slots() * categories.size() * 2;
+  auto fold = [&](const std::vector<uint64_t>& main) {
+    std::vector<uint64_t> folded(cells, 0);
+    for (size_t a = 0; a < l.area_slots(); ++a) {
+      for (size_t c = 0; c < l.code_slots(); ++c) {
+        for (size_t g = 0; g < 2; ++g) {
+          const Generation gen = g == 0 ? Generation::kSmets1 : Generation::kSmets2;
+          folded[(a * categories.size() + l.CategoryOfSlot(c)) * 2 + g] +=
+              main[l.MainCell(a, c, gen)];
+        }
+      }
+    }
+    return folded;
+  };
+  auto emit = [&](MetricFamily& f, const std::vector<uint64_t>& folded,
+                  const std::vector<ClientMetric::Label>& extra) {
+    for (size_t a = 0; a < l.area_slots(); ++a) {
+      for (size_t k = 0; k < categories.size(); ++k) {
+        for (size_t g = 0; g < 2; ++g) {
+          std::vector<ClientMetric::Label> labels = {{"area", areas.Label(areas.FromSlot(a))},
+                                                     {"category", categories[k]},
+                                                     {"generation", g == 0 ? "smets1" : "smets2"}};
+          labels.insert(labels.end(), extra.begin(), extra.end());
+          Add(f, static_cast<double>(folded[(a * categories.size() + k) * 2 + g]),
+              std::move(labels));
+        }
+      }
+    }
+  };
+  auto total = Family("smetsmon_alerts_total",
+                      "Alerts accepted (weighted by throttled_count) by area, category and "
+                      "generation.",
+                      MetricType::Counter);
+  emit(total, fold(engine_->Totals()), {});
+  out->push_back(std::move(total));
+  auto window = Family("smetsmon_window_alerts",
+                       "Alerts in the sliding event-time window (1h or 24h) ending at the stream "
+                       "time, by area, category and generation.",
+                       MetricType::Gauge);
+  if (stream != EventTime::Min()) {
+    for (aggregate::View v : {aggregate::View::k1h, aggregate::View::k24h}) {
+      emit(window, fold(engine_->View(v, stream)), {{"window", aggregate::ViewName(v)}});
+    }
+  }
+  out->push_back(std::move(window));
+}
+
 std::vector<MetricFamily> DaemonMetrics::Collect() const {
   std::vector<MetricFamily> out;
   const aggregate::CounterTotals c = engine_->Counters();
@@ -55,6 +110,7 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                             "Largest event time seen (Unix seconds).", MetricType::Gauge);
   Add(stream_time, stream == EventTime::Min() ? 0.0 : static_cast<double>(stream.ms) / 1000.0);
   out.push_back(std::move(stream_time));
+  AddAlertFamilies(stream, &out);
 
   if (kafka_ != nullptr) {
     const ingest::KafkaStats s = kafka_->stats();

@@ -26,6 +26,8 @@ class DaemonMetrics final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  void AddAlertFamilies(EventTime stream, std::vector<prometheus::MetricFamily>* out) const;
+
   const aggregate::Engine* engine_;
   const ingest::KafkaIngest* kafka_;  // null when not reading Kafka
   const Clock* clock_;

@@ -204,6 +204,22 @@ absl::Status ReadSecret(const MapReader& r, std::string* secret) {
                      "is required (or secret_env): every receiver needs an HMAC secret");
 }
 
+absl::Status ReadTls(const MapReader& r, TlsConfig* out) {
+  const YAML::Node tls = r.map["tls"];
+  if (!tls) return absl::OkStatus();
+  if (!tls.IsMap()) return r.Error("tls", "must be a map with verify and ca_file");
+  const MapReader t{r.file, tls, r.Field("tls")};
+  SMETSMON_RETURN_IF_ERROR(t.OnlyKeys({"verify", "ca_file"}));
+  SMETSMON_RETURN_IF_ERROR(t.Scalar("verify", &out->verify));
+  SMETSMON_RETURN_IF_ERROR(t.Scalar("ca_file", &out->ca_file));
+  if (!out->ca_file.empty()) {
+    bool ok = false;
+    ReadWholeFile(out->ca_file, &ok);
+    if (!ok) return t.Error("ca_file", absl::StrCat("cannot read ", out->ca_file));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ReceiverConfig> ReadReceiver(const MapReader& r, const catalog::AreaTable& areas) {
   SMETSMON_RETURN_IF_ERROR(
       r.OnlyKeys({"name", "url", "areas", "kinds", "min_severity", "secret_file", "secret_env",
@@ -233,18 +249,25 @@ absl::StatusOr<ReceiverConfig> ReadReceiver(const MapReader& r, const catalog::A
   SMETSMON_RETURN_IF_ERROR(r.Duration("connect_timeout", &c.connect_timeout_ms));
   SMETSMON_RETURN_IF_ERROR(r.Duration("request_timeout", &c.request_timeout_ms));
   SMETSMON_RETURN_IF_ERROR(r.Scalar("send_resolved", &c.send_resolved));
-  if (const YAML::Node tls = r.map["tls"]) {
-    if (!tls.IsMap()) return r.Error("tls", "must be a map with verify and ca_file");
-    const MapReader t{r.file, tls, r.Field("tls")};
-    SMETSMON_RETURN_IF_ERROR(t.OnlyKeys({"verify", "ca_file"}));
-    SMETSMON_RETURN_IF_ERROR(t.Scalar("verify", &c.tls.verify));
-    SMETSMON_RETURN_IF_ERROR(t.Scalar("ca_file", &c.tls.ca_file));
-    if (!c.tls.ca_file.empty()) {
-      bool ok = false;
-      ReadWholeFile(c.tls.ca_file, &ok);
-      if (!ok) return t.Error("ca_file", absl::StrCat("cannot read ", c.tls.ca_file));
-    }
-  }
+  SMETSMON_RETURN_IF_ERROR(ReadTls(r, &c.tls));
+  return c;
+}
+
+absl::StatusOr<AlertmanagerConfig> ReadAlertmanager(const MapReader& r) {
+  SMETSMON_RETURN_IF_ERROR(
+      r.OnlyKeys({"url", "resend_interval", "connect_timeout", "request_timeout", "tls"}));
+  AlertmanagerConfig c;
+  std::string url;
+  SMETSMON_RETURN_IF_ERROR(r.Scalar("url", &url));
+  if (url.empty()) return r.Error("url", "is required (Alertmanager's base URL)");
+  auto parsed = ParseUrl(url);
+  if (!parsed.ok()) return r.Error("url", std::string(parsed.status().message()));
+  c.url = *std::move(parsed);
+  SMETSMON_RETURN_IF_ERROR(r.Duration("resend_interval", &c.resend_interval_ms));
+  if (c.resend_interval_ms < 1000) return r.Error("resend_interval", "must be at least 1s");
+  SMETSMON_RETURN_IF_ERROR(r.Duration("connect_timeout", &c.connect_timeout_ms));
+  SMETSMON_RETURN_IF_ERROR(r.Duration("request_timeout", &c.request_timeout_ms));
+  SMETSMON_RETURN_IF_ERROR(ReadTls(r, &c.tls));
   return c;
 }
 
@@ -343,8 +366,8 @@ absl::StatusOr<WebhookConfig> LoadWebhookConfig(const YAML::Node& section, const
     return ConfigError(file, section, "webhooks", "must be a map (receivers, spool_dir, ...)");
   }
   const MapReader r{file, section, "webhooks"};
-  SMETSMON_RETURN_IF_ERROR(r.OnlyKeys(
-      {"receivers", "spool_dir", "max_age", "backoff", "circuit_breaker", "external_url"}));
+  SMETSMON_RETURN_IF_ERROR(r.OnlyKeys({"receivers", "spool_dir", "max_age", "backoff",
+                                       "circuit_breaker", "external_url", "alertmanager"}));
   SMETSMON_RETURN_IF_ERROR(r.Scalar("spool_dir", &c.spool_dir));
   SMETSMON_RETURN_IF_ERROR(r.Duration("max_age", &c.max_age_ms));
   SMETSMON_RETURN_IF_ERROR(r.Scalar("external_url", &c.external_url));
@@ -399,6 +422,11 @@ absl::StatusOr<WebhookConfig> LoadWebhookConfig(const YAML::Node& section, const
       }
       c.receivers.push_back(std::move(rc));
     }
+  }
+  if (const YAML::Node am = section["alertmanager"]) {
+    if (!am.IsMap()) return r.Error("alertmanager", "must be a map (url, resend_interval, ...)");
+    SMETSMON_ASSIGN_OR_RETURN(c.alertmanager,
+                              ReadAlertmanager(MapReader{file, am, "webhooks.alertmanager"}));
   }
   if (!c.receivers.empty() && c.spool_dir.empty()) {
     return r.Error("spool_dir", "is required when receivers are configured");

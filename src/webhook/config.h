@@ -18,12 +18,19 @@
 //         request_timeout: 10s
 //         tls: {verify: true, ca_file: /etc/smetsmon/ukpn-ca.pem}
 //         send_resolved: true
+//     alertmanager:                             # optional: also post findings to Alertmanager
+//       url: http://127.0.0.1:9093              # base URL; alerts go to <url>/api/v2/alerts
+//       resend_interval: 1m                     # firing alerts re-sent this often
+//       connect_timeout: 5s
+//       request_timeout: 10s
+//       tls: {verify: true, ca_file: /etc/smetsmon/am-ca.pem}
 //
 // Configuration lane: loaded at startup; errors name file, line and field. Immutable afterwards:
 // safe to share between threads. The secret is held in memory only (never written or logged).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +73,15 @@ struct ReceiverConfig {
   bool send_resolved = true;
 };
 
+// A real Alertmanager to post findings to (see alertmanager_sink.h).
+struct AlertmanagerConfig {
+  Url url;  // base URL; the sink posts to <its path>/api/v2/alerts
+  int64_t resend_interval_ms = 60'000;
+  int64_t connect_timeout_ms = 5'000;
+  int64_t request_timeout_ms = 10'000;
+  TlsConfig tls;
+};
+
 struct WebhookConfig {
   std::vector<ReceiverConfig> receivers;
   std::string spool_dir;
@@ -73,6 +89,7 @@ struct WebhookConfig {
   BackoffConfig backoff;
   CircuitBreakerConfig circuit_breaker;
   std::string external_url;  // base URL of this daemon's HTTP API, "" when not reachable
+  std::optional<AlertmanagerConfig> alertmanager;
 };
 
 // Parses the `webhooks:` section (a null/absent node gives a config without receivers). `file`

@@ -94,11 +94,9 @@ std::string FindingFingerprint(std::string_view finding_id) {
   return Sha256Hex(finding_id).substr(0, 16);
 }
 
-std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
-                                     std::string_view receiver, std::string_view external_url,
-                                     const catalog::AreaTable& areas, ProcessingTime now) {
-  const char* status = resolved ? "resolved" : "firing";
-  Labels labels;
+AlertContent FindingAlert(const rules::Finding& f, const catalog::AreaTable& areas) {
+  AlertContent out;
+  Labels& labels = out.labels;
   labels["alertname"] = absl::StrCat("smetsmon_", rules::FindingKindName(f.kind));
   labels["severity"] = rules::SeverityName(f.severity);
   labels["kind"] = rules::FindingKindName(f.kind);
@@ -112,11 +110,40 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
     labels["region"] = areas.RegionLabel(a.region);
   }
   if (!f.region.empty() && f.region != "unknown") labels["region"] = f.region;
+  for (const auto& [name, value] : f.figures) out.annotations[name] = FormatNumber(value);
+  out.annotations["summary"] = Summary(f, areas);
+  out.annotations["description"] = f.explanation;
+  return out;
+}
 
-  Labels annotations;
-  for (const auto& [name, value] : f.figures) annotations[name] = FormatNumber(value);
-  annotations["summary"] = Summary(f, areas);
-  annotations["description"] = f.explanation;
+std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
+                                std::string_view external_url, const catalog::AreaTable& areas) {
+  const std::string generator_url =
+      external_url.empty() ? std::string()
+                           : absl::StrCat(std::string(external_url), "/api/v1/findings");
+  JsonWriter w;
+  w.BeginArray();
+  for (const PostableFinding& p : findings) {
+    const AlertContent alert = FindingAlert(*p.finding, areas);
+    w.BeginObject();
+    WriteMap(w, "labels", alert.labels);
+    WriteMap(w, "annotations", alert.annotations);
+    w.Field("startsAt", decode::FormatRfc3339Utc(p.finding->start.ms));
+    w.Field("endsAt", decode::FormatRfc3339Utc(p.ends_at_ms));
+    if (!generator_url.empty()) w.Field("generatorURL", generator_url);
+    w.EndObject();
+  }
+  w.EndArray();
+  return w.str();
+}
+
+std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
+                                     std::string_view receiver, std::string_view external_url,
+                                     const catalog::AreaTable& areas, ProcessingTime now) {
+  const char* status = resolved ? "resolved" : "firing";
+  const AlertContent alert = FindingAlert(f, areas);
+  const Labels& labels = alert.labels;
+  const Labels& annotations = alert.annotations;
 
   const std::string generator_url =
       external_url.empty() ? std::string()

@@ -19,14 +19,34 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "catalog/areas.h"
 #include "rules/finding.h"
 #include "smetsmon/types.h"
 
 namespace smetsmon::webhook {
+
+// A finding as an alert: the labels and annotations above (shared by the webhook payload and the
+// Alertmanager sink, so both routes carry the same alert).
+struct AlertContent {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+};
+AlertContent FindingAlert(const rules::Finding& f, const catalog::AreaTable& areas);
+
+// The body of Alertmanager's `POST /api/v2/alerts` (a JSON array of postable alerts: labels,
+// annotations, startsAt, endsAt, generatorURL). `ends_at` is when Alertmanager should consider the
+// alert over: the finding's end when it is resolved, a little past the next re-send while firing.
+struct PostableFinding {
+  const rules::Finding* finding = nullptr;
+  int64_t ends_at_ms = 0;  // Unix ms (event time when resolved, processing time while firing)
+};
+std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
+                                std::string_view external_url, const catalog::AreaTable& areas);
 
 std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
                                      std::string_view receiver, std::string_view external_url,

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -76,6 +77,7 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   double accepted = -1, duplicates = -1, consumed = -1, rejected = -1, gonogo = -1;
+  std::map<std::string, double> alerts_by_category;  // as Prometheus holds them
   bool applied = false, prometheus_started = false;
   std::string prometheus_log;
   std::thread client;
@@ -105,6 +107,10 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
         consumed = QueryValue(prom_port, "smetsmon_kafka_consumed_messages_total");
         rejected = QueryValue(prom_port, "sum(smetsmon_events_rejected_total)");
         gonogo = QueryValue(prom_port, "smetsmon_gonogo_status{criterion=\"overall\"}");
+        for (const auto& [category, n] : truth.alerts_by_category) {
+          alerts_by_category[category] =
+              QueryValue(prom_port, "sum(smetsmon_alerts_total{category=\"" + category + "\"})");
+        }
       }
       std::ifstream log(dir + "/prometheus.log");
       prometheus_log.assign(std::istreambuf_iterator<char>(log), {});
@@ -120,6 +126,10 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   EXPECT_EQ(duplicates, static_cast<double>(truth.duplicates));
   EXPECT_EQ(consumed, static_cast<double>(truth.lines));
   EXPECT_EQ(rejected, static_cast<double>(truth.lines - truth.valid));
+  ASSERT_FALSE(truth.alerts_by_category.empty());
+  for (const auto& [category, n] : truth.alerts_by_category) {
+    EXPECT_EQ(alerts_by_category[category], static_cast<double>(n)) << category;
+  }
   EXPECT_GE(gonogo, 0);  // the rules' series are scraped too (0 green .. 3 unknown)
   EXPECT_LE(gonogo, 3);
 }

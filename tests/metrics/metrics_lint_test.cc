@@ -3,9 +3,12 @@
 // cardinality budget.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -16,10 +19,13 @@
 #include "decode/decoder.h"
 #include "gen/generator.h"
 #include "metrics/daemon_metrics.h"
+#include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
+#include "metrics/webhook_metrics.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "webhook/config.h"
 
 namespace smetsmon::metrics {
 namespace {
@@ -86,7 +92,27 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   ManualClock clock(now);
   DaemonMetrics daemon(engine, nullptr, clock);
   RulesMetrics rules(**evaluator);
-  const std::string text = RenderText({&daemon, &rules});
+  ProcessMetrics process;
+  // The outputs' probe with two receivers and the Alertmanager sink (nothing sent: the families
+  // and their labels are what is checked).
+  const std::string spool = testing::TempPath("metrics-lint-spool");
+  std::filesystem::remove_all(spool);
+  auto webhooks_config = webhook::LoadWebhookConfig(
+      YAML::Load("spool_dir: " + spool +
+                 "\n"
+                 "alertmanager: {url: 'http://127.0.0.1:1'}\n"
+                 "receivers:\n"
+                 "  - {name: ukpn, url: 'http://127.0.0.1:1/a', secret_env: HOME}\n"
+                 "  - {name: npg, url: 'http://127.0.0.1:1/b', secret_env: HOME}\n"),
+      "lint.yaml", *ref.areas);
+  ASSERT_TRUE(webhooks_config.ok()) << webhooks_config.status();
+  boost::asio::io_context io;
+  auto sink = webhook::AlertmanagerSink::Create(*webhooks_config->alertmanager, "", *ref.areas, io);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  auto dispatcher = webhook::Dispatcher::Create(*webhooks_config, *ref.areas, clock);
+  ASSERT_TRUE(dispatcher.ok()) << dispatcher.status();
+  WebhookMetrics outputs(dispatcher->get(), sink->get());
+  const std::string text = RenderText({&daemon, &rules, &outputs, &process});
 
   const std::string path = testing::TempPath("metrics.txt");
   testing::WriteFile(path, text);
@@ -128,9 +154,13 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
       EXPECT_EQ(names.count(name), 1u) << asset << " uses " << used;
     }
   }
-  for (const char* family : {"smetsmon_events_accepted_total", "smetsmon_gonogo_status",
-                             "smetsmon_findings_open", "smetsmon_whatif_stopped_alerts",
-                             "smetsmon_delivery_within_target_ratio", "smetsmon_noisy_devices"}) {
+  for (const char* family :
+       {"smetsmon_events_accepted_total", "smetsmon_gonogo_status", "smetsmon_findings_open",
+        "smetsmon_whatif_stopped_alerts", "smetsmon_delivery_within_target_ratio",
+        "smetsmon_noisy_devices", "smetsmon_alerts_total", "smetsmon_window_alerts",
+        "smetsmon_webhook_deliveries_total", "smetsmon_webhook_queue_depth",
+        "smetsmon_webhook_oldest_pending_age_seconds", "smetsmon_alertmanager_posts_total",
+        "process_resident_memory_bytes", "process_cpu_seconds_total", "smetsmon_build_info"}) {
     EXPECT_EQ(names.count(family), 1u) << family;
   }
 }

@@ -1,0 +1,74 @@
+#include "metrics/webhook_metrics.h"
+
+#include <string>
+#include <utility>
+
+#include "metrics/family.h"
+
+namespace smetsmon::metrics {
+
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+std::vector<MetricFamily> WebhookMetrics::Collect() const {
+  std::vector<MetricFamily> out;
+  if (dispatcher_ != nullptr) {
+    auto deliveries = Family("smetsmon_webhook_deliveries_total",
+                             "Webhook notification attempts by receiver and outcome: delivered "
+                             "(2xx), retried (5xx, 408, 429, no answer), rejected (other 4xx, "
+                             "not retried), dead_lettered (past max age), superseded (replaced by "
+                             "a newer state of the finding before delivery).",
+                             MetricType::Counter);
+    auto depth = Family("smetsmon_webhook_queue_depth",
+                        "Notifications pending per receiver (spooled on disk), in flight included.",
+                        MetricType::Gauge);
+    auto age = Family("smetsmon_webhook_oldest_pending_age_seconds",
+                      "Age of the oldest pending notification per receiver; 0 when none.",
+                      MetricType::Gauge);
+    auto circuit =
+        Family("smetsmon_webhook_circuit_state",
+               "Per-receiver circuit breaker: 0 closed, 1 open, 2 half-open.", MetricType::Gauge);
+    auto opened = Family("smetsmon_webhook_circuit_opened_total",
+                         "Times a receiver's circuit breaker opened.", MetricType::Counter);
+    for (const webhook::ReceiverStats& s : dispatcher_->Stats()) {
+      const std::string& r = s.receiver;
+      for (const auto& [outcome, n] : {std::pair<const char*, uint64_t>{"delivered", s.delivered},
+                                       {"retried", s.retried},
+                                       {"rejected", s.rejected},
+                                       {"dead_lettered", s.dead_lettered},
+                                       {"superseded", s.superseded}}) {
+        Add(deliveries, static_cast<double>(n), {{"receiver", r}, {"outcome", outcome}});
+      }
+      Add(depth, static_cast<double>(s.queue_depth), {{"receiver", r}});
+      Add(age, s.oldest_pending_age_seconds, {{"receiver", r}});
+      Add(circuit, static_cast<double>(s.circuit), {{"receiver", r}});
+      Add(opened, static_cast<double>(s.circuit_opened), {{"receiver", r}});
+    }
+    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened}) out.push_back(std::move(*f));
+  }
+  if (sink_ != nullptr) {
+    const webhook::AlertmanagerSink::Stats s = sink_->stats();
+    auto posts = Family("smetsmon_alertmanager_posts_total",
+                        "Requests to Alertmanager's /api/v2/alerts by outcome (ok: 2xx).",
+                        MetricType::Counter);
+    Add(posts, static_cast<double>(s.posts_ok), {{"outcome", "ok"}});
+    Add(posts, static_cast<double>(s.posts_failed), {{"outcome", "failed"}});
+    auto alerts = Family("smetsmon_alertmanager_alerts_sent_total",
+                         "Alerts delivered to Alertmanager (periodic re-sends of firing ones "
+                         "included) by status.",
+                         MetricType::Counter);
+    Add(alerts, static_cast<double>(s.firing_sent), {{"status", "firing"}});
+    Add(alerts, static_cast<double>(s.resolved_sent), {{"status", "resolved"}});
+    auto firing = Family("smetsmon_alertmanager_firing_alerts",
+                         "Findings Alertmanager was last told are firing.", MetricType::Gauge);
+    Add(firing, static_cast<double>(s.firing));
+    auto pending =
+        Family("smetsmon_alertmanager_pending_resolved",
+               "Resolved notices waiting for Alertmanager to be reachable.", MetricType::Gauge);
+    Add(pending, static_cast<double>(s.pending_resolved));
+    for (auto* f : {&posts, &alerts, &firing, &pending}) out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+}  // namespace smetsmon::metrics

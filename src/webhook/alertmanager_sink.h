@@ -1,0 +1,100 @@
+// The optional sink to a real Alertmanager (`POST <url>/api/v2/alerts`), for teams that route
+// alerts through it rather than receive our webhooks directly.
+//
+// Alertmanager holds state, not events: like Prometheus, the sink re-sends every firing finding
+// each `resend_interval` with endsAt a few intervals ahead (so an alert we stop sending expires by
+// itself if we die), and sends a finding that closed once, as resolved, with its end time. A send
+// happens at once when the set of firing findings (or a severity) changes or a finding resolves,
+// else when the interval is due; a failed send is retried at the next Update. Nothing is spooled:
+// after a restart the first Update re-sends what is open, and a resolved notice lost in a crash is
+// covered by the expiry of the firing alert.
+//
+// Labels and annotations are those of the webhook payload (FindingAlert), so the alert is the same
+// whichever route delivers it.
+//
+// Time domain: Update's `now` is processing time (the daemon's clock seam): resend timing and the
+// endsAt of firing alerts. startsAt and a resolved alert's endsAt are the finding's event times.
+// Thread-safety: Update and the completion of its requests run on the thread running `io` (the
+// daemon's io thread); one request is in flight at most. stats() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "catalog/areas.h"
+#include "rules/finding.h"
+#include "smetsmon/types.h"
+#include "webhook/config.h"
+
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace smetsmon::webhook {
+
+class AlertmanagerSink {
+ public:
+  struct Stats {
+    uint64_t posts_ok = 0;        // requests answered 2xx
+    uint64_t posts_failed = 0;    // no answer, or not 2xx
+    uint64_t firing_sent = 0;     // firing alerts in successful requests (re-sends included)
+    uint64_t resolved_sent = 0;   // resolved alerts in successful requests
+    size_t firing = 0;            // findings Alertmanager was last told are firing
+    size_t pending_resolved = 0;  // resolved notices not yet delivered
+  };
+
+  // `config` must be set (`webhooks.alertmanager`); `areas` is copied; `io` must outlive the sink.
+  static absl::StatusOr<std::unique_ptr<AlertmanagerSink>> Create(const AlertmanagerConfig& config,
+                                                                  std::string external_url,
+                                                                  const catalog::AreaTable& areas,
+                                                                  boost::asio::io_context& io);
+  ~AlertmanagerSink();
+  AlertmanagerSink(const AlertmanagerSink&) = delete;
+  AlertmanagerSink& operator=(const AlertmanagerSink&) = delete;
+
+  // After each rules evaluation: every open finding, and the recently closed ones (the evaluator's
+  // bounded history; a closed finding Alertmanager was never told about is not sent). Returns
+  // whether a request was started.
+  bool Update(const std::vector<rules::Finding>& open, const std::vector<rules::Finding>& closed,
+              ProcessingTime now);
+
+  Stats stats() const;
+  const AlertmanagerConfig& config() const { return config_; }
+
+ private:
+  AlertmanagerSink(const AlertmanagerConfig& config, std::string external_url,
+                   const catalog::AreaTable& areas, boost::asio::io_context& io);
+  void OnResult(int status, const std::string& error, std::map<std::string, rules::Finding> told,
+                size_t resolved_in_request);
+
+  const AlertmanagerConfig config_;
+  const std::string external_url_;
+  const catalog::AreaTable areas_;
+  boost::asio::io_context& io_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+
+  // Everything below: only on the io thread.
+  std::map<std::string, rules::Finding> told_firing_;  // by id, as last delivered
+  std::deque<rules::Finding> pending_resolved_;        // oldest first, bounded
+  int64_t next_send_ms_ = 0;  // processing time a re-send is due; 0 = at the next Update
+  bool in_flight_ = false;
+  bool failing_ = false;  // the last request failed (logged once per outage)
+
+  std::atomic<uint64_t> posts_ok_{0};
+  std::atomic<uint64_t> posts_failed_{0};
+  std::atomic<uint64_t> firing_sent_{0};
+  std::atomic<uint64_t> resolved_sent_{0};
+  std::atomic<size_t> firing_{0};
+  std::atomic<size_t> pending_resolved_count_{0};
+};
+
+}  // namespace smetsmon::webhook

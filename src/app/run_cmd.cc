@@ -137,12 +137,19 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     d.ingest->Stop();
   });
   // The rules run on the io thread every few seconds, at the engine's stream time.
+  // The evaluator evaluates once per minute of event time; a stream that stopped moving is
+  // evaluated once more at its last time, so the newest alerts are never left unjudged.
   boost::asio::steady_timer rules_timer(io);
+  EventTime last_stream = EventTime::Min(), last_forced = EventTime::Min();
   std::function<void()> schedule_rules = [&] {
     rules_timer.expires_after(std::chrono::milliseconds(hooks.rules_interval_ms));
     rules_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      d.evaluator->Tick(d.engine->StreamTime());
+      const EventTime stream = d.engine->StreamTime();
+      const bool force = stream == last_stream && stream != last_forced;
+      if (force) last_forced = stream;
+      last_stream = stream;
+      d.evaluator->Tick(stream, force);
       PublishFindings(d, clock.Now());
       schedule_rules();
     });
@@ -162,6 +169,9 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         Log(LogLevel::kError, "reload refused", {{"error", std::string(s.message())}});
       } else {
         Log(LogLevel::kInfo, "rules reloaded", {{"path", rules_path}});
+        // The new thresholds judge the current windows at once, not a minute of stream later.
+        d.evaluator->Tick(d.engine->StreamTime(), /*force=*/true);
+        PublishFindings(d, clock.Now());
       }
       wait_hup();
     });

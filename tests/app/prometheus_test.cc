@@ -41,20 +41,6 @@ double QueryValue(uint16_t port, const std::string& promql) {
   return quote == std::string::npos ? -1 : std::atof(body.c_str() + quote + 1);
 }
 
-// Waits up to `timeout_ms` for `done`, re-checking every `step_ms` (an external process: there is
-// no event to wait on).
-template <typename F>
-bool WaitUntil(F done, int timeout_ms, int step_ms = 100) {
-  std::mutex mu;
-  std::condition_variable cv;
-  for (int waited = 0; waited <= timeout_ms; waited += step_ms) {
-    if (done()) return true;
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, std::chrono::milliseconds(step_ms));
-  }
-  return done();
-}
-
 TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   testing::MockKafka kafka;
   auto ref = testing::LoadTestReference();
@@ -99,7 +85,7 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
             dir + "/prometheus.log");
         prometheus_started = prometheus.started();
         const auto expected = static_cast<double>(truth.unique_valid);
-        WaitUntil(
+        testing::WaitUntil(
             [&] { return QueryValue(prom_port, "smetsmon_events_accepted_total") == expected; },
             60'000);
         accepted = QueryValue(prom_port, "smetsmon_events_accepted_total");

@@ -11,7 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,7 +47,24 @@ inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& pat
   ::close(fd);
   const int status = resp.size() > 12 ? std::atoi(resp.c_str() + 9) : -1;
   const size_t body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
+  if (body == std::string::npos) return {status, ""};
+  std::string headers = resp.substr(0, body);
+  for (char& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (headers.find("transfer-encoding: chunked") == std::string::npos) {
+    return {status, resp.substr(body + 4)};
+  }
+  // Chunked (Go servers such as Alertmanager's): hex size line, data, CRLF, until size 0.
+  std::string out;
+  size_t at = body + 4;
+  for (;;) {
+    const size_t eol = resp.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    const size_t size = std::strtoul(resp.c_str() + at, nullptr, 16);
+    if (size == 0 || eol + 2 + size > resp.size()) break;
+    out.append(resp, eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  return {status, out};
 }
 
 // A port nobody listens on right now (for servers that cannot bind port 0 and report it).
@@ -58,6 +79,20 @@ inline uint16_t FreePort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// Waits up to `timeout_ms` for `done`, re-checking every `step_ms`: for state held by another
+// process (Prometheus, Alertmanager, a child daemon), which has no event to wait on.
+template <typename F>
+bool WaitUntil(F done, int timeout_ms, int step_ms = 100) {
+  std::mutex mu;
+  std::condition_variable cv;
+  for (int waited = 0; waited <= timeout_ms; waited += step_ms) {
+    if (done()) return true;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::milliseconds(step_ms));
+  }
+  return done();
 }
 
 // A child process; SIGTERM and reaped on destruction.
@@ -88,6 +123,14 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   bool started() const { return pid_ > 0; }
+  // Sends `sig` and reaps the process (SIGKILL: a crash, nothing flushed or cleaned up).
+  void Kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
 
  private:
   pid_t pid_ = -1;

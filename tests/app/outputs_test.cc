@@ -1,0 +1,413 @@
+// The daemon's findings leaving it, against real peers: the real Alertmanager (Debian package
+// `prometheus-alertmanager`) fed by the daemon's sink, whose own webhook reaches a local receiver;
+// a DNO receiver that checks every HMAC and idempotency key; and a daemon killed (SIGKILL) with
+// notifications pending for a receiver that is down, whose restart delivers them.
+//
+// Traffic is a generated day ending now (the daemon runs on the system clock here: Alertmanager
+// and the dispatcher's backoff live in real time), sent through the mock Kafka cluster.
+#include <gtest/gtest.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "app/daemon.h"
+#include "gen/generator.h"
+#include "testing/fixtures.h"
+#include "testing/mock_kafka.h"
+#include "testing/net.h"
+#include "webhook/mini_json.h"
+#include "webhook/test_receiver.h"
+#include "webhook/webhook_fixtures.h"
+
+namespace smetsmon::app {
+namespace {
+
+using webhook::testing::Json;
+using webhook::testing::JsonParser;
+using webhook::testing::ReceivedRequest;
+using webhook::testing::TestReceiver;
+
+constexpr char kSecretEnv[] = "SMETSMON_OUTPUTS_TEST_SECRET";
+constexpr char kSecret[] = "dno-shared-secret";
+constexpr char kTopic[] = "smets.alerts";
+
+// A day of generated traffic ending at the current minute, produced to the mock cluster, with the
+// fleet's inventory written to `inventory_csv`. Returns the lines.
+std::vector<std::string> ProduceDayEndingNow(testing::MockKafka& kafka,
+                                             const catalog::ReferenceData& ref, uint64_t premises,
+                                             const std::string& inventory_csv) {
+  kafka.CreateTopic(kTopic, 4);
+  kafka.CreateTopic(std::string(kTopic) + ".dlq", 1);
+  const int64_t now_ms = SystemClock().Now().ms;
+  gen::GeneratorConfig traffic;
+  traffic.premises = premises;
+  traffic.start_ms = (now_ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
+  traffic.duration_ms = 24 * kMsPerHour;
+  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
+  std::vector<std::string> lines;
+  g.Run([&](std::string_view l) { lines.emplace_back(l); });
+  std::ofstream inventory(inventory_csv);
+  g.WriteInventoryCsv(inventory);
+  kafka.Produce(kTopic, lines);
+  return lines;
+}
+
+// The `webhooks:` section: one DNO receiver wanting every area and kind (comms incidents apart,
+// the default), short backoff, and optionally the Alertmanager sink.
+std::string WebhooksYaml(const std::string& spool, uint16_t dno_port, uint16_t alertmanager_port) {
+  std::string y = "spool_dir: " + spool +
+                  "\n"
+                  "external_url: http://127.0.0.1:9477\n"
+                  "backoff: {initial: 100, max: 500}\n"
+                  "receivers:\n"
+                  "  - name: dno\n"
+                  "    url: http://127.0.0.1:" +
+                  std::to_string(dno_port) +
+                  "/hook\n"
+                  "    secret_env: " +
+                  kSecretEnv + "\n";
+  if (alertmanager_port != 0) {
+    y += "alertmanager: {url: 'http://127.0.0.1:" + std::to_string(alertmanager_port) +
+         "', resend_interval: 1s}\n";
+  }
+  return y;
+}
+
+Settings DaemonSettings(testing::MockKafka& kafka, const std::string& group,
+                        const std::string& inventory) {
+  auto settings = LoadSettings(testing::ConfigDir());
+  EXPECT_TRUE(settings.ok()) << settings.status();
+  settings->kafka.properties["bootstrap.servers"] = kafka.bootstraps();
+  settings->kafka.properties["session.timeout.ms"] = "6000";
+  settings->kafka.properties["group.id"] = group;
+  settings->http_listen = "127.0.0.1:0";
+  settings->inventory_path = inventory;
+  return *settings;
+}
+
+// The finding id and status of a webhook request (Alertmanager v4 body, one alert).
+std::pair<std::string, std::string> IdAndStatus(const ReceivedRequest& r) {
+  auto body = JsonParser::Parse(r.body);
+  if (!body || (*body)["alerts"].array.empty()) return {"", ""};
+  return {(*body)["alerts"][0]["labels"]["finding_id"].string, (*body)["status"].string};
+}
+
+// (finding id, status) of every alert in Alertmanager webhook requests (its own, or ours).
+std::set<std::pair<std::string, std::string>> FindingStatuses(
+    const std::vector<ReceivedRequest>& requests) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (const ReceivedRequest& r : requests) {
+    auto body = JsonParser::Parse(r.body);
+    if (!body) continue;
+    for (const Json& a : (*body)["alerts"].array) {
+      out.insert({a["labels"]["finding_id"].string, a["status"].string});
+    }
+  }
+  return out;
+}
+
+// Waits, on the daemon's client thread, until the rules have evaluated everything applied and the
+// outputs have caught up: the dispatcher has nothing pending and the sink told Alertmanager
+// about every open finding. Returns the evaluation the outputs reflect.
+rules::RulesSnapshot WaitForOutputsToSettle(Daemon& d, bool* settled) {
+  rules::RulesSnapshot snap;
+  *settled = testing::WaitUntil(
+      [&] {
+        snap = d.evaluator->Snapshot();
+        if (snap.evaluated_at != d.engine->StreamTime()) return false;
+        const bool webhooks_done = d.webhooks == nullptr || d.webhooks->pending() == 0;
+        const bool sink_done =
+            d.alertmanager == nullptr ||
+            (d.alertmanager->stats().firing == snap.open_findings.size() &&
+             d.alertmanager->stats().pending_resolved == 0 && d.alertmanager->stats().posts_ok > 0);
+        return webhooks_done && sink_done;
+      },
+      60'000, 50);
+  return snap;
+}
+
+TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
+  ::setenv(kSecretEnv, kSecret, 1);
+  testing::MockKafka kafka;
+  auto ref = testing::LoadTestReference();
+  const std::string dir = webhook::testing::FreshDir("outputs-am");
+  const std::vector<std::string> lines =
+      ProduceDayEndingNow(kafka, ref, 20000, dir + "/inventory.csv");
+
+  // Alertmanager, routing every alert (one group per finding) to its own webhook receiver.
+  TestReceiver am_hook;
+  ASSERT_TRUE(am_hook.Start());
+  const uint16_t am_port = testing::FreePort();
+  testing::WriteFile(dir + "/alertmanager.yml",
+                     "route:\n"
+                     "  receiver: hook\n"
+                     "  group_by: [finding_id]\n"
+                     "  group_wait: 0s\n"
+                     "  group_interval: 1s\n"
+                     "  repeat_interval: 1h\n"
+                     "receivers:\n"
+                     "  - name: hook\n"
+                     "    webhook_configs:\n"
+                     "      - url: " +
+                         am_hook.Url("/am-hook") + "\n        send_resolved: true\n");
+  testing::ChildProcess alertmanager(
+      "prometheus-alertmanager",
+      {"--config.file=" + dir + "/alertmanager.yml", "--storage.path=" + dir + "/am-data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      dir + "/alertmanager.log");
+  ASSERT_TRUE(alertmanager.started());
+  ASSERT_TRUE(testing::WaitUntil([&] { return testing::HttpGet(am_port, "/-/ready").first == 200; },
+                                 30'000))
+      << "alertmanager did not become ready; see " << dir << "/alertmanager.log";
+
+  TestReceiver dno;
+  ASSERT_TRUE(dno.Start());
+  Settings settings = DaemonSettings(kafka, "outputs-am", dir + "/inventory.csv");
+  settings.webhooks = YAML::Load(WebhooksYaml(dir + "/spool", dno.port(), am_port));
+  // Rules from a copy of the config, so the test can change them and reload (SIGHUP).
+  std::filesystem::create_directories(dir + "/config");
+  for (const char* file : {"areas.yaml", "alert_catalogue.yaml", "rules.yaml"}) {
+    std::filesystem::copy_file(testing::ConfigDir() + "/" + file, dir + "/config/" + file);
+  }
+  settings.reference.config_dir = dir + "/config";
+  DaemonHooks hooks;
+  hooks.rules_interval_ms = 50;
+
+  bool applied = false;
+  rules::RulesSnapshot snap;
+  std::vector<rules::Finding> open_before_reload;
+  std::map<std::string, bool> waited;  // each wait of the client thread, and whether it succeeded
+  std::string am_alerts;               // GET /api/v2/alerts once every open finding is there
+  std::thread client;
+  hooks.on_started = [&](Daemon& d, uint16_t) {
+    client = std::thread([&] {
+      applied = d.ingest->WaitForApplied(lines.size(), 60'000);
+      snap = WaitForOutputsToSettle(d, &waited["settled"]);
+      std::set<std::string> open_ids;
+      for (const rules::Finding& f : snap.open_findings) open_ids.insert(f.id);
+      waited["firing in alertmanager"] = testing::WaitUntil(
+          [&] {
+            am_alerts = testing::HttpGet(am_port, "/api/v2/alerts?active=true").second;
+            auto listed = JsonParser::Parse(am_alerts);
+            if (!listed) return false;
+            std::set<std::string> in_alertmanager;
+            for (const Json& a : listed->array) {
+              in_alertmanager.insert(a["labels"]["finding_id"].string);
+            }
+            for (const std::string& id : open_ids) {
+              if (in_alertmanager.count(id) == 0) return false;
+            }
+            const auto hooked = FindingStatuses(am_hook.requests());
+            for (const std::string& id : open_ids) {
+              if (hooked.count({id, "firing"}) == 0) return false;
+            }
+            return true;
+          },
+          30'000);
+      // An operator raises the DNO flood threshold far above the day's counts and reloads: the
+      // flood findings close, and every route reports them resolved.
+      std::ifstream in(dir + "/config/rules.yaml");
+      std::string rules((std::istreambuf_iterator<char>(in)), {});
+      const size_t at = rules.find("threshold_per_day: 2000}");
+      if (at == std::string::npos) return d.ingest->Stop();
+      rules.replace(at, 24, "threshold_per_day: 100000000}");
+      testing::WriteFile(dir + "/config/rules.yaml", rules);
+      open_before_reload = snap.open_findings;
+      ::raise(SIGHUP);
+      waited["closed by reload"] = testing::WaitUntil(
+          [&] { return d.evaluator->Snapshot().closed_findings.size() > 0; }, 30'000, 50);
+      snap = WaitForOutputsToSettle(d, &waited["settled after reload"]);
+      waited["resolved via alertmanager"] = testing::WaitUntil(
+          [&] {
+            for (const rules::Finding& f : snap.closed_findings) {
+              if (FindingStatuses(am_hook.requests()).count({f.id, "resolved"}) == 0) return false;
+            }
+            return true;
+          },
+          30'000);
+      d.ingest->Stop();
+    });
+  };
+  const absl::Status run = RunDaemon(settings, hooks);
+  client.join();
+  ASSERT_TRUE(run.ok()) << run;
+  ASSERT_TRUE(applied);
+  ASSERT_EQ(waited.size(), 5u);
+  for (const auto& [what, ok] : waited) EXPECT_TRUE(ok) << what;
+  // The generated day leaves findings open at its end, among them DNO floods.
+  ASSERT_FALSE(open_before_reload.empty());
+  ASSERT_FALSE(am_alerts.empty());
+  // After the reload the floods are closed and reported resolved by Alertmanager's webhook.
+  ASSERT_FALSE(snap.closed_findings.empty());
+  const std::set<std::pair<std::string, std::string>> am_statuses =
+      FindingStatuses(am_hook.requests());
+  for (const rules::Finding& f : snap.closed_findings) {
+    EXPECT_EQ(f.kind, rules::FindingKind::kDnoFlood) << f.id;
+    EXPECT_EQ(am_statuses.count({f.id, "firing"}), 1u) << f.id;
+    EXPECT_EQ(am_statuses.count({f.id, "resolved"}), 1u) << f.id;
+  }
+
+  // Alertmanager holds every open finding as an active alert with the expected labels.
+  auto alerts = JsonParser::Parse(am_alerts);
+  ASSERT_TRUE(alerts && alerts->is_array()) << am_alerts;
+  std::map<std::string, Json> by_id;
+  for (const Json& a : alerts->array) by_id[a["labels"]["finding_id"].string] = a;
+  for (const rules::Finding& f : open_before_reload) {
+    ASSERT_EQ(by_id.count(f.id), 1u) << f.id << " not in Alertmanager: " << am_alerts;
+    const Json& a = by_id[f.id];
+    EXPECT_EQ(a["labels"]["alertname"].string,
+              std::string("smetsmon_") + rules::FindingKindName(f.kind));
+    EXPECT_EQ(a["labels"]["severity"].string, rules::SeverityName(f.severity));
+    if (f.area != kUnknownArea) {
+      EXPECT_EQ(a["labels"]["area"].string, ref.areas->area(f.area).name) << f.id;
+    }
+    EXPECT_EQ(a["status"]["state"].string, "active");
+    EXPECT_EQ(a["annotations"]["description"].string, f.explanation);
+  }
+
+  // The DNO receiver: every request signed with the shared secret, no idempotency key twice,
+  // and every finding but comms incidents (which it did not ask for) reported in its last state.
+  std::set<std::string> keys;
+  std::map<std::string, std::string> last_status;
+  for (const ReceivedRequest& r : dno.requests()) {
+    EXPECT_EQ(r.Header("x-smetsmon-signature"),
+              webhook::testing::ExpectedSignature(kSecret, r.body));
+    EXPECT_TRUE(keys.insert(r.Header("idempotency-key")).second) << r.Header("idempotency-key");
+    const auto [id, status] = IdAndStatus(r);
+    last_status[id] = status;
+  }
+  std::map<std::string, std::string> expected;
+  for (const rules::Finding& f : snap.open_findings) {
+    if (f.kind != rules::FindingKind::kCommsIncident) expected[f.id] = "firing";
+  }
+  for (const rules::Finding& f : snap.closed_findings) {
+    if (f.kind != rules::FindingKind::kCommsIncident) expected[f.id] = "resolved";
+  }
+  EXPECT_EQ(last_status, expected);
+}
+
+TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARestart) {
+  ::setenv(kSecretEnv, kSecret, 1);
+  testing::MockKafka kafka;
+  auto ref = testing::LoadTestReference();
+  const std::string dir = webhook::testing::FreshDir("outputs-kill");
+  const std::vector<std::string> lines =
+      ProduceDayEndingNow(kafka, ref, 20000, dir + "/inventory.csv");
+
+  // The daemon as its own process (so it can be killed), with its config in `dir`; the receiver's
+  // port is reserved but nothing listens: the DNO is down.
+  const uint16_t dno_port = testing::FreePort();
+  const uint16_t http_port = testing::FreePort();
+  for (const char* file : {"areas.yaml", "alert_catalogue.yaml", "rules.yaml"}) {
+    std::filesystem::copy_file(testing::ConfigDir() + "/" + file, dir + "/" + file);
+  }
+  std::string settings_yaml = "kafka:\n  bootstrap.servers: " + kafka.bootstraps() +
+                              "\n  group.id: outputs-kill\n  session.timeout.ms: 6000\n"
+                              "http: {listen: '127.0.0.1:" +
+                              std::to_string(http_port) +
+                              "'}\n"
+                              "inventory: {path: " +
+                              dir +
+                              "/inventory.csv}\n"
+                              "webhooks:\n";
+  for (absl::string_view line : absl::StrSplit(WebhooksYaml(dir + "/spool", dno_port, 0), '\n')) {
+    if (!line.empty()) absl::StrAppend(&settings_yaml, "  ", line, "\n");
+  }
+  testing::WriteFile(dir + "/smetsmon.yaml", settings_yaml);
+
+  auto metric = [&](const std::string& series) {
+    const std::string text = testing::HttpGet(http_port, "/metrics").second;
+    const size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos ? -1.0 : std::atof(text.c_str() + at + series.size() + 2);
+  };
+  std::set<std::string> pending_keys;
+  {
+    testing::ChildProcess daemon(SMETSMON_BINARY, {"run", "--config", dir + "/smetsmon.yaml"},
+                                 dir + "/daemon-1.log");
+    ASSERT_TRUE(daemon.started());
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          return metric("smetsmon_kafka_applied_messages_total") ==
+                 static_cast<double>(lines.size());
+        },
+        60'000))
+        << "see " << dir << "/daemon-1.log";
+    // The rules evaluated everything applied; then the spool holds what is pending.
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          return metric("smetsmon_rules_evaluated_timestamp_seconds") ==
+                 metric("smetsmon_stream_time_seconds");
+        },
+        30'000));
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          return metric("smetsmon_webhook_queue_depth{receiver=\"dno\"}") ==
+                 static_cast<double>(webhook::testing::FilesIn(dir + "/spool", ".ntf").size());
+        },
+        10'000));
+    daemon.Kill(SIGKILL);
+    for (const std::string& f : webhook::testing::FilesIn(dir + "/spool", ".ntf")) {
+      pending_keys.insert(f.substr(0, f.size() - 4));
+    }
+  }
+  ASSERT_FALSE(pending_keys.empty());
+
+  // The DNO comes back; the daemon restarts (in this process) and delivers what was pending.
+  TestReceiver dno;
+  ASSERT_TRUE(dno.Start(dno_port));
+  auto settings = LoadSettings(dir + "/smetsmon.yaml");
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  settings->http_listen = "127.0.0.1:0";
+  DaemonHooks hooks;
+  hooks.rules_interval_ms = 50;
+  std::thread client;
+  bool delivered = false;
+  auto keys_received = [&] {
+    std::map<std::string, int> keys;
+    for (const ReceivedRequest& r : dno.requests()) ++keys[r.Header("idempotency-key")];
+    return keys;
+  };
+  hooks.on_started = [&](Daemon& d, uint16_t) {
+    client = std::thread([&] {
+      delivered = testing::WaitUntil(
+          [&] {
+            const auto keys = keys_received();
+            for (const std::string& k : pending_keys) {
+              if (keys.count(k) == 0) return false;
+            }
+            return true;
+          },
+          30'000);
+      d.ingest->Stop();
+    });
+  };
+  const absl::Status run = RunDaemon(*settings, hooks);
+  client.join();
+  ASSERT_TRUE(run.ok()) << run;
+  EXPECT_TRUE(delivered);
+  const auto keys = keys_received();
+  for (const std::string& k : pending_keys) {
+    ASSERT_EQ(keys.count(k), 1u) << k;
+    EXPECT_EQ(keys.at(k), 1) << k;  // delivered once
+  }
+  for (const ReceivedRequest& r : dno.requests()) {
+    EXPECT_EQ(r.Header("x-smetsmon-signature"),
+              webhook::testing::ExpectedSignature(kSecret, r.body));
+  }
+}
+
+}  // namespace
+}  // namespace smetsmon::app

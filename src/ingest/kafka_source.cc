@@ -407,6 +407,9 @@ void KafkaIngest::Run() {
     batch->shares.resize(workers_.size());
     for (auto& share : batch->shares) share.reserve(messages.size() / workers_.size() + 16);
     const ProcessingTime now = clock_->Now();
+    int32_t run_partition = -1;
+    int64_t* run_next = nullptr;
+    int64_t* run_last = nullptr;
     for (rd_kafka_message_t* m : messages) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -416,8 +419,13 @@ void KafkaIngest::Run() {
         continue;
       }
       ++batch->messages;
-      auto& next = batch->next_offsets[m->partition];
-      next = std::max(next, m->offset + 1);
+      // Messages come in runs per partition: look the partition's entries up once per run.
+      if (m->partition != run_partition) {
+        run_partition = m->partition;
+        run_next = &batch->next_offsets[m->partition];
+        run_last = &batch->last_event_ms[m->partition];
+      }
+      *run_next = std::max(*run_next, m->offset + 1);
       AlertEvent e;
       // A null payload (tombstone) is an empty message: not JSON.
       const std::string_view value =
@@ -426,8 +434,7 @@ void KafkaIngest::Run() {
       const RejectReason r = decoder.Decode(value, now, &e);
       if (r == RejectReason::kNone) {
         batch->shares[engine_->WorkerIndexFor(e.device)].push_back(e);
-        auto& last = batch->last_event_ms[m->partition];
-        last = std::max(last, e.event_time.ms);
+        *run_last = std::max(*run_last, e.event_time.ms);
       } else {
         ++batch->rejected[static_cast<int>(r)];
         DeadLetter(value.data(), value.size(), r, rd_kafka_topic_name(m->rkt), m->partition,
@@ -439,6 +446,7 @@ void KafkaIngest::Run() {
     {
       std::lock_guard lock(lag_mu_);
       for (const auto& [partition, ms] : batch->last_event_ms) {
+        if (ms == 0) continue;  // only rejected messages from this partition in the batch
         auto& last = last_event_ms_[partition];
         last = std::max(last, ms);
       }

@@ -193,9 +193,10 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
   std::string am_alerts;               // GET /api/v2/alerts once every open finding is there
   std::thread client;
   hooks.on_started = [&](Daemon& d, uint16_t) {
-    client = std::thread([&] {
-      applied = d.ingest->WaitForApplied(lines.size(), 60'000);
-      snap = WaitForOutputsToSettle(d, &waited["settled"]);
+    // The thread outlives this call: it keeps the daemon's address, not the reference parameter.
+    client = std::thread([&, daemon = &d] {
+      applied = daemon->ingest->WaitForApplied(lines.size(), 60'000);
+      snap = WaitForOutputsToSettle(*daemon, &waited["settled"]);
       std::set<std::string> open_ids;
       for (const rules::Finding& f : snap.open_findings) open_ids.insert(f.id);
       waited["firing in alertmanager"] = testing::WaitUntil(
@@ -222,14 +223,14 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
       std::ifstream in(dir + "/config/rules.yaml");
       std::string rules((std::istreambuf_iterator<char>(in)), {});
       const size_t at = rules.find("threshold_per_day: 2000}");
-      if (at == std::string::npos) return d.ingest->Stop();
+      if (at == std::string::npos) return daemon->ingest->Stop();
       rules.replace(at, 24, "threshold_per_day: 100000000}");
       testing::WriteFile(dir + "/config/rules.yaml", rules);
       open_before_reload = snap.open_findings;
       ::raise(SIGHUP);
       waited["closed by reload"] = testing::WaitUntil(
-          [&] { return d.evaluator->Snapshot().closed_findings.size() > 0; }, 30'000, 50);
-      snap = WaitForOutputsToSettle(d, &waited["settled after reload"]);
+          [&] { return daemon->evaluator->Snapshot().closed_findings.size() > 0; }, 30'000, 50);
+      snap = WaitForOutputsToSettle(*daemon, &waited["settled after reload"]);
       waited["resolved via alertmanager"] = testing::WaitUntil(
           [&] {
             for (const rules::Finding& f : snap.closed_findings) {
@@ -238,7 +239,7 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
             return true;
           },
           30'000);
-      d.ingest->Stop();
+      daemon->ingest->Stop();
     });
   };
   const absl::Status run = RunDaemon(settings, hooks);
@@ -381,7 +382,8 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
     return keys;
   };
   hooks.on_started = [&](Daemon& d, uint16_t) {
-    client = std::thread([&] {
+    // The thread outlives this call: it keeps the daemon's address, not the reference parameter.
+    client = std::thread([&, daemon = &d] {
       delivered = testing::WaitUntil(
           [&] {
             const auto keys = keys_received();
@@ -391,7 +393,7 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
             return true;
           },
           30'000);
-      d.ingest->Stop();
+      daemon->ingest->Stop();
     });
   };
   const absl::Status run = RunDaemon(*settings, hooks);

@@ -73,6 +73,8 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
         s.kafka.topic = value;
       } else if (key == "dead_letter_topic") {
         s.kafka.dead_letter_topic = value;
+      } else if (key == "max_partition_skew") {
+        SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.max_partition_skew_ms));
       } else if (key == "batch_size" || key == "max_inflight_batches") {
         size_t n = 0;
         SMETSMON_RETURN_IF_ERROR(ReadCount(file, k, key, 1, &n));

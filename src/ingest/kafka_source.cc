@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -295,6 +296,11 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
     return false;
   });
   if (!rd_kafka_assignment_lost(consumer_)) rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  for (int i = 0; i < parts->cnt; ++i) {
+    partition_time_ms_.erase(parts->elems[i].partition);
+    partition_seen_ns_.erase(parts->elems[i].partition);
+    ahead_paused_.erase(parts->elems[i].partition);
+  }
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts))
       rd_kafka_error_destroy(e);
@@ -316,10 +322,82 @@ void KafkaIngest::SetPaused(bool paused) {
       pauses_.fetch_add(1, std::memory_order_relaxed);
     } else {
       rd_kafka_resume_partitions(consumer_, parts);
+      // Partitions ahead in event time stay paused (AlignPartitions resumes them).
+      if (!ahead_paused_.empty()) {
+        PauseOrResume(std::vector<int32_t>(ahead_paused_.begin(), ahead_paused_.end()), true);
+      }
     }
     rd_kafka_topic_partition_list_destroy(parts);
   }
   paused_ = paused;
+}
+
+void KafkaIngest::PauseOrResume(const std::vector<int32_t>& partitions, bool pause) {
+  if (partitions.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), p);
+  if (pause) {
+    rd_kafka_pause_partitions(consumer_, list);
+  } else {
+    rd_kafka_resume_partitions(consumer_, list);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+// Reading a backlog, librdkafka hands over each partition in long runs, so without this one
+// partition can be hours ahead of another in event time: a worker's stream time (the newest event
+// it saw) would race ahead and the lagging partitions' events would arrive late for the windows
+// and the rules. Pausing a partition drops what librdkafka prefetched for it; it is fetched again
+// from the application's position on resume, so nothing is lost or read twice by the engine.
+void KafkaIngest::AlignPartitions() {
+  if (config_.max_partition_skew_ms <= 0) return;
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) {
+    return;
+  }
+  rd_kafka_position(consumer_, parts);
+  constexpr int64_t kAlignIdleNs = 5'000'000'000;
+  const int64_t now_ns = clock_->MonotonicNs();
+  // The slowest partition that still has messages to read. One that has not shown its time yet
+  // holds every other back until it does (librdkafka may hand over one partition's whole backlog
+  // first). A partition that has delivered nothing for a while (paused itself, or only
+  // transaction markers before its high watermark) holds nobody back, so alignment never stalls.
+  int64_t slowest = std::numeric_limits<int64_t>::max();
+  bool hold_all = false;
+  std::vector<std::pair<int32_t, int64_t>> known;  // (partition, newest event time)
+  for (int i = 0; i < parts->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = parts->elems[i];
+    const int64_t seen_ns = partition_seen_ns_.try_emplace(p.partition, now_ns).first->second;
+    int64_t low = 0, high = 0;
+    const bool behind = rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low,
+                                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                        high > (p.offset >= 0 ? p.offset : low) && now_ns - seen_ns <= kAlignIdleNs;
+    const auto t = partition_time_ms_.find(p.partition);
+    if (t == partition_time_ms_.end()) {
+      hold_all = hold_all || behind;
+      continue;
+    }
+    known.emplace_back(p.partition, t->second);
+    if (behind) slowest = std::min(slowest, t->second);
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::vector<int32_t> pause, resume;
+  for (const auto& [partition, time_ms] : known) {
+    const bool ahead = hold_all || (slowest != std::numeric_limits<int64_t>::max() &&
+                                    time_ms > slowest + config_.max_partition_skew_ms);
+    const bool paused = ahead_paused_.count(partition) != 0;
+    if (ahead && !paused) {
+      pause.push_back(partition);
+      ahead_paused_.insert(partition);
+    } else if (!ahead && paused) {
+      resume.push_back(partition);
+      ahead_paused_.erase(partition);
+    }
+  }
+  if (!pause.empty()) aligned_.fetch_add(pause.size(), std::memory_order_relaxed);
+  PauseOrResume(pause, true);
+  if (!paused_) PauseOrResume(resume, false);  // under backpressure SetPaused(false) resumes
 }
 
 void KafkaIngest::DeadLetter(const void* payload, size_t len, RejectReason reason,
@@ -401,7 +479,10 @@ void KafkaIngest::Run() {
       messages.push_back(m);
       timeout = 0;
     }
-    if (messages.empty()) continue;
+    if (messages.empty()) {
+      AlignPartitions();  // partitions held back for one that went quiet are released
+      continue;
+    }
     auto batch = std::make_unique<Batch>();
     batch->polled_ns = clock_->MonotonicNs();
     batch->shares.resize(workers_.size());
@@ -451,6 +532,13 @@ void KafkaIngest::Run() {
         last = std::max(last, ms);
       }
     }
+    for (const auto& [partition, ms] : batch->last_event_ms) {
+      partition_seen_ns_[partition] = batch->polled_ns;
+      if (ms == 0) continue;
+      auto& last = partition_time_ms_[partition];
+      last = std::max(last, ms);
+    }
+    AlignPartitions();
     messages.clear();
     if (batch->messages > 0) Dispatch(std::move(batch));
   }
@@ -471,6 +559,7 @@ KafkaStats KafkaIngest::stats() const {
   s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);
   s.paused = pauses_.load(std::memory_order_relaxed);
+  s.aligned = aligned_.load(std::memory_order_relaxed);
   // Ask the client rather than count callbacks: it knows after every kind of rebalance.
   rd_kafka_topic_partition_list_t* parts = nullptr;
   if (rd_kafka_assignment(consumer_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {

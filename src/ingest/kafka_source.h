@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,12 @@ struct KafkaConfig {
   size_t max_inflight_batches = 8;
   int poll_timeout_ms = 100;
   int64_t idle_advance_ms = 1000;  // workers advance idle windows this often without input
+  // Event-time alignment: a partition whose newest event is more than this ahead of the slowest
+  // partition that still has messages to read is paused until that one catches up, so a backlog
+  // is read roughly in event-time order across partitions (0 = off, the default: pausing drops
+  // librdkafka's prefetch for the partition, and the cost in a large catch-up is not yet
+  // measured). See AlignPartitions.
+  int64_t max_partition_skew_ms = 0;
 };
 
 struct KafkaStats {
@@ -57,7 +64,8 @@ struct KafkaStats {
   uint64_t applied = 0;        // messages whose batch every worker has finished
   uint64_t dead_lettered = 0;  // produced to the dead-letter topic
   uint64_t rebalances = 0;
-  uint64_t paused = 0;  // times fetching was paused for backpressure
+  uint64_t paused = 0;   // times fetching was paused for backpressure
+  uint64_t aligned = 0;  // times a partition was paused for running ahead in event time
   size_t assigned_partitions = 0;
 };
 
@@ -137,7 +145,13 @@ class KafkaIngest {
   // (their next owner starts at our committed offset), poll thread only.
   std::vector<rd_kafka_message_s*> filling_;
   std::atomic<bool> stop_{false};
-  bool paused_ = false;
+  bool paused_ = false;  // all partitions paused for backpressure
+  // Poll thread only: newest event time per partition, and the partitions paused for being ahead.
+  std::map<int32_t, int64_t> partition_time_ms_;
+  std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic time it last delivered messages
+  std::set<int32_t> ahead_paused_;
+  void AlignPartitions();
+  void PauseOrResume(const std::vector<int32_t>& partitions, bool pause);
 
   mutable std::mutex done_mu_;
   mutable std::condition_variable done_cv_;
@@ -150,6 +164,7 @@ class KafkaIngest {
   std::atomic<uint64_t> dead_lettered_{0};
   std::atomic<uint64_t> rebalances_{0};
   std::atomic<uint64_t> pauses_{0};
+  std::atomic<uint64_t> aligned_{0};
   std::atomic<size_t> assigned_{0};
 };
 

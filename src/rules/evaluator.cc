@@ -139,6 +139,7 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
 }
 
 void Evaluator::Tick(EventTime now, bool force) {
+  drained_.clear();
   engine_->DrainOutageSignals([this](const aggregate::OutageSignalRecord& r) {
     OutageSignal s;
     s.premises = r.premises;
@@ -149,9 +150,23 @@ void Evaluator::Tick(EventTime now, bool force) {
              : r.kind == aggregate::OutageSignalRecord::Kind::kRestoredLong
                  ? OutageSignal::Kind::kRestoredLong
                  : OutageSignal::Kind::kRestored;
+    drained_.push_back(s);
+  });
+  // When a backlog is read, one tick drains hours of signals while the tracker only looks
+  // window + lateness behind its evaluation time: it is evaluated at the signals' own times
+  // (every half window), so a burst of AD1 is judged while it is recent, as it would be live.
+  std::stable_sort(drained_.begin(), drained_.end(),
+                   [](const OutageSignal& a, const OutageSignal& b) { return a.time < b.time; });
+  const int64_t step_ms = std::max<int64_t>(config_.outage.window_ms / 2, 1);
+  for (const OutageSignal& s : drained_) {
+    if (now != EventTime::Min() && s.time.ms <= now.ms &&
+        s.time.ms - outages_evaluated_ms_ >= step_ms) {
+      outages_->Evaluate(s.time, book_);
+      outages_evaluated_ms_ = s.time.ms;
+    }
     outages_->Add(s);
     ++signals_seen_;
-  });
+  }
   if (now == EventTime::Min()) return;  // nothing seen yet
   if (!force && now.ms - last_eval_ms_ < interval_ms_) return;
   last_eval_ms_ = now.ms;
@@ -173,6 +188,7 @@ void Evaluator::Evaluate(EventTime now) {
       now, rate_view,
       static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
   outages_->Evaluate(now, book_);
+  outages_evaluated_ms_ = std::max(outages_evaluated_ms_, now.ms);
 
   std::vector<uint64_t> flood_alerts_by_area;
   size_t areas_flooded = 0;

@@ -130,6 +130,9 @@ class Evaluator {
   int64_t interval_ms_ = kMsPerMinute;
   uint64_t evaluations_ = 0;
   uint64_t signals_seen_ = 0;
+  // Outage signals drained by the last Tick (reused), and the time the tracker last evaluated at.
+  std::vector<OutageSignal> drained_;
+  int64_t outages_evaluated_ms_ = EventTime::Min().ms;
   std::vector<bool> storm_excluded_;  // by category
   bool log_events_ = false;
   std::set<std::string> logged_open_;  // finding ids open at the last log

@@ -28,6 +28,7 @@
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
 #include "testing/net.h"
+#include "testing/traffic.h"
 #include "webhook/mini_json.h"
 #include "webhook/test_receiver.h"
 #include "webhook/webhook_fixtures.h"
@@ -43,27 +44,6 @@ using webhook::testing::TestReceiver;
 constexpr char kSecretEnv[] = "SMETSMON_OUTPUTS_TEST_SECRET";
 constexpr char kSecret[] = "dno-shared-secret";
 constexpr char kTopic[] = "smets.alerts";
-
-// A day of generated traffic ending at the current minute, produced to the mock cluster, with the
-// fleet's inventory written to `inventory_csv`. Returns the lines.
-std::vector<std::string> ProduceDayEndingNow(testing::MockKafka& kafka,
-                                             const catalog::ReferenceData& ref, uint64_t premises,
-                                             const std::string& inventory_csv) {
-  kafka.CreateTopic(kTopic, 4);
-  kafka.CreateTopic(std::string(kTopic) + ".dlq", 1);
-  const int64_t now_ms = SystemClock().Now().ms;
-  gen::GeneratorConfig traffic;
-  traffic.premises = premises;
-  traffic.start_ms = (now_ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
-  traffic.duration_ms = 24 * kMsPerHour;
-  gen::Generator g(*ref.areas, *ref.catalogue, traffic);
-  std::vector<std::string> lines;
-  g.Run([&](std::string_view l) { lines.emplace_back(l); });
-  std::ofstream inventory(inventory_csv);
-  g.WriteInventoryCsv(inventory);
-  kafka.Produce(kTopic, lines);
-  return lines;
-}
 
 // The `webhooks:` section: one DNO receiver wanting every area and kind (comms incidents apart,
 // the default), short backoff, and optionally the Alertmanager sink.
@@ -145,7 +125,7 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
   auto ref = testing::LoadTestReference();
   const std::string dir = webhook::testing::FreshDir("outputs-am");
   const std::vector<std::string> lines =
-      ProduceDayEndingNow(kafka, ref, 20000, dir + "/inventory.csv");
+      testing::ProduceDayEndingNow(kafka, ref, 20000, kTopic, dir + "/inventory.csv").lines;
 
   // Alertmanager, routing every alert (one group per finding) to its own webhook receiver.
   TestReceiver am_hook;
@@ -204,12 +184,19 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
             am_alerts = testing::HttpGet(am_port, "/api/v2/alerts?active=true").second;
             auto listed = JsonParser::Parse(am_alerts);
             if (!listed) return false;
-            std::set<std::string> in_alertmanager;
+            // Each open finding there in its latest state (the sink re-sends each second).
+            std::map<std::string, std::string> in_alertmanager;  // id -> description
             for (const Json& a : listed->array) {
-              in_alertmanager.insert(a["labels"]["finding_id"].string);
+              in_alertmanager[a["labels"]["finding_id"].string] =
+                  a["labels"]["severity"].string + " " + a["annotations"]["description"].string;
             }
-            for (const std::string& id : open_ids) {
-              if (in_alertmanager.count(id) == 0) return false;
+            for (const rules::Finding& f : snap.open_findings) {
+              const auto it = in_alertmanager.find(f.id);
+              if (it == in_alertmanager.end() ||
+                  it->second !=
+                      std::string(rules::SeverityName(f.severity)) + " " + f.explanation) {
+                return false;
+              }
             }
             const auto hooked = FindingStatuses(am_hook.requests());
             for (const std::string& id : open_ids) {
@@ -229,11 +216,18 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
       open_before_reload = snap.open_findings;
       ::raise(SIGHUP);
       waited["closed by reload"] = testing::WaitUntil(
-          [&] { return daemon->evaluator->Snapshot().closed_findings.size() > 0; }, 30'000, 50);
+          [&] {
+            for (const rules::Finding& f : daemon->evaluator->Snapshot().closed_findings) {
+              if (f.kind == rules::FindingKind::kDnoFlood) return true;
+            }
+            return false;
+          },
+          30'000, 50);
       snap = WaitForOutputsToSettle(*daemon, &waited["settled after reload"]);
       waited["resolved via alertmanager"] = testing::WaitUntil(
           [&] {
             for (const rules::Finding& f : snap.closed_findings) {
+              if (f.kind != rules::FindingKind::kDnoFlood) continue;
               if (FindingStatuses(am_hook.requests()).count({f.id, "resolved"}) == 0) return false;
             }
             return true;
@@ -255,11 +249,16 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
   ASSERT_FALSE(snap.closed_findings.empty());
   const std::set<std::pair<std::string, std::string>> am_statuses =
       FindingStatuses(am_hook.requests());
+  size_t floods_closed = 0;
   for (const rules::Finding& f : snap.closed_findings) {
-    EXPECT_EQ(f.kind, rules::FindingKind::kDnoFlood) << f.id;
+    // Findings of the backlog that opened and closed between two evaluations never fired in
+    // Alertmanager; the floods did, and were closed by the reload.
+    if (f.kind != rules::FindingKind::kDnoFlood) continue;
+    ++floods_closed;
     EXPECT_EQ(am_statuses.count({f.id, "firing"}), 1u) << f.id;
     EXPECT_EQ(am_statuses.count({f.id, "resolved"}), 1u) << f.id;
   }
+  EXPECT_GT(floods_closed, 0u);
 
   // Alertmanager holds every open finding as an active alert with the expected labels.
   auto alerts = JsonParser::Parse(am_alerts);
@@ -306,7 +305,7 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
   auto ref = testing::LoadTestReference();
   const std::string dir = webhook::testing::FreshDir("outputs-kill");
   const std::vector<std::string> lines =
-      ProduceDayEndingNow(kafka, ref, 20000, dir + "/inventory.csv");
+      testing::ProduceDayEndingNow(kafka, ref, 20000, kTopic, dir + "/inventory.csv").lines;
 
   // The daemon as its own process (so it can be killed), with its config in `dir`; the receiver's
   // port is reserved but nothing listens: the DNO is down.

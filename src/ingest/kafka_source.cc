@@ -296,8 +296,11 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
     return false;
   });
   if (!rd_kafka_assignment_lost(consumer_)) rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  {
+    std::lock_guard lock(lag_mu_);
+    for (int i = 0; i < parts->cnt; ++i) last_event_ms_.erase(parts->elems[i].partition);
+  }
   for (int i = 0; i < parts->cnt; ++i) {
-    partition_time_ms_.erase(parts->elems[i].partition);
     partition_seen_ns_.erase(parts->elems[i].partition);
     ahead_paused_.erase(parts->elems[i].partition);
   }
@@ -373,13 +376,18 @@ void KafkaIngest::AlignPartitions() {
     const bool behind = rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low,
                                                        &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                         high > (p.offset >= 0 ? p.offset : low) && now_ns - seen_ns <= kAlignIdleNs;
-    const auto t = partition_time_ms_.find(p.partition);
-    if (t == partition_time_ms_.end()) {
+    int64_t time_ms = 0;  // the partition's newest event time, as the lag metric reads it
+    {
+      std::lock_guard lock(lag_mu_);
+      const auto t = last_event_ms_.find(p.partition);
+      if (t != last_event_ms_.end()) time_ms = t->second;
+    }
+    if (time_ms == 0) {
       hold_all = hold_all || behind;
       continue;
     }
-    known.emplace_back(p.partition, t->second);
-    if (behind) slowest = std::min(slowest, t->second);
+    known.emplace_back(p.partition, time_ms);
+    if (behind) slowest = std::min(slowest, time_ms);
   }
   rd_kafka_topic_partition_list_destroy(parts);
   std::vector<int32_t> pause, resume;
@@ -532,13 +540,12 @@ void KafkaIngest::Run() {
         last = std::max(last, ms);
       }
     }
-    for (const auto& [partition, ms] : batch->last_event_ms) {
-      partition_seen_ns_[partition] = batch->polled_ns;
-      if (ms == 0) continue;
-      auto& last = partition_time_ms_[partition];
-      last = std::max(last, ms);
+    if (config_.max_partition_skew_ms > 0) {
+      for (const auto& entry : batch->last_event_ms) {
+        partition_seen_ns_[entry.first] = batch->polled_ns;
+      }
+      AlignPartitions();
     }
-    AlignPartitions();
     messages.clear();
     if (batch->messages > 0) Dispatch(std::move(batch));
   }

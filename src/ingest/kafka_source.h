@@ -146,9 +146,9 @@ class KafkaIngest {
   std::vector<rd_kafka_message_s*> filling_;
   std::atomic<bool> stop_{false};
   bool paused_ = false;  // all partitions paused for backpressure
-  // Poll thread only: newest event time per partition, and the partitions paused for being ahead.
-  std::map<int32_t, int64_t> partition_time_ms_;
-  std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic time it last delivered messages
+  // Poll thread only, for alignment (the newest event time per partition is last_event_ms_):
+  // when each partition last delivered messages, and the partitions paused for being ahead.
+  std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic ns
   std::set<int32_t> ahead_paused_;
   void AlignPartitions();
   void PauseOrResume(const std::vector<int32_t>& partitions, bool pause);

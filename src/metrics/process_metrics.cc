@@ -67,7 +67,8 @@ double BootTimeSeconds() {
   return 0;
 }
 
-MetricFamily Gauge(const char* name, const char* help, double v, MetricType type) {
+// A family of one unlabelled sample.
+MetricFamily Single(const char* name, const char* help, double v, MetricType type) {
   MetricFamily f = Family(name, help, type);
   Add(f, v);
   return f;
@@ -79,16 +80,16 @@ std::vector<MetricFamily> ProcessMetrics::Collect() const {
   std::vector<MetricFamily> out;
   const ProcStat s = ReadProcStat();
   if (s.ok) {
-    out.push_back(Gauge("process_cpu_seconds_total",
-                        "Total user and system CPU time spent in seconds.", s.cpu_seconds,
-                        MetricType::Counter));
-    out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
-                        s.resident_bytes, MetricType::Gauge));
-    out.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                        s.virtual_bytes, MetricType::Gauge));
-    out.push_back(Gauge("process_start_time_seconds",
-                        "Start time of the process since unix epoch in seconds.",
-                        BootTimeSeconds() + s.start_seconds_after_boot, MetricType::Gauge));
+    out.push_back(Single("process_cpu_seconds_total",
+                         "Total user and system CPU time spent in seconds.", s.cpu_seconds,
+                         MetricType::Counter));
+    out.push_back(Single("process_resident_memory_bytes", "Resident memory size in bytes.",
+                         s.resident_bytes, MetricType::Gauge));
+    out.push_back(Single("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                         s.virtual_bytes, MetricType::Gauge));
+    out.push_back(Single("process_start_time_seconds",
+                         "Start time of the process since unix epoch in seconds.",
+                         BootTimeSeconds() + s.start_seconds_after_boot, MetricType::Gauge));
   }
   std::error_code ec;
   double fds = 0;
@@ -98,12 +99,12 @@ std::vector<MetricFamily> ProcessMetrics::Collect() const {
   }
   if (!ec) {
     out.push_back(
-        Gauge("process_open_fds", "Number of open file descriptors.", fds, MetricType::Gauge));
+        Single("process_open_fds", "Number of open file descriptors.", fds, MetricType::Gauge));
   }
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    out.push_back(Gauge("process_max_fds", "Maximum number of open file descriptors.",
-                        static_cast<double>(limit.rlim_cur), MetricType::Gauge));
+    out.push_back(Single("process_max_fds", "Maximum number of open file descriptors.",
+                         static_cast<double>(limit.rlim_cur), MetricType::Gauge));
   }
   MetricFamily info =
       Family("smetsmon_build_info", "Always 1; the version in a label.", MetricType::Gauge);

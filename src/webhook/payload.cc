@@ -61,6 +61,12 @@ std::string Summary(const rules::Finding& f, const catalog::AreaTable& areas) {
   return absl::StrCat(rules::FindingKindName(f.kind), " in ", where);
 }
 
+// Where a receiver can read the findings: the daemon's API, when its external URL is known.
+std::string GeneratorUrl(std::string_view external_url) {
+  return external_url.empty() ? std::string()
+                              : absl::StrCat(std::string(external_url), "/api/v1/findings");
+}
+
 void WriteMap(JsonWriter& w, std::string_view key, const Labels& m) {
   w.Key(key).BeginObject();
   for (const auto& [k, v] : m) w.Field(k, v);
@@ -118,9 +124,7 @@ AlertContent FindingAlert(const rules::Finding& f, const catalog::AreaTable& are
 
 std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
                                 std::string_view external_url, const catalog::AreaTable& areas) {
-  const std::string generator_url =
-      external_url.empty() ? std::string()
-                           : absl::StrCat(std::string(external_url), "/api/v1/findings");
+  const std::string generator_url = GeneratorUrl(external_url);
   JsonWriter w;
   w.BeginArray();
   for (const PostableFinding& p : findings) {
@@ -145,9 +149,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   const Labels& labels = alert.labels;
   const Labels& annotations = alert.annotations;
 
-  const std::string generator_url =
-      external_url.empty() ? std::string()
-                           : absl::StrCat(std::string(external_url), "/api/v1/findings");
+  const std::string generator_url = GeneratorUrl(external_url);
   std::string group_key = "{}:{finding_id=\"";
   JsonWriter::Escape(f.id, &group_key);  // Alertmanager quotes label values like Go strings
   group_key.append("\"}");

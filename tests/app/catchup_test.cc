@@ -8,8 +8,6 @@
 // day's area power cut is found, as it is live.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,31 +42,13 @@ TEST(CatchUpTest, ABacklogIsReadInEventTimeOrderAndItsPowerCutIsFound) {
   testing::MockKafka kafka;
   auto ref = testing::LoadTestReference();
   const std::string inventory = testing::TempPath("catchup-inventory.csv");
-  // A day ending now, produced as a real source does: keyed by device, so each partition holds
-  // its devices' alerts in time order (unkeyed, librdkafka's sticky partitioner would write
-  // hours-long chunks to one partition after another).
+  // A day ending now, produced as a real source does: keyed by device.
   gen::GeneratorConfig config;
   config.premises = 12000;
   config.start_ms = (SystemClock().Now().ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
-  gen::Generator g(*ref.areas, *ref.catalogue, config);
-  testing::ProducedTraffic produced;
-  g.Run([&](std::string_view l) { produced.lines.emplace_back(l); });
-  produced.truth = g.truth();
-  {
-    std::ofstream out(inventory);
-    g.WriteInventoryCsv(out);
-  }
+  const testing::ProducedTraffic produced = testing::ProduceGenerated(
+      kafka, ref, config, "smets.alerts", 4, inventory, testing::Partitioning::kByDevice);
   ASSERT_GT(produced.truth.power_cut_premises, 0u);
-  constexpr int kPartitions = 4;
-  kafka.CreateTopic("smets.alerts", kPartitions);
-  kafka.CreateTopic("smets.alerts.dlq", 1);
-  std::vector<std::vector<std::string>> by_partition(kPartitions);
-  for (const std::string& line : produced.lines) {
-    const size_t at = line.find("\"device_id\"");
-    const std::string key = at == std::string::npos ? "" : line.substr(at, 40);
-    by_partition[std::hash<std::string>()(key) % kPartitions].push_back(line);
-  }
-  for (int p = 0; p < kPartitions; ++p) kafka.Produce("smets.alerts", by_partition[p], 10000, p);
 
   auto settings = LoadSettings(testing::ConfigDir());
   ASSERT_TRUE(settings.ok()) << settings.status();

@@ -6,8 +6,10 @@
 // thread's SymbolCache (once per distinct label per thread), never per event in steady state.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -51,19 +53,52 @@ class SymbolTable {
 };
 
 // A thread's lock-free front for a SymbolTable. Not thread-safe: one per decoding thread.
+// A small direct-mapped cache keyed by a cheap hash of the label's length and edge bytes sits in
+// front of the hash map: a fleet has few distinct DMC and cohort labels, so nearly every lookup
+// ends there without hashing the whole label.
 class SymbolCache {
  public:
   explicit SymbolCache(SymbolTable& table) : table_(&table) {}
   uint16_t Intern(std::string_view label) {
+    Recent& recent = recent_[RecentSlot(label)];
+    if (recent.label.data() != nullptr && recent.label == label) return recent.id;
+    uint16_t id;
     const auto it = cache_.find(label);
-    if (it != cache_.end()) return it->second;
-    const uint16_t id = table_->Intern(label);
-    if (id != SymbolTable::kOverflow) cache_.emplace(table_->Name(id), id);
+    if (it != cache_.end()) {
+      recent = {it->first, it->second};
+      return it->second;
+    }
+    id = table_->Intern(label);
+    if (id != SymbolTable::kOverflow) {
+      const std::string_view stored = table_->Name(id);
+      cache_.emplace(stored, id);
+      recent = {stored, id};
+    }
     return id;
   }
 
  private:
+  static constexpr size_t kRecentSlots = 64;
+  struct Recent {
+    std::string_view label;  // points into the table's stable storage
+    uint16_t id = 0;
+  };
+  static size_t RecentSlot(std::string_view s) {
+    uint64_t h = s.size();
+    if (s.size() >= 8) {
+      uint64_t head, tail;
+      std::memcpy(&head, s.data(), 8);
+      std::memcpy(&tail, s.data() + s.size() - 8, 8);
+      h ^= head * 0x9E3779B97F4A7C15ULL ^ tail;
+    } else {
+      for (char c : s) h = h * 131 + static_cast<unsigned char>(c);
+    }
+    h *= 0x9E3779B97F4A7C15ULL;
+    return static_cast<size_t>(h >> 58);  // 6 bits: kRecentSlots
+  }
+
   SymbolTable* table_;
+  std::array<Recent, kRecentSlots> recent_{};
   absl::flat_hash_map<std::string_view, uint16_t> cache_;  // absl::Hash: far cheaper than std
 };
 

@@ -30,32 +30,6 @@ RejectReason TypeOrJson(simdjson::error_code err) {
   return err == simdjson::INCORRECT_TYPE ? RejectReason::kWrongType : RejectReason::kNotJson;
 }
 
-// event_time / dcc_time: RFC 3339 UTC string or integer epoch milliseconds.
-RejectReason ReadTime(od::value& v, Rfc3339DateCache& dates, int64_t* ms) {
-  od::json_type type;
-  if (v.type().get(type)) return RejectReason::kNotJson;
-  if (type == od::json_type::string) {
-    std::string_view s;
-    if (auto err = v.get_string().get(s)) return TypeOrJson(err);
-    const auto parsed = ParseRfc3339Utc(s, dates);
-    if (!parsed) return RejectReason::kBadTime;
-    *ms = *parsed;
-    return RejectReason::kNone;
-  }
-  if (type == od::json_type::number) {
-    int64_t n;
-    if (auto err = v.get_int64().get(n)) {
-      return err == simdjson::INCORRECT_TYPE || err == simdjson::NUMBER_OUT_OF_RANGE
-                 ? RejectReason::kBadTime
-                 : RejectReason::kNotJson;
-    }
-    if (!IsValidEpochMs(n)) return RejectReason::kBadTime;
-    *ms = n;
-    return RejectReason::kNone;
-  }
-  return RejectReason::kWrongType;
-}
-
 // Compares a raw key (closing quote included) with a literal using fixed-size loads that the
 // compiler inlines (a constant-size memcmp is not always inlined).
 template <size_t N>
@@ -78,6 +52,26 @@ inline bool KeyIs(const char* raw, const char (&name_and_quote)[N]) {
   return true;
 }
 
+// True when any of the `n` bytes at `p` is a backslash: eight bytes at a time (the classic
+// "has zero byte" test on the bytes XOR '\\'), inline, where a memchr call per string cost more
+// than the strings are long.
+inline bool HasBackslash(const char* p, size_t n) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  constexpr uint64_t kBackslashes = kOnes * '\\';
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    w ^= kBackslashes;
+    if ((w - kOnes) & ~w & kHighs) return true;
+  }
+  for (; i < n; ++i) {
+    if (p[i] == '\\') return true;
+  }
+  return false;
+}
+
 // Nearly every contract string is plain ASCII without escapes: take those straight from the input
 // (no copy into simdjson's string buffer) and unescape only when a backslash is present.
 inline RejectReason ReadString(od::value& v, std::string_view* s) {
@@ -87,7 +81,7 @@ inline RejectReason ReadString(od::value& v, std::string_view* s) {
     token.remove_suffix(1);
   }
   if (token.size() >= 2 && token.front() == '"' && token.back() == '"' &&
-      std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+      !HasBackslash(token.data() + 1, token.size() - 2)) {
     od::raw_json_string raw;
     if (auto err = v.get_raw_json_string().get(raw)) return TypeOrJson(err);  // advances
     *s = token.substr(1, token.size() - 2);
@@ -95,6 +89,44 @@ inline RejectReason ReadString(od::value& v, std::string_view* s) {
   }
   if (auto err = v.get_string().get(*s)) return TypeOrJson(err);
   return RejectReason::kNone;
+}
+
+// event_time / dcc_time: RFC 3339 UTC string or integer epoch milliseconds. The value's first
+// byte tells which (simdjson's type() does the same, through more layers).
+RejectReason ReadTime(od::value& v, Rfc3339DateCache& dates, int64_t* ms) {
+  const char first = *v.raw_json_token().data();
+  if (first == '"') {
+    std::string_view s;
+    if (const RejectReason r = ReadString(v, &s); r != RejectReason::kNone) return r;
+    const auto parsed = ParseRfc3339Utc(s, dates);
+    if (!parsed) return RejectReason::kBadTime;
+    *ms = *parsed;
+    return RejectReason::kNone;
+  }
+  if (first == '-' || (first >= '0' && first <= '9')) {
+    int64_t n;
+    if (auto err = v.get_int64().get(n)) {
+      return err == simdjson::INCORRECT_TYPE || err == simdjson::NUMBER_OUT_OF_RANGE
+                 ? RejectReason::kBadTime
+                 : RejectReason::kNotJson;
+    }
+    if (!IsValidEpochMs(n)) return RejectReason::kBadTime;
+    *ms = n;
+    return RejectReason::kNone;
+  }
+  // Any other value: a JSON literal, object or array is the wrong type; anything else (a
+  // misspelt literal included: simdjson types a value by its first byte) is broken.
+  od::json_type type;
+  if (v.type().get(type)) return RejectReason::kNotJson;
+  if (type == od::json_type::boolean) {
+    bool b;
+    return v.get_bool().get(b) ? RejectReason::kNotJson : RejectReason::kWrongType;
+  }
+  if (type == od::json_type::null) {
+    bool is_null = false;
+    return !v.is_null().get(is_null) && is_null ? RejectReason::kWrongType : RejectReason::kNotJson;
+  }
+  return RejectReason::kWrongType;
 }
 
 RejectReason ReadInt(od::value& v, int64_t* n) {

@@ -246,22 +246,32 @@ std::string FormatRfc3339Utc(int64_t ms) {
   return buf;
 }
 
+namespace {
+constexpr std::array<int, 12> kMpanPrimes = {3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43};
+}  // namespace
+
 bool MpanCheckDigitOk(std::string_view d) {
-  static constexpr std::array<int, 12> kPrimes = {3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43};
   if (d.size() != 13) return false;
   int sum = 0;
-  for (size_t i = 0; i < 12; ++i) sum += (d[i] - '0') * kPrimes[i];
+  for (size_t i = 0; i < 12; ++i) sum += (d[i] - '0') * kMpanPrimes[i];
   return (sum % 11) % 10 == d[12] - '0';
 }
 
 std::optional<uint64_t> ParseMpxn(std::string_view s) {
   if (s.size() < 6 || s.size() > 13) return std::nullopt;
+  // One pass without early exits: the value, the digit check and (for a 13-digit MPAN) the
+  // check-digit sum are independent chains the CPU runs side by side.
   uint64_t v = 0;
-  for (char c : s) {
-    if (!IsDigit(c)) return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
+  unsigned bad = 0;
+  int sum = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned d = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+    bad |= d > 9;
+    v = v * 10 + d;
+    if (i < 12) sum += static_cast<int>(d) * kMpanPrimes[i];
   }
-  if (s.size() == 13 && !MpanCheckDigitOk(s)) return std::nullopt;
+  if (bad != 0) return std::nullopt;
+  if (s.size() == 13 && (sum % 11) % 10 != s[12] - '0') return std::nullopt;
   // Keep the MPAN/MPRN distinction in the number: MPANs are >= 10^12 only if they do not start
   // with 0; distributor ids start at 10, so every valid MPAN core is >= 10^12.
   return v;

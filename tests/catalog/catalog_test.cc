@@ -198,5 +198,29 @@ TEST(SymbolTableTest, InternsWithinCapacityThenOverflows) {
   EXPECT_EQ(t.size(), 2u);
 }
 
+TEST(SymbolTableTest, CacheGivesTheTablesIdsForManyLabelsSharingItsRecentSlots) {
+  // 300 labels over 64 recent slots: every slot is shared and overwritten, and labels of one
+  // length with the same first and last eight bytes differ only in the middle.
+  SymbolTable t("dmc", 400);
+  SymbolCache cache(t);
+  std::vector<std::string> labels;
+  for (int i = 0; i < 300; ++i) {
+    labels.push_back(i % 2 ? "SECURE-LIBERTY-" + std::to_string(i) + "-OPS"
+                           : "DMC-" + std::to_string(i) + "-ELSTER-A1140");
+  }
+  labels.push_back("A");
+  labels.push_back("AB");
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& label : labels) {
+      const uint16_t id = cache.Intern(label);
+      ASSERT_GE(id, 2);
+      EXPECT_EQ(t.Name(id), label);
+      EXPECT_EQ(t.Find(label), id);
+    }
+  }
+  EXPECT_EQ(t.size(), labels.size());
+  EXPECT_EQ(cache.Intern(""), SymbolTable::kNone);
+}
+
 }  // namespace
 }  // namespace smetsmon::catalog

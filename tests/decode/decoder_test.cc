@@ -80,6 +80,38 @@ TEST_F(DecoderTest, StringsReadInPlaceOrUnescapedGiveTheSameValues) {
   EXPECT_EQ(Decode(With(R"("dmc":7)")), RejectReason::kWrongType);
 }
 
+TEST_F(DecoderTest, AnEscapeAnywhereInALongStringIsUnescaped) {
+  // The in-place path scans for backslashes eight bytes at a time with a byte-wise tail: an
+  // escape at any offset, in the words or the tail, must send the string through unescaping.
+  const std::string id = "90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:17";  // 50 bytes
+  AlertEvent plain;
+  ASSERT_EQ(Decode(With(R"("cohort":"C1")").replace(13, 1, id), &plain), RejectReason::kNone);
+  for (size_t at = 0; at < id.size(); ++at) {
+    std::string escaped = id;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(id[at]));
+    escaped.replace(at, 1, hex);
+    AlertEvent e;
+    ASSERT_EQ(Decode(With(R"("cohort":"C1")").replace(13, 1, escaped), &e), RejectReason::kNone)
+        << escaped;
+    EXPECT_EQ(e.alert_fingerprint, plain.alert_fingerprint) << "escape at " << at;
+  }
+  EXPECT_NE(plain.alert_fingerprint, StableHash64("a"));
+  // Times are strings too: an escaped time decodes to the same instant, a time of the wrong
+  // type is named as such, and broken JSON in its place is not JSON.
+  AlertEvent escaped_time;
+  ASSERT_EQ(Decode(R"({"alert_id":"a","device_id":"00-DB-12-34-56-78-90-A0","alert_code":"8F40",)"
+                   R"("event_time":"2023-06-26T12:00:00\u005a"})",
+                   &escaped_time),
+            RejectReason::kNone);
+  EXPECT_EQ(escaped_time.event_time.ms, *ParseRfc3339Utc("2023-06-26T12:00:00Z"));
+  EXPECT_EQ(Decode(With(R"("dcc_time":true)")), RejectReason::kWrongType);
+  EXPECT_EQ(Decode(With(R"("dcc_time":{"a":1})")), RejectReason::kWrongType);
+  EXPECT_EQ(Decode(With(R"("dcc_time":-5)")), RejectReason::kBadTime);
+  EXPECT_EQ(Decode(With(R"("dcc_time":1.5)")), RejectReason::kBadTime);
+  EXPECT_EQ(Decode(With(R"("dcc_time":nul)")), RejectReason::kNotJson);
+}
+
 TEST_F(DecoderTest, FirstSampleEventDecodesEveryField) {
   const auto lines = testing::ReadLines(testing::SamplePath());
   AlertEvent e;

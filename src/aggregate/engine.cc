@@ -4,32 +4,95 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/binary_file.h"
+#include "base/log.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::aggregate {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'M', 'E', 'T', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kSnapshotVersion = 2;  // 2: rule inputs (delivery, what-if, noisy)
+// 2: rule inputs (delivery, what-if, noisy); 3: the catalogue's slots and categories, so a
+// snapshot taken under another catalogue is remapped by code and category name on load.
+constexpr uint32_t kSnapshotVersion = 3;
+constexpr uint32_t kOtherSlotCode = 0xFFFFFFFF;
 
 struct SnapshotShape {
-  uint64_t workers, area_slots, code_slots, categories, dmc_limit, cohort_limit;
+  uint64_t workers, area_slots, dmc_limit, cohort_limit;
   int64_t lateness_ms, dedup_horizon_ms;
   uint64_t dedup_capacity;
   bool operator==(const SnapshotShape&) const = default;
 };
-
 SnapshotShape ShapeOf(const FleetLayout& l, const EngineConfig& c, const Worker& w0) {
   return {c.workers,
           l.area_slots(),
-          l.code_slots(),
-          l.categories(),
           l.dmc_limit(),
           l.cohort_limit(),
           c.window.allowed_lateness_ms,
           c.dedup_horizon_ms,
           w0.dedup().capacity()};
 }
+
+// Where each cell of a snapshot's fleet windows goes in this engine's layout: main cells by the
+// code of their slot (codes no longer listed go to "other"), DMC and cohort cells by the name of
+// their category (categories gone go to "other").
+class CellRemap {
+ public:
+  CellRemap(const FleetLayout& layout, const std::vector<uint32_t>& slot_codes,
+            const std::vector<std::string>& categories)
+      : layout_(&layout), old_code_slots_(slot_codes.size()), old_categories_(categories.size()) {
+    const catalog::AlertCatalogue& c = layout.catalogue();
+    for (uint32_t code : slot_codes) {
+      const size_t slot = code == kOtherSlotCode ? c.other_slot() : c.SlotOf(AlertCode{code});
+      identity_ = identity_ && slot == slot_.size();
+      dropped_codes_ += code != kOtherSlotCode && slot == c.other_slot();
+      slot_.push_back(slot);
+    }
+    for (const std::string& name : categories) {
+      const int index = c.CategoryIndexOf(name);
+      const size_t category = index >= 0 ? static_cast<size_t>(index) : c.other_category();
+      identity_ = identity_ && category == category_.size();
+      category_.push_back(category);
+    }
+    identity_ = identity_ && old_code_slots_ == layout.code_slots() &&
+                old_categories_ == layout.categories();
+  }
+  bool identity() const { return identity_; }
+  size_t dropped_codes() const { return dropped_codes_; }
+  size_t old_main_cells() const { return layout_->area_slots() * old_code_slots_ * 2; }
+  size_t old_total_cells() const {
+    return old_main_cells() + (layout_->dmc_limit() + layout_->cohort_limit()) * old_categories_;
+  }
+  size_t Map(size_t old_cell) const {
+    if (old_cell < old_main_cells()) {
+      const size_t per_area = old_code_slots_ * 2;
+      const size_t area = old_cell / per_area;
+      const size_t slot = old_cell % per_area / 2;
+      return (area * layout_->code_slots() + slot_[slot]) * 2 + old_cell % 2;
+    }
+    const size_t k = old_cell - old_main_cells();
+    return layout_->main_cells() + k / old_categories_ * layout_->categories() +
+           category_[k % old_categories_];
+  }
+  // One ring's cells, bucket by bucket, from the old layout to this one.
+  std::vector<uint32_t> MapRing(const std::vector<uint32_t>& old_cells) const {
+    const size_t old_total = old_total_cells();
+    const size_t buckets = old_cells.size() / old_total;
+    std::vector<uint32_t> out(buckets * layout_->total_cells(), 0);
+    for (size_t b = 0; b < buckets; ++b) {
+      for (size_t i = 0; i < old_total; ++i) {
+        out[b * layout_->total_cells() + Map(i)] += old_cells[b * old_total + i];
+      }
+    }
+    return out;
+  }
+
+ private:
+  const FleetLayout* layout_;
+  size_t old_code_slots_, old_categories_;
+  std::vector<size_t> slot_, category_;
+  bool identity_ = true;
+  size_t dropped_codes_ = 0;
+};
 
 void WriteRing(BinaryWriter& w, const window::BucketRing& ring) {
   const auto raw = ring.Export();
@@ -53,6 +116,14 @@ window::BucketRing::Raw ReadRingRaw(BinaryReader& r, size_t max_tags, size_t max
 bool ReadRing(BinaryReader& r, window::BucketRing& ring) {
   const auto raw = ReadRingRaw(r, ring.ring_size(), ring.ring_size() * ring.cells());
   return r.ok() && ring.Import(raw);
+}
+
+bool ReadFleetRing(BinaryReader& r, window::BucketRing& ring, const CellRemap& remap) {
+  if (remap.identity()) return ReadRing(r, ring);
+  auto raw = ReadRingRaw(r, ring.ring_size(), ring.ring_size() * remap.old_total_cells());
+  if (!r.ok() || raw.cells.size() != ring.ring_size() * remap.old_total_cells()) return false;
+  raw.cells = remap.MapRing(raw.cells);
+  return ring.Import(raw);
 }
 
 void WriteSymbols(BinaryWriter& w, const catalog::SymbolTable& t) {
@@ -178,6 +249,14 @@ absl::Status Engine::SaveSnapshot(const std::string& path) const {
   w.Bytes(kMagic, sizeof kMagic);
   w.Pod(kSnapshotVersion);
   w.Pod(ShapeOf(layout_, config_, *workers_[0]));
+  const catalog::AlertCatalogue& catalogue = layout_.catalogue();
+  w.Pod<uint64_t>(catalogue.slot_count());
+  for (size_t slot = 0; slot < catalogue.slot_count(); ++slot) {
+    const catalog::AlertInfo* info = catalogue.InfoOfSlot(static_cast<catalog::CodeSlot>(slot));
+    w.Pod<uint32_t>(info != nullptr ? info->code.value : kOtherSlotCode);
+  }
+  w.Pod<uint64_t>(catalogue.categories().size());
+  for (const std::string& name : catalogue.categories()) w.String(name);
   WriteSymbols(w, *ref_->dmcs);
   WriteSymbols(w, *ref_->cohorts);
   for (const auto& worker : workers_) {
@@ -224,11 +303,27 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
                                                       ", this build reads ", kSnapshotVersion));
   }
   const auto shape = r.Pod<SnapshotShape>();
+  const std::vector<uint32_t> slot_codes = r.Vector<uint32_t>(size_t{1} << 16);
+  std::vector<std::string> categories;
+  const auto category_count = r.Pod<uint64_t>();
+  for (uint64_t i = 0; i < category_count && i < 256 && r.ok(); ++i) {
+    categories.push_back(r.String(256));
+  }
+  if (!r.ok() || categories.size() != category_count || slot_codes.empty() || categories.empty()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
+  }
   if (!(shape == ShapeOf(layout_, config_, *workers_[0]))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": snapshot was taken with a different configuration (workers ", shape.workers,
-        ", areas ", shape.area_slots, ", code slots ", shape.code_slots, ", dedup capacity ",
-        shape.dedup_capacity, "); start without it or restore the old config"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": snapshot was taken with a different configuration (workers ",
+                     shape.workers, ", areas ", shape.area_slots, ", dedup capacity ",
+                     shape.dedup_capacity, "); start without it or restore the old config"));
+  }
+  const CellRemap remap(layout_, slot_codes, categories);
+  if (!remap.identity()) {
+    Log(LogLevel::kWarn, "snapshot taken under another alert catalogue: windows remapped",
+        {{"path", path},
+         {"codes_now_other", std::to_string(remap.dropped_codes())},
+         {"slots", absl::StrCat(slot_codes.size(), "->", layout_.code_slots())}});
   }
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->dmcs, path));
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->cohorts, path));
@@ -239,11 +334,14 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
     c.duplicates.Set(r.Pod<uint64_t>());
     c.new_devices.Set(r.Pod<uint64_t>());
     for (Counter& rc : c.rejected) rc.Set(r.Pod<uint64_t>());
-    for (size_t i = 0; i < layout_.main_cells(); ++i)
-      worker->mutable_alerts_total(i).Set(r.Pod<uint64_t>());
+    for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(0);
+    for (size_t i = 0; i < remap.old_main_cells(); ++i) {
+      Counter& total = worker->mutable_alerts_total(remap.Map(i));
+      total.Set(total.Get() + r.Pod<uint64_t>());
+    }
     if (!worker->mutable_dedup().Import(r.Vector<uint64_t>(worker->dedup().capacity() * 2)) ||
-        !ReadRing(r, worker->mutable_fleet().minutes()) ||
-        !ReadRing(r, worker->mutable_fleet().hours())) {
+        !ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
+        !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
       return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
     }
     const auto devices = r.Pod<uint64_t>();

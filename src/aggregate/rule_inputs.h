@@ -123,6 +123,14 @@ class RuleInputs {
       whatif_hours_->AdvanceTo(stream_time);
     }
   }
+  // Takes a new priority class per code slot (a reload changed a code's priority): alerts from
+  // here on count in their new class; what is already in the windows stays where it was.
+  // The table must have the setup's size and name only its classes (else a crash: a broken
+  // invariant). Owner thread, between batches.
+  void SetClassOfSlot(std::shared_ptr<const std::vector<uint8_t>> table);
+  const std::vector<uint8_t>& class_of_slot() const {
+    return class_of_slot_ != nullptr ? *class_of_slot_ : setup_->class_of_slot;
+  }
   // One accepted alert (weight n). `device` is its state after the update.
   void Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bool outage_start,
            bool outage_restored, bool restored_long, const DeviceState& device, uint32_t n);
@@ -156,6 +164,9 @@ class RuleInputs {
   void TrackNoisy(const AlertEvent& e, uint32_t alerts_24h);
 
   const RuleInputsSetup* setup_;
+  // Owner-only: a reloaded class table, or null for the setup's own.
+  std::shared_ptr<const std::vector<uint8_t>> class_of_slot_;
+  const uint8_t* class_of_slot_data_;
   window::BucketRing delivery_minutes_;
   window::BucketRing delivery_hours_;  // month_hours buckets: 24 h and the calendar month
   std::unique_ptr<window::BucketRing> whatif_minutes_;  // null when no voltage rules

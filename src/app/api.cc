@@ -174,6 +174,46 @@ http::Response Areas(const Daemon& d) {
   return Json(200, w.str());
 }
 
+// The alert catalogue as last (re)loaded, with each code's delivery class when rules are on.
+http::Response Catalogue(const Daemon& d) {
+  const catalog::AlertCatalogue& c = *d.catalogue;
+  const std::vector<uint8_t>* classes =
+      d.evaluator != nullptr ? &d.evaluator->config().class_of_slot : nullptr;
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("categories").BeginArray();
+  for (const std::string& name : c.categories()) w.String(name);
+  w.EndArray();
+  w.Key("priorities").BeginArray();
+  for (const std::string& name : c.priorities()) w.String(name);
+  w.EndArray();
+  w.Field("default_priority", c.priorities()[c.default_priority()]);
+  w.Key("alerts").BeginArray();
+  for (size_t slot = 0; slot < c.alerts().size(); ++slot) {
+    const catalog::AlertInfo& a = c.alerts()[slot];
+    w.BeginObject();
+    w.Field("code", decode::FormatAlertCode(a.code));
+    w.Field("name", a.name);
+    w.Field("category", c.categories()[a.category]);
+    w.Field("recipient", a.recipient);
+    w.Field("priority", c.priorities()[a.priority]);
+    w.Key("clear_code");
+    if (a.clears.value != 0) {
+      w.String(decode::FormatAlertCode(a.clears));
+    } else {
+      w.Null();
+    }
+    w.Key("is_clear").Bool(a.is_clear);
+    if (classes != nullptr && slot < classes->size()) {
+      w.Field("delivery_class", d.evaluator->config().classes[(*classes)[slot]].name);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(200, w.str());
+}
+
 }  // namespace
 
 http::Response HandleHttp(const Daemon& d, const http::Request& request) {
@@ -186,7 +226,7 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
   if (path == "/metrics") {
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             metrics::RenderText({d.metrics.get(), d.rules_metrics.get(), d.webhook_metrics.get(),
-                                 &d.process_metrics})};
+                                 &d.process_metrics, &d.config_metrics})};
   }
   if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
   if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
@@ -196,6 +236,7 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
     return Device(d, path.substr(std::string("/api/v1/devices/").size()));
   }
   if (path == "/api/v1/areas") return Areas(d);
+  if (path == "/api/v1/catalogue") return Catalogue(d);
   if (d.evaluator == nullptr) return Error(404, "rules are off: no rules.yaml");
   const rules::RulesSnapshot snap = d.evaluator->Snapshot();
   JsonWriter w;

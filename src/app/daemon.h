@@ -9,7 +9,9 @@
 #include "absl/status/status.h"
 #include "aggregate/engine.h"
 #include "app/settings.h"
+#include "catalog/alert_catalogue.h"
 #include "ingest/kafka_source.h"
+#include "metrics/config_metrics.h"
 #include "metrics/daemon_metrics.h"
 #include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
@@ -36,6 +38,10 @@ struct Daemon {
   std::unique_ptr<webhook::AlertmanagerSink> alertmanager;
   std::unique_ptr<metrics::WebhookMetrics> webhook_metrics;
   metrics::ProcessMetrics process_metrics;
+  metrics::ConfigMetrics config_metrics;
+  // The alert catalogue as last (re)loaded, in the engine's slots: names, priorities and the
+  // rest for the API. Read and swapped on the io thread only (see app/reload.h).
+  std::shared_ptr<const catalog::AlertCatalogue> catalogue;
   int64_t ready_max_lag_messages = 10000;
   std::string bearer_token;  // non-empty: required on /api/v1/*  // /readyz: assigned and within
                              // this many messages

@@ -13,6 +13,7 @@
 #include "app/api.h"
 #include "app/commands.h"
 #include "app/daemon.h"
+#include "app/reload.h"
 #include "app/settings.h"
 #include "base/log.h"
 #include "decode/fields.h"
@@ -85,6 +86,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   if (!ref.ok()) return ref.status();
   Daemon d;
   d.bearer_token = settings.http_bearer_token;
+  d.catalogue = std::make_shared<const catalog::AlertCatalogue>(*ref->catalogue);
+  d.config_metrics.MarkLoaded(clock.Now());
   aggregate::EngineConfig engine_config = settings.engine;
   const std::string rules_path = settings.reference.config_dir + "/rules.yaml";
   if (std::filesystem::exists(rules_path)) {
@@ -155,20 +158,14 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     });
   };
   if (d.evaluator) schedule_rules();
-  // SIGHUP: reload rules.yaml (validated first; a bad file keeps the running rules).
+  // SIGHUP: reload alert_catalogue.yaml and rules.yaml (each validated first; see reload.h).
   boost::asio::signal_set hup(io, SIGHUP);
+  const ConfigPaths config_paths{settings.reference.config_dir + "/alert_catalogue.yaml",
+                                 rules_path};
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      if (d.evaluator == nullptr) {
-        Log(LogLevel::kWarn, "reload: rules are off, nothing to reload", {{"path", rules_path}});
-      } else if (auto loaded = rules::LoadRulesConfig(rules_path, *ref); !loaded.ok()) {
-        Log(LogLevel::kError, "reload refused: rules file invalid",
-            {{"path", rules_path}, {"error", std::string(loaded.status().message())}});
-      } else if (absl::Status s = d.evaluator->Reload(*loaded); !s.ok()) {
-        Log(LogLevel::kError, "reload refused", {{"error", std::string(s.message())}});
-      } else {
-        Log(LogLevel::kInfo, "rules reloaded", {{"path", rules_path}});
+      if (ReloadConfig(d, config_paths, clock.Now())) {
         // The new thresholds judge the current windows at once, not a minute of stream later.
         d.evaluator->Tick(d.engine->StreamTime(), /*force=*/true);
         PublishFindings(d, clock.Now());
@@ -182,7 +179,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
       {{"url", "http://" + settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
                    std::to_string((*server)->port())},
        {"paths",
-        "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,"
+        "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,catalogue,"
         "devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   d.ingest->Run();  // until a signal or hooks stop it

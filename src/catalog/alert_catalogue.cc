@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 #include "catalog/yaml_util.h"
 #include "decode/fields.h"
 #include "smetsmon/status.h"
@@ -112,6 +115,63 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
     c.alerts_[clear_slot].is_clear = true;
   }
   return c;
+}
+
+absl::StatusOr<AlertCatalogue> AlertCatalogue::ReindexedLike(const AlertCatalogue& running) const {
+  std::vector<std::string> changes;
+  const bool same_categories = categories_ == running.categories_;
+  if (!same_categories) {
+    changes.push_back(absl::StrCat("the category list (", absl::StrJoin(running.categories_, ","),
+                                   " -> ", absl::StrJoin(categories_, ","), ")"));
+  }
+  std::vector<std::string> added, removed;
+  for (const AlertInfo& a : running.alerts_) {
+    const CodeSlot slot = SlotOf(a.code);
+    const std::string code = decode::FormatAlertCode(a.code);
+    if (slot == other_slot_) {
+      removed.push_back(code);
+    } else if (same_categories && alerts_[slot].category != a.category) {
+      changes.push_back(absl::StrCat("moving ", code, " from ", running.categories_[a.category],
+                                     " to ", categories_[alerts_[slot].category]));
+    }
+  }
+  for (const AlertInfo& a : alerts_) {
+    if (running.SlotOf(a.code) == running.other_slot_) {
+      added.push_back(decode::FormatAlertCode(a.code));
+    }
+  }
+  if (!added.empty()) changes.push_back("adding " + absl::StrJoin(added, ","));
+  if (!removed.empty()) changes.push_back("removing " + absl::StrJoin(removed, ","));
+  if (!changes.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("changing the window layout needs a restart: ", absl::StrJoin(changes, "; ")));
+  }
+  // Same codes in the same categories: take the running slot maps and put each entry in its
+  // running slot.
+  AlertCatalogue out = *this;
+  out.device_slots_ = running.device_slots_;
+  out.dcc_slots_ = running.dcc_slots_;
+  out.other_slot_ = running.other_slot_;
+  for (const AlertInfo& a : alerts_) out.alerts_[running.SlotOf(a.code)] = a;
+  return out;
+}
+
+std::vector<std::string> AlertCatalogue::ChangedCodes(const AlertCatalogue& a,
+                                                      const AlertCatalogue& b) {
+  std::vector<std::string> out;
+  const auto priority_name = [](const AlertCatalogue& c, PriorityIndex p) {
+    return p < c.priorities_.size() ? c.priorities_[p] : std::string();
+  };
+  for (size_t slot = 0; slot < a.alerts_.size() && slot < b.alerts_.size(); ++slot) {
+    const AlertInfo& x = a.alerts_[slot];
+    const AlertInfo& y = b.alerts_[slot];
+    if (x.code != y.code || x.name != y.name || x.category != y.category ||
+        x.recipient != y.recipient || x.clears != y.clears || x.is_clear != y.is_clear ||
+        priority_name(a, x.priority) != priority_name(b, y.priority)) {
+      out.push_back(decode::FormatAlertCode(y.code));
+    }
+  }
+  return out;
 }
 
 int AlertCatalogue::CategoryIndexOf(const std::string& name) const {

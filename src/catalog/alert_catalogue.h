@@ -36,6 +36,16 @@ class AlertCatalogue {
  public:
   static absl::StatusOr<AlertCatalogue> Load(const std::string& path);
 
+  // For a reload: this (newly loaded) catalogue laid out in `running`'s slots, so windows and
+  // tables indexed by slot keep their meaning (entries may be listed in any order). What can
+  // change live: names, recipients, set/clear pairs, priorities and the priority list. What
+  // changes the window layout is refused with FailedPrecondition naming each change: codes
+  // added or removed, a code moved to another category, a different category list. Those need a
+  // restart (the snapshot carries the windows over, see Engine::LoadSnapshot).
+  absl::StatusOr<AlertCatalogue> ReindexedLike(const AlertCatalogue& running) const;
+  // Codes (as text) whose entry differs between two catalogues of the same slots.
+  static std::vector<std::string> ChangedCodes(const AlertCatalogue& a, const AlertCatalogue& b);
+
   // Listed codes plus one "other" slot.
   size_t slot_count() const { return size_t{other_slot_} + 1; }
   CodeSlot other_slot() const { return other_slot_; }

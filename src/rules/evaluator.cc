@@ -81,9 +81,9 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
         return false;
       }
     }
-    return next.class_of_slot == config_.class_of_slot;
+    return next.class_of_slot.size() == config_.class_of_slot.size();
   };
-  if (!same_classes()) fixed.push_back("priorities (names, targets) and the high-priority list");
+  if (!same_classes()) fixed.push_back("priorities (names, targets)");
   if (next.latency_bounds_ms != config_.latency_bounds_ms) fixed.push_back("latency_buckets");
   bool same_voltage = next.voltage_whatif.size() == config_.voltage_whatif.size();
   for (size_t i = 0; same_voltage && i < next.voltage_whatif.size(); ++i) {

@@ -87,10 +87,12 @@ class Evaluator {
 
   // SIGHUP: takes a new rules configuration without a restart. Rules evaluated here (thresholds,
   // storms, outages, Go/No-Go) change at once; a detector whose settings changed starts afresh
-  // and its open findings close at the last evaluation. What the per-event path keeps (priority
-  // classes and targets, latency buckets, what-if levels, the noisy threshold) is fixed for the
-  // engine's life: changing it is refused with the list of what needs a restart. Same thread as
-  // Tick.
+  // and its open findings close at the last evaluation. What sizes the per-event windows
+  // (priority classes and targets, latency buckets, what-if levels, the noisy threshold) is fixed
+  // for the engine's life: changing it is refused with the list of what needs a restart. Which
+  // class a code belongs to (`class_of_slot`: the catalogue's priorities, the high-priority list)
+  // may change; the caller hands the new table to each worker (RuleInputs::SetClassOfSlot).
+  // Same thread as Tick.
   absl::Status Reload(const RulesConfig& config);
 
   RulesSnapshot Snapshot() const;

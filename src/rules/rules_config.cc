@@ -354,11 +354,15 @@ void ResolveClasses(const catalog::AlertCatalogue& catalogue, RulesConfig* confi
 
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::ReferenceData& ref) {
+  return LoadRulesConfig(path, *ref.catalogue);
+}
+
+absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
+                                            const catalog::AlertCatalogue& catalogue) {
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(path));
   if (!root.IsMap()) return ConfigError(path, root, "(top)", "must be a map");
   RulesConfig config;
   config.source = path;
-  const catalog::AlertCatalogue& catalogue = *ref.catalogue;
   SMETSMON_RETURN_IF_ERROR(ReadPriorities(path, root, &config));
   SMETSMON_RETURN_IF_ERROR(ReadHighPriority(path, root, catalogue, &config));
   SMETSMON_RETURN_IF_ERROR(ReadLatencyBuckets(path, root, &config));

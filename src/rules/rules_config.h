@@ -76,6 +76,9 @@ struct RulesConfig {
 // catalogue. A missing file is an error; use DefaultRulesConfig for built-in defaults.
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::ReferenceData& ref);
+// The same against a given catalogue (a reload resolves the rules against the reloaded one).
+absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
+                                            const catalog::AlertCatalogue& catalogue);
 
 // What the per-event path needs from the rules (shared by the workers for the engine's life).
 aggregate::RuleInputsSetup BuildRuleInputsSetup(const RulesConfig& config,

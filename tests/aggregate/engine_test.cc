@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "decode/fields.h"
 #include "testing/fixtures.h"
 
@@ -243,6 +245,79 @@ TEST_P(EngineTest, SnapshotFromAnotherShapeOrCorruptIsRefused) {
   Engine c(ref3, EngineConfig{});
   EXPECT_FALSE(c.LoadSnapshot(path).ok());
   EXPECT_EQ(c.LoadSnapshot(path + ".absent").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(EngineTest, SnapshotUnderAnotherCatalogueIsRemappedByCode) {
+  // Taken under the shipped catalogue, restored under one with two new codes listed first (every
+  // slot moves) and 8014 no longer listed: counts follow their codes, 8014's go to "other".
+  const std::string path = testing::TempPath("snap_remap.bin");
+  EngineConfig config;
+  config.workers = 2;
+  config.dedup_capacity = 1024;
+  Engine a(ref_, config);
+  const char* codes[] = {"8F40", "8014", "AD1", "8F98"};  // 8F98: listed in neither
+  for (uint64_t i = 0; i < 400; ++i) {
+    Apply(a, Event(1 + i % 40, i, static_cast<int64_t>(i) * 9000, codes[i % 7 % 4]));
+  }
+  ASSERT_TRUE(a.SaveSnapshot(path).ok());
+
+  std::ifstream in(testing::ConfigDir() + "/alert_catalogue.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  const size_t pf = text.find("  - {code: \"8014\"");
+  ASSERT_NE(pf, std::string::npos);
+  text.erase(pf, text.find('\n', pf) + 1 - pf);
+  text.insert(text.find("alerts:\n") + 8,
+              "  - {code: \"8F99\", name: New, category: firmware}\n"
+              "  - {code: \"8F97\", name: Newer, category: firmware}\n");
+  const std::string catalogue_path = testing::TempPath("remap_catalogue.yaml");
+  testing::WriteFile(catalogue_path, text);
+  catalog::ReferenceData ref2 = testing::LoadTestReference();
+  auto edited = catalog::AlertCatalogue::Load(catalogue_path);
+  ASSERT_TRUE(edited.ok()) << edited.status();
+  ref2.catalogue = std::make_unique<catalog::AlertCatalogue>(*std::move(edited));
+  ASSERT_NE(ref2.catalogue->SlotOf(*decode::ParseAlertCode("8F40")),
+            ref_.catalogue->SlotOf(*decode::ParseAlertCode("8F40")));
+  Engine b(ref2, config);
+  ASSERT_TRUE(b.LoadSnapshot(path).ok());
+
+  const EventTime now = a.StreamTime();
+  ASSERT_EQ(b.StreamTime(), now);
+  const FleetLayout& la = a.layout();
+  const FleetLayout& lb = b.layout();
+  const size_t area = ref_.areas->Slot(ref_.areas->ByDistributorId(16));
+  const auto slot = [](const catalog::ReferenceData& r, const char* code) {
+    return r.catalogue->SlotOf(*decode::ParseAlertCode(code));
+  };
+  const auto total = [](const Engine& e, size_t cell) {
+    uint64_t n = 0;
+    for (size_t w = 0; w < e.worker_count(); ++w) n += e.worker(w).alerts_total(cell);
+    return n;
+  };
+  for (View v : kAllViews) {
+    const std::vector<uint64_t> va = a.View(v, now), vb = b.View(v, now);
+    const auto in_a = [&](const char* code) {
+      return va[la.MainCell(area, slot(ref_, code), Generation::kSmets1)];
+    };
+    const auto in_b = [&](const char* code) {
+      return vb[lb.MainCell(area, slot(ref2, code), Generation::kSmets1)];
+    };
+    EXPECT_EQ(in_b("8F40"), in_a("8F40")) << ViewName(v);
+    EXPECT_EQ(in_b("AD1"), in_a("AD1")) << ViewName(v);
+    EXPECT_EQ(in_b("8F99"), 0u) << ViewName(v);
+    EXPECT_EQ(in_b("8F98"), in_a("8F98") + in_a("8014")) << ViewName(v);  // "other"
+    // SMETS1 DMC cells are per category, whose list did not change.
+    const uint16_t dmc = ref_.dmcs->Find("MDS-ELSTER-A1140");
+    for (size_t c = 0; c < la.categories(); ++c) {
+      EXPECT_EQ(vb[lb.DmcCell(dmc, c)], va[la.DmcCell(dmc, c)]) << ViewName(v) << " " << c;
+    }
+  }
+  EXPECT_GT(total(a, la.MainCell(area, slot(ref_, "8014"), Generation::kSmets1)), 0u);
+  EXPECT_EQ(total(b, lb.MainCell(area, slot(ref2, "8F40"), Generation::kSmets1)),
+            total(a, la.MainCell(area, slot(ref_, "8F40"), Generation::kSmets1)));
+  EXPECT_EQ(total(b, lb.MainCell(area, slot(ref2, "8014"), Generation::kSmets1)),
+            total(a, la.MainCell(area, slot(ref_, "8014"), Generation::kSmets1)) +
+                total(a, la.MainCell(area, slot(ref_, "8F98"), Generation::kSmets1)));
+  EXPECT_EQ(b.Counters().accepted, a.Counters().accepted);
 }
 
 INSTANTIATE_TEST_SUITE_P(Offsets, EngineTest, ::testing::ValuesIn(kBases));

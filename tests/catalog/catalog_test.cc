@@ -117,6 +117,78 @@ TEST(AlertCatalogueTest, BadEntriesAreConfigErrors) {
               HasSubstr("field 'name' is required"));
 }
 
+// A reload takes the new entries in the running slots; what changes the window layout is refused.
+TEST(AlertCatalogueTest, ReloadKeepsTheRunningSlotsAndRefusesLayoutChanges) {
+  const std::string path = testing::TempPath("reload_cat.yaml");
+  const std::string head = "categories: [voltage, power, firmware]\npriorities: [high, low]\n";
+  testing::WriteFile(path, head +
+                               "alerts:\n"
+                               "  - {code: \"8F40\", name: Voltage, category: voltage}\n"
+                               "  - {code: \"8014\", name: PF low, category: power, priority: low,"
+                               " clear_code: \"8015\"}\n"
+                               "  - {code: \"8015\", name: PF ok, category: power}\n"
+                               "  - {code: \"AD1\", name: Outage, category: power}\n");
+  auto running = AlertCatalogue::Load(path);
+  ASSERT_TRUE(running.ok()) << running.status();
+  const auto code = [](const char* text) { return *decode::ParseAlertCode(text); };
+
+  // Listed in another order, renamed, another priority, no clear pair: applied in the running
+  // slots, and exactly the changed codes are named.
+  testing::WriteFile(path, head +
+                               "alerts:\n"
+                               "  - {code: \"AD1\", name: Outage, category: power}\n"
+                               "  - {code: \"8015\", name: PF ok, category: power}\n"
+                               "  - {code: \"8014\", name: PF below threshold, category: power,"
+                               " priority: high}\n"
+                               "  - {code: \"8F40\", name: Voltage, category: voltage}\n");
+  auto candidate = AlertCatalogue::Load(path);
+  ASSERT_TRUE(candidate.ok()) << candidate.status();
+  ASSERT_NE(candidate->SlotOf(code("8F40")), running->SlotOf(code("8F40")));
+  auto reindexed = candidate->ReindexedLike(*running);
+  ASSERT_TRUE(reindexed.ok()) << reindexed.status();
+  for (const char* c : {"8F40", "8014", "8015", "AD1", "8F99"}) {
+    EXPECT_EQ(reindexed->SlotOf(code(c)), running->SlotOf(code(c))) << c;
+  }
+  const AlertInfo* pf = reindexed->InfoOfSlot(running->SlotOf(code("8014")));
+  ASSERT_NE(pf, nullptr);
+  EXPECT_EQ(pf->code, code("8014"));
+  EXPECT_EQ(pf->name, "PF below threshold");
+  EXPECT_EQ(reindexed->priorities()[pf->priority], "high");
+  EXPECT_EQ(pf->clears, AlertCode{0});
+  EXPECT_EQ(reindexed->InfoOfSlot(running->SlotOf(code("AD1")))->name, "Outage");
+  EXPECT_THAT(AlertCatalogue::ChangedCodes(*running, *reindexed),
+              ::testing::UnorderedElementsAre("8014", "8015"));  // 8015 no longer a clear
+  EXPECT_TRUE(AlertCatalogue::ChangedCodes(*running, *running).empty());
+
+  // Added and removed codes, a code in another category, another category list: refused, each
+  // named.
+  const auto refused = [&](const std::string& body) {
+    testing::WriteFile(path, body);
+    auto c = AlertCatalogue::Load(path);
+    EXPECT_TRUE(c.ok()) << c.status();
+    auto r = c->ReindexedLike(*running);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+    return std::string(r.status().message());
+  };
+  const std::string changed = refused(head +
+                                      "alerts:\n"
+                                      "  - {code: \"8F40\", name: Voltage, category: power}\n"
+                                      "  - {code: \"8014\", name: PF low, category: power}\n"
+                                      "  - {code: \"8015\", name: PF ok, category: power}\n"
+                                      "  - {code: \"8F72\", name: FW, category: firmware}\n");
+  EXPECT_THAT(changed, HasSubstr("needs a restart"));
+  EXPECT_THAT(changed, HasSubstr("moving 8F40 from voltage to power"));
+  EXPECT_THAT(changed, HasSubstr("adding 8F72"));
+  EXPECT_THAT(changed, HasSubstr("removing AD1"));
+  EXPECT_THAT(refused("categories: [voltage, power, firmware, security]\npriorities: [high, low]\n"
+                      "alerts:\n"
+                      "  - {code: \"8F40\", name: Voltage, category: voltage}\n"
+                      "  - {code: \"8014\", name: PF low, category: power}\n"
+                      "  - {code: \"8015\", name: PF ok, category: power}\n"
+                      "  - {code: \"AD1\", name: Outage, category: power}\n"),
+              HasSubstr("the category list"));
+}
+
 class InventoryTest : public ::testing::Test {
  protected:
   InventoryTest() : ref_(testing::LoadTestReference()) {}

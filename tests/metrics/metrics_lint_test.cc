@@ -19,6 +19,7 @@
 #include "decode/decoder.h"
 #include "gen/generator.h"
 #include "metrics/daemon_metrics.h"
+#include "metrics/config_metrics.h"
 #include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
 #include "metrics/webhook_metrics.h"
@@ -93,6 +94,9 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   DaemonMetrics daemon(engine, nullptr, clock);
   RulesMetrics rules(**evaluator);
   ProcessMetrics process;
+  ConfigMetrics config;
+  config.Record(ConfigMetrics::File::kRules, true);
+  config.MarkLoaded(now);
   // The outputs' probe with two receivers and the Alertmanager sink (nothing sent: the families
   // and their labels are what is checked).
   const std::string spool = testing::TempPath("metrics-lint-spool");
@@ -112,7 +116,7 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   auto dispatcher = webhook::Dispatcher::Create(*webhooks_config, *ref.areas, clock);
   ASSERT_TRUE(dispatcher.ok()) << dispatcher.status();
   WebhookMetrics outputs(dispatcher->get(), sink->get());
-  const std::string text = RenderText({&daemon, &rules, &outputs, &process});
+  const std::string text = RenderText({&daemon, &rules, &outputs, &process, &config});
 
   const std::string path = testing::TempPath("metrics.txt");
   testing::WriteFile(path, text);

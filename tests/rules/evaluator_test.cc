@@ -352,6 +352,57 @@ TEST_F(EvaluatorTest, ReloadChangesThresholdsAtOnceAndRefusesPerEventChanges) {
   // Refused means nothing changed: the lowered flood threshold still applies.
   Tick(kT0 + 17 * kMsPerMinute);
   EXPECT_NE(OpenFinding(evaluator_->Snapshot(), FindingKind::kDnoFlood, "area=Yorkshire"), nullptr);
+
+  // Which class a code belongs to (a catalogue priority, the high-priority list) may change: the
+  // workers take the new table between batches.
+  RulesConfig moved = lower;
+  const size_t slot = ref_.catalogue->SlotOf(*decode::ParseAlertCode("8014"));
+  moved.class_of_slot[slot] =
+      static_cast<uint8_t>((moved.class_of_slot[slot] + 1) % moved.classes.size());
+  ASSERT_TRUE(evaluator_->Reload(moved).ok());
+  EXPECT_EQ(evaluator_->config().class_of_slot, moved.class_of_slot);
+}
+
+TEST_F(EvaluatorTest, AReloadedClassTableCountsACodesNewAlertsInItsNewClass) {
+  Start();
+  const size_t slot = ref_.catalogue->SlotOf(*decode::ParseAlertCode("8F72"));
+  const auto class_named = [&](const std::string& name) {
+    for (size_t i = 0; i < config_.classes.size(); ++i) {
+      if (config_.classes[i].name == name) return static_cast<uint8_t>(i);
+    }
+    ADD_FAILURE() << "no class " << name;
+    return uint8_t{0};
+  };
+  ASSERT_EQ(config_.class_of_slot[slot], class_named("low"));
+  int device = 7000;
+  const auto send = [&](int n, int64_t t0) {
+    for (int i = 0; i < n; ++i) {
+      AlertEvent e = Event(++device, "8F72", t0 + i * 1000, Generation::kSmets2, "_A");
+      e.present |= AlertEvent::kHasDccTime;
+      e.dcc_time = EventTime{e.event_time.ms + 2'000};
+      Apply(e);
+    }
+  };
+  const auto delivered = [&](const std::string& priority) {
+    for (const DeliveryRow& r : evaluator_->Snapshot().delivery) {
+      if (r.priority == priority && r.region == "central" && r.window == "24h") return r.delivered;
+    }
+    return uint64_t{0};
+  };
+  send(10, kT0);
+  RulesConfig moved = config_;
+  moved.class_of_slot[slot] = class_named("normal");
+  ASSERT_TRUE(evaluator_->Reload(moved).ok());
+  auto table = std::make_shared<const std::vector<uint8_t>>(moved.class_of_slot);
+  for (size_t w = 0; w < engine_->worker_count(); ++w) {
+    engine_->worker(w).rule_inputs()->SetClassOfSlot(table);
+    EXPECT_EQ(engine_->worker(w).rule_inputs()->class_of_slot(), moved.class_of_slot);
+  }
+  send(4, kT0 + 60'000);
+  Tick(kT0 + 5 * kMsPerMinute);
+  // What was counted stays in its class; the new alerts count in the new one.
+  EXPECT_EQ(delivered("low"), 10u);
+  EXPECT_EQ(delivered("normal"), 4u);
 }
 
 TEST_F(EvaluatorTest, ReloadRestartsAChangedDetectorAndClosesItsOpenFindings) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -78,6 +79,7 @@ double BareConsume(const std::string& bootstraps, const std::string& topic, int 
 int main(int argc, char** argv) {
   using namespace smetsmon;
   uint64_t events = 5'000'000;
+  bool trace = false;
   size_t workers = 1;
   double latency_rate = 100'000;
   int latency_seconds = 10;
@@ -88,12 +90,14 @@ int main(int argc, char** argv) {
       latency_rate = std::atof(argv[++i]);
     } else if (std::strcmp(argv[i], "--latency-seconds") == 0 && i + 1 < argc) {
       latency_seconds = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--trace") == 0) {
+      trace = true;
     } else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
       workers = std::max<size_t>(1, std::strtoull(argv[++i], nullptr, 10));
     } else {
       std::fprintf(stderr,
                    "usage: smetsmon-bench-kafka [--events N] [--workers W] [--latency-rate R] "
-                   "[--latency-seconds S]\n");
+                   "[--latency-seconds S] [--trace]\n");
       return 2;
     }
   }
@@ -148,6 +152,21 @@ int main(int argc, char** argv) {
   kc.properties["group.id"] = "bench-smetsmon";
   kc.properties["session.timeout.ms"] = "6000";
   kc.properties["log_level"] = "3";
+  if (const char* extra = std::getenv("SMETSMON_BENCH_KAFKA_PROPS")) {  // k=v,k=v (experiments)
+    std::string list = extra;
+    for (size_t at = 0; at < list.size();) {
+      const size_t end = std::min(list.find(',', at), list.size());
+      const std::string kv = list.substr(at, end - at);
+      if (kv.find('=') != std::string::npos) {
+        kc.properties[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+      }
+      at = end + 1;
+    }
+  }
+  if (const char* debug = std::getenv("SMETSMON_BENCH_KAFKA_DEBUG")) {  // e.g. "fetch"
+    kc.properties["debug"] = debug;
+    kc.properties["log_level"] = "7";
+  }
   auto ingest = ingest::KafkaIngest::Create(engine, ref, kc, clock);
   if (!ingest.ok()) {
     std::fprintf(stderr, "bench: %s\n", ingest.status().ToString().c_str());
@@ -157,8 +176,21 @@ int main(int argc, char** argv) {
   (*ingest)->WaitForApplied(1, 60'000);  // the group join takes a few seconds: not measured
   const auto s0 = std::chrono::steady_clock::now();
   const uint64_t at_start = (*ingest)->stats().applied;
-  const bool all = (*ingest)->WaitForApplied(n, 600'000);
+  bool all = false;
+  std::string progress;  // applied count every 100 ms, for a stall to show (--trace)
+  for (int i = 0; i < 6000 && !all; ++i) {
+    all = (*ingest)->WaitForApplied(n, 100);
+    if (trace) progress += std::to_string((*ingest)->stats().applied) + " ";
+  }
   const auto s1 = std::chrono::steady_clock::now();
+  if (trace) {
+    std::fprintf(stderr,
+                 "applied every 100 ms: %s\npauses for backpressure: %llu; devices %llu (table "
+                 "sized for %llu)\n",
+                 progress.c_str(), static_cast<unsigned long long>((*ingest)->stats().paused),
+                 static_cast<unsigned long long>(engine.Counters().devices),
+                 static_cast<unsigned long long>(config.expected_devices));
+  }
   (*ingest)->Stop();
   poll.join();
   if (!all) {

@@ -163,7 +163,13 @@ absl::Status KafkaIngest::Init() {
   props.emplace("group.id", "smetsmon");
   props.emplace("auto.offset.reset", "earliest");
   props.emplace("partition.assignment.strategy", "cooperative-sticky");
-  props.emplace("queued.max.messages.kbytes", "65536");  // bounded prefetch per partition
+  // The prefetch bound. librdkafka 2.0 (Debian 12) stops fetching once its local queue passes
+  // queued.min.messages or queued.max.messages.kbytes, and looks again only at its broker
+  // thread's next wake-up, up to a second later (fixed in 2.2 by fetch.queue.backoff.ms): a
+  // queue the pipeline drains in under a second starves it for the rest (measured: 0.3-1 s
+  // stalls in a catch-up). 256 MiB holds over a second of events at 1 M/s; only bytes bind.
+  props.emplace("queued.max.messages.kbytes", "262144");
+  props.emplace("queued.min.messages", "10000000");
   props["enable.auto.offset.store"] = "false";
   props["enable.auto.commit"] =
       props.count("enable.auto.commit") ? props["enable.auto.commit"] : "true";
@@ -464,19 +470,31 @@ void KafkaIngest::Run() {
       {ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
   std::vector<rd_kafka_message_t*>& messages = filling_;
   messages.reserve(config_.batch_size);
+  // Consecutive 10 ms waits for the workers without a batch finishing.
+  constexpr int kPauseAfterStalledWaits = 100;
+  int stalled_waits = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);
     if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
     if (inflight_.size() >= config_.max_inflight_batches) {
-      // Workers are behind: stop fetching rather than grow memory, keep serving the group.
-      SetPaused(true);
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
-      if (m != nullptr) messages.push_back(m);  // fetched before the pause took effect
+      // Workers are behind: take no more messages. librdkafka's local queue fills to its bound
+      // (queued.max.messages.kbytes) and its fetcher stops, keeping what it prefetched. Only
+      // workers stalled for a second (a stuck worker, a long snapshot) make the consumer pause
+      // the partitions, so that it can keep polling for the group's rebalances: a pause drops
+      // the prefetched messages, to be fetched again on resume.
+      if (stalled_waits >= kPauseAfterStalledWaits) {
+        SetPaused(true);
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
+        if (m != nullptr) messages.push_back(m);  // fetched before the pause took effect
+      }
       std::unique_lock lock(done_mu_);
-      done_cv_.wait_for(lock, std::chrono::milliseconds(10),
-                        [&] { return inflight_.front()->pending.load() == 0; });
+      const bool progress = done_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
+        return inflight_.front()->pending.load() == 0;
+      });
+      stalled_waits = progress ? 0 : stalled_waits + 1;
       if (messages.empty()) continue;
     } else {
+      stalled_waits = 0;
       SetPaused(false);
     }
     // Fill a batch: the first poll may wait, the rest take what is already fetched.

@@ -11,7 +11,9 @@
 // up; lost partitions are not committed. Redeliveries after a rebalance or restart are absorbed
 // by the workers' duplicate filter.
 // Backpressure: at most `max_inflight_batches` batches are in flight; beyond that the consumer
-// pauses its partitions and keeps serving rebalances until workers catch up.
+// takes no more messages, so librdkafka's bounded local queue fills and its fetcher stops; if the
+// workers make no progress for a second, it pauses its partitions and keeps serving rebalances
+// until they catch up.
 // Invalid messages are counted by reason and produced whole to the dead-letter topic with the
 // reason and source topic/partition/offset in headers.
 // Time: processing time from the Clock only for the future-time check and idle window advance.

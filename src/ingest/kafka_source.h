@@ -39,6 +39,7 @@
 #include "smetsmon/clock.h"
 
 struct rd_kafka_s;
+struct rd_kafka_queue_s;
 struct rd_kafka_message_s;
 struct rd_kafka_topic_partition_list_s;
 
@@ -134,6 +135,7 @@ class KafkaIngest {
   KafkaConfig config_;
   const Clock* clock_;
   rd_kafka_s* consumer_ = nullptr;
+  rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   rd_kafka_s* producer_ = nullptr;  // dead letters
   std::vector<std::unique_ptr<WorkerThread>> workers_;
   void RecordApplyLatency(int64_t ns);

@@ -5,6 +5,9 @@
 // each from its first message to its last.
 // Then the latency from consume to state applied at a steady rate (--latency-rate, default
 // 100 k events/s, for --latency-seconds, default 10; 0 skips it).
+// --trace prints the pipeline's applied count every 100 ms (a stall shows as a repeated count).
+// Experiments: SMETSMON_BENCH_KAFKA_PROPS="k=v,k=v" adds librdkafka properties to the pipeline's
+// consumer, SMETSMON_BENCH_KAFKA_DEBUG="fetch" turns on librdkafka's debug log for it.
 // Last line: {"events":N,"bare_events_per_s":...,"smetsmon_events_per_s":...,"ratio":...,
 //             "latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
 #include <librdkafka/rdkafka.h>

@@ -136,7 +136,7 @@ class KafkaIngest {
   const Clock* clock_;
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
-  rd_kafka_s* producer_ = nullptr;  // dead letters
+  rd_kafka_s* producer_ = nullptr;              // dead letters
   std::vector<std::unique_ptr<WorkerThread>> workers_;
   void RecordApplyLatency(int64_t ns);
   // Batch apply latency histogram, microsecond upper bounds (1-2-5 steps, 0.1 ms .. 10 s).

@@ -141,16 +141,23 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   });
   // The rules run on the io thread every few seconds, at the engine's stream time.
   // The evaluator evaluates once per minute of event time; a stream that stopped moving is
-  // evaluated once more at its last time, so the newest alerts are never left unjudged.
+  // evaluated once more at its last time, and again whenever events were applied since without
+  // moving it (late ones), so the newest alerts are never left unjudged.
   boost::asio::steady_timer rules_timer(io);
   EventTime last_stream = EventTime::Min(), last_forced = EventTime::Min();
+  uint64_t last_forced_applied = 0;
   std::function<void()> schedule_rules = [&] {
     rules_timer.expires_after(std::chrono::milliseconds(hooks.rules_interval_ms));
     rules_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       const EventTime stream = d.engine->StreamTime();
-      const bool force = stream == last_stream && stream != last_forced;
-      if (force) last_forced = stream;
+      const uint64_t applied = d.ingest->stats().applied;
+      const bool force =
+          stream == last_stream && (stream != last_forced || applied != last_forced_applied);
+      if (force) {
+        last_forced = stream;
+        last_forced_applied = applied;
+      }
       last_stream = stream;
       d.evaluator->Tick(stream, force);
       PublishFindings(d, clock.Now());

@@ -25,13 +25,13 @@ double Metric(const std::string& text, const std::string& series) {
   return std::atof(text.c_str() + at + series.size() + 2);
 }
 
-// `n` firmware alerts (8F72) with their DCC time, from new devices in Eastern.
-std::vector<std::string> FirmwareAlerts(int first, int n) {
+// `n` firmware alerts (8F72) with their DCC time, from new devices in Eastern, a second apart
+// from `t0_ms`.
+std::vector<std::string> FirmwareAlerts(int first, int n, int64_t t0_ms) {
   std::vector<std::string> lines;
   for (int i = first; i < first + n; ++i) {
     char line[400];
-    // After the idle stream time (clock - 5 min), so each batch moves the stream on.
-    const int64_t t = kNowMs - 4 * kMsPerMinute + i * 1000;
+    const int64_t t = t0_ms + (i - first) * 1000;
     std::snprintf(line, sizeof line,
                   R"({"alert_id":"reload-%d","device_id":"00-DB-00-00-00-00-10-%02X",)"
                   R"("alert_code":"8F72","event_time":%lld,"dcc_time":%lld,"smets":2,)"
@@ -106,7 +106,9 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
       const std::string rules_applied =
           R"(smetsmon_config_reloads_total{file="rules",outcome="applied"})";
 
-      kafka.Produce("smets.alerts", FirmwareAlerts(0, 10));
+      // After the idle stream time (clock - 5 min): the first batch moves the stream on.
+      const int64_t t0 = kNowMs - 4 * kMsPerMinute;
+      kafka.Produce("smets.alerts", FirmwareAlerts(0, 10, t0));
       waited["first ten"] = daemon->ingest->WaitForApplied(10, 60'000) &&
                             testing::WaitUntil([&] { return delivered("low") == 10; }, 30'000, 20);
       before = testing::HttpGet(port, "/api/v1/catalogue").second;
@@ -120,8 +122,9 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
       ::raise(SIGHUP);
       waited["catalogue applied"] =
           testing::WaitUntil([&] { return metric(catalogue_applied) == 1; }, 30'000, 20);
-      // The workers take the new class table before their next batch.
-      kafka.Produce("smets.alerts", FirmwareAlerts(10, 4));
+      // The workers take the new class table before their next batch. These four are older than
+      // the stream time, which stays put: the rules still evaluate them.
+      kafka.Produce("smets.alerts", FirmwareAlerts(10, 4, t0 + 1000));
       waited["four more"] =
           daemon->ingest->WaitForApplied(14, 60'000) &&
           testing::WaitUntil([&] { return delivered("normal") == 4; }, 30'000, 20);

@@ -14,7 +14,7 @@ size_t RoundUpPow2(size_t n) { return std::bit_ceil(std::max<size_t>(n, 2)); }
 
 RuleInputs::RuleInputs(const RuleInputsSetup& setup)
     : setup_(&setup),
-      class_of_slot_data_(setup.class_of_slot.data()),
+      class_of_slot_(std::make_shared<const std::vector<uint8_t>>(setup.class_of_slot)),
       delivery_minutes_(kMsPerMinute, 60, setup.allowed_lateness_ms,
                         std::max<size_t>(1, setup.delivery_cells())),
       delivery_hours_(kMsPerHour, static_cast<int>(setup.month_hours), setup.allowed_lateness_ms,
@@ -35,7 +35,6 @@ void RuleInputs::SetClassOfSlot(std::shared_ptr<const std::vector<uint8_t>> tabl
   SMETSMON_CHECK(table != nullptr && table->size() == setup_->class_of_slot.size());
   for (uint8_t cls : *table) SMETSMON_CHECK(cls < setup_->class_names.size());
   class_of_slot_ = std::move(table);
-  class_of_slot_data_ = class_of_slot_->data();
 }
 
 void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bool outage_start,
@@ -43,7 +42,7 @@ void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bo
                      uint32_t n) {
   const RuleInputsSetup& s = *setup_;
   if ((e.present & AlertEvent::kHasDccTime) && !s.class_names.empty()) {
-    const size_t cls = class_of_slot_data_[code_slot];
+    const size_t cls = (*class_of_slot_)[code_slot];
     const size_t base = s.DeliveryCell(cls, s.region_of_area_slot[area_slot]);
     const int64_t latency = e.dcc_time.ms - e.event_time.ms;
     size_t bucket = 0;

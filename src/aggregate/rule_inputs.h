@@ -128,9 +128,7 @@ class RuleInputs {
   // The table must have the setup's size and name only its classes (else a crash: a broken
   // invariant). Owner thread, between batches.
   void SetClassOfSlot(std::shared_ptr<const std::vector<uint8_t>> table);
-  const std::vector<uint8_t>& class_of_slot() const {
-    return class_of_slot_ != nullptr ? *class_of_slot_ : setup_->class_of_slot;
-  }
+  const std::vector<uint8_t>& class_of_slot() const { return *class_of_slot_; }
   // One accepted alert (weight n). `device` is its state after the update.
   void Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bool outage_start,
            bool outage_restored, bool restored_long, const DeviceState& device, uint32_t n);
@@ -164,9 +162,8 @@ class RuleInputs {
   void TrackNoisy(const AlertEvent& e, uint32_t alerts_24h);
 
   const RuleInputsSetup* setup_;
-  // Owner-only: a reloaded class table, or null for the setup's own.
+  // Owner-only: the setup's class table, or a reloaded one (never null).
   std::shared_ptr<const std::vector<uint8_t>> class_of_slot_;
-  const uint8_t* class_of_slot_data_;
   window::BucketRing delivery_minutes_;
   window::BucketRing delivery_hours_;  // month_hours buckets: 24 h and the calendar month
   std::unique_ptr<window::BucketRing> whatif_minutes_;  // null when no voltage rules

@@ -62,13 +62,12 @@ class SymbolCache {
   uint16_t Intern(std::string_view label) {
     Recent& recent = recent_[RecentSlot(label)];
     if (recent.label.data() != nullptr && recent.label == label) return recent.id;
-    uint16_t id;
     const auto it = cache_.find(label);
     if (it != cache_.end()) {
       recent = {it->first, it->second};
       return it->second;
     }
-    id = table_->Intern(label);
+    const uint16_t id = table_->Intern(label);
     if (id != SymbolTable::kOverflow) {
       const std::string_view stored = table_->Name(id);
       cache_.emplace(stored, id);

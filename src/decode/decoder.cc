@@ -74,8 +74,9 @@ inline bool HasBackslash(const char* p, size_t n) {
 
 // Nearly every contract string is plain ASCII without escapes: take those straight from the input
 // (no copy into simdjson's string buffer) and unescape only when a backslash is present.
-inline RejectReason ReadString(od::value& v, std::string_view* s) {
-  std::string_view token = v.raw_json_token();  // quotes included, may end in whitespace
+// `token` is the value's raw_json_token() (quotes included, may end in whitespace), passed in
+// by callers that already looked at it.
+inline RejectReason ReadString(od::value& v, std::string_view token, std::string_view* s) {
   while (token.size() > 2 && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
                               token.back() == '\t')) {
     token.remove_suffix(1);
@@ -91,13 +92,18 @@ inline RejectReason ReadString(od::value& v, std::string_view* s) {
   return RejectReason::kNone;
 }
 
+inline RejectReason ReadString(od::value& v, std::string_view* s) {
+  return ReadString(v, v.raw_json_token(), s);
+}
+
 // event_time / dcc_time: RFC 3339 UTC string or integer epoch milliseconds. The value's first
 // byte tells which (simdjson's type() does the same, through more layers).
 RejectReason ReadTime(od::value& v, Rfc3339DateCache& dates, int64_t* ms) {
-  const char first = *v.raw_json_token().data();
+  const std::string_view token = v.raw_json_token();
+  const char first = token.front();
   if (first == '"') {
     std::string_view s;
-    if (const RejectReason r = ReadString(v, &s); r != RejectReason::kNone) return r;
+    if (const RejectReason r = ReadString(v, token, &s); r != RejectReason::kNone) return r;
     const auto parsed = ParseRfc3339Utc(s, dates);
     if (!parsed) return RejectReason::kBadTime;
     *ms = *parsed;

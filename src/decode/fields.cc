@@ -247,14 +247,16 @@ std::string FormatRfc3339Utc(int64_t ms) {
 }
 
 namespace {
+// The MPAN check digit: the first 12 digits weighted by these primes, summed, mod 11, mod 10.
 constexpr std::array<int, 12> kMpanPrimes = {3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43};
+constexpr int MpanCheckDigit(int weighted_sum) { return (weighted_sum % 11) % 10; }
 }  // namespace
 
 bool MpanCheckDigitOk(std::string_view d) {
   if (d.size() != 13) return false;
   int sum = 0;
   for (size_t i = 0; i < 12; ++i) sum += (d[i] - '0') * kMpanPrimes[i];
-  return (sum % 11) % 10 == d[12] - '0';
+  return MpanCheckDigit(sum) == d[12] - '0';
 }
 
 std::optional<uint64_t> ParseMpxn(std::string_view s) {
@@ -271,7 +273,7 @@ std::optional<uint64_t> ParseMpxn(std::string_view s) {
     if (i < 12) sum += static_cast<int>(d) * kMpanPrimes[i];
   }
   if (bad != 0) return std::nullopt;
-  if (s.size() == 13 && (sum % 11) % 10 != s[12] - '0') return std::nullopt;
+  if (s.size() == 13 && MpanCheckDigit(sum) != s[12] - '0') return std::nullopt;
   // Keep the MPAN/MPRN distinction in the number: MPANs are >= 10^12 only if they do not start
   // with 0; distributor ids start at 10, so every valid MPAN core is >= 10^12.
   return v;

@@ -30,10 +30,6 @@ class ConfigMetrics final : public prometheus::Collectable {
     c.fetch_add(1, std::memory_order_relaxed);
   }
   void MarkLoaded(ProcessingTime now) { loaded_ms_.store(now.ms, std::memory_order_relaxed); }
-  uint64_t count(File file, bool applied) const {
-    const auto& c = applied ? applied_[static_cast<int>(file)] : refused_[static_cast<int>(file)];
-    return c.load(std::memory_order_relaxed);
-  }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 

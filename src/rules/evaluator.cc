@@ -81,7 +81,7 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
         return false;
       }
     }
-    return next.class_of_slot.size() == config_.class_of_slot.size();
+    return true;
   };
   if (!same_classes()) fixed.push_back("priorities (names, targets)");
   if (next.latency_bounds_ms != config_.latency_bounds_ms) fixed.push_back("latency_buckets");

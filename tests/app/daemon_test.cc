@@ -21,12 +21,6 @@ std::pair<int, std::string> Get(uint16_t port, const std::string& path,
   return testing::HttpGet(port, path, token);
 }
 
-double Metric(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::atof(text.c_str() + at + series.size() + 2);
-}
-
 TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   testing::MockKafka kafka;
   auto ref = testing::LoadTestReference();
@@ -105,11 +99,11 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   EXPECT_EQ(ready, 200);
   EXPECT_EQ(missing, 404);
   const gen::GeneratedTruth& t = produced.truth;
-  EXPECT_EQ(Metric(metrics_text, "smetsmon_events_accepted_total"),
+  EXPECT_EQ(testing::MetricValue(metrics_text, "smetsmon_events_accepted_total"),
             static_cast<double>(t.unique_valid));
-  EXPECT_EQ(Metric(metrics_text, "smetsmon_events_duplicate_total"),
+  EXPECT_EQ(testing::MetricValue(metrics_text, "smetsmon_events_duplicate_total"),
             static_cast<double>(t.duplicates));
-  EXPECT_EQ(Metric(metrics_text, "smetsmon_kafka_consumed_messages_total"),
+  EXPECT_EQ(testing::MetricValue(metrics_text, "smetsmon_kafka_consumed_messages_total"),
             static_cast<double>(t.lines));
   EXPECT_NE(metrics_text.find("smetsmon_kafka_consumer_lag_messages{partition=\"0\"} 0"),
             std::string::npos)
@@ -133,7 +127,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
       << whatif;
   EXPECT_NE(delivery.find("\"priority\":\"critical\""), std::string::npos) << delivery;
   EXPECT_NE(top.find("\"count\":"), std::string::npos) << top;
-  EXPECT_GE(Metric(metrics_text, "smetsmon_rules_evaluations_total"), 1);
+  EXPECT_GE(testing::MetricValue(metrics_text, "smetsmon_rules_evaluations_total"), 1);
   // Devices and areas; the bearer token guards the API (not health or metrics).
   ASSERT_EQ(known_device.size(), 23u);
   EXPECT_NE(device.find("\"device_id\":\"" + known_device + "\""), std::string::npos) << device;

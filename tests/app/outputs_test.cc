@@ -329,9 +329,7 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
   testing::WriteFile(dir + "/smetsmon.yaml", settings_yaml);
 
   auto metric = [&](const std::string& series) {
-    const std::string text = testing::HttpGet(http_port, "/metrics").second;
-    const size_t at = text.find("\n" + series + " ");
-    return at == std::string::npos ? -1.0 : std::atof(text.c_str() + at + series.size() + 2);
+    return testing::MetricValue(testing::HttpGet(http_port, "/metrics").second, series);
   };
   std::set<std::string> pending_keys;
   {

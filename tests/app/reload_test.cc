@@ -19,12 +19,6 @@ namespace {
 
 constexpr int64_t kNowMs = 1'800'000'000'000;  // 2027-01-15
 
-double Metric(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::atof(text.c_str() + at + series.size() + 2);
-}
-
 // `n` firmware alerts (8F72) with their DCC time, from new devices in Eastern, a second apart
 // from `t0_ms`.
 std::vector<std::string> FirmwareAlerts(int first, int n, int64_t t0_ms) {
@@ -97,7 +91,7 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
         return n;
       };
       const auto metric = [port](const std::string& series) {
-        return Metric(testing::HttpGet(port, "/metrics").second, series);
+        return testing::MetricValue(testing::HttpGet(port, "/metrics").second, series);
       };
       const std::string catalogue_applied =
           R"(smetsmon_config_reloads_total{file="alert_catalogue",outcome="applied"})";
@@ -169,13 +163,16 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
   // Refused: the running catalogue stays (no 8F99, 8F72 as last applied).
   EXPECT_EQ(after_refused, after);
   EXPECT_EQ(CatalogueEntry(after_refused, "8F99"), "");
-  EXPECT_EQ(Metric(metrics_text,
-                   R"(smetsmon_config_reloads_total{file="alert_catalogue",outcome="applied"})"),
+  EXPECT_EQ(testing::MetricValue(
+                metrics_text,
+                R"(smetsmon_config_reloads_total{file="alert_catalogue",outcome="applied"})"),
             1);
+  EXPECT_EQ(testing::MetricValue(
+                metrics_text, R"(smetsmon_config_reloads_total{file="rules",outcome="refused"})"),
+            0);
   EXPECT_EQ(
-      Metric(metrics_text, R"(smetsmon_config_reloads_total{file="rules",outcome="refused"})"), 0);
-  EXPECT_EQ(Metric(metrics_text, "smetsmon_config_last_reload_success_timestamp_seconds"),
-            static_cast<double>(kNowMs) / 1000.0);
+      testing::MetricValue(metrics_text, "smetsmon_config_last_reload_success_timestamp_seconds"),
+      static_cast<double>(kNowMs) / 1000.0);
 }
 
 }  // namespace

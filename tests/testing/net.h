@@ -68,6 +68,13 @@ inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& pat
 }
 
 // A port nobody listens on right now (for servers that cannot bind port 0 and report it).
+// The value of `series` (name plus labels exactly as rendered) in Prometheus text, or -1.
+inline double MetricValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atof(text.c_str() + at + series.size() + 2);
+}
+
 inline uint16_t FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

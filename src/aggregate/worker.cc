@@ -62,25 +62,33 @@ ApplyOutcome Worker::Apply(const AlertEvent& e) {
 }
 
 void Worker::ApplyBatch(std::span<const AlertEvent> events) {
-  // A two-stage prefetch pipeline over random accesses into tables far larger than the caches:
-  // 16 events ahead, the device's key slot; 8 ahead, the dedup set and the device's state (its
-  // slot is found by probing the now-cached keys). Fewer misses in flight at once measured
-  // faster than prefetching the dedup set 16 ahead too.
-  constexpr size_t kKeysAhead = 16;
-  constexpr size_t kValuesAhead = 8;
+  // The tables are far larger than the caches and, on a virtual machine, than the TLB's reach:
+  // each random access risks a page walk as well as a cache miss. Prefetches are issued in
+  // groups so that their misses and page walks overlap: while group g is applied, the dedup sets
+  // and device states of group g+1 and the device key slots of group g+2 are fetched (a device's
+  // state slot is found by probing its key slots, cached by then). One prefetch per event,
+  // interleaved with the work, measured about 35 % slower end to end (bench/engine_bench.cc):
+  // each prefetch's miss then overlapped little with the next.
+  constexpr size_t kGroup = 32;
   const size_t n = events.size();
-  for (size_t i = 0; i < std::min(n, kKeysAhead); ++i) devices_.Prefetch(events[i].device.value);
-  for (size_t i = 0; i < std::min(n, kValuesAhead); ++i) {
-    dedup_.Prefetch(events[i].alert_fingerprint);
-    devices_.PrefetchValue(events[i].device.value);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kKeysAhead < n) devices_.Prefetch(events[i + kKeysAhead].device.value);
-    if (i + kValuesAhead < n) {
-      dedup_.Prefetch(events[i + kValuesAhead].alert_fingerprint);
-      devices_.PrefetchValue(events[i + kValuesAhead].device.value);
+  const auto prefetch_keys = [&](size_t from) {
+    for (size_t j = from; j < std::min(n, from + kGroup); ++j) {
+      devices_.Prefetch(events[j].device.value);
     }
-    Apply(events[i]);
+  };
+  const auto prefetch_values = [&](size_t from) {
+    for (size_t j = from; j < std::min(n, from + kGroup); ++j) {
+      dedup_.Prefetch(events[j].alert_fingerprint);
+      devices_.PrefetchValue(events[j].device.value);
+    }
+  };
+  prefetch_keys(0);
+  prefetch_keys(kGroup);
+  prefetch_values(0);
+  for (size_t g = 0; g < n; g += kGroup) {
+    prefetch_keys(g + 2 * kGroup);
+    prefetch_values(g + kGroup);
+    for (size_t i = g; i < std::min(n, g + kGroup); ++i) Apply(events[i]);
   }
   PublishRuleInputs(noisy_publish_interval_ms_);
 }

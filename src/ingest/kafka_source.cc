@@ -114,7 +114,7 @@ class KafkaIngest::WorkerThread {
         if (queue_.empty()) {
           if (stopping_) return;
           lock.unlock();
-          worker_->AdvanceIdle(owner_->clock_->Now());
+          if (owner_->StreamIdle()) worker_->AdvanceIdle(owner_->clock_->Now());
           continue;
         }
         batch = queue_.front();
@@ -158,7 +158,20 @@ absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(aggregate::Engi
 
 KafkaIngest::KafkaIngest(aggregate::Engine& engine, const catalog::ReferenceData& ref,
                          KafkaConfig config, const Clock& clock)
-    : engine_(&engine), ref_(&ref), config_(std::move(config)), clock_(&clock) {}
+    : engine_(&engine), ref_(&ref), config_(std::move(config)), clock_(&clock) {
+  unassigned_since_ns_.store(clock.MonotonicNs(), std::memory_order_relaxed);
+}
+
+bool KafkaIngest::StreamIdle() const {
+  // An idle advance moves the stream time to now minus the idle lag: done while a backlog is
+  // still to be read (a restart, a group join), it would make that backlog late for the windows.
+  if (assigned_.load(std::memory_order_relaxed) == 0) {
+    return clock_->MonotonicNs() - unassigned_since_ns_.load(std::memory_order_relaxed) >=
+           config_.idle_advance_unassigned_ms * 1'000'000;
+  }
+  return partitions_at_end_.load(std::memory_order_relaxed) >=
+         assigned_.load(std::memory_order_relaxed);
+}
 
 absl::Status KafkaIngest::Init() {
   std::map<std::string, std::string> props = config_.properties;
@@ -166,14 +179,17 @@ absl::Status KafkaIngest::Init() {
   props.emplace("group.id", "smetsmon");
   props.emplace("auto.offset.reset", "earliest");
   props.emplace("partition.assignment.strategy", "cooperative-sticky");
-  // The prefetch bound. librdkafka 2.0 (Debian 12) stops fetching once its local queue passes
-  // queued.min.messages or queued.max.messages.kbytes, and looks again only at its broker
-  // thread's next wake-up, up to a second later (fixed in 2.2 by fetch.queue.backoff.ms): a
-  // queue the pipeline drains in under a second starves it for the rest (measured: 0.3-1 s
-  // stalls in a catch-up). 256 MiB holds over a second of events at 1 M/s; only bytes bind.
+  // The prefetch bound. librdkafka 2.0 (Debian 12) stops fetching a partition once its local
+  // queue passes queued.min.messages or queued.max.messages.kbytes, and backs that partition's
+  // fetch off for fetch.error.backoff.ms (500 ms; 2.2 has fetch.queue.backoff.ms for this): a
+  // queue the pipeline drains sooner starves it for the rest (measured: 0.3-1 s stalls in a
+  // catch-up). 256 MiB holds over a second of events at 1 M/s; only bytes bind.
   props.emplace("queued.max.messages.kbytes", "262144");
   props.emplace("queued.min.messages", "10000000");
   props["enable.auto.offset.store"] = "false";
+  // End-of-partition events tell when every assigned partition is read to its end, which is
+  // when the windows may advance with processing time (StreamIdle); they are not passed on.
+  props["enable.partition.eof"] = "true";
   props["enable.auto.commit"] =
       props.count("enable.auto.commit") ? props["enable.auto.commit"] : "true";
   if (!props.count("bootstrap.servers")) {
@@ -286,7 +302,10 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
     } else {
       rd_kafka_assign(consumer_, parts);
       assigned_.store(static_cast<size_t>(parts->cnt), std::memory_order_relaxed);
+      at_end_.clear();
     }
+    for (int i = 0; i < parts->cnt; ++i) at_end_.erase(parts->elems[i].partition);
+    partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
     if (paused_) rd_kafka_pause_partitions(consumer_, parts);
     return;
   }
@@ -314,7 +333,9 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   for (int i = 0; i < parts->cnt; ++i) {
     partition_seen_ns_.erase(parts->elems[i].partition);
     ahead_paused_.erase(parts->elems[i].partition);
+    at_end_.erase(parts->elems[i].partition);
   }
+  partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts))
       rd_kafka_error_destroy(e);
@@ -324,6 +345,9 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   } else {
     rd_kafka_assign(consumer_, nullptr);
     assigned_.store(0, std::memory_order_relaxed);
+  }
+  if (assigned_.load(std::memory_order_relaxed) == 0) {
+    unassigned_since_ns_.store(clock_->MonotonicNs(), std::memory_order_relaxed);
   }
 }
 
@@ -531,7 +555,10 @@ void KafkaIngest::Run() {
     int64_t* run_last = nullptr;
     for (rd_kafka_message_t* m : messages) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          at_end_.insert(m->partition);
+          run_partition = -1;  // a message after this one starts a new run, and clears the end
+        } else {
           Log(LogLevel::kWarn, "kafka consume error", {{"error", rd_kafka_message_errstr(m)}});
         }
         rd_kafka_message_destroy(m);
@@ -541,6 +568,7 @@ void KafkaIngest::Run() {
       // Messages come in runs per partition: look the partition's entries up once per run.
       if (m->partition != run_partition) {
         run_partition = m->partition;
+        at_end_.erase(m->partition);
         run_next = &batch->next_offsets[m->partition];
         run_last = &batch->last_event_ms[m->partition];
       }
@@ -561,6 +589,7 @@ void KafkaIngest::Run() {
       }
       rd_kafka_message_destroy(m);
     }
+    partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
     consumed_.fetch_add(batch->messages, std::memory_order_relaxed);
     {
       std::lock_guard lock(lag_mu_);
@@ -638,7 +667,11 @@ std::vector<PartitionLag> KafkaIngest::Lag(ProcessingTime now) const {
 }
 
 bool KafkaIngest::Ready(int64_t max_lag_messages) const {
-  if (assigned_.load(std::memory_order_relaxed) == 0) return false;
+  const size_t assigned = assigned_.load(std::memory_order_relaxed);
+  if (assigned == 0) return false;
+  // Every partition read to its end (known even where no message was read since the assignment,
+  // when the position, and so the lag below, is unknown).
+  if (partitions_at_end_.load(std::memory_order_relaxed) >= assigned) return true;
   for (const PartitionLag& l : Lag(clock_->Now())) {
     if (l.messages < 0 || l.messages > max_lag_messages) return false;
   }

@@ -54,6 +54,11 @@ struct KafkaConfig {
   size_t max_inflight_batches = 8;
   int poll_timeout_ms = 100;
   int64_t idle_advance_ms = 1000;  // workers advance idle windows this often without input
+  // Windows advance with processing time only when the stream is idle: every assigned partition
+  // read to its high watermark, or no partition assigned for this long (longer than a group join,
+  // so that a backlog read after a restart is not made late by the wait for the assignment; an
+  // instance left without partitions still ages its windows out).
+  int64_t idle_advance_unassigned_ms = 60'000;
   // Event-time alignment: a partition whose newest event is more than this ahead of the slowest
   // partition that still has messages to read is paused until that one catches up, so a backlog
   // is read roughly in event-time order across partitions (0 = off, the default: pausing drops
@@ -154,6 +159,8 @@ class KafkaIngest {
   // when each partition last delivered messages, and the partitions paused for being ahead.
   std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic ns
   std::set<int32_t> ahead_paused_;
+  // Partitions read to their end (an end-of-partition event and no message since).
+  std::set<int32_t> at_end_;
   void AlignPartitions();
   void PauseOrResume(const std::vector<int32_t>& partitions, bool pause);
 
@@ -170,6 +177,11 @@ class KafkaIngest {
   std::atomic<uint64_t> pauses_{0};
   std::atomic<uint64_t> aligned_{0};
   std::atomic<size_t> assigned_{0};
+  // Monotonic ns since when no partition is assigned (set at start and when the last one goes).
+  std::atomic<int64_t> unassigned_since_ns_{0};
+  std::atomic<size_t> partitions_at_end_{0};  // at_end_.size(), for the workers
+  // True if the workers may advance their windows with processing time (see KafkaConfig).
+  bool StreamIdle() const;
 };
 
 }  // namespace smetsmon::ingest

@@ -51,6 +51,18 @@ class KafkaIngestTest : public ::testing::Test {
     return c;
   }
 
+  // For tests that reconcile duplicates exactly. Partitions are read in no set order, so the
+  // stream time (the newest event a worker has seen, from any partition) can run hours ahead of
+  // a partition still being read, and a redelivery more than the dedup horizon of stream time
+  // after its original counts again. A horizon longer than the generated traffic makes every
+  // redelivery a duplicate however the partitions interleave; the horizon itself is tested in
+  // dedup_filter_test and engine_test.
+  static aggregate::EngineConfig ExactDedup() {
+    aggregate::EngineConfig c;
+    c.dedup_horizon_ms = 7 * kMsPerDay;
+    return c;
+  }
+
   // Runs an ingest until `expected` messages are applied, then stops it gracefully.
   void ConsumeUntil(aggregate::Engine& engine, uint64_t expected, KafkaStats* stats = nullptr) {
     auto ingest = KafkaIngest::Create(engine, ref_, Config(), clock_);
@@ -72,7 +84,7 @@ TEST_F(KafkaIngestTest, ConsumesEverythingAndReconcilesExactly) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(3000, 6, &truth);
   kafka_.Produce("smets.alerts", lines);
-  aggregate::EngineConfig config;
+  aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
   aggregate::Engine engine(ref_, config);
   KafkaStats stats;
@@ -115,7 +127,7 @@ TEST_F(KafkaIngestTest, StopAndResumeLosesNothingAndCountsNothingTwice) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(2000, 4, &truth);
   const size_t half = lines.size() / 2;
-  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  aggregate::Engine engine(ref_, ExactDedup());
   kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin(), lines.begin() + half));
   ConsumeUntil(engine, half);
   kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin() + half, lines.end()));
@@ -142,7 +154,7 @@ TEST_F(KafkaIngestTest, LoadgenReportReconcilesWithWhatTheMonitorCounts) {
   EXPECT_EQ(report->sent, report->truth.lines);
   EXPECT_EQ(report->delivered, report->sent);
   EXPECT_EQ(report->failed, 0u);
-  aggregate::EngineConfig config;
+  aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
   aggregate::Engine engine(ref_, config);
   ConsumeUntil(engine, report->delivered);
@@ -232,7 +244,7 @@ TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
   rd_kafka_mock_push_request_errors(kafka_.cluster(), kApiKeyOffsetCommit, 2,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                     RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
-  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  aggregate::Engine engine(ref_, ExactDedup());
   ConsumeUntil(engine, lines.size());
   const aggregate::CounterTotals c = engine.Counters();
   EXPECT_EQ(c.accepted, truth.unique_valid);
@@ -242,6 +254,9 @@ TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
 TEST_F(KafkaIngestTest, ABrokerDownAndBackUpLosesNothing) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(3000, 6, &truth);
+  // Now is just after the traffic, as for a live stream: the workers advance their idle windows
+  // while the broker is down, and the second half must still be deduplicated against the first.
+  clock_.Set(ProcessingTime{gen::GeneratorConfig{}.start_ms + 6 * kMsPerHour + kMsPerMinute});
   const std::vector<std::string> first(lines.begin(), lines.begin() + lines.size() / 2);
   const std::vector<std::string> second(lines.begin() + lines.size() / 2, lines.end());
   // Spread the partition leaders over the three brokers.
@@ -250,7 +265,7 @@ TEST_F(KafkaIngestTest, ABrokerDownAndBackUpLosesNothing) {
               RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   kafka_.Produce("smets.alerts", first);
-  aggregate::EngineConfig config;
+  aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
   aggregate::Engine engine(ref_, config);
   auto ingest = KafkaIngest::Create(engine, ref_, Config(), clock_);
@@ -276,11 +291,63 @@ TEST_F(KafkaIngestTest, ABrokerDownAndBackUpLosesNothing) {
   EXPECT_EQ(c.accepted + c.duplicates + c.rejected_total(), (*ingest)->stats().applied);
 }
 
+// The manual clock stands at 2096 and the traffic is from 2023: an idle advance (stream time =
+// now - idle lag) before the traffic is read would make all of it late for every window. The
+// workers try to advance every 10 ms, all through the group join and the catch-up.
+TEST_F(KafkaIngestTest, ABacklogReadAfterTheGroupJoinIsNotMadeLateByIdleAdvance) {
+  gen::GeneratedTruth truth;
+  const auto lines = Traffic(2000, 6, &truth);
+  kafka_.Produce("smets.alerts", lines);
+  aggregate::EngineConfig config;
+  config.workers = 2;
+  aggregate::Engine engine(ref_, config);
+  KafkaConfig kc = Config();
+  kc.idle_advance_ms = 10;
+  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  ASSERT_TRUE(ingest.ok()) << ingest.status();
+  std::thread poll([&] { (*ingest)->Run(); });
+  const bool all = (*ingest)->WaitForApplied(truth.lines, 60'000);
+  const aggregate::CounterTotals c = engine.Counters();
+  (*ingest)->Stop();
+  poll.join();
+  ASSERT_TRUE(all);
+  ASSERT_GT(c.accepted, 1000u);
+  // Six hours of traffic fit the 24 h windows whatever order the partitions are read in.
+  // (Once everything is read, the idle advance may move the stream time on: that is not late.)
+  EXPECT_EQ(c.late_24h, 0u);
+}
+
+// With nothing assigned (here: a topic that does not exist), the windows wait for a group join,
+// then age out with processing time once no partition has come for idle_advance_unassigned_ms.
+TEST_F(KafkaIngestTest, WithoutPartitionsTheWindowsAdvanceAfterTheUnassignedGrace) {
+  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  KafkaConfig kc = Config();
+  kc.topic = "no.such.topic";
+  kc.idle_advance_ms = 10;
+  kc.idle_advance_unassigned_ms = 30'000;
+  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  ASSERT_TRUE(ingest.ok()) << ingest.status();
+  std::thread poll([&] { (*ingest)->Run(); });
+  // Many idle-advance attempts (10 ms apart) while the manual clock stands still: none moves.
+  (*ingest)->WaitForApplied(1, 500);
+  const EventTime before = engine.StreamTime();
+  clock_.Advance(30'000);
+  const int64_t expected = clock_.Now().ms - aggregate::EngineConfig{}.idle_lag_ms;
+  for (int i = 0; i < 200 && engine.StreamTime().ms != expected; ++i) {
+    (*ingest)->WaitForApplied(1, 50);
+  }
+  const EventTime after = engine.StreamTime();
+  (*ingest)->Stop();
+  poll.join();
+  EXPECT_EQ(before.ms, EventTime::Min().ms);
+  EXPECT_EQ(after.ms, expected);
+}
+
 TEST_F(KafkaIngestTest, SlowWorkersPauseFetchingInsteadOfQueueingWithoutBound) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(2000, 4, &truth);
   kafka_.Produce("smets.alerts", lines);
-  aggregate::EngineConfig config;
+  aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
   aggregate::Engine engine(ref_, config);
   KafkaConfig kc = Config();

@@ -55,9 +55,9 @@ struct KafkaConfig {
   int poll_timeout_ms = 100;
   int64_t idle_advance_ms = 1000;  // workers advance idle windows this often without input
   // Windows advance with processing time only when the stream is idle: every assigned partition
-  // read to its high watermark, or no partition assigned for this long (longer than a group join,
-  // so that a backlog read after a restart is not made late by the wait for the assignment; an
-  // instance left without partitions still ages its windows out).
+  // read to its end (an end-of-partition event), or no partition assigned for this long (longer
+  // than a group join, so that a backlog read after a restart is not made late by the wait for the
+  // assignment; an instance left without partitions still ages its windows out).
   int64_t idle_advance_unassigned_ms = 60'000;
   // Event-time alignment: a partition whose newest event is more than this ahead of the slowest
   // partition that still has messages to read is paused until that one catches up, so a backlog

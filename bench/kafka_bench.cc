@@ -1,15 +1,17 @@
 // smetsmon-bench-kafka [--events N] [--workers W]: against librdkafka's mock cluster, produces N
 // generated events (zstd), then measures in the same run
 //   (a) a bare librdkafka batch consumer that only touches each payload, and
-//   (b) the daemon's full pipeline (KafkaIngest: consume, decode, route, apply to state),
-// each from its first message to its last.
+//   (b) the daemon's full pipeline (KafkaIngest into pipeline::Pipeline: consume, route, decode,
+//       apply to state, rules on their grid), each from its first message to its last,
+// with the CPU time smetsmon's own threads (smetsmon-poll, -wN, -rules; per-thread clocks from
+// /proc) spent per event in (b), librdkafka's threads excluded.
 // Then the latency from consume to state applied at a steady rate (--latency-rate, default
 // 100 k events/s, for --latency-seconds, default 10; 0 skips it).
 // --trace prints the pipeline's applied count every 100 ms (a stall shows as a repeated count).
 // Experiments: SMETSMON_BENCH_KAFKA_PROPS="k=v,k=v" adds librdkafka properties to the pipeline's
 // consumer, SMETSMON_BENCH_KAFKA_DEBUG="fetch" turns on librdkafka's debug log for it.
 // Last line: {"events":N,"bare_events_per_s":...,"smetsmon_events_per_s":...,"ratio":...,
-//             "latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
+//             "own_cpu_ns_per_event":...,"latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -144,10 +146,14 @@ int main(int argc, char** argv) {
   }
 
   // The full pipeline: the daemon's ingestion into a fresh engine.
-  aggregate::EngineConfig config;
-  config.workers = workers;
-  config.expected_devices = traffic.premises * 2;
-  aggregate::Engine engine(ref, config);
+  pipeline::PipelineConfig config = bench::PipelineConfigFor(workers, /*rules=*/true);
+  config.engine.expected_devices = traffic.premises * 2;
+  auto built = pipeline::Pipeline::Create(config, clock);
+  if (!built.ok()) {
+    std::fprintf(stderr, "bench: %s\n", built.status().ToString().c_str());
+    return 1;
+  }
+  aggregate::Engine& engine = (*built)->engine();
   ingest::KafkaConfig kc;
   kc.topic = topic;
   kc.dead_letter_topic = "";
@@ -170,7 +176,7 @@ int main(int argc, char** argv) {
     kc.properties["debug"] = debug;
     kc.properties["log_level"] = "7";
   }
-  auto ingest = ingest::KafkaIngest::Create(engine, ref, kc, clock);
+  auto ingest = ingest::KafkaIngest::Create(**built, kc, clock);
   if (!ingest.ok()) {
     std::fprintf(stderr, "bench: %s\n", ingest.status().ToString().c_str());
     return 1;
@@ -179,6 +185,7 @@ int main(int argc, char** argv) {
   (*ingest)->WaitForApplied(1, 60'000);  // the group join takes a few seconds: not measured
   const auto s0 = std::chrono::steady_clock::now();
   const uint64_t at_start = (*ingest)->stats().applied;
+  const double cpu0 = bench::ThreadCpuSeconds("smetsmon-");
   bool all = false;
   std::string progress;  // applied count every 100 ms, for a stall to show (--trace)
   for (int i = 0; i < 6000 && !all; ++i) {
@@ -186,13 +193,14 @@ int main(int argc, char** argv) {
     if (trace) progress += std::to_string((*ingest)->stats().applied) + " ";
   }
   const auto s1 = std::chrono::steady_clock::now();
+  const double own_cpu_s = bench::ThreadCpuSeconds("smetsmon-") - cpu0;
   if (trace) {
     std::fprintf(stderr,
                  "applied every 100 ms: %s\npauses for backpressure: %llu; devices %llu (table "
                  "sized for %llu)\n",
                  progress.c_str(), static_cast<unsigned long long>((*ingest)->stats().paused),
                  static_cast<unsigned long long>(engine.Counters().devices),
-                 static_cast<unsigned long long>(config.expected_devices));
+                 static_cast<unsigned long long>(config.engine.expected_devices));
   }
   (*ingest)->Stop();
   poll.join();
@@ -202,6 +210,7 @@ int main(int argc, char** argv) {
   }
   const double bare_rate = static_cast<double>(n) / bare_s;
   const double smetsmon_rate = static_cast<double>(n - at_start) / Seconds(s0, s1);
+  const double own_ns_per_event = own_cpu_s * 1e9 / static_cast<double>(n - at_start);
   std::fprintf(stderr,
                "bare consumer %.0f events/s; smetsmon pipeline %.0f events/s with %zu worker(s) "
                "(accepted %llu, sink %llu)\n",
@@ -214,11 +223,12 @@ int main(int argc, char** argv) {
   if (latency_rate > 0 && latency_seconds > 0) {
     const std::string lat_topic = "smets.latency";
     rd_kafka_mock_topic_create(mock, lat_topic.c_str(), 16, 1);
-    aggregate::Engine lat_engine(ref, config);
+    auto lat_pipeline = pipeline::Pipeline::Create(config, clock);
+    if (!lat_pipeline.ok()) return 1;
     ingest::KafkaConfig lc = kc;
     lc.topic = lat_topic;
     lc.properties["group.id"] = "bench-latency";
-    auto lat_ingest = ingest::KafkaIngest::Create(lat_engine, ref, lc, clock);
+    auto lat_ingest = ingest::KafkaIngest::Create(**lat_pipeline, lc, clock);
     if (!lat_ingest.ok()) return 1;
     std::thread lat_poll([&] { (*lat_ingest)->Run(); });
     for (int i = 0; i < 600 && (*lat_ingest)->stats().assigned_partitions == 0; ++i) {
@@ -250,9 +260,9 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"
-      "\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
+      "\"own_cpu_ns_per_event\":%.0f,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
       static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
-      latency_rate, latency.p50_ms, latency.p99_ms);
+      own_ns_per_event, latency_rate, latency.p50_ms, latency.p99_ms);
   ingest->reset();  // consumers go before the cluster they talk to
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);

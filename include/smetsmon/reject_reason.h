@@ -23,13 +23,14 @@ enum class RejectReason : uint8_t {
   kFutureTime,    // event_time more than 1 h ahead of the monitor's clock
   kBadMpxn,       // mpxn not digits, or a 13-digit MPAN whose check digit fails
   kBadValue,      // an optional field out of its range (smets, gsp_group, lengths, counts)
+  kAmbiguous,     // device_id or event_time given twice (or nested) with different values
 };
-inline constexpr int kRejectReasonCount = 13;
+inline constexpr int kRejectReasonCount = 14;
 
 inline constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
     "none",        "not_json",     "not_object",    "too_large",      "missing_field",
     "wrong_type",  "bad_alert_id", "bad_device_id", "bad_alert_code", "bad_time",
-    "future_time", "bad_mpxn",     "bad_value"};
+    "future_time", "bad_mpxn",     "bad_value",     "ambiguous_field"};
 
 constexpr std::string_view RejectReasonName(RejectReason r) {
   return kRejectReasonNames[static_cast<int>(r)];

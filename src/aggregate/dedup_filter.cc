@@ -8,10 +8,13 @@
 
 namespace smetsmon::aggregate {
 
-DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms)
-    : set_count_(std::max<size_t>(1, (capacity_entries + kWays - 1) / kWays)),
+DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms, size_t segments)
+    : segments_(segments),
+      sets_per_segment_(std::max<size_t>(1, (capacity_entries + kWays - 1) / kWays)),
+      set_count_(sets_per_segment_ * segments),
       horizon_ms_(horizon_ms) {
   SMETSMON_CHECK(horizon_ms >= 0);
+  SMETSMON_CHECK(segments >= 1);
   // Zeroed memory is an empty filter; mmap'd/calloc'd blocks are at least 64-byte aligned.
   sets_ = static_cast<Set*>(AllocateZeroed(set_count_ * sizeof(Set)));
   SMETSMON_CHECK(reinterpret_cast<uintptr_t>(sets_) % 16 == 0);
@@ -19,11 +22,11 @@ DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms)
 
 DedupFilter::~DedupFilter() { FreeZeroed(sets_, set_count_ * sizeof(Set)); }
 
-bool DedupFilter::SeenBefore(uint64_t fp, EventTime stream_time) {
+bool DedupFilter::SeenBefore(uint64_t fp, EventTime stream_time, size_t segment) {
   // Fingerprint 0 marks an empty way; remap the (1 in 2^64) real zero.
   if (fp == 0) fp = 1;
   const int64_t now_s = stream_time.ms / 1000;
-  Set& set = sets_[SetOf(fp)];
+  Set& set = sets_[SetOf(fp, segment)];
   size_t victim = 0;
   for (size_t w = 0; w < kWays; ++w) {
     if (set.fingerprint[w] == fp && set.expires_s[w] >= now_s) return true;

@@ -3,6 +3,11 @@
 // evicts its oldest entry (counted: a non-zero eviction rate means the capacity is too small for
 // the horizon at the current alert rate, and a redelivery might then count twice).
 //
+// The sets are split into `segments` of equal size: a fingerprint lives in the segment its caller
+// names (the engine passes the device's virtual shard) and in a set chosen by its hash within it.
+// A worker holds the segments of the virtual shards it owns, so which ids evict which does not
+// depend on how many workers share the shards.
+//
 // Time domain: stream (event) time, passed in; "seen within the horizon" means inserted while the
 // stream time was at most `horizon` earlier. Deterministic for a replay.
 // Thread-safety: none; owned by one worker.
@@ -19,17 +24,21 @@ namespace smetsmon::aggregate {
 
 class DedupFilter {
  public:
-  DedupFilter(size_t capacity_entries, int64_t horizon_ms);
+  // `capacity_entries` per segment.
+  DedupFilter(size_t capacity_entries, int64_t horizon_ms, size_t segments = 1);
   DedupFilter(const DedupFilter&) = delete;
   DedupFilter& operator=(const DedupFilter&) = delete;
   ~DedupFilter();
 
   // True if `fingerprint` was seen within the horizon (a duplicate); otherwise remembers it.
-  bool SeenBefore(uint64_t fingerprint, EventTime stream_time);
-  void Prefetch(uint64_t fingerprint) const { __builtin_prefetch(&sets_[SetOf(fingerprint)]); }
+  bool SeenBefore(uint64_t fingerprint, EventTime stream_time, size_t segment = 0);
+  void Prefetch(uint64_t fingerprint, size_t segment = 0) const {
+    __builtin_prefetch(&sets_[SetOf(fingerprint, segment)]);
+  }
 
   uint64_t evictions() const { return evictions_; }
   size_t capacity() const { return set_count_ * kWays; }
+  size_t segments() const { return segments_; }
   int64_t horizon_ms() const { return horizon_ms_; }
 
   // Snapshot: the raw sets (fingerprint, expiry) as a flat vector.
@@ -45,8 +54,13 @@ class DedupFilter {
   static_assert(sizeof(Set) == 64);
   // Fingerprints are hashes already, but mixing again keeps structured ids (tests, other
   // producers' fingerprints) from piling into a few sets.
-  size_t SetOf(uint64_t fp) const { return static_cast<size_t>(FastRange(Mix64(fp), set_count_)); }
+  size_t SetOf(uint64_t fp, size_t segment) const {
+    return segment * sets_per_segment_ +
+           static_cast<size_t>(FastRange(Mix64(fp), sets_per_segment_));
+  }
 
+  size_t segments_;
+  size_t sets_per_segment_;
   size_t set_count_;
   int64_t horizon_ms_;
   Set* sets_;

@@ -1,6 +1,7 @@
 #include "aggregate/engine.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "base/binary_file.h"
@@ -12,8 +13,11 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'M', 'E', 'T', 'S', 'N', 'A', 'P'};
 // 2: rule inputs (delivery, what-if, noisy); 3: the catalogue's slots and categories, so a
-// snapshot taken under another catalogue is remapped by code and category name on load.
-constexpr uint32_t kSnapshotVersion = 3;
+// snapshot taken under another catalogue is remapped by code and category name on load; 4: the
+// duplicate filter in segments per virtual shard (a version-3 snapshot loads without its dedup
+// entries: only redeliveries within one horizon of the restart could then count twice).
+constexpr uint32_t kSnapshotVersion = 4;
+constexpr uint32_t kOldestReadableVersion = 3;
 constexpr uint32_t kOtherSlotCode = 0xFFFFFFFF;
 
 struct SnapshotShape {
@@ -153,9 +157,9 @@ absl::Status ReadSymbols(BinaryReader& r, catalog::SymbolTable& t, const std::st
 
 Engine::Engine(const catalog::ReferenceData& ref, const EngineConfig& config)
     : ref_(&ref), config_(config), layout_(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts) {
-  SMETSMON_CHECK(config.workers >= 1);
+  SMETSMON_CHECK(config.workers >= 1 && config.workers <= kVirtualShards);
   for (size_t i = 0; i < config.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(layout_, config_, config.workers));
+    workers_.push_back(std::make_unique<Worker>(layout_, config_, i, config.workers));
   }
 }
 
@@ -240,6 +244,78 @@ CounterTotals Engine::Counters() const {
   return t;
 }
 
+Readings Engine::WorkerReadings(size_t i, EventTime at, EventTime month_start, uint32_t views) {
+  Worker& w = *workers_[i];
+  Readings r;
+  r.at = at;
+  r.month_start = month_start;
+  for (aggregate::View v : kAllViews) {
+    if ((views & ViewBit(v)) == 0) continue;
+    std::vector<uint64_t>& out = r.views[static_cast<int>(v)];
+    out.assign(layout_.total_cells(), 0);
+    w.fleet().SumInto(v, at, out, /*owner=*/true);
+  }
+  RuleInputs* rules = w.rule_inputs();
+  if (rules == nullptr) return r;
+  const size_t dc = config_.rule_inputs->delivery_cells();
+  const size_t wc = config_.rule_inputs->whatif_cells();
+  r.delivery_1h.assign(dc, 0);
+  r.delivery_24h.assign(dc, 0);
+  r.delivery_month.assign(dc, 0);
+  r.whatif_1h.assign(wc, 0);
+  r.whatif_24h.assign(wc, 0);
+  rules->SumDelivery(WindowSpan::k1h, at, r.delivery_1h, /*owner=*/true);
+  rules->SumDelivery(WindowSpan::k24h, at, r.delivery_24h, true);
+  rules->SumDeliveryHours(month_start, at, r.delivery_month, true);
+  rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, true);
+  rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, true);
+  w.PublishRuleInputs(0);
+  r.noisy = rules->PublishedNoisy();
+  rules->DrainSignals([&r](const OutageSignalRecord& s) { r.signals.push_back(s); });
+  r.signals_dropped = rules->signals_dropped();
+  return r;
+}
+
+void Engine::MergeReadings(Readings& into, Readings&& part) {
+  if (into.at == EventTime::Min()) {
+    into = std::move(part);
+    return;
+  }
+  const auto add = [](std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
+    if (a.size() < b.size()) a.resize(b.size(), 0);
+    for (size_t i = 0; i < b.size(); ++i) a[i] += b[i];
+  };
+  for (size_t v = 0; v < std::size(kAllViews); ++v) add(into.views[v], part.views[v]);
+  add(into.delivery_1h, part.delivery_1h);
+  add(into.delivery_24h, part.delivery_24h);
+  add(into.delivery_month, part.delivery_month);
+  add(into.whatif_1h, part.whatif_1h);
+  add(into.whatif_24h, part.whatif_24h);
+  into.noisy.insert(into.noisy.end(), part.noisy.begin(), part.noisy.end());
+  into.signals.insert(into.signals.end(), part.signals.begin(), part.signals.end());
+  into.signals_dropped += part.signals_dropped;
+}
+
+void Engine::FinishReadings(Readings& r) {
+  std::sort(r.noisy.begin(), r.noisy.end(), [](const NoisyDevice& a, const NoisyDevice& b) {
+    return a.alerts_24h != b.alerts_24h ? a.alerts_24h > b.alerts_24h : a.device < b.device;
+  });
+  std::sort(r.signals.begin(), r.signals.end(),
+            [](const OutageSignalRecord& a, const OutageSignalRecord& b) {
+              return std::tie(a.time_ms, a.premises, a.device, a.kind) <
+                     std::tie(b.time_ms, b.premises, b.device, b.kind);
+            });
+}
+
+Readings Engine::Read(EventTime at, EventTime month_start, uint32_t views) {
+  Readings r;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    MergeReadings(r, WorkerReadings(i, at, month_start, views));
+  }
+  FinishReadings(r);
+  return r;
+}
+
 const DeviceState* Engine::FindDevice(DeviceId id) const {
   return workers_[WorkerIndexFor(id)]->devices().Find(id.value);
 }
@@ -298,11 +374,13 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
     return absl::DataLossError(absl::StrCat(path, ": not a smetsmon snapshot"));
   }
   const auto version = r.Pod<uint32_t>();
-  if (version != kSnapshotVersion) {
+  if (version < kOldestReadableVersion || version > kSnapshotVersion) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": snapshot version ", version,
-                                                      ", this build reads ", kSnapshotVersion));
+                                                      ", this build reads ", kOldestReadableVersion,
+                                                      " to ", kSnapshotVersion));
   }
-  const auto shape = r.Pod<SnapshotShape>();
+  auto shape = r.Pod<SnapshotShape>();
+  if (version < 4) shape.dedup_capacity = workers_[0]->dedup().capacity();
   const std::vector<uint32_t> slot_codes = r.Vector<uint32_t>(size_t{1} << 16);
   std::vector<std::string> categories;
   const auto category_count = r.Pod<uint64_t>();
@@ -327,34 +405,39 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
   }
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->dmcs, path));
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->cohorts, path));
+  for (auto& worker : workers_) worker->mutable_devices().Clear();
   for (auto& worker : workers_) {
     worker->RestoreStreamTime(EventTime{r.Pod<int64_t>()});
     WorkerCounters& c = worker->mutable_counters();
     c.accepted.Set(r.Pod<uint64_t>());
     c.duplicates.Set(r.Pod<uint64_t>());
     c.new_devices.Set(r.Pod<uint64_t>());
-    for (Counter& rc : c.rejected) rc.Set(r.Pod<uint64_t>());
+    // Version 3 knew 13 reject reasons (ambiguous_field came with 4).
+    const int reasons = version >= 4 ? kRejectReasonCount : 13;
+    for (int i = 0; i < kRejectReasonCount; ++i) c.rejected[i].Set(i < reasons ? r.Pod<uint64_t>() : 0);
     for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(0);
     for (size_t i = 0; i < remap.old_main_cells(); ++i) {
       Counter& total = worker->mutable_alerts_total(remap.Map(i));
       total.Set(total.Get() + r.Pod<uint64_t>());
     }
-    if (!worker->mutable_dedup().Import(r.Vector<uint64_t>(worker->dedup().capacity() * 2)) ||
+    const std::vector<uint64_t> dedup = r.Vector<uint64_t>(
+        version >= 4 ? worker->dedup().capacity() * 2 : config_.dedup_capacity * 2 + 64);
+    if ((version >= 4 && !worker->mutable_dedup().Import(dedup)) ||
         !ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
         !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
       return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
     }
     const auto devices = r.Pod<uint64_t>();
     if (!r.ok()) break;
-    auto& table = worker->mutable_devices();
-    table.Clear();
-    table.Reserve(devices);
+    // Each device goes to the worker that owns it now (an older snapshot may shard otherwise).
+    if (workers_.size() == 1) worker->mutable_devices().Reserve(devices);
     for (uint64_t i = 0; i < devices && r.ok(); ++i) {
       const auto key = r.Pod<uint64_t>();
       const auto state = r.Pod<DeviceState>();
       if (!r.ok() || key == kBroadcastEui64) break;
       bool inserted = false;
-      table.FindOrInsert(key, &inserted) = state;
+      workers_[WorkerIndexFor(DeviceId{key})]->mutable_devices().FindOrInsert(key, &inserted) =
+          state;
     }
     // Rule inputs. Taken under other rules (a changed rules.yaml) they no longer fit: the
     // windows that do not match start empty rather than refusing the restart.

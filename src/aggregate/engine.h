@@ -34,6 +34,23 @@ struct CounterTotals {
   }
 };
 
+// What one rules evaluation reads from the engine, as of one point of the stream: taken by each
+// worker for its part when it reaches a rules barrier (so the workers go on while the rules run),
+// then merged.
+struct Readings {
+  EventTime at = EventTime::Min();
+  EventTime month_start = EventTime::Min();  // start of the local calendar month holding `at`
+  std::vector<uint64_t> views[std::size(kAllViews)];  // by View, FleetLayout cells
+  std::vector<uint64_t> delivery_1h, delivery_24h, delivery_month;
+  std::vector<uint64_t> whatif_1h, whatif_24h;
+  std::vector<NoisyDevice> noisy;  // noisiest first (after Finish)
+  // Outage signals since the previous readings, by time, premises, device, kind (after Finish).
+  std::vector<OutageSignalRecord> signals;
+  uint64_t signals_dropped = 0;  // cumulative
+
+  const std::vector<uint64_t>& view(View v) const { return views[static_cast<int>(v)]; }
+};
+
 class Engine {
  public:
   Engine(const catalog::ReferenceData& ref, const EngineConfig& config);
@@ -41,10 +58,8 @@ class Engine {
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
   const Worker& worker(size_t i) const { return *workers_[i]; }
-  // The worker that owns a device: a hash independent of the device table's slot hash.
-  size_t WorkerIndexFor(DeviceId id) const {
-    return static_cast<size_t>(FastRange(Mix64(id.value ^ 0x5bd1e9955bd1e995ULL), workers_.size()));
-  }
+  // The worker that owns a device: the owner of its virtual shard.
+  size_t WorkerIndexFor(DeviceId id) const { return VirtualShardOf(id) % workers_.size(); }
   Worker& WorkerFor(DeviceId id) { return *workers_[WorkerIndexFor(id)]; }
 
   const FleetLayout& layout() const { return layout_; }
@@ -70,6 +85,22 @@ class Engine {
   // Pops pending outage signals of every worker. One reader thread at a time.
   void DrainOutageSignals(const std::function<void(const OutageSignalRecord&)>& fn);
   uint64_t OutageSignalsDropped() const;
+
+  // Worker i's part of the readings at `at` (its owning thread, or owner-stopped): the views in
+  // `views` (a bit per View; the others stay empty), the rule inputs' sums, its published noisy
+  // devices (published now) and the outage signals it produced since the last call (drained).
+  Readings WorkerReadings(size_t i, EventTime at, EventTime month_start,
+                          uint32_t views = kAllViewsMask);
+  static constexpr uint32_t kAllViewsMask = 0xF;
+  static constexpr uint32_t ViewBit(aggregate::View v) { return 1u << static_cast<int>(v); }
+  // Adds `part` into `into` (the first part may be moved in whole).
+  static void MergeReadings(Readings& into, Readings&& part);
+  // Orders what the merge left in worker order: noisy devices noisiest first, signals by time,
+  // premises, device and kind, so the readings do not depend on the number of workers.
+  static void FinishReadings(Readings& r);
+  // Every worker's part, merged and finished: from the one thread that drives the workers, or
+  // with them stopped (tests, the end of a replay).
+  Readings Read(EventTime at, EventTime month_start, uint32_t views = kAllViewsMask);
 
   // Owner-stopped only.
   const DeviceState* FindDevice(DeviceId id) const;

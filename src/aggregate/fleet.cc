@@ -73,20 +73,13 @@ int FleetPartial::Add(EventTime t, size_t area_slot, size_t code_slot, Generatio
   return late;
 }
 
-void FleetPartial::SumInto(View v, EventTime now, std::span<uint64_t> out) const {
-  switch (v) {
-    case View::k1m:
-      minutes_.SumInto(now, 1, out);
-      break;
-    case View::k5m:
-      minutes_.SumInto(now, 5, out);
-      break;
-    case View::k1h:
-      minutes_.SumInto(now, 60, out);
-      break;
-    case View::k24h:
-      hours_.SumInto(now, 24, out);
-      break;
+void FleetPartial::SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner) const {
+  const window::BucketRing& ring = v == View::k24h ? hours_ : minutes_;
+  const int buckets = v == View::k1m ? 1 : v == View::k5m ? 5 : v == View::k1h ? 60 : 24;
+  if (owner) {
+    ring.SumIntoOwned(now, buckets, out);
+  } else {
+    ring.SumInto(now, buckets, out);
   }
 }
 

@@ -183,27 +183,41 @@ std::vector<NoisyDevice> RuleInputs::PublishedNoisy() const {
   return published_;
 }
 
-void RuleInputs::SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out) const {
-  if (span == WindowSpan::k1h) {
-    delivery_minutes_.SumInto(now, 60, out);
+namespace {
+void Sum(const window::BucketRing& ring, EventTime now, int buckets, std::span<uint64_t> out,
+         bool owner) {
+  if (owner) {
+    ring.SumIntoOwned(now, buckets, out);
   } else {
-    delivery_hours_.SumInto(now, 24, out);
+    ring.SumInto(now, buckets, out);
+  }
+}
+}  // namespace
+
+void RuleInputs::SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out,
+                             bool owner) const {
+  if (span == WindowSpan::k1h) {
+    Sum(delivery_minutes_, now, 60, out, owner);
+  } else {
+    Sum(delivery_hours_, now, 24, out, owner);
   }
 }
 
-void RuleInputs::SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out) const {
+void RuleInputs::SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out,
+                                  bool owner) const {
   const int64_t hours = now.ms / kMsPerHour - from.ms / kMsPerHour + 1;
   if (hours <= 0) return;
-  delivery_hours_.SumInto(now, static_cast<int>(std::min<int64_t>(hours, setup_->month_hours)),
-                          out);
+  Sum(delivery_hours_, now, static_cast<int>(std::min<int64_t>(hours, setup_->month_hours)), out,
+      owner);
 }
 
-void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out) const {
+void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
+                           bool owner) const {
   if (!whatif_minutes_) return;
   if (span == WindowSpan::k1h) {
-    whatif_minutes_->SumInto(now, 60, out);
+    Sum(*whatif_minutes_, now, 60, out, owner);
   } else {
-    whatif_hours_->SumInto(now, 24, out);
+    Sum(*whatif_hours_, now, 24, out, owner);
   }
 }
 

@@ -140,10 +140,14 @@ class RuleInputs {
 
   // --- reader thread ---
   // Sums into `out` (size delivery_cells()).
-  void SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out) const;
+  // `owner`: called from the owning worker's thread (a faster read).
+  void SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out,
+                   bool owner = false) const;
   // Sums the hour buckets from `from` (inclusive, hour-aligned) to the hour holding `now`.
-  void SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out) const;
-  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out) const;
+  void SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out,
+                        bool owner = false) const;
+  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
+                 bool owner = false) const;
   std::vector<NoisyDevice> PublishedNoisy() const;
   // Pops every pending signal, oldest first.
   void DrainSignals(const std::function<void(const OutageSignalRecord&)>& fn);

@@ -2,14 +2,23 @@
 
 namespace smetsmon::aggregate {
 
-Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t shard_count)
+namespace {
+// Virtual shards owned by worker `index` of `workers`: those with shard % workers == index.
+size_t OwnedShards(size_t index, size_t workers) {
+  return (kVirtualShards - index + workers - 1) / workers;
+}
+}  // namespace
+
+Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t index, size_t workers)
     : layout_(&layout),
       catalogue_(&layout.catalogue()),
       areas_(&layout.areas()),
       idle_lag_ms_(config.idle_lag_ms),
+      worker_count_(workers),
       stream_ms_(EventTime::Min().ms),
-      devices_(config.expected_devices / shard_count),
-      dedup_(config.dedup_capacity / shard_count, config.dedup_horizon_ms),
+      devices_(config.expected_devices / workers),
+      dedup_(config.dedup_capacity / kVirtualShards, config.dedup_horizon_ms,
+             OwnedShards(index, workers)),
       fleet_(layout, config.window),
       alerts_total_(new Counter[layout.main_cells()]),
       rule_inputs_(config.rule_inputs != nullptr ? std::make_unique<RuleInputs>(*config.rule_inputs)
@@ -36,9 +45,9 @@ void Worker::AdvanceIdle(ProcessingTime now) {
   PublishRuleInputs(noisy_publish_interval_ms_);
 }
 
-ApplyOutcome Worker::Apply(const AlertEvent& e) {
-  MoveStreamTime(e.event_time);
-  if (dedup_.SeenBefore(e.alert_fingerprint, stream_time())) {
+ApplyOutcome Worker::Apply(const AlertEvent& e, EventTime stream) {
+  MoveStreamTime(std::max(stream, e.event_time));
+  if (dedup_.SeenBefore(e.alert_fingerprint, stream_time(), DedupSegmentOf(e.device))) {
     counters_.duplicates.Add(1);
     return ApplyOutcome::kDuplicate;
   }
@@ -61,7 +70,7 @@ ApplyOutcome Worker::Apply(const AlertEvent& e) {
   return ApplyOutcome::kAccepted;
 }
 
-void Worker::ApplyBatch(std::span<const AlertEvent> events) {
+void Worker::ApplyBatch(std::span<const AlertEvent> events, std::span<const int64_t> stream_ms) {
   // The tables are far larger than the caches and, on a virtual machine, than the TLB's reach:
   // each random access risks a page walk as well as a cache miss. Prefetches are issued in
   // groups so that their misses and page walks overlap: while group g is applied, the dedup sets
@@ -78,7 +87,7 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events) {
   };
   const auto prefetch_values = [&](size_t from) {
     for (size_t j = from; j < std::min(n, from + kGroup); ++j) {
-      dedup_.Prefetch(events[j].alert_fingerprint);
+      dedup_.Prefetch(events[j].alert_fingerprint, DedupSegmentOf(events[j].device));
       devices_.PrefetchValue(events[j].device.value);
     }
   };
@@ -88,7 +97,13 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events) {
   for (size_t g = 0; g < n; g += kGroup) {
     prefetch_keys(g + 2 * kGroup);
     prefetch_values(g + kGroup);
-    for (size_t i = g; i < std::min(n, g + kGroup); ++i) Apply(events[i]);
+    if (stream_ms.empty()) {
+      for (size_t i = g; i < std::min(n, g + kGroup); ++i) Apply(events[i]);
+    } else {
+      for (size_t i = g; i < std::min(n, g + kGroup); ++i) {
+        Apply(events[i], EventTime{stream_ms[i]});
+      }
+    }
   }
   PublishRuleInputs(noisy_publish_interval_ms_);
 }

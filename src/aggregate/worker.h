@@ -3,9 +3,16 @@
 // totals. Nothing here is shared with another writer: the hot path takes no lock, performs no
 // read-modify-write on shared memory and allocates only when the device table grows.
 //
-// Time domain: event time for everything; AdvanceIdle converts processing time into stream time
-// for an idle stream (stream time = max(largest event time, now - idle_lag)).
-// Thread-safety: Apply/ApplyBatch/AdvanceIdle/CountRejected from the owning thread only;
+// Devices are spread over kVirtualShards virtual shards by a stable hash of their id; a worker owns
+// the shards s with s % workers == its index. What has a capacity per shard (the duplicate
+// filter) therefore behaves the same whatever the number of workers.
+//
+// Time domain: event time for everything. The stream time an event is applied at is given by the
+// caller (the pipeline's router: one stream time for the whole engine, the largest event time read
+// so far in input order), so windows, lateness and dedup expiry do not depend on which worker
+// applies what; Apply(e) alone uses the worker's own largest event time (tests, benches).
+// AdvanceIdle converts processing time into stream time for an idle stream.
+// Thread-safety: Apply/ApplyBatch/AdvanceTo/AdvanceIdle/CountRejected from the owning thread only;
 // counters(), fleet() reads and stream_time() from any thread. devices() only while the owner is
 // stopped (snapshot, tests) or from the owner.
 #pragma once
@@ -25,8 +32,15 @@
 
 namespace smetsmon::aggregate {
 
+// Devices map to virtual shards by a stable hash; workers own shards (shard % workers). Fixed: the
+// duplicate filter is sized per shard, so it cannot change without a new snapshot layout.
+inline constexpr size_t kVirtualShards = 64;
+inline size_t VirtualShardOf(DeviceId id) {
+  return static_cast<size_t>(FastRange(Mix64(id.value ^ 0x5bd1e9955bd1e995ULL), kVirtualShards));
+}
+
 struct EngineConfig {
-  size_t workers = 1;
+  size_t workers = 1;  // 1 .. kVirtualShards
   WindowConfig window;
   int64_t idle_lag_ms = 5 * kMsPerMinute;
   int64_t dedup_horizon_ms = kMsPerHour;
@@ -62,13 +76,18 @@ enum class ApplyOutcome : uint8_t { kAccepted, kDuplicate };
 
 class Worker {
  public:
-  Worker(const FleetLayout& layout, const EngineConfig& config, size_t shard_count);
+  Worker(const FleetLayout& layout, const EngineConfig& config, size_t index, size_t workers);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  ApplyOutcome Apply(const AlertEvent& e);
+  // Applies `e` with the stream time moved to `stream` (at least e.event_time for Apply(e)).
+  ApplyOutcome Apply(const AlertEvent& e, EventTime stream);
+  ApplyOutcome Apply(const AlertEvent& e) { return Apply(e, e.event_time); }
   // Same as Apply for each event, with memory prefetched ahead (the fast path for batches).
-  void ApplyBatch(std::span<const AlertEvent> events);
+  // `stream_ms[i]` is the stream time of events[i]; empty: each event's own time.
+  void ApplyBatch(std::span<const AlertEvent> events, std::span<const int64_t> stream_ms = {});
+  // Moves the stream time to `t` if later (windows age out; nothing is added).
+  void AdvanceTo(EventTime t) { MoveStreamTime(t); }
   void CountRejected(RejectReason r, uint64_t n = 1) {
     counters_.rejected[static_cast<int>(r)].Add(n);
   }
@@ -80,8 +99,10 @@ class Worker {
   RuleInputs* rule_inputs() { return rule_inputs_.get(); }
   const RuleInputs* rule_inputs() const { return rule_inputs_.get(); }
   // Owner thread: publishes the noisy-device list if `interval_ms` of stream time passed since the
-  // last copy; 0 (end of a replay, tests) publishes now.
+  // last copy; 0 (a rules barrier, the end of a replay, tests) publishes now.
   void PublishRuleInputs(int64_t interval_ms = 0);
+  // The dedup segment of a device's virtual shard in this worker.
+  size_t DedupSegmentOf(DeviceId id) const { return VirtualShardOf(id) / worker_count_; }
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }
   // Cumulative alert counts (weighted by throttled_count) per main cell since start.
   uint64_t alerts_total(size_t main_cell) const { return alerts_total_[main_cell].Get(); }
@@ -104,6 +125,7 @@ class Worker {
   const catalog::AlertCatalogue* catalogue_;
   const catalog::AreaTable* areas_;
   int64_t idle_lag_ms_;
+  size_t worker_count_;
   std::atomic<int64_t> stream_ms_;
   FlatU64Map<DeviceState> devices_;
   DedupFilter dedup_;

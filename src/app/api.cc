@@ -41,11 +41,11 @@ struct DeviceAnswer {
 http::Response Device(const Daemon& d, const std::string& id_text) {
   const auto id = decode::ParseDeviceId(id_text);
   if (!id) return Error(400, "bad device id '" + id_text + "': want 8 hex octets joined by '-'");
-  if (d.ingest == nullptr) return Error(503, "no ingestion running");
+  if (d.pipeline == nullptr) return Error(503, "no ingestion running");
   auto promise = std::make_shared<std::promise<std::optional<DeviceAnswer>>>();
   auto answer = promise->get_future();
   const size_t owner = d.engine->WorkerIndexFor(*id);
-  const bool posted = d.ingest->RunOnWorker(owner, [promise, id = *id](aggregate::Worker& w) {
+  const bool posted = d.pipeline->RunOnWorker(owner, [promise, id = *id](aggregate::Worker& w) {
     const aggregate::DeviceState* s = w.devices().Find(id.value);
     promise->set_value(s != nullptr ? std::optional<DeviceAnswer>(DeviceAnswer{*s, w.stream_time()})
                                     : std::nullopt);
@@ -176,9 +176,9 @@ http::Response Areas(const Daemon& d) {
 
 // The alert catalogue as last (re)loaded, with each code's delivery class when rules are on.
 http::Response Catalogue(const Daemon& d) {
-  const catalog::AlertCatalogue& c = *d.catalogue;
-  const std::vector<uint8_t>* classes =
-      d.evaluator != nullptr ? &d.evaluator->config().class_of_slot : nullptr;
+  const std::shared_ptr<const Daemon::ConfigView> view = d.config_view();
+  const catalog::AlertCatalogue& c = *view->catalogue;
+  const std::vector<uint8_t>* classes = view->class_of_slot.empty() ? nullptr : &view->class_of_slot;
   JsonWriter w;
   w.BeginObject();
   w.Key("categories").BeginArray();
@@ -205,7 +205,7 @@ http::Response Catalogue(const Daemon& d) {
     }
     w.Key("is_clear").Bool(a.is_clear);
     if (classes != nullptr && slot < classes->size()) {
-      w.Field("delivery_class", d.evaluator->config().classes[(*classes)[slot]].name);
+      w.Field("delivery_class", view->class_names[(*classes)[slot]]);
     }
     w.EndObject();
   }
@@ -247,7 +247,7 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
   } else if (path == "/api/v1/gonogo") {
     rules::WriteGoNoGo(w, snap);
   } else if (path == "/api/v1/delivery") {
-    rules::WriteDelivery(w, snap.delivery, d.rule_inputs->latency_bounds_ms);
+    rules::WriteDelivery(w, snap.delivery, d.engine->rule_inputs_setup()->latency_bounds_ms);
   } else if (path == "/api/v1/top") {
     rules::WriteNoisy(w, snap);
   } else {

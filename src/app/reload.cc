@@ -16,7 +16,7 @@ using File = metrics::ConfigMetrics::File;
 void SendClassTable(Daemon& d, const std::vector<uint8_t>& table) {
   auto shared = std::make_shared<const std::vector<uint8_t>>(table);
   for (size_t i = 0; i < d.engine->worker_count(); ++i) {
-    d.ingest->RunOnWorker(i, [shared](aggregate::Worker& w) {
+    d.pipeline->RunOnWorker(i, [shared](aggregate::Worker& w) {
       if (aggregate::RuleInputs* inputs = w.rule_inputs()) inputs->SetClassOfSlot(shared);
     });
   }
@@ -25,13 +25,14 @@ void SendClassTable(Daemon& d, const std::vector<uint8_t>& table) {
 }  // namespace
 
 bool ReloadConfig(Daemon& d, const ConfigPaths& paths, ProcessingTime now) {
+  const std::shared_ptr<const Daemon::ConfigView> running = d.config_view();
   // 1. The catalogue, laid out in the running slots; refused: the rules use the running one.
   std::shared_ptr<const catalog::AlertCatalogue> next_catalogue;
   if (auto loaded = catalog::AlertCatalogue::Load(paths.catalogue); !loaded.ok()) {
     Log(LogLevel::kError, "reload refused: alert catalogue invalid",
         {{"path", paths.catalogue}, {"error", std::string(loaded.status().message())}});
     d.config_metrics.Record(File::kAlertCatalogue, false);
-  } else if (auto reindexed = loaded->ReindexedLike(*d.catalogue); !reindexed.ok()) {
+  } else if (auto reindexed = loaded->ReindexedLike(*running->catalogue); !reindexed.ok()) {
     Log(LogLevel::kError, "reload refused: alert catalogue",
         {{"path", paths.catalogue}, {"error", std::string(reindexed.status().message())}});
     d.config_metrics.Record(File::kAlertCatalogue, false);
@@ -39,7 +40,7 @@ bool ReloadConfig(Daemon& d, const ConfigPaths& paths, ProcessingTime now) {
     next_catalogue = std::make_shared<const catalog::AlertCatalogue>(*std::move(reindexed));
   }
   const catalog::AlertCatalogue& catalogue =
-      next_catalogue != nullptr ? *next_catalogue : *d.catalogue;
+      next_catalogue != nullptr ? *next_catalogue : *running->catalogue;
   const bool catalogue_ok = next_catalogue != nullptr;
 
   // 2. The rules against it.
@@ -75,14 +76,17 @@ bool ReloadConfig(Daemon& d, const ConfigPaths& paths, ProcessingTime now) {
   }
   if (catalogue_ok) {
     const std::vector<std::string> changed =
-        catalog::AlertCatalogue::ChangedCodes(*d.catalogue, *next_catalogue);
-    d.catalogue = next_catalogue;
+        catalog::AlertCatalogue::ChangedCodes(*running->catalogue, *next_catalogue);
     d.config_metrics.Record(File::kAlertCatalogue, true);
     Log(LogLevel::kInfo, "alert catalogue reloaded",
         {{"path", paths.catalogue},
          {"changed", changed.empty() ? std::string("none") : absl::StrJoin(changed, ",")}});
     d.config_metrics.MarkLoaded(now);  // the rules (if on) were applied above
   }
+  auto view = std::make_shared<Daemon::ConfigView>(*running);
+  if (catalogue_ok) view->catalogue = next_catalogue;
+  if (d.evaluator != nullptr) view->class_of_slot = d.evaluator->config().class_of_slot;
+  d.set_config_view(std::move(view));
   return rules_changed;
 }
 

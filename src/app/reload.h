@@ -10,8 +10,8 @@
 //  - A code whose delivery class changed (its priority, the high-priority list) counts in its
 //    new class from each worker's next batch: the table goes to each worker's thread.
 //
-// Thread-safety: the io thread only (the same thread as the rules timer and the HTTP API, so
-// Daemon::catalogue needs no lock).
+// Thread-safety: the rules thread (Pipeline::RunOnRules: the evaluator's own thread), or the io
+// thread when rules are off; the API reads the result through Daemon::config_view().
 #pragma once
 
 #include <string>

@@ -13,6 +13,7 @@
 #include "app/report.h"
 #include "app/settings.h"
 #include "ingest/replay.h"
+#include "pipeline/pipeline.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -92,50 +93,19 @@ int RunReplay(int argc, char** argv) {
                  settings.status().ToString().c_str());
     return 2;
   }
-  settings->engine.workers = args.workers;
-  auto ref = catalog::LoadReferenceConfig(settings->reference);
-  if (!ref.ok()) {
-    std::fprintf(stderr, "smetsmon: configuration error: %s\n", ref.status().ToString().c_str());
+  if (args.workers > aggregate::kVirtualShards) {
+    return UsageError("--workers is at most " + std::to_string(aggregate::kVirtualShards));
+  }
+  pipeline::PipelineConfig config;
+  config.reference = settings->reference;
+  config.engine = settings->engine;
+  config.engine.workers = args.workers;
+  config.inventory_path = args.inventory;
+  config.snapshot_path = args.snapshot_in;
+  if (!args.snapshot_in.empty() && !std::filesystem::exists(args.snapshot_in)) {
+    std::fprintf(stderr, "smetsmon: cannot restore snapshot: %s: no such file\n",
+                 args.snapshot_in.c_str());
     return 2;
-  }
-  // Rules (config/rules.yaml): on when the file is there. The engine keeps what they need from
-  // the per-event path, so the setup is built before it.
-  const std::string rules_path = settings->reference.config_dir + "/rules.yaml";
-  std::optional<rules::RulesConfig> rules_config;
-  aggregate::RuleInputsSetup rule_inputs;
-  if (std::filesystem::exists(rules_path)) {
-    auto loaded = rules::LoadRulesConfig(rules_path, *ref);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "smetsmon: configuration error: %s\n",
-                   loaded.status().ToString().c_str());
-      return 2;
-    }
-    rules_config = *std::move(loaded);
-    const aggregate::FleetLayout layout(*ref->areas, *ref->catalogue, *ref->dmcs, *ref->cohorts);
-    rule_inputs = rules::BuildRuleInputsSetup(*rules_config, layout,
-                                              settings->engine.window.allowed_lateness_ms);
-    settings->engine.rule_inputs = &rule_inputs;
-  }
-  aggregate::Engine engine(*ref, settings->engine);
-  // A snapshot restores symbol ids first, so the inventory must load after it.
-  if (!args.snapshot_in.empty()) {
-    if (auto s = engine.LoadSnapshot(args.snapshot_in); !s.ok()) {
-      std::fprintf(stderr, "smetsmon: cannot restore snapshot: %s\n", s.ToString().c_str());
-      return 2;
-    }
-  }
-  if (!args.inventory.empty()) {
-    ref->inventory = std::make_unique<catalog::Inventory>(*ref->areas, *ref->dmcs, *ref->cohorts);
-    if (auto s = ref->inventory->LoadCsv(args.inventory); !s.ok()) {
-      std::fprintf(stderr, "smetsmon: inventory error: %s\n", s.ToString().c_str());
-      return 2;
-    }
-    const auto& st = ref->inventory->stats();
-    std::fprintf(
-        stderr, "smetsmon: inventory %s: %llu devices, %llu bad rows%s\n", args.inventory.c_str(),
-        static_cast<unsigned long long>(ref->inventory->size()),
-        static_cast<unsigned long long>(st.bad_rows),
-        st.bad_rows ? (" (first at line " + std::to_string(st.first_bad_line) + ")").c_str() : "");
   }
   std::unique_ptr<ingest::FileDeadLetterSink> rejects;
   if (!args.rejects.empty()) {
@@ -146,22 +116,24 @@ int RunReplay(int argc, char** argv) {
     }
     rejects = std::move(*sink);
   }
-  std::unique_ptr<rules::Evaluator> evaluator;
-  if (rules_config) {
-    auto created = rules::Evaluator::Create(engine, *rules_config);
-    if (!created.ok()) {
-      std::fprintf(stderr, "smetsmon: rules: %s\n", created.status().ToString().c_str());
-      return 2;
-    }
-    evaluator = *std::move(created);
-  }
-  decode::Decoder decoder(
-      {ref->areas.get(), ref->dmcs.get(), ref->cohorts.get(), ref->inventory.get()});
   SystemClock clock;
+  auto built = pipeline::Pipeline::Create(config, clock);
+  if (!built.ok()) {
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n",
+                 built.status().ToString().c_str());
+    return 2;
+  }
+  pipeline::Pipeline& pipeline = **built;
+  if (const catalog::Inventory* inv = pipeline.ref().inventory.get()) {
+    const auto& st = inv->stats();
+    std::fprintf(
+        stderr, "smetsmon: inventory %s: %llu devices, %llu bad rows%s\n", args.inventory.c_str(),
+        static_cast<unsigned long long>(inv->size()), static_cast<unsigned long long>(st.bad_rows),
+        st.bad_rows ? (" (first at line " + std::to_string(st.first_bad_line) + ")").c_str() : "");
+  }
   const bool tty = args.progress && ::isatty(STDERR_FILENO);
   ingest::ReplayOptions options;
   options.rejects = rejects.get();
-  if (evaluator) options.after_batch = [&] { evaluator->Tick(engine.StreamTime()); };
   const int64_t start_ns = clock.MonotonicNs();
   if (tty) {
     options.on_progress = [&](const ingest::ReplayProgress& p) {
@@ -175,8 +147,9 @@ int RunReplay(int argc, char** argv) {
       std::fflush(stderr);
     };
   }
-  auto lines = ingest::ReplayFiles(args.files, engine, decoder, clock, options);
+  auto lines = ingest::ReplayFiles(args.files, pipeline, clock, options);
   if (tty) std::fputs("\n", stderr);
+  pipeline.Stop();  // every line applied and the rules evaluated at the end: threads done
   if (!lines.ok()) {
     std::fprintf(stderr, "smetsmon: replay failed: %s\n", lines.status().ToString().c_str());
     return 1;
@@ -187,6 +160,7 @@ int RunReplay(int argc, char** argv) {
       return 1;
     }
   }
+  aggregate::Engine& engine = pipeline.engine();
   if (!args.snapshot_out.empty()) {
     if (auto s = engine.SaveSnapshot(args.snapshot_out); !s.ok()) {
       std::fprintf(stderr, "smetsmon: cannot write snapshot: %s\n", s.ToString().c_str());
@@ -194,11 +168,7 @@ int RunReplay(int argc, char** argv) {
     }
   }
   std::optional<rules::RulesSnapshot> rules_state;
-  if (evaluator) {
-    for (size_t w = 0; w < engine.worker_count(); ++w) engine.worker(w).PublishRuleInputs();
-    evaluator->Tick(engine.StreamTime(), /*force=*/true);
-    rules_state = evaluator->Snapshot();
-  }
+  if (pipeline.evaluator() != nullptr) rules_state = pipeline.evaluator()->Snapshot();
   ReplayStats stats;
   stats.lines_read = *lines;
   stats.files = args.files.size();

@@ -62,73 +62,77 @@ absl::Status StartOutputs(const Settings& settings, const catalog::AreaTable& ar
   return absl::OkStatus();
 }
 
-// After an evaluation: every open finding and the recently closed ones to the outputs (each
-// sends only what changed).
-void PublishFindings(const Daemon& d, ProcessingTime now) {
+// After an evaluation (on the rules thread): every open finding and the recently closed ones to
+// the outputs, each of which sends only what changed. The dispatcher spools on this thread; the
+// Alertmanager sink lives on the io thread, so its update is posted there.
+void PublishFindings(Daemon& d, boost::asio::io_context& io, const Clock& clock) {
   if (d.webhooks == nullptr && d.alertmanager == nullptr) return;
-  const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+  auto snap = std::make_shared<const rules::RulesSnapshot>(d.evaluator->Snapshot());
   if (d.webhooks != nullptr) {
     // A spool write error is logged by the dispatcher; the notification stays queued in memory.
-    for (const rules::Finding& f : snap.open_findings) (void)d.webhooks->Enqueue(f, false);
-    for (const rules::Finding& f : snap.closed_findings) (void)d.webhooks->Enqueue(f, true);
+    for (const rules::Finding& f : snap->open_findings) (void)d.webhooks->Enqueue(f, false);
+    for (const rules::Finding& f : snap->closed_findings) (void)d.webhooks->Enqueue(f, true);
   }
   if (d.alertmanager != nullptr) {
-    d.alertmanager->Update(snap.open_findings, snap.closed_findings, now);
+    boost::asio::post(io, [&d, &clock, snap] {
+      d.alertmanager->Update(snap->open_findings, snap->closed_findings, clock.Now());
+    });
   }
 }
 
 }  // namespace
 
+pipeline::PipelineConfig PipelineConfigOf(const Settings& settings) {
+  pipeline::PipelineConfig c;
+  c.reference = settings.reference;
+  c.engine = settings.engine;
+  c.inventory_path = settings.inventory_path;
+  c.snapshot_path = settings.snapshot_path;
+  c.max_inflight_batches = settings.kafka.max_inflight_batches;
+  return c;
+}
+
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   SystemClock system_clock;
   const Clock& clock = hooks.clock != nullptr ? *hooks.clock : system_clock;
-  auto ref = catalog::LoadReferenceConfig(settings.reference);
-  if (!ref.ok()) return ref.status();
   Daemon d;
   d.bearer_token = settings.http_bearer_token;
-  d.catalogue = std::make_shared<const catalog::AlertCatalogue>(*ref->catalogue);
-  d.config_metrics.MarkLoaded(clock.Now());
-  aggregate::EngineConfig engine_config = settings.engine;
-  const std::string rules_path = settings.reference.config_dir + "/rules.yaml";
-  if (std::filesystem::exists(rules_path)) {
-    auto loaded = rules::LoadRulesConfig(rules_path, *ref);
-    if (!loaded.ok()) return loaded.status();
-    d.rules_config = std::make_unique<rules::RulesConfig>(*std::move(loaded));
-    const aggregate::FleetLayout layout(*ref->areas, *ref->catalogue, *ref->dmcs, *ref->cohorts);
-    d.rule_inputs = std::make_unique<aggregate::RuleInputsSetup>(rules::BuildRuleInputsSetup(
-        *d.rules_config, layout, settings.engine.window.allowed_lateness_ms));
-    engine_config.rule_inputs = d.rule_inputs.get();
-  } else {
-    Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
-  }
-  d.engine = std::make_unique<aggregate::Engine>(*ref, engine_config);
-  if (!settings.snapshot_path.empty() && std::filesystem::exists(settings.snapshot_path)) {
-    if (auto s = d.engine->LoadSnapshot(settings.snapshot_path); !s.ok()) return s;
-    Log(LogLevel::kInfo, "snapshot restored", {{"path", settings.snapshot_path}});
-  }
-  // The inventory after the snapshot (which restores DMC/cohort symbol ids first).
-  if (!settings.inventory_path.empty()) {
-    ref->inventory = std::make_unique<catalog::Inventory>(*ref->areas, *ref->dmcs, *ref->cohorts);
-    if (auto s = ref->inventory->LoadCsv(settings.inventory_path); !s.ok()) return s;
+  pipeline::PipelineConfig pipeline_config = PipelineConfigOf(settings);
+  pipeline_config.log_findings = true;
+  auto built = pipeline::Pipeline::Create(pipeline_config, clock);
+  if (!built.ok()) return built.status();
+  d.pipeline = std::move(*built);
+  d.engine = &d.pipeline->engine();
+  d.evaluator = d.pipeline->evaluator();
+  const catalog::ReferenceData& ref = d.pipeline->ref();
+  if (ref.inventory != nullptr) {
     Log(LogLevel::kInfo, "inventory loaded",
         {{"path", settings.inventory_path},
-         {"devices", std::to_string(ref->inventory->size())},
-         {"bad_rows", std::to_string(ref->inventory->stats().bad_rows)}});
+         {"devices", std::to_string(ref.inventory->size())},
+         {"bad_rows", std::to_string(ref.inventory->stats().bad_rows)}});
   }
-  if (d.rules_config) {
-    auto evaluator = rules::Evaluator::Create(*d.engine, *d.rules_config);
-    if (!evaluator.ok()) return evaluator.status();
-    d.evaluator = std::move(*evaluator);
-    d.evaluator->set_log_events(true);
+  {
+    auto view = std::make_shared<Daemon::ConfigView>();
+    view->catalogue = std::make_shared<const catalog::AlertCatalogue>(*ref.catalogue);
+    if (d.evaluator != nullptr) {
+      view->class_of_slot = d.evaluator->config().class_of_slot;
+      for (const auto& c : d.evaluator->config().classes) view->class_names.push_back(c.name);
+    }
+    d.set_config_view(std::move(view));
   }
-  auto ingest = ingest::KafkaIngest::Create(*d.engine, *ref, settings.kafka, clock);
+  d.config_metrics.MarkLoaded(clock.Now());
+  auto ingest = ingest::KafkaIngest::Create(*d.pipeline, settings.kafka, clock);
   if (!ingest.ok()) return ingest.status();
   d.ingest = std::move(*ingest);
-  d.metrics = std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock);
+  d.metrics = std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock,
+                                                       d.pipeline.get());
   if (d.evaluator) d.rules_metrics = std::make_unique<metrics::RulesMetrics>(*d.evaluator);
 
   boost::asio::io_context io;
-  if (absl::Status s = StartOutputs(settings, *ref->areas, clock, io, &d); !s.ok()) return s;
+  if (absl::Status s = StartOutputs(settings, *ref.areas, clock, io, &d); !s.ok()) return s;
+  // After each evaluation (on the rules thread) the findings go to the outputs; the dispatcher
+  // spools on this thread, the Alertmanager sink's sends run on the io thread.
+  d.pipeline->set_on_evaluated([&d, &io, &clock] { PublishFindings(d, io, clock); });
   auto server = http::Server::Start(io, settings.http_listen,
                                     [&d](const http::Request& r) { return HandleHttp(d, r); });
   if (!server.ok()) return server.status();
@@ -139,44 +143,18 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         {{"signal", std::to_string(sig)}});
     d.ingest->Stop();
   });
-  // The rules run on the io thread every few seconds, at the engine's stream time.
-  // The evaluator evaluates once per minute of event time; a stream that stopped moving is
-  // evaluated once more at its last time, and again whenever events were applied since without
-  // moving it (late ones), so the newest alerts are never left unjudged.
-  boost::asio::steady_timer rules_timer(io);
-  EventTime last_stream = EventTime::Min(), last_forced = EventTime::Min();
-  uint64_t last_forced_applied = 0;
-  std::function<void()> schedule_rules = [&] {
-    rules_timer.expires_after(std::chrono::milliseconds(hooks.rules_interval_ms));
-    rules_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      const EventTime stream = d.engine->StreamTime();
-      const uint64_t applied = d.ingest->stats().applied;
-      const bool force =
-          stream == last_stream && (stream != last_forced || applied != last_forced_applied);
-      if (force) {
-        last_forced = stream;
-        last_forced_applied = applied;
-      }
-      last_stream = stream;
-      d.evaluator->Tick(stream, force);
-      PublishFindings(d, clock.Now());
-      schedule_rules();
-    });
-  };
-  if (d.evaluator) schedule_rules();
-  // SIGHUP: reload alert_catalogue.yaml and rules.yaml (each validated first; see reload.h).
+  // SIGHUP: reload alert_catalogue.yaml and rules.yaml (each validated first; see reload.h), on
+  // the rules thread, so the io thread never waits for it; the rules then judge the last
+  // readings at once with the new thresholds.
   boost::asio::signal_set hup(io, SIGHUP);
   const ConfigPaths config_paths{settings.reference.config_dir + "/alert_catalogue.yaml",
-                                 rules_path};
+                                 settings.reference.config_dir + "/rules.yaml"};
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      if (ReloadConfig(d, config_paths, clock.Now())) {
-        // The new thresholds judge the current windows at once, not a minute of stream later.
-        d.evaluator->Tick(d.engine->StreamTime(), /*force=*/true);
-        PublishFindings(d, clock.Now());
-      }
+      const bool posted = d.pipeline->RunOnRules(
+          [&d, &config_paths, &clock] { return ReloadConfig(d, config_paths, clock.Now()); });
+      if (!posted) ReloadConfig(d, config_paths, clock.Now());  // rules off: the catalogue only
       wait_hup();
     });
   };
@@ -189,7 +167,9 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,catalogue,"
         "devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
-  d.ingest->Run();  // until a signal or hooks stop it
+  d.ingest->Run();  // until a signal or hooks stop it; everything it submitted is applied
+  // The workers finish what is queued (device queries, reload tasks) and stop, then the rules.
+  d.pipeline->Stop();
   if (!settings.snapshot_path.empty()) {
     if (auto s = d.engine->SaveSnapshot(settings.snapshot_path); !s.ok()) {
       Log(LogLevel::kError, "snapshot failed", {{"error", std::string(s.message())}});

@@ -119,6 +119,10 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   }
   if (const YAML::Node e = root["engine"]; e && e["workers"]) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "workers", 1, &s.engine.workers));
+    if (s.engine.workers > aggregate::kVirtualShards) {
+      return catalog::ConfigError(file, e["workers"], "workers",
+                                  "must be at most " + std::to_string(aggregate::kVirtualShards));
+    }
   }
   return s;
 }

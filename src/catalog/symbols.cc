@@ -1,5 +1,7 @@
 #include "catalog/symbols.h"
 
+#include <algorithm>
+
 namespace smetsmon::catalog {
 
 SymbolTable::SymbolTable(std::string kind, size_t capacity)
@@ -37,6 +39,14 @@ uint16_t SymbolTable::Find(std::string_view label) const {
 size_t SymbolTable::size() const {
   std::lock_guard lock(mu_);
   return names_.size() - 2;
+}
+
+std::vector<uint16_t> SymbolTable::IdsByName() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint16_t> ids;
+  for (size_t i = 2; i < names_.size(); ++i) ids.push_back(static_cast<uint16_t>(i));
+  std::sort(ids.begin(), ids.end(), [this](uint16_t a, uint16_t b) { return names_[a] < names_[b]; });
+  return ids;
 }
 
 }  // namespace smetsmon::catalog

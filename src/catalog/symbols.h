@@ -37,6 +37,9 @@ class SymbolTable {
   // Ids in use, including 0 and 1: arrays indexed by id need size id_limit().
   size_t id_limit() const { return capacity_ + 2; }
   size_t size() const;
+  // Interned ids (2..) ordered by name: ids are given in the order labels are first seen, which
+  // depends on which thread saw one first, so anything listed for people goes by name.
+  std::vector<uint16_t> IdsByName() const;
   uint64_t overflowed() const { return overflowed_.load(std::memory_order_relaxed); }
   const std::string& kind() const { return kind_; }
 

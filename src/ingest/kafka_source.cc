@@ -11,7 +11,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "decode/decoder.h"
 
 namespace smetsmon::ingest {
 namespace {
@@ -54,111 +53,36 @@ void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
 
 }  // namespace
 
-struct KafkaIngest::Batch {
-  std::vector<std::vector<AlertEvent>> shares;  // one per worker
-  std::map<int32_t, int64_t> last_event_ms;     // partition -> newest event time in the batch
-  uint64_t rejected[kRejectReasonCount] = {};
-  std::map<int32_t, int64_t> next_offsets;  // partition -> last offset + 1
-  uint64_t messages = 0;
+// A batch of consumed messages: the pipeline reads their payloads in place, so they are destroyed
+// only when the batch comes back applied.
+struct KafkaIngest::Batch : pipeline::SourceBatch {
+  ~Batch() override {
+    for (rd_kafka_message_t* m : kafka_messages) rd_kafka_message_destroy(m);
+  }
+  // The router scanned the event times: the newest per partition, for the lag metric.
+  void Routed() override {
+    for (size_t i = 0; i < kafka_messages.size(); ++i) {
+      if (event_ms[i] == 0) continue;
+      int64_t& last = last_event_ms[kafka_messages[i]->partition];
+      last = std::max(last, event_ms[i]);
+    }
+  }
+  std::vector<rd_kafka_message_t*> kafka_messages;  // parallel to `messages`
+  std::map<int32_t, int64_t> last_event_ms;         // partition -> newest event time in the batch
+  std::map<int32_t, int64_t> next_offsets;          // partition -> last offset + 1
   int64_t polled_ns = 0;  // monotonic time the batch left the consumer
-  std::atomic<size_t> pending{0};
 };
 
-// One engine worker's thread: applies its share of each batch in order, and advances its idle
-// windows with processing time when no batch arrives for a while.
-class KafkaIngest::WorkerThread {
- public:
-  WorkerThread(KafkaIngest* owner, aggregate::Worker& worker, size_t index)
-      : owner_(owner), worker_(&worker), index_(index), thread_([this] { Loop(); }) {}
-  ~WorkerThread() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void Push(Batch* batch) {
-    {
-      std::lock_guard lock(mu_);
-      queue_.push_back(batch);
-    }
-    cv_.notify_one();
-  }
-  // Runs `task` on this worker's thread between batches (reads of owner-only state).
-  void Post(std::function<void(aggregate::Worker&)> task) {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    // Named for top -H, perf and gdb: "smetsmon-w0", "smetsmon-w1", ...
-    pthread_setname_np(pthread_self(), ("smetsmon-w" + std::to_string(index_)).c_str());
-    for (;;) {
-      Batch* batch = nullptr;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(owner_->config_.idle_advance_ms),
-                     [&] { return !queue_.empty() || !tasks_.empty() || stopping_; });
-        if (!tasks_.empty()) {
-          std::deque<std::function<void(aggregate::Worker&)>> tasks;
-          tasks.swap(tasks_);
-          lock.unlock();
-          for (auto& task : tasks) task(*worker_);
-          continue;
-        }
-        if (queue_.empty()) {
-          if (stopping_) return;
-          lock.unlock();
-          if (owner_->StreamIdle()) worker_->AdvanceIdle(owner_->clock_->Now());
-          continue;
-        }
-        batch = queue_.front();
-        queue_.pop_front();
-      }
-      worker_->ApplyBatch(batch->shares[index_]);
-      if (index_ == 0) {
-        for (int r = 0; r < kRejectReasonCount; ++r) {
-          if (batch->rejected[r] != 0) {
-            worker_->CountRejected(static_cast<RejectReason>(r), batch->rejected[r]);
-          }
-        }
-      }
-      if (batch->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        owner_->RecordApplyLatency(owner_->clock_->MonotonicNs() - batch->polled_ns);
-        std::lock_guard lock(owner_->done_mu_);
-        owner_->done_cv_.notify_all();
-      }
-    }
-  }
-
-  KafkaIngest* owner_;
-  aggregate::Worker* worker_;
-  size_t index_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Batch*> queue_;
-  std::deque<std::function<void(aggregate::Worker&)>> tasks_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts after the fields it uses
-};
-
-absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(aggregate::Engine& engine,
-                                                                 const catalog::ReferenceData& ref,
+absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(pipeline::Pipeline& pipeline,
                                                                  const KafkaConfig& config,
                                                                  const Clock& clock) {
-  std::unique_ptr<KafkaIngest> k(new KafkaIngest(engine, ref, config, clock));
+  std::unique_ptr<KafkaIngest> k(new KafkaIngest(pipeline, config, clock));
   if (auto s = k->Init(); !s.ok()) return s;
   return k;
 }
 
-KafkaIngest::KafkaIngest(aggregate::Engine& engine, const catalog::ReferenceData& ref,
-                         KafkaConfig config, const Clock& clock)
-    : engine_(&engine), ref_(&ref), config_(std::move(config)), clock_(&clock) {
+KafkaIngest::KafkaIngest(pipeline::Pipeline& pipeline, KafkaConfig config, const Clock& clock)
+    : pipeline_(&pipeline), config_(std::move(config)), clock_(&clock) {
   unassigned_since_ns_.store(clock.MonotonicNs(), std::memory_order_relaxed);
 }
 
@@ -231,33 +155,24 @@ absl::Status KafkaIngest::Init() {
       return absl::InvalidArgumentError(absl::StrCat("kafka dead-letter producer: ", err));
     }
   }
-  for (size_t i = 0; i < engine_->worker_count(); ++i) {
-    workers_.push_back(std::make_unique<WorkerThread>(this, engine_->worker(i), i));
-  }
   return absl::OkStatus();
 }
 
-void KafkaIngest::RecordApplyLatency(int64_t ns) {
-  size_t b = 0;
-  while (b + 1 < kLatencyBucketsUs.size() && ns > kLatencyBucketsUs[b] * 1000) ++b;
-  latency_counts_[b].fetch_add(1, std::memory_order_relaxed);  // once per batch, not per event
-}
-
 ApplyLatency KafkaIngest::ApplyLatencySummary() const {
+  const pipeline::PipelineStats p = pipeline_->stats();
   ApplyLatency out;
-  std::array<uint64_t, kLatencyBucketsUs.size()> counts{};
-  for (size_t b = 0; b < counts.size(); ++b) {
-    counts[b] = latency_counts_[b].load(std::memory_order_relaxed);
-    out.batches += counts[b];
-  }
+  for (uint64_t c : p.latency_counts) out.batches += c;
   const auto percentile = [&](double q) {
     const auto rank = static_cast<uint64_t>(q * static_cast<double>(out.batches));
     uint64_t seen = 0;
-    for (size_t b = 0; b < counts.size(); ++b) {
-      seen += counts[b];
-      if (seen > rank) return static_cast<double>(kLatencyBucketsUs[b]) / 1000.0;
+    for (size_t b = 0; b < p.latency_counts.size(); ++b) {
+      seen += p.latency_counts[b];
+      if (seen > rank) {
+        return b < p.latency_bounds_s.size() ? p.latency_bounds_s[b] * 1000.0
+                                             : p.latency_bounds_s.back() * 2000.0;
+      }
     }
-    return static_cast<double>(kLatencyBucketsUs.back()) / 1000.0;
+    return p.latency_bounds_s.back() * 2000.0;
   };
   if (out.batches > 0) {
     out.p50_ms = percentile(0.50);
@@ -266,14 +181,7 @@ ApplyLatency KafkaIngest::ApplyLatencySummary() const {
   return out;
 }
 
-bool KafkaIngest::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {
-  if (index >= workers_.size()) return false;
-  workers_[index]->Post(std::move(task));
-  return true;
-}
-
 KafkaIngest::~KafkaIngest() {
-  workers_.clear();  // joins; nothing is in flight after Run returns
   if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
   if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
   if (producer_ != nullptr) {
@@ -460,44 +368,35 @@ void KafkaIngest::DeadLetter(const void* payload, size_t len, RejectReason reaso
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) dead_lettered_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void KafkaIngest::Dispatch(std::unique_ptr<Batch> batch) {
-  batch->pending.store(workers_.size(), std::memory_order_relaxed);
-  Batch* raw = batch.get();
-  inflight_.push_back(std::move(batch));
-  for (auto& w : workers_) w->Push(raw);
+void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
+  auto& b = static_cast<Batch&>(*done);
+  for (const auto& [index, reason] : b.rejected) {
+    const rd_kafka_message_t* m = b.kafka_messages[index];
+    DeadLetter(m->payload, m->len, reason, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+  }
+  if (!b.next_offsets.empty()) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
+    for (const auto& [partition, next] : b.next_offsets) {
+      rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), partition)->offset = next;
+    }
+    // Fails only for partitions no longer assigned (lost): those are not ours to commit.
+    rd_kafka_offsets_store(consumer_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+  {
+    std::lock_guard lock(done_mu_);
+    applied_ += b.messages.size();
+  }
+  done_cv_.notify_all();
 }
 
 void KafkaIngest::Reap(bool wait) {
-  while (!inflight_.empty()) {
-    Batch& b = *inflight_.front();
-    if (b.pending.load(std::memory_order_acquire) != 0) {
-      if (!wait) return;
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return b.pending.load(std::memory_order_acquire) == 0; });
-    }
-    if (!b.next_offsets.empty()) {
-      rd_kafka_topic_partition_list_t* list =
-          rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
-      for (const auto& [partition, next] : b.next_offsets) {
-        rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), partition)->offset = next;
-      }
-      // Fails only for partitions no longer assigned (lost): those are not ours to commit.
-      rd_kafka_offsets_store(consumer_, list);
-      rd_kafka_topic_partition_list_destroy(list);
-    }
-    {
-      std::lock_guard lock(done_mu_);
-      applied_ += b.messages;
-    }
-    done_cv_.notify_all();
-    inflight_.pop_front();
-  }
+  pipeline_->Reap(wait, [this](std::unique_ptr<pipeline::SourceBatch> b) { Finished(std::move(b)); });
 }
 
 void KafkaIngest::Run() {
   pthread_setname_np(pthread_self(), "smetsmon-poll");
-  decode::Decoder decoder(
-      {ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
   std::vector<rd_kafka_message_t*>& messages = filling_;
   messages.reserve(config_.batch_size);
   // Consecutive 10 ms waits for the workers without a batch finishing.
@@ -506,7 +405,7 @@ void KafkaIngest::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);
     if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
-    if (inflight_.size() >= config_.max_inflight_batches) {
+    if (!pipeline_->CanSubmit()) {
       // Workers are behind: take no more messages. librdkafka's local queue fills to its bound
       // (queued.max.messages.kbytes) and its fetcher stops, keeping what it prefetched. Only
       // workers stalled for a second (a stuck worker, a long snapshot) make the consumer pause
@@ -517,10 +416,7 @@ void KafkaIngest::Run() {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
         if (m != nullptr) messages.push_back(m);  // fetched before the pause took effect
       }
-      std::unique_lock lock(done_mu_);
-      const bool progress = done_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
-        return inflight_.front()->pending.load() == 0;
-      });
+      const bool progress = pipeline_->WaitForFront(10);
       stalled_waits = progress ? 0 : stalled_waits + 1;
       if (messages.empty()) continue;
     } else {
@@ -543,16 +439,22 @@ void KafkaIngest::Run() {
     }
     if (messages.empty()) {
       AlignPartitions();  // partitions held back for one that went quiet are released
+      // Idle: every partition read to its end (or none assigned for a while). The stream time
+      // moves to now - idle_lag so the windows age out and the rules keep their grid.
+      const int64_t now_ns = clock_->MonotonicNs();
+      if (StreamIdle() && now_ns - last_idle_advance_ns_ >= config_.idle_advance_ms * 1'000'000) {
+        last_idle_advance_ns_ = now_ns;
+        pipeline_->AdvanceIdle(clock_->Now());
+      }
       continue;
     }
     auto batch = std::make_unique<Batch>();
     batch->polled_ns = clock_->MonotonicNs();
-    batch->shares.resize(workers_.size());
-    for (auto& share : batch->shares) share.reserve(messages.size() / workers_.size() + 16);
-    const ProcessingTime now = clock_->Now();
+    batch->received = clock_->Now();
+    batch->kafka_messages.reserve(messages.size());
+    batch->messages.reserve(messages.size());
     int32_t run_partition = -1;
     int64_t* run_next = nullptr;
-    int64_t* run_last = nullptr;
     for (rd_kafka_message_t* m : messages) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -564,49 +466,38 @@ void KafkaIngest::Run() {
         rd_kafka_message_destroy(m);
         continue;
       }
-      ++batch->messages;
-      // Messages come in runs per partition: look the partition's entries up once per run.
+      // Messages come in runs per partition: look the partition's entry up once per run.
       if (m->partition != run_partition) {
         run_partition = m->partition;
         at_end_.erase(m->partition);
         run_next = &batch->next_offsets[m->partition];
-        run_last = &batch->last_event_ms[m->partition];
       }
       *run_next = std::max(*run_next, m->offset + 1);
-      AlertEvent e;
       // A null payload (tombstone) is an empty message: not JSON.
-      const std::string_view value =
+      batch->messages.push_back(
           m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
-                                : std::string_view();
-      const RejectReason r = decoder.Decode(value, now, &e);
-      if (r == RejectReason::kNone) {
-        batch->shares[engine_->WorkerIndexFor(e.device)].push_back(e);
-        *run_last = std::max(*run_last, e.event_time.ms);
-      } else {
-        ++batch->rejected[static_cast<int>(r)];
-        DeadLetter(value.data(), value.size(), r, rd_kafka_topic_name(m->rkt), m->partition,
-                   m->offset);
-      }
-      rd_kafka_message_destroy(m);
+                                : std::string_view());
+      batch->kafka_messages.push_back(m);
     }
+    messages.clear();
     partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
-    consumed_.fetch_add(batch->messages, std::memory_order_relaxed);
+    if (batch->messages.empty()) continue;
+    consumed_.fetch_add(batch->messages.size(), std::memory_order_relaxed);
+    Batch& routed = *batch;
+    pipeline_->Submit(std::move(batch));  // routes (filling last_event_ms), then queues
     {
       std::lock_guard lock(lag_mu_);
-      for (const auto& [partition, ms] : batch->last_event_ms) {
-        if (ms == 0) continue;  // only rejected messages from this partition in the batch
+      for (const auto& [partition, ms] : routed.last_event_ms) {
         auto& last = last_event_ms_[partition];
         last = std::max(last, ms);
       }
     }
     if (config_.max_partition_skew_ms > 0) {
-      for (const auto& entry : batch->last_event_ms) {
-        partition_seen_ns_[entry.first] = batch->polled_ns;
+      for (const auto& entry : routed.last_event_ms) {
+        partition_seen_ns_[entry.first] = routed.polled_ns;
       }
       AlignPartitions();
     }
-    messages.clear();
-    if (batch->messages > 0) Dispatch(std::move(batch));
   }
   // Graceful stop: apply everything in flight, commit it, leave the group.
   Reap(/*wait=*/true);

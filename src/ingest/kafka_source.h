@@ -1,12 +1,13 @@
-// Kafka ingestion: a librdkafka consumer-group consumer feeding the engine's workers.
+// Kafka ingestion: a librdkafka consumer-group consumer, a source of the pipeline.
 //
-// Threads: the poll thread (the caller of Run) consumes batches, decodes every message, routes
-// events to the worker that owns their device and hands each worker its share of the batch; one
-// thread per engine worker applies its shares. A lock is taken per batch (thousands of events),
-// never per event.
+// Threads: the poll thread (the caller of Run) consumes batches of messages and submits them to
+// the pipeline (pipeline/pipeline.h), which routes them to its workers; the messages stay alive
+// until the pipeline hands the batch back applied. A lock is taken per batch (thousands of
+// events), never per event.
 //
 // At-least-once: auto-commit commits only offsets explicitly stored, and a batch's offsets are
-// stored once every worker has applied it, in batch order. On a revoke the poll thread first
+// stored once the pipeline hands it back applied, in batch order, after its rejected messages
+// were produced to the dead-letter topic. On a revoke the poll thread first
 // finishes every batch in flight, stores and commits synchronously, then gives the partitions
 // up; lost partitions are not committed. Redeliveries after a rebalance or restart are absorbed
 // by the workers' duplicate filter.
@@ -16,7 +17,8 @@
 // until they catch up.
 // Invalid messages are counted by reason and produced whole to the dead-letter topic with the
 // reason and source topic/partition/offset in headers.
-// Time: processing time from the Clock only for the future-time check and idle window advance.
+// Time: processing time from the Clock only for the future-time check and idle window advance
+// (asked of the pipeline when every assigned partition is read to its end).
 #pragma once
 
 #include <array>
@@ -34,8 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "aggregate/engine.h"
-#include "catalog/reference_data.h"
+#include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
 
 struct rd_kafka_s;
@@ -53,7 +54,7 @@ struct KafkaConfig {
   size_t batch_size = 4096;
   size_t max_inflight_batches = 8;
   int poll_timeout_ms = 100;
-  int64_t idle_advance_ms = 1000;  // workers advance idle windows this often without input
+  int64_t idle_advance_ms = 1000;  // the stream time advances this often while idle
   // Windows advance with processing time only when the stream is idle: every assigned partition
   // read to its end (an end-of-partition event), or no partition assigned for this long (longer
   // than a group join, so that a backlog read after a restart is not made late by the wait for the
@@ -93,8 +94,7 @@ struct ApplyLatency {
 
 class KafkaIngest {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(aggregate::Engine& engine,
-                                                             const catalog::ReferenceData& ref,
+  static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(pipeline::Pipeline& pipeline,
                                                              const KafkaConfig& config,
                                                              const Clock& clock);
   ~KafkaIngest();
@@ -115,41 +115,28 @@ class KafkaIngest {
   void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
   // Blocks until `applied` reaches n or the timeout passes; true if reached.
   bool WaitForApplied(uint64_t n, int64_t timeout_ms) const;
-  // Runs `task` on worker `index`'s thread between two batches: how other threads read state
-  // only its owner may touch (a device's state for the API). False if there is no such worker.
-  bool RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task);
   ApplyLatency ApplyLatencySummary() const;
 
  private:
   struct Batch;
-  class WorkerThread;
 
-  KafkaIngest(aggregate::Engine& engine, const catalog::ReferenceData& ref, KafkaConfig config,
-              const Clock& clock);
+  KafkaIngest(pipeline::Pipeline& pipeline, KafkaConfig config, const Clock& clock);
   absl::Status Init();
-  void Dispatch(std::unique_ptr<Batch> batch);
-  // Stores offsets of finished batches at the front of the in-flight queue; with `wait`, first
-  // waits until all are finished.
+  // Dead-letters the rejects and stores the offsets of the batches the pipeline has applied, in
+  // order; with `wait`, first waits until all are applied.
   void Reap(bool wait);
+  void Finished(std::unique_ptr<pipeline::SourceBatch> batch);
   void SetPaused(bool paused);
   void DeadLetter(const void* payload, size_t len, RejectReason reason, const char* topic,
                   int32_t partition, int64_t offset);
 
-  aggregate::Engine* engine_;
-  const catalog::ReferenceData* ref_;
+  pipeline::Pipeline* pipeline_;
   KafkaConfig config_;
   const Clock* clock_;
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   rd_kafka_s* producer_ = nullptr;              // dead letters
-  std::vector<std::unique_ptr<WorkerThread>> workers_;
-  void RecordApplyLatency(int64_t ns);
-  // Batch apply latency histogram, microsecond upper bounds (1-2-5 steps, 0.1 ms .. 10 s).
-  static constexpr std::array<int64_t, 17> kLatencyBucketsUs = {
-      100,    200,    500,    1000,    2000,    5000,    10000,    20000,           50000,
-      100000, 200000, 500000, 1000000, 2000000, 5000000, 10000000, INT64_MAX / 1000};
-  std::array<std::atomic<uint64_t>, 17> latency_counts_{};
-  std::deque<std::unique_ptr<Batch>> inflight_;  // poll thread only
+  int64_t last_idle_advance_ns_ = 0;  // poll thread only
   // Messages polled for the batch being filled; a revoke drops those of revoked partitions
   // (their next owner starts at our committed offset), poll thread only.
   std::vector<rd_kafka_message_s*> filling_;
@@ -180,7 +167,7 @@ class KafkaIngest {
   // Monotonic ns since when no partition is assigned (set at start and when the last one goes).
   std::atomic<int64_t> unassigned_since_ns_{0};
   std::atomic<size_t> partitions_at_end_{0};  // at_end_.size(), for the workers
-  // True if the workers may advance their windows with processing time (see KafkaConfig).
+  // True if the stream time may advance with processing time (see KafkaConfig).
   bool StreamIdle() const;
 };
 

@@ -1,66 +1,98 @@
 #include "ingest/replay.h"
 
-#include <array>
+#include <memory>
 
 #include "ingest/jsonl_reader.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::ingest {
 namespace {
-constexpr size_t kBatch = 256;
-}
+
+// Lines copied out of the reader's buffer (which the next read reuses), with where they came
+// from for the rejects file.
+struct LineBatch : pipeline::SourceBatch {
+  std::string text;
+  std::vector<uint32_t> offsets;  // start of each line in `text`; one more at the end
+  std::vector<uint64_t> line_numbers;
+  std::shared_ptr<const std::string> path;
+  void Seal() {
+    messages.reserve(line_numbers.size());
+    for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+      messages.emplace_back(text.data() + offsets[i], offsets[i + 1] - offsets[i]);
+    }
+  }
+};
+
+}  // namespace
 
 absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
-                                     aggregate::Engine& engine, decode::Decoder& decoder,
-                                     const Clock& clock, const ReplayOptions& options) {
+                                     pipeline::Pipeline& pipeline, const Clock& clock,
+                                     const ReplayOptions& options) {
   uint64_t total = 0;
-  // Events are routed per owning worker; replay drives every worker from this one thread.
-  std::vector<std::vector<AlertEvent>> per_worker(engine.worker_count());
-  for (auto& v : per_worker) v.reserve(kBatch);
-  auto flush = [&] {
-    for (size_t w = 0; w < per_worker.size(); ++w) {
-      engine.worker(w).ApplyBatch(per_worker[w]);
-      per_worker[w].clear();
+  const auto write_rejects = [&](std::unique_ptr<pipeline::SourceBatch> done) {
+    if (options.rejects == nullptr) return;
+    const auto& b = static_cast<const LineBatch&>(*done);
+    for (const auto& [index, reason] : b.rejected) {
+      options.rejects->Reject(*b.path, b.line_numbers[index], reason, b.messages[index]);
     }
-    if (options.after_batch) options.after_batch();
   };
+  const size_t batch_lines = std::max<size_t>(options.batch_lines, 1);
+  std::unique_ptr<LineBatch> batch;
+  const auto submit = [&] {
+    if (batch == nullptr || batch->line_numbers.empty()) return;
+    batch->Seal();
+    while (!pipeline.CanSubmit()) {
+      pipeline.WaitForFront(1000);
+      pipeline.Reap(/*wait=*/false, write_rejects);
+    }
+    pipeline.Submit(std::move(batch));
+    pipeline.Reap(/*wait=*/false, write_rejects);
+  };
+  absl::Status status;
   for (const std::string& path : files) {
-    SMETSMON_ASSIGN_OR_RETURN(auto reader, JsonlReader::Open(path, decode::Decoder::padding()));
-    ReplayProgress progress{path, 0, 0, reader->file_bytes()};
+    auto reader = JsonlReader::Open(path, 0);
+    if (!reader.ok()) {
+      status = reader.status();
+      break;
+    }
+    auto shared_path = std::make_shared<const std::string>(path);
+    ReplayProgress progress{path, 0, 0, (*reader)->file_bytes()};
     ProcessingTime now = clock.Now();
     std::string_view line;
     size_t capacity = 0;
-    size_t pending = 0;
-    while (reader->Next(&line, &capacity)) {
+    while ((*reader)->Next(&line, &capacity)) {
       ++total;
       ++progress.lines;
-      AlertEvent event;
-      const RejectReason r = decoder.DecodePadded(line, capacity, now, &event);
-      if (r != RejectReason::kNone) {
-        // Rejections are counted by the worker that would own the line's device if it had one;
-        // worker 0 is as good as any for a line we could not read.
-        engine.worker(0).CountRejected(r);
-        if (options.rejects != nullptr) {
-          options.rejects->Reject(path, reader->line_number(), r, line);
-        }
-        continue;
+      if (batch == nullptr) {
+        batch = std::make_unique<LineBatch>();
+        batch->path = shared_path;
+        batch->received = now;
+        batch->text.reserve(batch_lines * 256);
+        batch->offsets.reserve(batch_lines + 1);
+        batch->offsets.push_back(0);
       }
-      per_worker[engine.WorkerIndexFor(event.device)].push_back(event);
-      if (++pending == kBatch) {
-        flush();
-        pending = 0;
-        if ((progress.lines & 0xFFFF) < kBatch) {
+      batch->text.append(line);
+      batch->offsets.push_back(static_cast<uint32_t>(batch->text.size()));
+      batch->line_numbers.push_back((*reader)->line_number());
+      if (batch->line_numbers.size() == batch_lines || batch->text.size() > (1u << 30)) {
+        submit();
+        if ((progress.lines & 0xFFFF) < batch_lines) {
           now = clock.Now();
-          progress.consumed_bytes = reader->consumed_bytes();
+          progress.consumed_bytes = (*reader)->consumed_bytes();
           if (options.on_progress) options.on_progress(progress);
         }
       }
     }
-    flush();
-    if (!reader->status().ok()) return reader->status();
-    progress.consumed_bytes = reader->file_bytes();
+    submit();  // a batch holds one file's lines: the rejects name their file
+    if (!(*reader)->status().ok()) {
+      status = (*reader)->status();
+      break;
+    }
+    progress.consumed_bytes = progress.file_bytes;
     if (options.on_progress) options.on_progress(progress);
   }
+  pipeline.Finish(write_rejects);
+  if (!status.ok()) return status;
   return total;
 }
 

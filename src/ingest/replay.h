@@ -1,6 +1,6 @@
-// Replays JSON Lines files through a decoder into the engine on event time alone: the only clock
-// read is the processing time used for the contract's future-time check (once per batch). All
-// events go to the engine's workers in file order, from the calling thread.
+// Replays JSON Lines files into the pipeline on event time alone: this thread reads the lines (the
+// pipeline's router scans and routes them; its workers decode and apply), and the only clock read
+// is the processing time used for the contract's future-time check (once per batch).
 #pragma once
 
 #include <functional>
@@ -8,9 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "aggregate/engine.h"
-#include "decode/decoder.h"
 #include "ingest/dead_letter.h"
+#include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
 
 namespace smetsmon::ingest {
@@ -26,14 +25,14 @@ struct ReplayOptions {
   DeadLetterSink* rejects = nullptr;  // optional
   // Called every ~64 k lines and at the end of each file (e.g. to draw a progress line).
   std::function<void(const ReplayProgress&)> on_progress;
-  // Called after each batch is applied (e.g. to run the rules at the new stream time).
-  std::function<void()> after_batch;
+  size_t batch_lines = 4096;
 };
 
-// Returns the number of lines read; a file that cannot be read is an error (lines already
-// applied stay applied).
+// Returns the number of lines read, once every line is applied and the rules evaluated at the end
+// of the stream (Pipeline::Finish); a file that cannot be read is an error (lines already read
+// are still applied).
 absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
-                                     aggregate::Engine& engine, decode::Decoder& decoder,
-                                     const Clock& clock, const ReplayOptions& options);
+                                     pipeline::Pipeline& pipeline, const Clock& clock,
+                                     const ReplayOptions& options);
 
 }  // namespace smetsmon::ingest

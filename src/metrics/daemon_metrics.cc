@@ -1,5 +1,7 @@
 #include "metrics/daemon_metrics.h"
 
+#include <limits>
+
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
@@ -111,6 +113,50 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
   Add(stream_time, stream == EventTime::Min() ? 0.0 : static_cast<double>(stream.ms) / 1000.0);
   out.push_back(std::move(stream_time));
   AddAlertFamilies(stream, &out);
+
+  if (pipeline_ != nullptr) {
+    const pipeline::PipelineStats p = pipeline_->stats();
+    auto depth = Family("smetsmon_pipeline_queue_depth",
+                        "Messages queued for a worker, not yet applied.", MetricType::Gauge);
+    auto busy = Family("smetsmon_pipeline_worker_busy_seconds_total",
+                       "Time a worker spent decoding, applying and taking readings; its rate is "
+                       "the share of time the worker is busy.",
+                       MetricType::Counter);
+    for (size_t w = 0; w < p.queue_depth.size(); ++w) {
+      const std::vector<ClientMetric::Label> label = {{"worker", std::to_string(w)}};
+      Add(depth, static_cast<double>(p.queue_depth[w]), label);
+      Add(busy, p.busy_seconds[w], label);
+    }
+    out.push_back(std::move(depth));
+    out.push_back(std::move(busy));
+    auto latency = Family("smetsmon_pipeline_batch_apply_seconds",
+                          "From a batch's submission to its last message applied.",
+                          MetricType::Histogram);
+    ClientMetric h;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < p.latency_counts.size(); ++b) {
+      cumulative += p.latency_counts[b];
+      ClientMetric::Bucket bucket;
+      bucket.cumulative_count = cumulative;
+      bucket.upper_bound = b < p.latency_bounds_s.size()
+                               ? p.latency_bounds_s[b]
+                               : std::numeric_limits<double>::infinity();
+      h.histogram.bucket.push_back(bucket);
+    }
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = p.latency_sum_s;
+    latency.metric.push_back(std::move(h));
+    out.push_back(std::move(latency));
+    auto batches = Family("smetsmon_pipeline_batches_total", "Batches submitted by the source.",
+                          MetricType::Counter);
+    Add(batches, static_cast<double>(p.batches_submitted));
+    out.push_back(std::move(batches));
+    auto fallbacks = Family("smetsmon_pipeline_router_fallbacks_total",
+                            "Messages the router's scan could not read, decoded by the router.",
+                            MetricType::Counter);
+    Add(fallbacks, static_cast<double>(p.router_fallbacks));
+    out.push_back(std::move(fallbacks));
+  }
 
   if (kafka_ != nullptr) {
     const ingest::KafkaStats s = kafka_->stats();

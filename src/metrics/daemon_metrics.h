@@ -14,6 +14,7 @@
 
 #include "aggregate/engine.h"
 #include "ingest/kafka_source.h"
+#include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
 
 namespace smetsmon::metrics {
@@ -21,8 +22,8 @@ namespace smetsmon::metrics {
 class DaemonMetrics final : public prometheus::Collectable {
  public:
   DaemonMetrics(const aggregate::Engine& engine, const ingest::KafkaIngest* kafka,
-                const Clock& clock)
-      : engine_(&engine), kafka_(kafka), clock_(&clock) {}
+                const Clock& clock, const pipeline::Pipeline* pipeline = nullptr)
+      : engine_(&engine), kafka_(kafka), clock_(&clock), pipeline_(pipeline) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -31,6 +32,7 @@ class DaemonMetrics final : public prometheus::Collectable {
   const aggregate::Engine* engine_;
   const ingest::KafkaIngest* kafka_;  // null when not reading Kafka
   const Clock* clock_;
+  const pipeline::Pipeline* pipeline_;  // null: no pipeline families
 };
 
 // Text exposition format (version 0.0.4) of everything the collectables report (nulls skipped).

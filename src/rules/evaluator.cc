@@ -30,6 +30,17 @@ constexpr uint64_t kMinDeliveryFindingSample = 100;
 
 }  // namespace
 
+aggregate::View Evaluator::RateView(const RulesConfig& c) {
+  return c.storm_rate_window_ms == kMsPerMinute ? aggregate::View::k1m
+         : c.storm_rate_window_ms == kMsPerHour ? aggregate::View::k1h
+                                                : aggregate::View::k5m;
+}
+
+uint32_t Evaluator::ViewsFor(const RulesConfig& c) {
+  return aggregate::Engine::ViewBit(RateView(c)) |
+         aggregate::Engine::ViewBit(aggregate::View::k24h);
+}
+
 absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Create(aggregate::Engine& engine,
                                                              const RulesConfig& config) {
   if (engine.rule_inputs_setup() == nullptr) {
@@ -46,7 +57,8 @@ Evaluator::Evaluator(aggregate::Engine& engine, const RulesConfig& config, Local
       calendar_(calendar),
       storms_(std::make_unique<StormDetector>(config.storm)),
       daily_(config.gonogo, calendar),
-      storm_excluded_(engine.layout().categories(), false) {
+      storm_excluded_(engine.layout().categories(), false),
+      views_needed_(ViewsFor(config)) {
   outages_ = MakeOutageTracker(config.outage);
   for (catalog::CategoryIndex c : config.storm_excluded_categories) storm_excluded_[c] = true;
 }
@@ -135,12 +147,23 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
   }
   daily_.Reconfigure(next.gonogo);
   config_ = next;
+  views_needed_.store(ViewsFor(config_), std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
 void Evaluator::Tick(EventTime now, bool force) {
+  if (now == EventTime::Min()) {  // nothing seen yet: only signals to take
+    TickWith(engine_->Read(EventTime{0}, EventTime{0}), /*evaluate=*/false);
+    return;
+  }
+  const bool due = force || now.ms - last_eval_ms_ >= interval_ms_;
+  TickWith(engine_->Read(now, calendar_.StartOfLocalMonth(now), views_needed()), due);
+}
+
+void Evaluator::TickWith(const aggregate::Readings& readings, bool evaluate) {
+  const EventTime now = readings.at;
   drained_.clear();
-  engine_->DrainOutageSignals([this](const aggregate::OutageSignalRecord& r) {
+  for (const aggregate::OutageSignalRecord& r : readings.signals) {
     OutageSignal s;
     s.premises = r.premises;
     s.device = r.device;
@@ -151,26 +174,25 @@ void Evaluator::Tick(EventTime now, bool force) {
                  ? OutageSignal::Kind::kRestoredLong
                  : OutageSignal::Kind::kRestored;
     drained_.push_back(s);
-  });
+  }
   // When a backlog is read, one tick drains hours of signals while the tracker only looks
   // window + lateness behind its evaluation time: it is evaluated at the signals' own times
   // (every half window), so a burst of AD1 is judged while it is recent, as it would be live.
-  std::stable_sort(drained_.begin(), drained_.end(),
-                   [](const OutageSignal& a, const OutageSignal& b) { return a.time < b.time; });
+  // The readings come ordered by time, premises, device and kind.
   const int64_t step_ms = std::max<int64_t>(config_.outage.window_ms / 2, 1);
   for (const OutageSignal& s : drained_) {
-    if (now != EventTime::Min() && s.time.ms <= now.ms &&
-        s.time.ms - outages_evaluated_ms_ >= step_ms) {
+    if (evaluate && s.time.ms <= now.ms && s.time.ms - outages_evaluated_ms_ >= step_ms) {
       outages_->Evaluate(s.time, book_);
       outages_evaluated_ms_ = s.time.ms;
     }
     outages_->Add(s);
     ++signals_seen_;
   }
-  if (now == EventTime::Min()) return;  // nothing seen yet
-  if (!force && now.ms - last_eval_ms_ < interval_ms_) return;
+  if (!evaluate) return;
   last_eval_ms_ = now.ms;
+  readings_ = &readings;
   Evaluate(now);
+  readings_ = nullptr;
 }
 
 void Evaluator::Evaluate(EventTime now) {
@@ -178,12 +200,9 @@ void Evaluator::Evaluate(EventTime now) {
   RulesSnapshot snap;
   snap.evaluated_at = now;
 
-  const aggregate::View rate_view_kind =
-      config_.storm_rate_window_ms == kMsPerMinute ? aggregate::View::k1m
-      : config_.storm_rate_window_ms == kMsPerHour ? aggregate::View::k1h
-                                                   : aggregate::View::k5m;
-  const std::vector<uint64_t> rate_view = engine_->View(rate_view_kind, now);
-  const std::vector<uint64_t> day_view = engine_->View(aggregate::View::k24h, now);
+  const aggregate::View rate_view_kind = RateView(config_);
+  const std::vector<uint64_t>& rate_view = readings_->view(rate_view_kind);
+  const std::vector<uint64_t>& day_view = readings_->view(aggregate::View::k24h);
   EvaluateStorms(
       now, rate_view,
       static_cast<double>(kMsPerHour) / static_cast<double>(config_.storm_rate_window_ms));
@@ -194,9 +213,9 @@ void Evaluator::Evaluate(EventTime now) {
   size_t areas_flooded = 0;
   EvaluateDnoFloods(now, day_view, &flood_alerts_by_area, &areas_flooded);
 
-  snap.delivery = BuildDelivery(now);
+  snap.delivery = BuildDelivery();
   EvaluateDelivery(now, snap.delivery);
-  snap.whatif = BuildWhatIf(now);
+  snap.whatif = BuildWhatIf();
   EvaluateNoisy(now, &snap);
 
   GoNoGoInputs inputs =
@@ -219,7 +238,7 @@ void Evaluator::Evaluate(EventTime now) {
   snap.open_findings = book_.Open();
   snap.closed_findings.assign(book_.closed().begin(), book_.closed().end());
   snap.outage_signals = signals_seen_;
-  snap.outage_signals_dropped = engine_->OutageSignalsDropped();
+  snap.outage_signals_dropped = readings_->signals_dropped;
 
   std::lock_guard lock(mu_);
   published_ = std::move(snap);
@@ -283,12 +302,13 @@ void Evaluator::EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_
   }
   // SMETS1 DMC x category.
   const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
-  for (size_t d = 2; d < layout.dmc_limit(); ++d) {
-    const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+  for (const uint16_t d : dmcs.IdsByName()) {  // by name: ids depend on who saw one first
+    if (d >= layout.dmc_limit()) continue;
+    const std::string_view name = dmcs.Name(d);
     if (name.empty()) continue;
     for (size_t cat = 0; cat < categories; ++cat) {
       if (storm_excluded_[cat]) continue;
-      const uint64_t n = rate_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
+      const uint64_t n = rate_view[layout.DmcCell(d, cat)];
       StormScope scope;
       scope.key =
           absl::StrCat("dmc=", std::string(name), " category=", catalogue.categories()[cat]);
@@ -352,7 +372,7 @@ void Evaluator::EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& da
   *areas_flooded = static_cast<size_t>(std::count(flooded.begin(), flooded.end(), true));
 }
 
-std::vector<DeliveryRow> Evaluator::BuildDelivery(EventTime now) {
+std::vector<DeliveryRow> Evaluator::BuildDelivery() {
   std::vector<DeliveryRow> rows;
   const aggregate::RuleInputsSetup& s = *engine_->rule_inputs_setup();
   const catalog::AreaTable& areas = engine_->layout().areas();
@@ -361,9 +381,9 @@ std::vector<DeliveryRow> Evaluator::BuildDelivery(EventTime now) {
     std::vector<uint64_t> cells;
   };
   std::vector<Span> spans;
-  spans.push_back({"1h", engine_->DeliverySum(aggregate::WindowSpan::k1h, now)});
-  spans.push_back({"24h", engine_->DeliverySum(aggregate::WindowSpan::k24h, now)});
-  spans.push_back({"month", engine_->DeliverySumSince(calendar_.StartOfLocalMonth(now), now)});
+  spans.push_back({"1h", readings_->delivery_1h});
+  spans.push_back({"24h", readings_->delivery_24h});
+  spans.push_back({"month", readings_->delivery_month});
   for (const Span& span : spans) {
     for (size_t cls = 0; cls < s.class_names.size(); ++cls) {
       // Per region, then all regions together.
@@ -440,14 +460,15 @@ void Evaluator::EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& 
   }
 }
 
-std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
+std::vector<WhatIfRow> Evaluator::BuildWhatIf() {
   std::vector<WhatIfRow> rows;
   const aggregate::RuleInputsSetup& s = *engine_->rule_inputs_setup();
   if (s.voltage_rules.empty()) return rows;
   const catalog::AreaTable& areas = engine_->layout().areas();
   const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
   for (aggregate::WindowSpan span : {aggregate::WindowSpan::k1h, aggregate::WindowSpan::k24h}) {
-    const std::vector<uint64_t> cells = engine_->WhatIfSum(span, now);
+    const std::vector<uint64_t>& cells =
+        span == aggregate::WindowSpan::k1h ? readings_->whatif_1h : readings_->whatif_24h;
     const char* window = span == aggregate::WindowSpan::k1h ? "1h" : "24h";
     for (size_t rule_i = 0; rule_i < s.voltage_rules.size(); ++rule_i) {
       const aggregate::VoltageRule& rule = s.voltage_rules[rule_i];
@@ -473,10 +494,13 @@ std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
         scoped.push_back(make_row(
             absl::StrCat("area=", area == kUnknownArea ? "unknown" : areas.area(area).name), c));
       }
-      for (size_t d = 0; d < s.dmc_limit; ++d) {
-        const uint64_t* c = &cells[s.WhatIfDmcRow(rule_i, static_cast<uint16_t>(d))];
+      std::vector<uint16_t> dmc_ids = {0, 1};  // none, overflow, then by name
+      for (const uint16_t d : dmcs.IdsByName()) dmc_ids.push_back(d);
+      for (const uint16_t d : dmc_ids) {
+        if (d >= s.dmc_limit) continue;
+        const uint64_t* c = &cells[s.WhatIfDmcRow(rule_i, d)];
         if (c[s.max_candidates] == 0) continue;
-        const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+        const std::string_view name = dmcs.Name(d);
         scoped.push_back(make_row(
             absl::StrCat("dmc=", name.empty() ? std::string("none") : std::string(name)), c));
       }
@@ -508,7 +532,7 @@ std::vector<WhatIfRow> Evaluator::BuildWhatIf(EventTime now) {
 }
 
 void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
-  const std::vector<aggregate::NoisyDevice> noisy = engine_->NoisyDevices();
+  const std::vector<aggregate::NoisyDevice>& noisy = readings_->noisy;
   const catalog::AreaTable& areas = engine_->layout().areas();
   const catalog::SymbolTable& dmcs = *engine_->ref().dmcs;
   snap->noisy_devices = noisy.size();
@@ -656,13 +680,14 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(const std::vector<uint64_t>& day_view,
 
   // Per-DMC table (SMETS1): alerts in 24 h over every category, installations, noisy devices.
   std::map<std::string, uint64_t> noisy_by_dmc(snap.noisy_by_dmc.begin(), snap.noisy_by_dmc.end());
-  for (size_t d = 2; d < layout.dmc_limit(); ++d) {
-    const std::string_view name = dmcs.Name(static_cast<uint16_t>(d));
+  for (const uint16_t d : dmcs.IdsByName()) {  // by name: ids depend on who saw one first
+    if (d >= layout.dmc_limit()) continue;
+    const std::string_view name = dmcs.Name(d);
     if (name.empty()) continue;
     DmcRow row;
     row.dmc = std::string(name);
     for (size_t cat = 0; cat < layout.categories(); ++cat) {
-      row.alerts_24h += day_view[layout.DmcCell(static_cast<uint16_t>(d), cat)];
+      row.alerts_24h += day_view[layout.DmcCell(d, cat)];
     }
     if (inventory != nullptr && d < inventory->premises_by_dmc().size()) {
       row.installations = inventory->premises_by_dmc()[d];

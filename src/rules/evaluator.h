@@ -9,6 +9,7 @@
 // published, under a mutex taken once per evaluation (never on the per-event path).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -81,9 +82,13 @@ class Evaluator {
   static absl::StatusOr<std::unique_ptr<Evaluator>> Create(aggregate::Engine& engine,
                                                            const RulesConfig& config);
 
-  // Drains outage signals, and at most once per evaluation interval of event time runs every
-  // rule at `now`; `force` evaluates regardless (end of a replay).
+  // Reads the engine itself (its workers stopped, or driven by the calling thread): drains outage
+  // signals, and at most once per evaluation interval of event time runs every rule at `now`;
+  // `force` evaluates regardless. Tests and single-threaded callers.
   void Tick(EventTime now, bool force = false);
+  // The pipeline's way: takes the outage signals of `readings` and, with `evaluate`, runs every
+  // rule at readings.at on what they hold (the engine is not read; its workers go on).
+  void TickWith(const aggregate::Readings& readings, bool evaluate);
 
   // SIGHUP: takes a new rules configuration without a restart. Rules evaluated here (thresholds,
   // storms, outages, Go/No-Go) change at once; a detector whose settings changed starts afresh
@@ -96,6 +101,8 @@ class Evaluator {
   absl::Status Reload(const RulesConfig& config);
 
   RulesSnapshot Snapshot() const;
+  // The fleet views an evaluation reads (Engine::ViewBit), for the readings; any thread.
+  uint32_t views_needed() const { return views_needed_.load(std::memory_order_relaxed); }
   // Daemon: one log line per finding opened or closed and per daily decision (replay: off).
   void set_log_events(bool on) { log_events_ = on; }
   const RulesConfig& config() const { return config_; }
@@ -105,6 +112,8 @@ class Evaluator {
 
  private:
   Evaluator(aggregate::Engine& engine, const RulesConfig& config, LocalCalendar calendar);
+  static aggregate::View RateView(const RulesConfig& c);
+  static uint32_t ViewsFor(const RulesConfig& c);
   void Evaluate(EventTime now);
   std::unique_ptr<OutageTracker> MakeOutageTracker(const OutageConfig& c) const;
   void CloseOpen(FindingKind kind, const std::string& why);
@@ -112,9 +121,9 @@ class Evaluator {
   void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);
   void EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
                          std::vector<uint64_t>* flood_alerts_by_area, size_t* areas_flooded);
-  std::vector<DeliveryRow> BuildDelivery(EventTime now);
+  std::vector<DeliveryRow> BuildDelivery();  // from the readings
   void EvaluateDelivery(EventTime now, const std::vector<DeliveryRow>& rows);
-  std::vector<WhatIfRow> BuildWhatIf(EventTime now);
+  std::vector<WhatIfRow> BuildWhatIf();
   void EvaluateNoisy(EventTime now, RulesSnapshot* snap);
   GoNoGoInputs BuildGoNoGoInputs(const std::vector<uint64_t>& day_view,
                                  const std::vector<DeliveryRow>& delivery,
@@ -122,6 +131,7 @@ class Evaluator {
                                  size_t areas_flooded, const RulesSnapshot& snap);
 
   aggregate::Engine* engine_;
+  const aggregate::Readings* readings_ = nullptr;  // during Evaluate only
   RulesConfig config_;
   LocalCalendar calendar_;
   FindingBook book_;
@@ -137,6 +147,7 @@ class Evaluator {
   int64_t outages_evaluated_ms_ = EventTime::Min().ms;
   std::vector<bool> storm_excluded_;  // by category
   bool log_events_ = false;
+  std::atomic<uint32_t> views_needed_;
   std::set<std::string> logged_open_;  // finding ids open at the last log
 
   mutable std::mutex mu_;  // guards published_

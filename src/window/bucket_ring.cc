@@ -95,6 +95,17 @@ void BucketRing::SumInto(EventTime now, int buckets, std::span<uint64_t> out) co
   }
 }
 
+void BucketRing::SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out) const {
+  SMETSMON_CHECK(out.size() == cells_);
+  const int64_t nb = BucketNumber(now.ms);
+  for (int64_t b = nb - buckets + 1; b <= nb; ++b) {
+    const size_t slot = SlotOf(b);
+    if (tags_[slot].load(std::memory_order_relaxed) != b) continue;
+    const Cell* cells = &data_[slot * cells_];
+    for (size_t i = 0; i < cells_; ++i) out[i] += cells[i].load(std::memory_order_relaxed);
+  }
+}
+
 BucketRing::Raw BucketRing::Export() const {
   Raw raw;
   raw.stream_ms = stream_ms_.load(std::memory_order_relaxed);

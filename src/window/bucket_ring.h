@@ -49,6 +49,8 @@ class BucketRing {
   // Reader: adds to `out` (size cells()) the sum of the last `buckets` buckets ending with the
   // bucket that holds `now`. Buckets not (or no longer) in the ring contribute nothing.
   void SumInto(EventTime now, int buckets, std::span<uint64_t> out) const;
+  // The same from the writer's own thread (nothing can change under it): plain loads, no copy.
+  void SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out) const;
 
   uint64_t late() const { return late_.load(std::memory_order_relaxed); }
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }

@@ -68,7 +68,6 @@ TEST(CatchUpTest, ABacklogIsReadInEventTimeOrderAndItsPowerCutIsFound) {
   settings->http_listen = "127.0.0.1:0";
   settings->inventory_path = inventory;
   DaemonHooks hooks;
-  hooks.rules_interval_ms = 20;
 
   bool applied = false, evaluated = false;
   aggregate::CounterTotals counters;

@@ -45,7 +45,6 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
-  hooks.rules_interval_ms = 20;
   std::string metrics_text, findings, gonogo, whatif, delivery, top, device, areas;
   int no_token = 0, wrong_token = 0, bad_device = 0, unknown_device = 0, metrics_open = 0;
   // A device the generator certainly wrote: the first valid line's.
@@ -60,7 +59,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   int health = 0, ready = 0, missing = 0;
   std::thread client;
   hooks.on_started = [&](Daemon& d, uint16_t port) {
-    aggregate::Engine* engine = d.engine.get();
+    aggregate::Engine* engine = d.engine;
     const auto d_stream_ms = [engine] { return engine->StreamTime().ms; };
     client = std::thread([&, port, d_stream_ms, ingest = d.ingest.get()] {
       health = Get(port, "/healthz").first;

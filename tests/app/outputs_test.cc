@@ -164,7 +164,6 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
   }
   settings.reference.config_dir = dir + "/config";
   DaemonHooks hooks;
-  hooks.rules_interval_ms = 50;
 
   bool applied = false;
   rules::RulesSnapshot snap;
@@ -370,7 +369,6 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
   ASSERT_TRUE(settings.ok()) << settings.status();
   settings->http_listen = "127.0.0.1:0";
   DaemonHooks hooks;
-  hooks.rules_interval_ms = 50;
   std::thread client;
   bool delivered = false;
   auto keys_received = [&] {

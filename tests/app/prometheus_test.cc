@@ -60,7 +60,6 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
-  hooks.rules_interval_ms = 50;
 
   const std::string dir = testing::TempPath("prometheus");
   std::filesystem::remove_all(dir);

@@ -75,7 +75,6 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
   ManualClock clock(ProcessingTime{kNowMs});
   DaemonHooks hooks;
   hooks.clock = &clock;
-  hooks.rules_interval_ms = 20;
 
   std::map<std::string, bool> waited;
   std::string before, after, after_refused, metrics_text;

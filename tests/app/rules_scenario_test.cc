@@ -1,6 +1,6 @@
 // End to end through the rules on generated traffic: the generator's scenarios, replayed as
-// `smetsmon replay --inventory` does (rules from config/rules.yaml, the evaluator ticked after
-// every batch at the engine's stream time, then a forced final evaluation), must show as the
+// `smetsmon replay --inventory` does (through the pipeline: rules from config/rules.yaml evaluated
+// on the minute grid of stream time, then once more at the end of the stream), must show as the
 // findings, what-if rows and Go/No-Go an operator would act on. Expectations come from the
 // scenario's definition (generator.h), the generator's truth, or the generated lines decoded
 // independently of the engine.
@@ -26,6 +26,7 @@
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
 #include "testing/fixtures.h"
+#include "testing/pipeline.h"
 
 namespace smetsmon {
 namespace {
@@ -114,7 +115,8 @@ class RulesScenarioTest : public ::testing::Test {
   struct Generated {
     gen::GeneratorConfig config;
     gen::GeneratedTruth truth;
-    std::string path;  // the JSON Lines file
+    std::string path;       // the JSON Lines file
+    std::string inventory;  // its population's inventory CSV
   };
 
   // Generates `config` into a file and loads the population's inventory (as --inventory would).
@@ -123,6 +125,7 @@ class RulesScenarioTest : public ::testing::Test {
     g.config = config;
     g.path = testing::TempPath(absl::StrCat(name, ".jsonl"));
     const std::string inventory = testing::TempPath(absl::StrCat(name, "-inventory.csv"));
+    g.inventory = inventory;
     gen::Generator generator(*ref_.areas, *ref_.catalogue, config);
     {
       std::ofstream out(g.path, std::ios::binary);
@@ -159,36 +162,23 @@ class RulesScenarioTest : public ::testing::Test {
   // Replays the file as `smetsmon replay` does with config/rules.yaml; returns the final
   // snapshot.
   rules::RulesSnapshot Replay(const Generated& g, size_t workers = 1) {
-    aggregate::EngineConfig engine_config;
-    engine_config.workers = workers;
-    engine_config.expected_devices = size_t{1} << 17;  // presize only: the table grows
-    engine_config.dedup_capacity = size_t{1} << 20;    // above any file here: no evictions
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    const aggregate::RuleInputsSetup setup =
-        rules::BuildRuleInputsSetup(rules_, layout, engine_config.window.allowed_lateness_ms);
-    engine_config.rule_inputs = &setup;
-    aggregate::Engine engine(ref_, engine_config);
-    auto created = rules::Evaluator::Create(engine, rules_);
-    EXPECT_TRUE(created.ok()) << created.status();
-    if (!created.ok()) return {};
-    rules::Evaluator& evaluator = **created;
-
-    decode::Decoder decoder(
-        {ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), ref_.inventory.get()});
+    pipeline::PipelineConfig config = testing::TestPipelineConfig(/*rules=*/true);
+    config.engine.workers = workers;
+    config.engine.expected_devices = size_t{1} << 17;  // presize only: the table grows
+    config.engine.dedup_capacity = size_t{1} << 22;    // above any file here: no evictions
+    config.inventory_path = g.inventory;
     ManualClock clock(kReplayNow);
-    ingest::ReplayOptions options;
-    options.after_batch = [&] { evaluator.Tick(engine.StreamTime()); };
-    auto lines = ingest::ReplayFiles({g.path}, engine, decoder, clock, options);
+    auto p = testing::MakePipeline(config, clock);
+    if (p == nullptr) return {};
+    auto lines = ingest::ReplayFiles({g.path}, *p, clock, {});
     EXPECT_TRUE(lines.ok()) << lines.status();
     if (lines.ok()) {
       EXPECT_EQ(*lines, g.truth.lines);
     }
-    const aggregate::CounterTotals counters = engine.Counters();
+    const aggregate::CounterTotals counters = p->engine().Counters();
     EXPECT_EQ(counters.accepted, g.truth.unique_valid);
     EXPECT_EQ(counters.dedup_evictions, 0u);
-    for (size_t w = 0; w < engine.worker_count(); ++w) engine.worker(w).PublishRuleInputs();
-    evaluator.Tick(engine.StreamTime(), /*force=*/true);
-    rules::RulesSnapshot snapshot = evaluator.Snapshot();
+    rules::RulesSnapshot snapshot = p->evaluator()->Snapshot();
     EXPECT_EQ(snapshot.outage_signals_dropped, 0u);
     return snapshot;
   }

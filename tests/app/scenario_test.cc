@@ -11,6 +11,7 @@
 #include "gen/generator.h"
 #include "ingest/replay.h"
 #include "testing/fixtures.h"
+#include "testing/pipeline.h"
 
 namespace smetsmon {
 namespace {
@@ -19,8 +20,8 @@ class ScenarioTest : public ::testing::Test {
  protected:
   ScenarioTest() : ref_(testing::LoadTestReference()) {}
 
-  // Generates into a file and replays it with `workers` workers; returns the engine.
-  std::unique_ptr<aggregate::Engine> GenerateAndReplay(const gen::GeneratorConfig& config,
+  // Generates into a file and replays it with `workers` workers; returns the pipeline.
+  std::unique_ptr<pipeline::Pipeline> GenerateAndReplay(const gen::GeneratorConfig& config,
                                                        size_t workers, gen::GeneratedTruth* truth) {
     const std::string path = testing::TempPath("gen.jsonl");
     {
@@ -29,15 +30,13 @@ class ScenarioTest : public ::testing::Test {
       g.Run([&](std::string_view line) { out << line << '\n'; });
       *truth = g.truth();
     }
-    aggregate::EngineConfig engine_config;
-    engine_config.workers = workers;
-    auto engine = std::make_unique<aggregate::Engine>(ref_, engine_config);
-    decode::Decoder decoder({ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), nullptr});
-    ManualClock clock(ProcessingTime{4'000'000'000'000});
-    auto lines = ingest::ReplayFiles({path}, *engine, decoder, clock, {});
+    pipeline::PipelineConfig pipeline_config = testing::TestPipelineConfig();
+    pipeline_config.engine.workers = workers;
+    auto p = testing::MakePipeline(pipeline_config, clock_);
+    auto lines = ingest::ReplayFiles({path}, *p, clock_, {});
     EXPECT_TRUE(lines.ok()) << lines.status();
     EXPECT_EQ(*lines, truth->lines);
-    return engine;
+    return p;
   }
 
   std::map<std::string, uint64_t> ByCategory(const std::vector<uint64_t>& cells,
@@ -56,6 +55,7 @@ class ScenarioTest : public ::testing::Test {
   }
 
   catalog::ReferenceData ref_;
+  ManualClock clock_{ProcessingTime{4'000'000'000'000}};
 };
 
 TEST_F(ScenarioTest, ReplayCountsEqualTheGeneratorsTruth) {
@@ -63,7 +63,8 @@ TEST_F(ScenarioTest, ReplayCountsEqualTheGeneratorsTruth) {
   config.premises = 20000;
   config.duration_ms = 27 * kMsPerHour;  // long enough for late redeliveries (> 24 h + 5 min old)
   gen::GeneratedTruth truth;
-  auto engine = GenerateAndReplay(config, 1, &truth);
+  auto p = GenerateAndReplay(config, 1, &truth);
+  const aggregate::Engine* engine = &p->engine();
   const aggregate::CounterTotals c = engine->Counters();
   EXPECT_GT(truth.duplicates, 0u);
   EXPECT_GT(truth.late, 0u);
@@ -87,8 +88,10 @@ TEST_F(ScenarioTest, ShardedReplayCountsTheSame) {
   config.premises = 5000;
   config.duration_ms = 6 * kMsPerHour;
   gen::GeneratedTruth truth;
-  auto one = GenerateAndReplay(config, 1, &truth);
-  auto three = GenerateAndReplay(config, 3, &truth);
+  auto one_p = GenerateAndReplay(config, 1, &truth);
+  auto three_p = GenerateAndReplay(config, 3, &truth);
+  const aggregate::Engine* one = &one_p->engine();
+  const aggregate::Engine* three = &three_p->engine();
   EXPECT_EQ(one->Totals(), three->Totals());
   const EventTime now = one->StreamTime();
   EXPECT_EQ(one->View(aggregate::View::k1h, now), three->View(aggregate::View::k1h, now));
@@ -103,19 +106,21 @@ TEST_F(ScenarioTest, DmcFloodShowsInTheSmets1DmcWindow) {
   config.power_cut.enabled = false;
   config.comms_incident.enabled = false;
   gen::GeneratedTruth truth;
-  auto engine = GenerateAndReplay(config, 1, &truth);
+  auto p = GenerateAndReplay(config, 1, &truth);
+  const aggregate::Engine* engine = &p->engine();
+  const catalog::ReferenceData& ref = p->ref();
   ASSERT_GT(truth.dmc_flood_alerts, 0u);
   // Over the day, the flooding DMC's SMETS1 voltage alerts dwarf any other DMC's.
   const auto cells = engine->View(aggregate::View::k24h, engine->StreamTime());
   const auto& l = engine->layout();
   const size_t voltage = static_cast<size_t>(ref_.catalogue->CategoryIndexOf("voltage"));
-  const uint16_t flooding = ref_.dmcs->Find(config.dmc_flood.dmc);
+  const uint16_t flooding = ref.dmcs->Find(config.dmc_flood.dmc);
   ASSERT_NE(flooding, 0);
   const uint64_t flood_count = cells[l.DmcCell(flooding, voltage)];
   EXPECT_GE(flood_count, truth.dmc_flood_alerts);
   for (const std::string& other : config.smets1_dmcs) {
     if (other == config.dmc_flood.dmc) continue;
-    const uint16_t id = ref_.dmcs->Find(other);
+    const uint16_t id = ref.dmcs->Find(other);
     if (id == 0) continue;
     EXPECT_LT(cells[l.DmcCell(id, voltage)] * 5, flood_count) << other;
   }

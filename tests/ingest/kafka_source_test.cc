@@ -13,6 +13,7 @@
 #include "gen/kafka_loadgen.h"
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
+#include "testing/pipeline.h"
 
 namespace smetsmon::ingest {
 namespace {
@@ -63,9 +64,18 @@ class KafkaIngestTest : public ::testing::Test {
     return c;
   }
 
+  // The pipeline (engine, workers) an ingest feeds.
+  std::unique_ptr<pipeline::Pipeline> Pipeline(const aggregate::EngineConfig& engine = {},
+                                               size_t max_inflight_batches = 8) {
+    pipeline::PipelineConfig c = testing::TestPipelineConfig();
+    c.engine = engine;
+    c.max_inflight_batches = max_inflight_batches;
+    return testing::MakePipeline(c, clock_);
+  }
+
   // Runs an ingest until `expected` messages are applied, then stops it gracefully.
-  void ConsumeUntil(aggregate::Engine& engine, uint64_t expected, KafkaStats* stats = nullptr) {
-    auto ingest = KafkaIngest::Create(engine, ref_, Config(), clock_);
+  void ConsumeUntil(pipeline::Pipeline& p, uint64_t expected, KafkaStats* stats = nullptr) {
+    auto ingest = KafkaIngest::Create(p, Config(), clock_);
     ASSERT_TRUE(ingest.ok()) << ingest.status();
     std::thread poll([&] { (*ingest)->Run(); });
     const bool reached = (*ingest)->WaitForApplied(expected, 60'000);
@@ -86,9 +96,10 @@ TEST_F(KafkaIngestTest, ConsumesEverythingAndReconcilesExactly) {
   kafka_.Produce("smets.alerts", lines);
   aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
-  aggregate::Engine engine(ref_, config);
+  auto engine_pipeline = Pipeline(config);
+  aggregate::Engine& engine = engine_pipeline->engine();
   KafkaStats stats;
-  ConsumeUntil(engine, truth.lines, &stats);
+  ConsumeUntil(*engine_pipeline, truth.lines, &stats);
   const aggregate::CounterTotals c = engine.Counters();
   EXPECT_EQ(stats.consumed, truth.lines);
   EXPECT_EQ(c.accepted, truth.unique_valid);
@@ -106,8 +117,9 @@ TEST_F(KafkaIngestTest, InvalidMessagesGoWholeToTheDeadLetterTopicWithTheirReaso
       R"({"alert_id":"b","device_id":"00-DB-12-34-56-78-90-A0","alert_code":"8F40","event_time":1687780800000})",
   };
   kafka_.Produce("smets.alerts", lines);
-  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
-  ConsumeUntil(engine, lines.size());
+  auto engine_pipeline = Pipeline();
+  aggregate::Engine& engine = engine_pipeline->engine();
+  ConsumeUntil(*engine_pipeline, lines.size());
   const auto dead = kafka_.ReadAll("smets.alerts.dlq", 1, 3);
   ASSERT_EQ(dead.size(), 3u);
   std::map<std::string, std::string> reason_of;
@@ -127,14 +139,15 @@ TEST_F(KafkaIngestTest, StopAndResumeLosesNothingAndCountsNothingTwice) {
   gen::GeneratedTruth truth;
   const auto lines = Traffic(2000, 4, &truth);
   const size_t half = lines.size() / 2;
-  aggregate::Engine engine(ref_, ExactDedup());
+  auto engine_pipeline = Pipeline(ExactDedup());
+  aggregate::Engine& engine = engine_pipeline->engine();
   kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin(), lines.begin() + half));
-  ConsumeUntil(engine, half);
+  ConsumeUntil(*engine_pipeline, half);
   kafka_.Produce("smets.alerts", std::vector<std::string>(lines.begin() + half, lines.end()));
   // A new consumer in the same group resumes at the committed offsets: it must see exactly the
   // second half (a redelivered first half would show up as extra duplicates).
   KafkaStats second;
-  ConsumeUntil(engine, lines.size() - half, &second);
+  ConsumeUntil(*engine_pipeline, lines.size() - half, &second);
   EXPECT_EQ(second.consumed, lines.size() - half);
   const aggregate::CounterTotals c = engine.Counters();
   EXPECT_EQ(c.accepted, truth.unique_valid);
@@ -156,8 +169,9 @@ TEST_F(KafkaIngestTest, LoadgenReportReconcilesWithWhatTheMonitorCounts) {
   EXPECT_EQ(report->failed, 0u);
   aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
-  aggregate::Engine engine(ref_, config);
-  ConsumeUntil(engine, report->delivered);
+  auto engine_pipeline = Pipeline(config);
+  aggregate::Engine& engine = engine_pipeline->engine();
+  ConsumeUntil(*engine_pipeline, report->delivered);
   const aggregate::CounterTotals c = engine.Counters();
   EXPECT_EQ(c.accepted, report->truth.unique_valid);
   EXPECT_EQ(c.duplicates, report->truth.duplicates);
@@ -167,9 +181,8 @@ TEST_F(KafkaIngestTest, LoadgenReportReconcilesWithWhatTheMonitorCounts) {
 // Runs an ingest on its own thread until stopped.
 class Running {
  public:
-  Running(aggregate::Engine& engine, const catalog::ReferenceData& ref, const KafkaConfig& config,
-          const Clock& clock) {
-    auto ingest = KafkaIngest::Create(engine, ref, config, clock);
+  Running(pipeline::Pipeline& p, const KafkaConfig& config, const Clock& clock) {
+    auto ingest = KafkaIngest::Create(p, config, clock);
     EXPECT_TRUE(ingest.ok()) << ingest.status();
     ingest_ = std::move(*ingest);
     thread_ = std::thread([this] { ingest_->Run(); });
@@ -197,10 +210,12 @@ TEST_F(KafkaIngestTest, TwoInstancesSplitThePartitionsAndTheSurvivorTakesOver) {
   g.Run([&](std::string_view l) { lines.emplace_back(l); });
   const size_t half = lines.size() / 2;
 
-  aggregate::Engine engine_a(ref_, aggregate::EngineConfig{});
-  aggregate::Engine engine_b(ref_, aggregate::EngineConfig{});
-  Running a(engine_a, ref_, Config(), clock_);
-  Running b(engine_b, ref_, Config(), clock_);
+  auto engine_a_pipeline = Pipeline();
+  aggregate::Engine& engine_a = engine_a_pipeline->engine();
+  auto engine_b_pipeline = Pipeline();
+  aggregate::Engine& engine_b = engine_b_pipeline->engine();
+  Running a(*engine_a_pipeline, Config(), clock_);
+  Running b(*engine_b_pipeline, Config(), clock_);
   // A bounded wait without a sleep: wait for a count that is never reached.
   const auto wait_a_little = [&] { a->WaitForApplied(~uint64_t{0}, 50); };
   const auto split = [&] {
@@ -244,8 +259,9 @@ TEST_F(KafkaIngestTest, FetchAndCommitErrorsAreRetriedWithoutLoss) {
   rd_kafka_mock_push_request_errors(kafka_.cluster(), kApiKeyOffsetCommit, 2,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                     RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
-  aggregate::Engine engine(ref_, ExactDedup());
-  ConsumeUntil(engine, lines.size());
+  auto engine_pipeline = Pipeline(ExactDedup());
+  aggregate::Engine& engine = engine_pipeline->engine();
+  ConsumeUntil(*engine_pipeline, lines.size());
   const aggregate::CounterTotals c = engine.Counters();
   EXPECT_EQ(c.accepted, truth.unique_valid);
   EXPECT_EQ(c.duplicates, truth.duplicates);
@@ -267,8 +283,9 @@ TEST_F(KafkaIngestTest, ABrokerDownAndBackUpLosesNothing) {
   kafka_.Produce("smets.alerts", first);
   aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
-  aggregate::Engine engine(ref_, config);
-  auto ingest = KafkaIngest::Create(engine, ref_, Config(), clock_);
+  auto engine_pipeline = Pipeline(config);
+  aggregate::Engine& engine = engine_pipeline->engine();
+  auto ingest = KafkaIngest::Create(*engine_pipeline, Config(), clock_);
   ASSERT_TRUE(ingest.ok()) << ingest.status();
   std::thread poll([&] { (*ingest)->Run(); });
   ASSERT_TRUE((*ingest)->WaitForApplied(first.size(), 60'000));
@@ -300,10 +317,11 @@ TEST_F(KafkaIngestTest, ABacklogReadAfterTheGroupJoinIsNotMadeLateByIdleAdvance)
   kafka_.Produce("smets.alerts", lines);
   aggregate::EngineConfig config;
   config.workers = 2;
-  aggregate::Engine engine(ref_, config);
+  auto engine_pipeline = Pipeline(config);
+  aggregate::Engine& engine = engine_pipeline->engine();
   KafkaConfig kc = Config();
   kc.idle_advance_ms = 10;
-  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  auto ingest = KafkaIngest::Create(*engine_pipeline, kc, clock_);
   ASSERT_TRUE(ingest.ok()) << ingest.status();
   std::thread poll([&] { (*ingest)->Run(); });
   const bool all = (*ingest)->WaitForApplied(truth.lines, 60'000);
@@ -320,12 +338,13 @@ TEST_F(KafkaIngestTest, ABacklogReadAfterTheGroupJoinIsNotMadeLateByIdleAdvance)
 // With nothing assigned (here: a topic that does not exist), the windows wait for a group join,
 // then age out with processing time once no partition has come for idle_advance_unassigned_ms.
 TEST_F(KafkaIngestTest, WithoutPartitionsTheWindowsAdvanceAfterTheUnassignedGrace) {
-  aggregate::Engine engine(ref_, aggregate::EngineConfig{});
+  auto engine_pipeline = Pipeline();
+  aggregate::Engine& engine = engine_pipeline->engine();
   KafkaConfig kc = Config();
   kc.topic = "no.such.topic";
   kc.idle_advance_ms = 10;
   kc.idle_advance_unassigned_ms = 30'000;
-  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  auto ingest = KafkaIngest::Create(*engine_pipeline, kc, clock_);
   ASSERT_TRUE(ingest.ok()) << ingest.status();
   std::thread poll([&] { (*ingest)->Run(); });
   // Many idle-advance attempts (10 ms apart) while the manual clock stands still: none moves.
@@ -349,17 +368,18 @@ TEST_F(KafkaIngestTest, SlowWorkersPauseFetchingInsteadOfQueueingWithoutBound) {
   kafka_.Produce("smets.alerts", lines);
   aggregate::EngineConfig config = ExactDedup();
   config.workers = 2;
-  aggregate::Engine engine(ref_, config);
   KafkaConfig kc = Config();
   kc.batch_size = 100;
   kc.max_inflight_batches = 2;
-  auto ingest = KafkaIngest::Create(engine, ref_, kc, clock_);
+  auto engine_pipeline = Pipeline(config, kc.max_inflight_batches);
+  aggregate::Engine& engine = engine_pipeline->engine();
+  auto ingest = KafkaIngest::Create(*engine_pipeline, kc, clock_);
   ASSERT_TRUE(ingest.ok()) << ingest.status();
   // Hold worker 1 until released: batches cannot complete, so the consumer must stop fetching.
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
-  (*ingest)->RunOnWorker(1, [&](aggregate::Worker&) {
+  engine_pipeline->RunOnWorker(1, [&](aggregate::Worker&) {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return release; });
   });

@@ -6,6 +6,7 @@
 
 #include "ingest/jsonl_reader.h"
 #include "testing/fixtures.h"
+#include "testing/pipeline.h"
 
 namespace smetsmon::ingest {
 namespace {
@@ -13,21 +14,19 @@ namespace {
 class ReplayTest : public ::testing::Test {
  protected:
   ReplayTest()
-      : ref_(testing::LoadTestReference()),
-        engine_(ref_, aggregate::EngineConfig{}),
-        decoder_({ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), nullptr}),
-        clock_(ProcessingTime{1700000000000}) {}
+      : clock_(ProcessingTime{1700000000000}),
+        pipeline_(testing::MakePipeline(testing::TestPipelineConfig(), clock_)),
+        engine_(pipeline_->engine()) {}
 
   absl::StatusOr<uint64_t> Replay(const std::vector<std::string>& files, DeadLetterSink* sink) {
     ReplayOptions options;
     options.rejects = sink;
-    return ReplayFiles(files, engine_, decoder_, clock_, options);
+    return ReplayFiles(files, *pipeline_, clock_, options);
   }
 
-  catalog::ReferenceData ref_;
-  aggregate::Engine engine_;
-  decode::Decoder decoder_;
   ManualClock clock_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  aggregate::Engine& engine_;
 };
 
 TEST_F(ReplayTest, SampleFileCountsMatchTheContract) {

@@ -1,0 +1,556 @@
+#include "pipeline/pipeline.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "smetsmon/status.h"
+
+namespace smetsmon::pipeline {
+namespace {
+
+int64_t FloorTo(int64_t t, int64_t step) {
+  const int64_t q = t / step;
+  return (t % step != 0 && t < 0 ? q - 1 : q) * step;
+}
+
+}  // namespace
+
+const double Pipeline::kLatencyBoundsS[kLatencyBuckets] = {
+    0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5};
+
+// A point of the stream where every worker takes its part of the rules' readings.
+struct Pipeline::Barrier {
+  int64_t at_ms = 0;
+  int64_t month_start_ms = 0;
+  uint32_t views = 0;  // the fleet views the evaluator reads
+  std::vector<aggregate::Readings> parts;  // one per worker, written by its owner
+  std::atomic<size_t> remaining{0};
+  std::promise<void> evaluated;  // set by the rules thread
+};
+
+// One entry of a worker's queue.
+struct Pipeline::QueueItem {
+  enum class Kind : uint8_t { kSegment, kBarrier, kAdvance, kTask };
+  Kind kind = Kind::kSegment;
+  SourceBatch* batch = nullptr;  // kSegment
+  uint32_t begin = 0, end = 0;   // kSegment: the worker's items [begin, end)
+  bool last = false;             // kSegment: the batch's last segment for this worker
+  std::shared_ptr<Barrier> barrier;
+  int64_t advance_ms = 0;                          // kAdvance
+  std::function<void(aggregate::Worker&)> task;  // kTask
+};
+
+// The rules thread: evaluates each barrier once every worker has passed it, and runs tasks (a
+// reload) between evaluations.
+class Pipeline::RulesThread {
+ public:
+  explicit RulesThread(Pipeline* owner) : owner_(owner), thread_([this] { Loop(); }) {}
+  ~RulesThread() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Push(std::shared_ptr<Barrier> b) {
+    {
+      std::lock_guard lock(mu_);
+      barriers_.push_back(std::move(b));
+    }
+    cv_.notify_one();
+  }
+  void Post(std::function<bool()> task) {
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+  uint64_t evaluations() const { return evaluations_.load(std::memory_order_relaxed); }
+
+ private:
+  void Loop() {
+    pthread_setname_np(pthread_self(), "smetsmon-rules");
+    for (;;) {
+      std::deque<std::shared_ptr<Barrier>> barriers;
+      std::deque<std::function<bool()>> tasks;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !barriers_.empty() || !tasks_.empty() || stopping_; });
+        if (barriers_.empty() && tasks_.empty()) return;  // stopping, nothing left
+        barriers.swap(barriers_);
+        tasks.swap(tasks_);
+      }
+      for (auto& b : barriers) Evaluate(*b);
+      for (auto& task : tasks) {
+        // A task that changed the rules (a reload) has them judge the last readings at once.
+        if (task() && last_.at != EventTime::Min()) {
+          owner_->evaluator_->TickWith(last_, /*evaluate=*/true);
+          if (owner_->on_evaluated_) owner_->on_evaluated_();
+        }
+      }
+    }
+  }
+
+  void Evaluate(Barrier& b) {
+    aggregate::Readings merged;
+    for (aggregate::Readings& part : b.parts) {
+      aggregate::Engine::MergeReadings(merged, std::move(part));
+    }
+    aggregate::Engine::FinishReadings(merged);
+    owner_->evaluator_->TickWith(merged, /*evaluate=*/true);
+    evaluations_.fetch_add(1, std::memory_order_relaxed);
+    if (owner_->on_evaluated_) owner_->on_evaluated_();
+    merged.signals.clear();  // taken; a re-evaluation must not add them twice
+    last_ = std::move(merged);
+    b.evaluated.set_value();
+  }
+
+  Pipeline* owner_;
+  aggregate::Readings last_;  // rules thread only
+  std::atomic<uint64_t> evaluations_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Barrier>> barriers_;
+  std::deque<std::function<bool()>> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the fields it uses
+};
+
+// One engine worker's thread: decodes and applies its items of each batch in queue order, takes
+// its readings at barriers, runs tasks between items.
+class Pipeline::WorkerThread {
+ public:
+  WorkerThread(Pipeline* owner, size_t index)
+      : owner_(owner),
+        index_(index),
+        worker_(&owner->engine_->worker(index)),
+        decoder_({owner->ref_->areas.get(), owner->ref_->dmcs.get(), owner->ref_->cohorts.get(),
+                  owner->ref_->inventory.get()}),
+        thread_([this] { Loop(); }) {}
+  ~WorkerThread() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  // Pushes items in order under one lock.
+  void Push(std::vector<QueueItem>&& items) {
+    size_t messages = 0;
+    for (const QueueItem& it : items) messages += it.end - it.begin;
+    queued_messages_.fetch_add(messages, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mu_);
+      for (QueueItem& it : items) queue_.push_back(std::move(it));
+    }
+    cv_.notify_one();
+  }
+  size_t queued_messages() const { return queued_messages_.load(std::memory_order_relaxed); }
+  double busy_seconds() const {
+    return static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) / 1e9;
+  }
+
+ private:
+  void Loop() {
+    // Named for top -H, perf and gdb: "smetsmon-w0", "smetsmon-w1", ...
+    pthread_setname_np(pthread_self(), ("smetsmon-w" + std::to_string(index_)).c_str());
+    std::deque<QueueItem> items;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+        if (queue_.empty()) return;  // stopping, everything applied
+        items.swap(queue_);
+      }
+      for (QueueItem& item : items) Process(item);
+      items.clear();
+    }
+  }
+
+  void Process(QueueItem& item) {
+    const int64_t start_ns = owner_->clock_->MonotonicNs();
+    switch (item.kind) {
+      case QueueItem::Kind::kSegment:
+        ApplySegment(item);
+        break;
+      case QueueItem::Kind::kBarrier: {
+        Barrier& b = *item.barrier;
+        worker_->AdvanceTo(EventTime{b.at_ms});
+        b.parts[index_] = owner_->engine_->WorkerReadings(
+            index_, EventTime{b.at_ms}, EventTime{b.month_start_ms}, b.views);
+        if (b.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          owner_->rules_thread_->Push(std::move(item.barrier));
+        }
+        break;
+      }
+      case QueueItem::Kind::kAdvance:
+        worker_->AdvanceTo(EventTime{item.advance_ms});
+        break;
+      case QueueItem::Kind::kTask:
+        item.task(*worker_);
+        break;
+    }
+    busy_ns_.fetch_add(owner_->clock_->MonotonicNs() - start_ns, std::memory_order_relaxed);
+  }
+
+  void ApplySegment(const QueueItem& item) {
+    SourceBatch& batch = *item.batch;
+    const std::vector<SourceBatch::Item>& items = batch.items_[index_];
+    events_.clear();
+    stream_ms_.clear();
+    for (uint32_t k = item.begin; k < item.end; ++k) {
+      const SourceBatch::Item& it = items[k];
+      RejectReason r = it.rejected;
+      AlertEvent e;
+      if (r == RejectReason::kNone) {
+        r = decoder_.Decode(batch.messages[it.index], batch.received, &e);
+        // The router placed the message by its scan; a full decode that reads another device or
+        // time (a key given twice) would be applied by the wrong worker or at the wrong time.
+        if (r == RejectReason::kNone &&
+            (e.device != it.device || e.event_time.ms != it.event_ms)) {
+          r = RejectReason::kAmbiguous;
+        }
+      }
+      if (r != RejectReason::kNone) {
+        worker_->CountRejected(r);
+        batch.worker_rejects_[index_].emplace_back(it.index, r);
+        continue;
+      }
+      events_.push_back(e);
+      stream_ms_.push_back(it.stream_ms);
+    }
+    worker_->ApplyBatch(events_, stream_ms_);
+    queued_messages_.fetch_sub(item.end - item.begin, std::memory_order_relaxed);
+    if (item.last && batch.pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      owner_->BatchDone(&batch);
+    }
+  }
+
+  Pipeline* owner_;
+  size_t index_;
+  aggregate::Worker* worker_;
+  decode::Decoder decoder_;
+  std::vector<AlertEvent> events_;  // reused per segment
+  std::vector<int64_t> stream_ms_;
+  std::atomic<size_t> queued_messages_{0};
+  std::atomic<int64_t> busy_ns_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<QueueItem> queue_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the fields it uses
+};
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config,
+                                                           const Clock& clock) {
+  std::unique_ptr<Pipeline> p(new Pipeline(config, clock));
+  SMETSMON_RETURN_IF_ERROR(p->Build());
+  return p;
+}
+
+Pipeline::Pipeline(const PipelineConfig& config, const Clock& clock)
+    : config_(config), clock_(&clock) {}
+
+absl::Status Pipeline::Build() {
+  if (config_.engine.workers < 1 || config_.engine.workers > aggregate::kVirtualShards) {
+    return absl::InvalidArgumentError(absl::StrCat("engine.workers must be 1 to ",
+                                                   aggregate::kVirtualShards));
+  }
+  // 1. Reference data: areas and the alert catalogue (the inventory comes after the snapshot).
+  SMETSMON_ASSIGN_OR_RETURN(catalog::ReferenceData ref,
+                            catalog::LoadReferenceConfig(config_.reference));
+  ref_ = std::make_unique<catalog::ReferenceData>(std::move(ref));
+  // 2-3. Rules config, and from it what the workers keep per event for the rules.
+  const std::string rules_path = config_.reference.config_dir + "/rules.yaml";
+  if (config_.rules && std::filesystem::exists(rules_path)) {
+    SMETSMON_ASSIGN_OR_RETURN(rules::RulesConfig rules, rules::LoadRulesConfig(rules_path, *ref_));
+    rules_config_ = std::make_unique<rules::RulesConfig>(std::move(rules));
+    const aggregate::FleetLayout layout(*ref_->areas, *ref_->catalogue, *ref_->dmcs,
+                                        *ref_->cohorts);
+    rule_inputs_ = std::make_unique<aggregate::RuleInputsSetup>(rules::BuildRuleInputsSetup(
+        *rules_config_, layout, config_.engine.window.allowed_lateness_ms));
+    config_.engine.rule_inputs = rule_inputs_.get();
+  } else {
+    config_.engine.rule_inputs = nullptr;
+    if (config_.rules) Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
+  }
+  // 4-5. The engine, then its snapshot (which restores DMC/cohort symbol ids first).
+  engine_ = std::make_unique<aggregate::Engine>(*ref_, config_.engine);
+  if (!config_.snapshot_path.empty() && std::filesystem::exists(config_.snapshot_path)) {
+    SMETSMON_RETURN_IF_ERROR(engine_->LoadSnapshot(config_.snapshot_path));
+    Log(LogLevel::kInfo, "snapshot restored", {{"path", config_.snapshot_path}});
+    const EventTime restored = engine_->StreamTime();
+    stream_ms_.store(restored.ms, std::memory_order_relaxed);
+    if (restored != EventTime::Min()) {
+      next_grid_ms_ = FloorTo(restored.ms, config_.grid_ms) + config_.grid_ms;
+    }
+  }
+  // 6. The inventory, after the snapshot's symbol ids.
+  if (!config_.inventory_path.empty()) {
+    ref_->inventory =
+        std::make_unique<catalog::Inventory>(*ref_->areas, *ref_->dmcs, *ref_->cohorts);
+    SMETSMON_RETURN_IF_ERROR(ref_->inventory->LoadCsv(config_.inventory_path));
+  }
+  // 7. The evaluator (its outage tracker takes the inventory's premises per area).
+  if (rules_config_ != nullptr) {
+    SMETSMON_ASSIGN_OR_RETURN(evaluator_, rules::Evaluator::Create(*engine_, *rules_config_));
+    evaluator_->set_log_events(config_.log_findings);
+  }
+  router_decoder_ = std::make_unique<decode::Decoder>(decode::DecoderRefs{
+      ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
+  // 8. Threads: the rules thread before the workers that hand it barriers.
+  if (evaluator_ != nullptr) rules_thread_ = std::make_unique<RulesThread>(this);
+  for (size_t i = 0; i < engine_->worker_count(); ++i) {
+    workers_.push_back(std::make_unique<WorkerThread>(this, i));
+  }
+  return absl::OkStatus();
+}
+
+Pipeline::~Pipeline() { Stop(); }
+
+void Pipeline::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  workers_.clear();      // each applies what is queued, then joins
+  rules_thread_.reset();  // evaluates the barriers the workers completed, then joins
+}
+
+void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
+  SourceBatch& b = *batch;
+  const size_t n_workers = workers_.size();
+  const size_t n = b.messages.size();
+  b.items_.assign(n_workers, {});
+  for (auto& v : b.items_) v.reserve(n / n_workers + 16);
+  b.worker_rejects_.assign(n_workers, {});
+  b.event_ms.assign(n, 0);
+  b.rejected.clear();
+  b.submitted_ns_ = clock_->MonotonicNs();
+  std::vector<std::vector<QueueItem>> pushes(n_workers);
+  std::vector<uint32_t> segment_begin(n_workers, 0);
+  // Ends every worker's current segment and queues `barrier` after it.
+  const auto cut = [&](const std::shared_ptr<Barrier>& barrier) {
+    for (size_t w = 0; w < n_workers; ++w) {
+      const auto end = static_cast<uint32_t>(b.items_[w].size());
+      if (end > segment_begin[w]) {
+        QueueItem seg;
+        seg.batch = &b;
+        seg.begin = segment_begin[w];
+        seg.end = end;
+        pushes[w].push_back(std::move(seg));
+        segment_begin[w] = end;
+      }
+      QueueItem item;
+      item.kind = QueueItem::Kind::kBarrier;
+      item.barrier = barrier;
+      pushes[w].push_back(std::move(item));
+    }
+  };
+  const int64_t future_limit_ms = b.received.ms + decode::kMaxFutureMs;
+  for (size_t i = 0; i < n; ++i) {
+    SourceBatch::Item it{static_cast<uint32_t>(i), RejectReason::kNone, 0, DeviceId{0}, 0};
+    decode::RouteKey key;
+    size_t worker = i % n_workers;  // for messages without a device: any worker will do
+    bool routed = decode::ScanRouteKey(b.messages[i], router_dates_, &key);
+    if (!routed) {
+      // The scan could not read it: decode it here (rare), for its device or its reject reason.
+      router_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+      AlertEvent e;
+      it.rejected = router_decoder_->Decode(b.messages[i], b.received, &e);
+      if (it.rejected == RejectReason::kNone) {
+        key.device = e.device;
+        key.event_ms = e.event_time.ms;
+        routed = true;
+      }
+    }
+    if (routed) {
+      worker = engine_->WorkerIndexFor(key.device);
+      it.device = key.device;
+      it.event_ms = key.event_ms;
+      b.event_ms[i] = key.event_ms;
+      // An event from the future is rejected by its worker; it never moves the stream time.
+      if (key.event_ms <= future_limit_ms) {
+        for (const std::shared_ptr<Barrier>& barrier : MoveStreamTime(key.event_ms)) cut(barrier);
+      }
+    }
+    it.stream_ms = stream_ms_.load(std::memory_order_relaxed);
+    b.items_[worker].push_back(it);
+  }
+  for (size_t w = 0; w < n_workers; ++w) {
+    QueueItem seg;
+    seg.batch = &b;
+    seg.begin = segment_begin[w];
+    seg.end = static_cast<uint32_t>(b.items_[w].size());
+    seg.last = true;
+    pushes[w].push_back(std::move(seg));
+  }
+  b.pending_.store(n_workers, std::memory_order_relaxed);
+  b.Routed();
+  batches_submitted_.fetch_add(1, std::memory_order_relaxed);
+  messages_submitted_.fetch_add(n, std::memory_order_relaxed);
+  inflight_.push_back(std::move(batch));
+  for (size_t w = 0; w < n_workers; ++w) workers_[w]->Push(std::move(pushes[w]));
+}
+
+std::vector<std::shared_ptr<Pipeline::Barrier>> Pipeline::MoveStreamTime(int64_t t) {
+  std::vector<std::shared_ptr<Barrier>> barriers;
+  const int64_t stream = stream_ms_.load(std::memory_order_relaxed);
+  if (t <= stream) return barriers;
+  stream_ms_.store(t, std::memory_order_relaxed);
+  if (stream == EventTime::Min().ms) {
+    next_grid_ms_ = FloorTo(t, config_.grid_ms) + config_.grid_ms;
+    return barriers;
+  }
+  if (evaluator_ == nullptr || t < next_grid_ms_) return barriers;
+  // The stream crossed one or more grid points: the rules evaluate at the first (the minute that
+  // ended with the events before this one) and, after a gap, at the last, each on everything
+  // routed before this event.
+  const int64_t last = FloorTo(t, config_.grid_ms);
+  barriers.push_back(MakeBarrier(next_grid_ms_));
+  if (last > next_grid_ms_) barriers.push_back(MakeBarrier(last));
+  next_grid_ms_ = last + config_.grid_ms;
+  return barriers;
+}
+
+std::shared_ptr<Pipeline::Barrier> Pipeline::MakeBarrier(int64_t at_ms) {
+  auto barrier = std::make_shared<Barrier>();
+  barrier->at_ms = at_ms;
+  barrier->month_start_ms = evaluator_->calendar().StartOfLocalMonth(EventTime{at_ms}).ms;
+  barrier->views = evaluator_->views_needed();
+  barrier->parts.resize(workers_.size());
+  barrier->remaining.store(workers_.size(), std::memory_order_relaxed);
+  return barrier;
+}
+
+void Pipeline::AdvanceIdle(ProcessingTime now) {
+  const int64_t target = now.ms - config_.engine.idle_lag_ms;
+  if (target <= stream_ms_.load(std::memory_order_relaxed)) return;
+  const std::vector<std::shared_ptr<Barrier>> barriers = MoveStreamTime(target);
+  for (auto& w : workers_) {
+    std::vector<QueueItem> items;
+    for (const std::shared_ptr<Barrier>& barrier : barriers) {
+      QueueItem b;
+      b.kind = QueueItem::Kind::kBarrier;
+      b.barrier = barrier;
+      items.push_back(std::move(b));
+    }
+    QueueItem advance;
+    advance.kind = QueueItem::Kind::kAdvance;
+    advance.advance_ms = target;
+    items.push_back(std::move(advance));
+    w->Push(std::move(items));
+  }
+}
+
+void Pipeline::Finish(const std::function<void(std::unique_ptr<SourceBatch>)>& done) {
+  const int64_t stream = stream_ms_.load(std::memory_order_relaxed);
+  if (stream != EventTime::Min().ms) {  // every worker's windows end where the stream does
+    for (auto& w : workers_) {
+      std::vector<QueueItem> items(1);
+      items[0].kind = QueueItem::Kind::kAdvance;
+      items[0].advance_ms = stream;
+      w->Push(std::move(items));
+    }
+  }
+  if (evaluator_ != nullptr && stream != EventTime::Min().ms) {
+    std::shared_ptr<Barrier> barrier = MakeBarrier(stream);
+    std::future<void> evaluated = barrier->evaluated.get_future();
+    for (auto& w : workers_) {
+      std::vector<QueueItem> items(1);
+      items[0].kind = QueueItem::Kind::kBarrier;
+      items[0].barrier = barrier;
+      w->Push(std::move(items));
+    }
+    barrier.reset();
+    evaluated.wait();
+  }
+  Reap(/*wait=*/true, done);
+}
+
+void Pipeline::BatchDone(SourceBatch* batch) {
+  RecordLatency(clock_->MonotonicNs() - batch->submitted_ns_);
+  batches_applied_.fetch_add(1, std::memory_order_relaxed);
+  messages_applied_.fetch_add(batch->messages.size(), std::memory_order_relaxed);
+  std::lock_guard lock(done_mu_);
+  done_cv_.notify_all();
+}
+
+void Pipeline::RecordLatency(int64_t ns) {
+  const double s = static_cast<double>(ns) / 1e9;
+  size_t b = 0;
+  while (b < kLatencyBuckets && s > kLatencyBoundsS[b]) ++b;
+  latency_counts_[b].fetch_add(1, std::memory_order_relaxed);  // once per batch
+  latency_sum_ns_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(ns, 0)),
+                            std::memory_order_relaxed);
+}
+
+void Pipeline::Reap(bool wait, const std::function<void(std::unique_ptr<SourceBatch>)>& done) {
+  while (!inflight_.empty()) {
+    SourceBatch& b = *inflight_.front();
+    if (b.pending_.load(std::memory_order_acquire) != 0) {
+      if (!wait) return;
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return b.pending_.load(std::memory_order_acquire) == 0; });
+    }
+    for (auto& part : b.worker_rejects_) {
+      b.rejected.insert(b.rejected.end(), part.begin(), part.end());
+    }
+    std::sort(b.rejected.begin(), b.rejected.end());
+    b.items_.clear();
+    b.worker_rejects_.clear();
+    std::unique_ptr<SourceBatch> out = std::move(inflight_.front());
+    inflight_.pop_front();
+    if (done) done(std::move(out));
+  }
+}
+
+bool Pipeline::WaitForFront(int64_t timeout_ms) {
+  if (inflight_.empty()) return true;
+  SourceBatch& b = *inflight_.front();
+  std::unique_lock lock(done_mu_);
+  return done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                           [&] { return b.pending_.load(std::memory_order_acquire) == 0; });
+}
+
+bool Pipeline::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {
+  if (index >= workers_.size()) return false;
+  std::vector<QueueItem> items(1);
+  items[0].kind = QueueItem::Kind::kTask;
+  items[0].task = std::move(task);
+  workers_[index]->Push(std::move(items));
+  return true;
+}
+
+bool Pipeline::RunOnRules(std::function<bool()> task) {
+  if (rules_thread_ == nullptr) return false;
+  rules_thread_->Post(std::move(task));
+  return true;
+}
+
+PipelineStats Pipeline::stats() const {
+  PipelineStats s;
+  s.batches_submitted = batches_submitted_.load(std::memory_order_relaxed);
+  s.batches_applied = batches_applied_.load(std::memory_order_relaxed);
+  s.messages_submitted = messages_submitted_.load(std::memory_order_relaxed);
+  s.messages_applied = messages_applied_.load(std::memory_order_relaxed);
+  s.router_fallbacks = router_fallbacks_.load(std::memory_order_relaxed);
+  s.evaluations = rules_thread_ != nullptr ? rules_thread_->evaluations() : 0;
+  s.stream_time = stream_time();
+  for (const auto& w : workers_) {
+    s.queue_depth.push_back(w->queued_messages());
+    s.busy_seconds.push_back(w->busy_seconds());
+  }
+  s.latency_bounds_s.assign(kLatencyBoundsS, kLatencyBoundsS + kLatencyBuckets);
+  for (const auto& c : latency_counts_) s.latency_counts.push_back(c.load(std::memory_order_relaxed));
+  s.latency_sum_s = static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return s;
+}
+
+}  // namespace smetsmon::pipeline

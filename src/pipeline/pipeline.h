@@ -1,0 +1,215 @@
+// The composition root: the one object that builds smetsmon's engine side in its one valid order
+// and owns its threads. Start reading here.
+//
+//   reference data -> rules config -> rule-input setup -> engine -> snapshot -> inventory
+//     -> evaluator -> worker threads -> rules thread
+//
+// (the snapshot restores DMC/cohort symbol ids, so the inventory loads after it; the engine sizes
+// its per-event rule inputs from the rules config, so that comes first). Members are declared in
+// that order, so they are destroyed in reverse: threads first, reference data last.
+//
+// Data flow. A source (the Kafka consumer, replay files, a test) submits batches of raw messages
+// from one thread at a time. On that thread the router scans each message for its device id and
+// event time (decode/route_scan.h), keeps the one stream time of the whole engine (the largest
+// event time read so far, in input order; times more than an hour ahead of the batch's processing
+// time do not count) and routes the message, with the stream time it arrived at, to the worker that
+// owns its device (aggregate::VirtualShardOf). Workers decode fully and apply. So every event is
+// applied at the same stream time whatever the number of workers or the batch size.
+//
+// Rules run on an aligned event-time grid: when the stream time reaches a new whole `grid_ms`
+// (a minute), the router puts a barrier at that point of every worker's queue (a jump over many
+// grid points evaluates at the first and the last of them). A worker reaching
+// it advances its windows to the grid time and takes its part of the readings (window sums,
+// delivery and what-if sums, noisy devices, outage signals), then goes on; once every worker has
+// arrived, the rules thread merges the parts, evaluates at the grid time and calls `on_evaluated`
+// (the outputs' hand-off). Workers never wait for the rules, and the rules never see an event
+// from after their grid time.
+//
+// A source learns that a batch is applied when Reap hands it back (in submission order, with its
+// rejected messages filled in): Kafka then dead-letters those and stores the batch's offsets.
+//
+// Thread-safety: Submit, Reap, AdvanceIdle and Finish from the one source thread at a time;
+// RunOnWorker, RunOnRules, stats and the accessors from any thread.
+// Time domain: event time throughout; processing time only as a batch's receive time (the
+// future-time check, a missing dcc_time) and for the idle advance (now - idle_lag).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aggregate/engine.h"
+#include "catalog/reference_data.h"
+#include "decode/decoder.h"
+#include "decode/route_scan.h"
+#include "rules/evaluator.h"
+#include "rules/rules_config.h"
+#include "smetsmon/clock.h"
+
+namespace smetsmon::pipeline {
+
+struct PipelineConfig {
+  catalog::ReferenceOptions reference;
+  aggregate::EngineConfig engine;
+  std::string inventory_path;  // empty: none
+  std::string snapshot_path;   // restored at build when the file exists; empty: none
+  bool rules = true;           // <config_dir>/rules.yaml, when present
+  bool log_findings = false;   // one log line per finding opened or closed (the daemon)
+  int64_t grid_ms = kMsPerMinute;  // the rules' evaluation grid, event time
+  size_t max_inflight_batches = 8;
+};
+
+// A batch of raw messages. The source owns the bytes the views point at (a subclass keeps them
+// alive) until the pipeline hands the batch back.
+class SourceBatch {
+ public:
+  virtual ~SourceBatch() = default;
+  // Called on the source thread once the router has filled `event_ms`, before any worker sees the
+  // batch (e.g. Kafka's per-partition event times for its lag metric).
+  virtual void Routed() {}
+
+  std::vector<std::string_view> messages;
+  ProcessingTime received{0};  // future-time check and missing dcc_time; set by the source
+
+  // Filled by the pipeline. event_ms[i]: message i's event time as scanned (0 when unknown).
+  std::vector<int64_t> event_ms;
+  // Rejected messages (index, reason), by index, once the batch is handed back.
+  std::vector<std::pair<uint32_t, RejectReason>> rejected;
+
+ private:
+  friend class Pipeline;
+  struct Item {
+    uint32_t index;
+    RejectReason rejected;  // kNone: decode on the worker
+    int64_t stream_ms;
+    DeviceId device;  // as routed: the worker's full decode must agree
+    int64_t event_ms;
+  };
+  std::vector<std::vector<Item>> items_;  // per worker
+  std::vector<std::vector<std::pair<uint32_t, RejectReason>>> worker_rejects_;
+  std::atomic<size_t> pending_{0};
+  int64_t submitted_ns_ = 0;
+};
+
+struct PipelineStats {
+  uint64_t batches_submitted = 0, batches_applied = 0;
+  uint64_t messages_submitted = 0, messages_applied = 0;
+  uint64_t router_fallbacks = 0;  // messages the scan could not read, decoded by the router
+  uint64_t evaluations = 0;
+  EventTime stream_time = EventTime::Min();  // as routed
+  std::vector<size_t> queue_depth;           // per worker: items waiting
+  std::vector<double> busy_seconds;          // per worker: time spent applying, cumulative
+  // Batch apply latency (submit to applied by every worker), seconds: cumulative bucket counts.
+  std::vector<double> latency_bounds_s;
+  std::vector<uint64_t> latency_counts;  // one more than the bounds (+Inf)
+  double latency_sum_s = 0;
+};
+
+class Pipeline {
+ public:
+  // Builds everything in order and starts the threads. Configuration errors come back as a
+  // Status naming the file and field.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const PipelineConfig& config,
+                                                          const Clock& clock);
+  ~Pipeline();  // Stop()
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // --- the source thread ---
+  // Routes and queues a batch; never blocks (see CanSubmit for backpressure).
+  void Submit(std::unique_ptr<SourceBatch> batch);
+  bool CanSubmit() const { return inflight_.size() < config_.max_inflight_batches; }
+  size_t inflight() const { return inflight_.size(); }
+  // Hands back the applied batches at the front of the queue, in submission order; with `wait`,
+  // first waits until every submitted batch is applied.
+  void Reap(bool wait, const std::function<void(std::unique_ptr<SourceBatch>)>& done);
+  // Waits up to `timeout_ms` for the front batch to be applied; true if it is.
+  bool WaitForFront(int64_t timeout_ms);
+  // The stream is idle (every input read to its end): moves the stream time to now - idle_lag,
+  // through the router like an event, so the windows age out and the rules keep their grid.
+  void AdvanceIdle(ProcessingTime now);
+  // End of input (a replay): every batch applied, and the rules evaluated once more at the stream
+  // time (off the grid), waited for.
+  void Finish(const std::function<void(std::unique_ptr<SourceBatch>)>& done);
+
+  // --- any thread ---
+  // Runs `task` on worker `index`'s thread between two of its queue items: how other threads read
+  // state only its owner may touch. False if there is no such worker or the pipeline stopped.
+  bool RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task);
+  // Runs `task` on the rules thread between two evaluations (a reload); when it returns true the
+  // rules evaluate the last readings again at once. False without rules.
+  bool RunOnRules(std::function<bool()> task);
+  // Called on the rules thread after every evaluation. Set before the first Submit.
+  void set_on_evaluated(std::function<void()> fn) { on_evaluated_ = std::move(fn); }
+  // Stops the threads after applying everything queued (the source must have reaped).
+  void Stop();
+
+  PipelineStats stats() const;
+  const PipelineConfig& config() const { return config_; }
+  catalog::ReferenceData& ref() { return *ref_; }
+  aggregate::Engine& engine() { return *engine_; }
+  const aggregate::Engine& engine() const { return *engine_; }
+  rules::Evaluator* evaluator() { return evaluator_.get(); }
+  const rules::RulesConfig* rules_config() const { return rules_config_.get(); }
+  EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }
+
+ private:
+  struct Barrier;
+  struct QueueItem;
+  class WorkerThread;
+  class RulesThread;
+
+  Pipeline(const PipelineConfig& config, const Clock& clock);
+  absl::Status Build();
+  // Router: the stream time reaches `t`; returns the barriers to place before it when that
+  // crosses the rules' grid: the first grid point crossed, and the last when it is another (none
+  // without rules).
+  std::vector<std::shared_ptr<Barrier>> MoveStreamTime(int64_t t);
+  std::shared_ptr<Barrier> MakeBarrier(int64_t at_ms);
+  void BatchDone(SourceBatch* batch);
+  void RecordLatency(int64_t ns);
+
+  // In lifetime order.
+  PipelineConfig config_;
+  const Clock* clock_;
+  std::unique_ptr<catalog::ReferenceData> ref_;
+  std::unique_ptr<rules::RulesConfig> rules_config_;
+  std::unique_ptr<aggregate::RuleInputsSetup> rule_inputs_;
+  std::unique_ptr<aggregate::Engine> engine_;
+  std::unique_ptr<rules::Evaluator> evaluator_;
+  std::function<void()> on_evaluated_;
+
+  // Router state (source thread).
+  std::unique_ptr<decode::Decoder> router_decoder_;
+  decode::Rfc3339DateCache router_dates_;
+  std::atomic<int64_t> stream_ms_{EventTime::Min().ms};
+  int64_t next_grid_ms_ = EventTime::Min().ms;
+  std::deque<std::unique_ptr<SourceBatch>> inflight_;
+  std::atomic<uint64_t> router_fallbacks_{0};
+  std::atomic<uint64_t> batches_submitted_{0}, messages_submitted_{0};
+
+  // Completion (workers -> source thread).
+  mutable std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::atomic<uint64_t> batches_applied_{0}, messages_applied_{0};
+
+  static constexpr size_t kLatencyBuckets = 14;
+  static const double kLatencyBoundsS[kLatencyBuckets];
+  std::atomic<uint64_t> latency_counts_[kLatencyBuckets + 1] = {};
+  std::atomic<uint64_t> latency_sum_ns_{0};
+
+  std::unique_ptr<RulesThread> rules_thread_;       // before the workers: they hand it barriers
+  std::vector<std::unique_ptr<WorkerThread>> workers_;  // last: they use everything above
+  bool stopped_ = false;
+};
+
+}  // namespace smetsmon::pipeline

@@ -2,11 +2,10 @@
 // Prometheus scrape of the daemon at realistic cardinality, against the budget: the full
 // set at most 20,000 series and at most 50 ms to serialise.
 //
-// Builds the daemon's metrics as `smetsmon run` does (reference data and rules.yaml from DIR,
-// default the source tree's config/; an Engine with the rules' per-event inputs, a rules
-// Evaluator ticked at the stream time after each batch), drives H hours (default 24) of generated
-// traffic from N premises (default 200,000: every area, category, generation, DMC and the rules'
-// scenarios populated) through it, then in the same run times R times (default 20):
+// Builds the system as `smetsmon run` does (pipeline::Pipeline: reference data and rules.yaml from
+// DIR, default the source tree's config/; the rules on their minute grid), drives H hours (default
+// 24) of generated traffic from N premises (default 200,000: every area, category, generation, DMC
+// and the rules' scenarios populated) through it, then in the same run times R times (default 20):
 //   collect: the Collect() of every probe the daemon serves (engine, rules, webhooks with one
 //            receiver per area and the Alertmanager sink, process) — the families, no text
 //   render:  metrics::RenderText of them all, what GET /metrics returns (collect included)
@@ -34,6 +33,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "aggregate/engine.h"
+#include "pipeline/pipeline.h"
 #include "catalog/reference_data.h"
 #include "decode/decoder.h"
 #include "gen/generator.h"
@@ -99,72 +99,57 @@ void Usage() {
                "[--config DIR]\n");
 }
 
+// Lines of generated traffic handed to the pipeline.
+struct LineBatch : pipeline::SourceBatch {
+  std::vector<std::string> storage;
+};
+
 int Run(uint64_t premises, int64_t hours, int repeat, const std::string& config_dir) {
-  catalog::ReferenceOptions options;
-  options.config_dir = config_dir;
-  auto loaded_ref = catalog::LoadReferenceConfig(options);
-  if (!loaded_ref.ok()) {
-    std::fprintf(stderr, "bench: %s\n", loaded_ref.status().ToString().c_str());
+  // The system as `smetsmon run` builds it (config/smetsmon.yaml defaults, rules.yaml from DIR).
+  pipeline::PipelineConfig config;
+  config.reference.config_dir = config_dir;
+  config.engine.expected_devices = premises * 2;  // a hub and a meter per premises
+  SystemClock system_clock;
+  auto built = pipeline::Pipeline::Create(config, system_clock);
+  if (!built.ok()) {
+    std::fprintf(stderr, "bench: %s\n", built.status().ToString().c_str());
     return 2;
   }
-  const catalog::ReferenceData ref = *std::move(loaded_ref);
-  auto loaded_rules = rules::LoadRulesConfig(config_dir + "/rules.yaml", ref);
-  if (!loaded_rules.ok()) {
-    std::fprintf(stderr, "bench: %s\n", loaded_rules.status().ToString().c_str());
+  pipeline::Pipeline& p = **built;
+  if (p.evaluator() == nullptr) {
+    std::fprintf(stderr, "bench: no rules.yaml in %s\n", config_dir.c_str());
     return 2;
   }
-  const rules::RulesConfig rules_config = *std::move(loaded_rules);
+  const catalog::ReferenceData& ref = p.ref();
+  const aggregate::Engine& engine = p.engine();
+  rules::Evaluator* evaluator = p.evaluator();
 
-  // The engine as the daemon builds it (config/smetsmon.yaml defaults), with the rules' inputs.
-  aggregate::EngineConfig engine_config;
-  engine_config.expected_devices = premises * 2;  // a hub and a meter per premises
-  const aggregate::FleetLayout layout(*ref.areas, *ref.catalogue, *ref.dmcs, *ref.cohorts);
-  const aggregate::RuleInputsSetup rule_inputs =
-      rules::BuildRuleInputsSetup(rules_config, layout, engine_config.window.allowed_lateness_ms);
-  engine_config.rule_inputs = &rule_inputs;
-  aggregate::Engine engine(ref, engine_config);
-  auto created = rules::Evaluator::Create(engine, rules_config);
-  if (!created.ok()) {
-    std::fprintf(stderr, "bench: %s\n", created.status().ToString().c_str());
-    return 2;
-  }
-  std::unique_ptr<rules::Evaluator> evaluator = *std::move(created);
-
-  // Traffic: decoded and applied in batches, the rules ticked at the stream time after each
-  // batch (the replay's and the daemon's cadence; the evaluator runs at most once a minute).
+  // Traffic: through the pipeline in batches; the rules evaluate on their minute grid.
   gen::GeneratorConfig traffic;
   traffic.premises = premises;
   traffic.duration_ms = hours * kMsPerHour;
   gen::Generator generator(*ref.areas, *ref.catalogue, traffic);
-  decode::Decoder decoder({ref.areas.get(), ref.dmcs.get(), ref.cohorts.get(), nullptr});
   const ProcessingTime now{4'000'000'000'000};  // after every generated event
-  std::vector<AlertEvent> pending;
-  pending.reserve(256);
-  const auto flush = [&] {
-    if (engine.worker_count() == 1) {
-      engine.worker(0).ApplyBatch(pending);
-    } else {
-      for (const AlertEvent& e : pending) engine.WorkerFor(e.device).Apply(e);
+  std::unique_ptr<LineBatch> batch;
+  const auto submit = [&] {
+    for (const std::string& l : batch->storage) batch->messages.emplace_back(l);
+    batch->received = now;
+    while (!p.CanSubmit()) {
+      p.WaitForFront(1000);
+      p.Reap(false, {});
     }
-    pending.clear();
-    evaluator->Tick(engine.StreamTime());
+    p.Submit(std::move(batch));
   };
   uint64_t lines = 0;
   const auto load0 = std::chrono::steady_clock::now();
   generator.Run([&](std::string_view line) {
     ++lines;
-    AlertEvent e;
-    const RejectReason why = decoder.Decode(line, now, &e);
-    if (why != RejectReason::kNone) {
-      engine.worker(0).CountRejected(why);
-      return;
-    }
-    pending.push_back(e);
-    if (pending.size() == 256) flush();
+    if (batch == nullptr) batch = std::make_unique<LineBatch>();
+    batch->storage.emplace_back(line);
+    if (batch->storage.size() == 4096) submit();
   });
-  flush();
-  for (size_t w = 0; w < engine.worker_count(); ++w) engine.worker(w).PublishRuleInputs();
-  evaluator->Tick(engine.StreamTime(), /*force=*/true);
+  if (batch != nullptr) submit();
+  p.Finish({});
   const auto load1 = std::chrono::steady_clock::now();
   const aggregate::CounterTotals totals = engine.Counters();
   std::fprintf(stderr,
@@ -219,7 +204,7 @@ int Run(uint64_t premises, int64_t hours, int repeat, const std::string& config_
   }
 
   ManualClock clock(now);
-  const metrics::DaemonMetrics daemon_metrics(engine, /*kafka=*/nullptr, clock);
+  const metrics::DaemonMetrics daemon_metrics(engine, /*kafka=*/nullptr, clock, &p);
   const metrics::RulesMetrics rules_metrics(*evaluator);
   const metrics::ProcessMetrics process_metrics;
   // The outputs' probe as a DCC deployment would have it: one webhook receiver per area (its

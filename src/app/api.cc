@@ -1,7 +1,6 @@
 #include "app/api.h"
 
 #include <chrono>
-#include <future>
 #include <memory>
 #include <optional>
 
@@ -12,8 +11,6 @@
 
 namespace smetsmon::app {
 namespace {
-
-constexpr int64_t kDeviceQueryTimeoutMs = 2000;
 
 http::Response Json(int status, std::string body) {
   return {status, "application/json", std::move(body)};
@@ -33,34 +30,14 @@ bool SameToken(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-struct DeviceAnswer {
-  aggregate::DeviceState state;
-  EventTime stream_time{0};
-};
-
-http::Response Device(const Daemon& d, const std::string& id_text) {
-  const auto id = decode::ParseDeviceId(id_text);
-  if (!id) return Error(400, "bad device id '" + id_text + "': want 8 hex octets joined by '-'");
-  if (d.pipeline == nullptr) return Error(503, "no ingestion running");
-  auto promise = std::make_shared<std::promise<std::optional<DeviceAnswer>>>();
-  auto answer = promise->get_future();
-  const size_t owner = d.engine->WorkerIndexFor(*id);
-  const bool posted = d.pipeline->RunOnWorker(owner, [promise, id = *id](aggregate::Worker& w) {
-    const aggregate::DeviceState* s = w.devices().Find(id.value);
-    promise->set_value(s != nullptr ? std::optional<DeviceAnswer>(DeviceAnswer{*s, w.stream_time()})
-                                    : std::nullopt);
-  });
-  if (!posted || answer.wait_for(std::chrono::milliseconds(kDeviceQueryTimeoutMs)) !=
-                     std::future_status::ready) {
-    return Error(503, "the device's worker did not answer in time");
-  }
-  const std::optional<DeviceAnswer> a = answer.get();
-  if (!a) return Error(404, "no alerts seen from device " + decode::FormatDeviceId(*id));
-  const aggregate::DeviceState& s = a->state;
+// A device's state as JSON, or 404; on its owning worker's thread, from a copy of its state.
+http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::DeviceState* found) {
+  if (found == nullptr) return Error(404, "no alerts seen from device " + decode::FormatDeviceId(id));
+  const aggregate::DeviceState& s = *found;
   const catalog::AreaTable& areas = *d.engine->ref().areas;
   JsonWriter w;
   w.BeginObject();
-  w.Field("device_id", decode::FormatDeviceId(*id));
+  w.Field("device_id", decode::FormatDeviceId(id));
   w.Field("alerts_24h", s.AlertsIn24h(EventTime{s.last_seen_ms()}));
   // Hourly counts, oldest first, for the 24 hours ending with the hour of the newest alert.
   const int64_t newest_hour = s.last_seen_ms() / kMsPerHour;
@@ -95,7 +72,7 @@ http::Response Device(const Daemon& d, const std::string& id_text) {
   w.Field("last_seen", decode::FormatRfc3339Utc(s.last_seen_ms()));
   w.Key("inventory");
   const catalog::Inventory* inv = d.engine->ref().inventory.get();
-  const catalog::InventoryRecord* rec = inv != nullptr ? inv->Find(*id) : nullptr;
+  const catalog::InventoryRecord* rec = inv != nullptr ? inv->Find(id) : nullptr;
   if (rec != nullptr) {
     w.BeginObject();
     w.Field("area",
@@ -110,6 +87,26 @@ http::Response Device(const Daemon& d, const std::string& id_text) {
   }
   w.EndObject();
   return Json(200, w.str());
+}
+
+// Asked of the device's owning worker, between two of its batches; the answer is rendered there and
+// handed to the HTTP session, so the io thread never waits for a worker.
+void Device(const Daemon& d, const std::string& id_text, http::Responder respond) {
+  const auto id = decode::ParseDeviceId(id_text);
+  if (!id) {
+    respond(Error(400, "bad device id '" + id_text + "': want 8 hex octets joined by '-'"));
+    return;
+  }
+  if (d.pipeline == nullptr) {
+    respond(Error(503, "no ingestion running"));
+    return;
+  }
+  const size_t owner = d.engine->WorkerIndexFor(*id);
+  const bool posted =
+      d.pipeline->RunOnWorker(owner, [&d, id = *id, respond](aggregate::Worker& w) {
+        respond(RenderDevice(d, id, w.devices().Find(id.value)));
+      });
+  if (!posted) respond(Error(503, "the device's worker is not running"));
 }
 
 http::Response Areas(const Daemon& d) {
@@ -216,7 +213,9 @@ http::Response Catalogue(const Daemon& d) {
 
 }  // namespace
 
-http::Response HandleHttp(const Daemon& d, const http::Request& request) {
+namespace {
+
+http::Response Answer(const Daemon& d, const http::Request& request) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
   if (path == "/readyz") {
@@ -231,9 +230,6 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
   if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
   if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
     return Error(401, "missing or wrong bearer token");
-  }
-  if (path.rfind("/api/v1/devices/", 0) == 0) {
-    return Device(d, path.substr(std::string("/api/v1/devices/").size()));
   }
   if (path == "/api/v1/areas") return Areas(d);
   if (path == "/api/v1/catalogue") return Catalogue(d);
@@ -254,6 +250,21 @@ http::Response HandleHttp(const Daemon& d, const http::Request& request) {
     return Error(404, "not found: " + path);
   }
   return Json(200, w.str());
+}
+
+}  // namespace
+
+void HandleHttp(const Daemon& d, const http::Request& request, http::Responder respond) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path.rfind("/api/v1/devices/", 0) == 0) {
+    if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
+      respond(Error(401, "missing or wrong bearer token"));
+      return;
+    }
+    Device(d, path.substr(std::string("/api/v1/devices/").size()), std::move(respond));
+    return;
+  }
+  respond(Answer(d, request));
 }
 
 }  // namespace smetsmon::app

@@ -2,7 +2,8 @@
 // last evaluation and, for one device, its owning worker (asked on its thread between batches).
 // Optional bearer token. Bad requests get a 4xx with a JSON error, never a crash.
 //
-// Thread-safety: called on the HTTP server's io thread; reads only through thread-safe paths.
+// Thread-safety: called on the HTTP server's io thread, which it never blocks: a device query is
+// answered from the owning worker's thread. Reads only through thread-safe paths.
 #pragma once
 
 #include "app/daemon.h"
@@ -11,6 +12,6 @@
 namespace smetsmon::app {
 
 // Answers /healthz, /readyz, /metrics and /api/v1/*; 404 JSON for anything else.
-http::Response HandleHttp(const Daemon& d, const http::Request& request);
+void HandleHttp(const Daemon& d, const http::Request& request, http::Responder respond);
 
 }  // namespace smetsmon::app

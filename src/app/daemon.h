@@ -71,6 +71,8 @@ struct DaemonHooks {
   const Clock* clock = nullptr;  // null: the system clock
   // Called once the HTTP port is bound and ingestion is about to start (tests, the demo).
   std::function<void(Daemon&, uint16_t http_port)> on_started;
+  // How often the Alertmanager sink is given the rules' last state (processing time).
+  int64_t outputs_interval_ms = 1000;
 };
 
 absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks);

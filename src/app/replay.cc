@@ -24,7 +24,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: smetsmon replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE]\n"
     "                        [--report json|text] [--snapshot-in FILE] [--snapshot-out FILE]\n"
-    "                        [--workers N] [--no-progress]\n"
+    "                        [--workers N] [--batch-lines N] [--no-progress]\n"
     "Replays JSON Lines alert files (plain or .gz) on event time and prints a report.\n"
     "With --report json the last line of stdout is one JSON object.\n";
 
@@ -36,6 +36,7 @@ struct Args {
   std::string report = "text";
   std::string snapshot_in, snapshot_out;
   size_t workers = 1;
+  size_t batch_lines = 4096;  // lines per batch handed to the pipeline (the answer is the same)
   bool progress = true;
 };
 
@@ -77,6 +78,11 @@ int RunReplay(int argc, char** argv) {
       if (!value(&n) || std::atoi(n.c_str()) < 1)
         return UsageError("--workers needs a number >= 1");
       args.workers = static_cast<size_t>(std::atoi(n.c_str()));
+    } else if (a == "--batch-lines") {
+      std::string n;
+      if (!value(&n) || std::atoi(n.c_str()) < 1)
+        return UsageError("--batch-lines needs a number >= 1");
+      args.batch_lines = static_cast<size_t>(std::atoi(n.c_str()));
     } else if (a == "--no-progress") {
       args.progress = false;
     } else if (a.rfind("--", 0) == 0) {
@@ -134,6 +140,7 @@ int RunReplay(int argc, char** argv) {
   const bool tty = args.progress && ::isatty(STDERR_FILENO);
   ingest::ReplayOptions options;
   options.rejects = rejects.get();
+  options.batch_lines = args.batch_lines;
   const int64_t start_ns = clock.MonotonicNs();
   if (tty) {
     options.on_progress = [&](const ingest::ReplayProgress& p) {

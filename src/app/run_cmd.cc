@@ -63,21 +63,13 @@ absl::Status StartOutputs(const Settings& settings, const catalog::AreaTable& ar
 }
 
 // After an evaluation (on the rules thread): every open finding and the recently closed ones to
-// the outputs, each of which sends only what changed. The dispatcher spools on this thread; the
-// Alertmanager sink lives on the io thread, so its update is posted there.
-void PublishFindings(Daemon& d, boost::asio::io_context& io, const Clock& clock) {
-  if (d.webhooks == nullptr && d.alertmanager == nullptr) return;
+// the DNO webhook dispatcher, which spools and sends only what changed.
+void PublishFindings(Daemon& d) {
+  if (d.webhooks == nullptr) return;
   auto snap = std::make_shared<const rules::RulesSnapshot>(d.evaluator->Snapshot());
-  if (d.webhooks != nullptr) {
-    // A spool write error is logged by the dispatcher; the notification stays queued in memory.
-    for (const rules::Finding& f : snap->open_findings) (void)d.webhooks->Enqueue(f, false);
-    for (const rules::Finding& f : snap->closed_findings) (void)d.webhooks->Enqueue(f, true);
-  }
-  if (d.alertmanager != nullptr) {
-    boost::asio::post(io, [&d, &clock, snap] {
-      d.alertmanager->Update(snap->open_findings, snap->closed_findings, clock.Now());
-    });
-  }
+  // A spool write error is logged by the dispatcher; the notification stays queued in memory.
+  for (const rules::Finding& f : snap->open_findings) (void)d.webhooks->Enqueue(f, false);
+  for (const rules::Finding& f : snap->closed_findings) (void)d.webhooks->Enqueue(f, true);
 }
 
 }  // namespace
@@ -132,9 +124,24 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   if (absl::Status s = StartOutputs(settings, *ref.areas, clock, io, &d); !s.ok()) return s;
   // After each evaluation (on the rules thread) the findings go to the outputs; the dispatcher
   // spools on this thread, the Alertmanager sink's sends run on the io thread.
-  d.pipeline->set_on_evaluated([&d, &io, &clock] { PublishFindings(d, io, clock); });
+  d.pipeline->set_on_evaluated([&d] { PublishFindings(d); });
+  // The Alertmanager sink lives on the io thread and is told the rules' last state on a timer:
+  // it re-sends firing findings each resend interval and retries a failed send at the next tick.
+  boost::asio::steady_timer outputs_timer(io);
+  std::function<void()> schedule_outputs = [&] {
+    outputs_timer.expires_after(std::chrono::milliseconds(hooks.outputs_interval_ms));
+    outputs_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+      d.alertmanager->Update(snap.open_findings, snap.closed_findings, clock.Now());
+      schedule_outputs();
+    });
+  };
+  if (d.alertmanager != nullptr) schedule_outputs();
   auto server = http::Server::Start(io, settings.http_listen,
-                                    [&d](const http::Request& r) { return HandleHttp(d, r); });
+                                    [&d](const http::Request& r, http::Responder respond) {
+                                      HandleHttp(d, r, std::move(respond));
+                                    });
   if (!server.ok()) return server.status();
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&d](const boost::system::error_code& ec, int sig) {

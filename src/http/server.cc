@@ -21,7 +21,7 @@ constexpr auto kIoTimeout = std::chrono::seconds(10);
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+      : stream_(std::move(socket)), answer_timer_(stream_.get_executor()), handler_(handler) {}
 
   void Start() { Read(); }
 
@@ -47,18 +47,37 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
-    Response r;
     if (request_.method() != bhttp::verb::get && request_.method() != bhttp::verb::head) {
-      r = Response{405, "application/json", R"({"error":"method not allowed"})"};
-    } else {
-      Request req;
-      req.method = std::string(request_.method_string());
-      req.target = std::string(request_.target());
-      if (auto it = request_.find(bhttp::field::authorization); it != request_.end()) {
-        req.authorization = std::string(it->value());
-      }
-      r = handler_(req);
+      Write(MakeResponse(Response{405, "application/json", R"({"error":"method not allowed"})"},
+                         request_.version(), request_.keep_alive()));
+      return;
     }
+    Request req;
+    req.method = std::string(request_.method_string());
+    req.target = std::string(request_.target());
+    if (auto it = request_.find(bhttp::field::authorization); it != request_.end()) {
+      req.authorization = std::string(it->value());
+    }
+    // The answer may come from another thread: it is posted back here, and the first of it and
+    // the timeout is written (both run on this session's executor).
+    const uint64_t request_id = ++requests_;
+    answer_timer_.expires_after(kIoTimeout);
+    answer_timer_.async_wait([self = shared_from_this(), request_id](beast::error_code ec) {
+      if (ec) return;
+      self->Answer(request_id,
+                   Response{503, "application/json", R"({"error":"no answer in time"})"});
+    });
+    handler_(req, [self = shared_from_this(), request_id](Response r) {
+      asio::post(self->stream_.get_executor(), [self, request_id, r = std::move(r)]() mutable {
+        self->Answer(request_id, std::move(r));
+      });
+    });
+  }
+
+  void Answer(uint64_t request_id, Response r) {
+    if (request_id != requests_ || answered_ == request_id) return;  // late or second answer
+    answered_ = request_id;
+    answer_timer_.cancel();
     Write(MakeResponse(r, request_.version(), request_.keep_alive()));
   }
 
@@ -89,6 +108,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer answer_timer_;
+  uint64_t requests_ = 0;  // requests read on this connection
+  uint64_t answered_ = 0;  // the last one answered
   beast::flat_buffer buffer_;
   bhttp::request<bhttp::string_body> request_;
   bhttp::response<bhttp::string_body> response_;

@@ -3,7 +3,7 @@
 // on every read and write, one response in flight per connection.
 //
 // Thread-safety: runs on the io_context it is given; the handler is called on that context's
-// thread(s) and must be safe to call from there (it reads engine state through its read side).
+// thread(s) and must not block it; its responder may be called from any thread.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +31,11 @@ struct Request {
   std::string authorization;  // the Authorization header, "" when absent
 };
 
-using Handler = std::function<Response(const Request& request)>;
+// Answers a request by calling `respond` once, from any thread, now or later (a device query
+// answered by the worker that owns the device): the io thread never waits for it. A request not
+// answered within the I/O timeout gets a 503.
+using Responder = std::function<void(Response)>;
+using Handler = std::function<void(const Request& request, Responder respond)>;
 
 class Server {
  public:

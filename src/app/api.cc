@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "base/json_writer.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "metrics/daemon_metrics.h"
 #include "rules/rules_json.h"
 
@@ -32,12 +32,12 @@ bool SameToken(const std::string& a, const std::string& b) {
 
 // A device's state as JSON, or 404; on its owning worker's thread, from a copy of its state.
 http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::DeviceState* found) {
-  if (found == nullptr) return Error(404, "no alerts seen from device " + decode::FormatDeviceId(id));
+  if (found == nullptr) return Error(404, "no alerts seen from device " + FormatDeviceId(id));
   const aggregate::DeviceState& s = *found;
   const catalog::AreaTable& areas = *d.engine->ref().areas;
   JsonWriter w;
   w.BeginObject();
-  w.Field("device_id", decode::FormatDeviceId(id));
+  w.Field("device_id", FormatDeviceId(id));
   w.Field("alerts_24h", s.AlertsIn24h(EventTime{s.last_seen_ms()}));
   // Hourly counts, oldest first, for the 24 hours ending with the hour of the newest alert.
   const int64_t newest_hour = s.last_seen_ms() / kMsPerHour;
@@ -50,8 +50,8 @@ http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::Devic
   for (size_t i = 0; i < s.last_time_s.size(); ++i) {
     if (s.last_time_s[i] == 0) continue;
     w.BeginObject();
-    w.Field("code", decode::FormatAlertCode(AlertCode{s.last_code[i]}));
-    w.Field("event_time", decode::FormatRfc3339Utc(int64_t{s.last_time_s[i]} * 1000));
+    w.Field("code", FormatAlertCode(AlertCode{s.last_code[i]}));
+    w.Field("event_time", FormatRfc3339Utc(int64_t{s.last_time_s[i]} * 1000));
     w.EndObject();
   }
   w.EndArray();
@@ -63,13 +63,13 @@ http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::Devic
   }
   w.Key("open_outage_since");
   if (s.outage_start_s != 0) {
-    w.String(decode::FormatRfc3339Utc(int64_t{s.outage_start_s} * 1000));
+    w.String(FormatRfc3339Utc(int64_t{s.outage_start_s} * 1000));
   } else {
     w.Null();
   }
   w.Field("first_seen_date",
-          decode::FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
-  w.Field("last_seen", decode::FormatRfc3339Utc(s.last_seen_ms()));
+          FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
+  w.Field("last_seen", FormatRfc3339Utc(s.last_seen_ms()));
   w.Key("inventory");
   const catalog::Inventory* inv = d.engine->ref().inventory.get();
   const catalog::InventoryRecord* rec = inv != nullptr ? inv->Find(id) : nullptr;
@@ -92,7 +92,7 @@ http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::Devic
 // Asked of the device's owning worker, between two of its batches; the answer is rendered there and
 // handed to the HTTP session, so the io thread never waits for a worker.
 void Device(const Daemon& d, const std::string& id_text, http::Responder respond) {
-  const auto id = decode::ParseDeviceId(id_text);
+  const auto id = ParseDeviceId(id_text);
   if (!id) {
     respond(Error(400, "bad device id '" + id_text + "': want 8 hex octets joined by '-'"));
     return;
@@ -125,7 +125,7 @@ http::Response Areas(const Daemon& d) {
   const catalog::Inventory* inv = engine.ref().inventory.get();
   JsonWriter w;
   w.BeginObject();
-  w.Field("stream_time", any ? decode::FormatRfc3339Utc(now.ms) : std::string("none"));
+  w.Field("stream_time", any ? FormatRfc3339Utc(now.ms) : std::string("none"));
   w.Key("areas").BeginArray();
   for (size_t a = 0; a < areas.size(); ++a) {
     const AreaId id{static_cast<uint8_t>(a)};
@@ -189,14 +189,14 @@ http::Response Catalogue(const Daemon& d) {
   for (size_t slot = 0; slot < c.alerts().size(); ++slot) {
     const catalog::AlertInfo& a = c.alerts()[slot];
     w.BeginObject();
-    w.Field("code", decode::FormatAlertCode(a.code));
+    w.Field("code", FormatAlertCode(a.code));
     w.Field("name", a.name);
     w.Field("category", c.categories()[a.category]);
     w.Field("recipient", a.recipient);
     w.Field("priority", c.priorities()[a.priority]);
     w.Key("clear_code");
     if (a.clears.value != 0) {
-      w.String(decode::FormatAlertCode(a.clears));
+      w.String(FormatAlertCode(a.clears));
     } else {
       w.Null();
     }

@@ -12,7 +12,7 @@
 
 #include "app/commands.h"
 #include "catalog/reference_data.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/generator.h"
 
 namespace smetsmon::app {
@@ -152,7 +152,7 @@ int RunGenerate(int argc, char** argv) {
       config.duration_ms = static_cast<int64_t>(h * static_cast<double>(kMsPerHour));
     } else if (a == "--start") {
       if (!value(&v)) return UsageError("--start needs an RFC 3339 UTC time");
-      const auto ms = decode::ParseRfc3339Utc(v);
+      const auto ms = ParseRfc3339Utc(v);
       if (!ms) return UsageError("--start is not RFC 3339 UTC: " + v);
       config.start_ms = *ms;
     } else if (a == "--seed") {
@@ -181,7 +181,7 @@ int RunGenerate(int argc, char** argv) {
                              .count();
   if (config.start_ms + config.duration_ms > now_ms + kMsPerHour) {
     return UsageError("--start plus --hours ends in the future (" +
-                      decode::FormatRfc3339Utc(config.start_ms + config.duration_ms) +
+                      FormatRfc3339Utc(config.start_ms + config.duration_ms) +
                       "): a monitor would reject those events");
   }
 
@@ -238,8 +238,8 @@ int RunGenerate(int argc, char** argv) {
       static_cast<unsigned long long>(t.duplicates), static_cast<unsigned long long>(t.late),
       static_cast<unsigned long long>(t.lines - t.valid),
       static_cast<unsigned long long>(config.premises),
-      decode::FormatRfc3339Utc(config.start_ms).c_str(),
-      decode::FormatRfc3339Utc(config.start_ms + config.duration_ms).c_str(), out.c_str(), seconds);
+      FormatRfc3339Utc(config.start_ms).c_str(),
+      FormatRfc3339Utc(config.start_ms + config.duration_ms).c_str(), out.c_str(), seconds);
   return 0;
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "app/settings.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/kafka_loadgen.h"
 
 namespace {
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     } else if (a == "--hours" && has_value) {
       traffic.duration_ms = static_cast<int64_t>(std::atof(argv[++i]) * kMsPerHour);
     } else if (a == "--start" && has_value) {
-      const auto ms = decode::ParseRfc3339Utc(argv[++i]);
+      const auto ms = ParseRfc3339Utc(argv[++i]);
       if (!ms) {
         std::fprintf(stderr, "smetsmon-loadgen: --start is not RFC 3339 UTC\n");
         return 2;

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/json_writer.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 
 namespace smetsmon::app {
 namespace {
@@ -144,7 +144,7 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
   const EventTime now = engine.StreamTime();
   w.Key("windows").BeginObject();
   w.Field("stream_time",
-          now == EventTime::Min() ? std::string("none") : decode::FormatRfc3339Utc(now.ms));
+          now == EventTime::Min() ? std::string("none") : FormatRfc3339Utc(now.ms));
   w.Key("late").BeginObject().Field("1h", c.late_1h).Field("24h", c.late_24h).EndObject();
   if (now != EventTime::Min()) {
     for (aggregate::View v : aggregate::kAllViews) {

@@ -16,7 +16,7 @@
 #include "app/reload.h"
 #include "app/settings.h"
 #include "base/log.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/kafka_loadgen.h"
 #include "http/server.h"
 #include "ingest/kafka_source.h"

@@ -5,26 +5,26 @@
 #include <filesystem>
 #include <fstream>
 
-#include "catalog/yaml_util.h"
+#include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::app {
 
-std::optional<int64_t> ParseDurationMs(const std::string& s) { return catalog::ParseDurationMs(s); }
+std::optional<int64_t> ParseDurationMs(const std::string& s) { return yaml::ParseDurationMs(s); }
 
 namespace {
 
 absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,
                           int64_t* out) {
-  return catalog::ReadDuration(file, map, key, out);
+  return yaml::ReadDuration(file, map, key, out);
 }
 
 absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std::string& key,
                        size_t min, size_t* out) {
   if (!map[key]) return absl::OkStatus();
-  SMETSMON_ASSIGN_OR_RETURN(int64_t v, catalog::RequiredScalar<int64_t>(file, map, key));
+  SMETSMON_ASSIGN_OR_RETURN(int64_t v, yaml::RequiredScalar<int64_t>(file, map, key));
   if (v < static_cast<int64_t>(min)) {
-    return catalog::ConfigError(file, map[key], key, "must be at least " + std::to_string(min));
+    return yaml::ConfigError(file, map[key], key, "must be at least " + std::to_string(min));
   }
   *out = static_cast<size_t>(v);
   return absl::OkStatus();
@@ -43,11 +43,11 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     if (is_file || std::filesystem::is_directory(config)) return s;
     return absl::NotFoundError(config + ": no such configuration file or directory");
   }
-  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(file));
+  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(file));
   s.settings_file = file;
   if (root["webhooks"]) s.webhooks = root["webhooks"];
   if (const YAML::Node e = root["engine"]) {
-    if (!e.IsMap()) return catalog::ConfigError(file, e, "engine", "must be a map");
+    if (!e.IsMap()) return yaml::ConfigError(file, e, "engine", "must be a map");
     aggregate::EngineConfig& c = s.engine;
     SMETSMON_RETURN_IF_ERROR(
         ReadDuration(file, e, "allowed_lateness", &c.window.allowed_lateness_ms));
@@ -58,15 +58,15 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_dmcs", 1, &s.reference.max_dmcs));
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_cohorts", 1, &s.reference.max_cohorts));
     if (s.reference.max_dmcs > 60000 || s.reference.max_cohorts > 60000) {
-      return catalog::ConfigError(file, e, "max_dmcs", "and max_cohorts must be at most 60000");
+      return yaml::ConfigError(file, e, "max_dmcs", "and max_cohorts must be at most 60000");
     }
   }
   if (const YAML::Node k = root["kafka"]) {
-    if (!k.IsMap()) return catalog::ConfigError(file, k, "kafka", "must be a map");
+    if (!k.IsMap()) return yaml::ConfigError(file, k, "kafka", "must be a map");
     for (const auto& kv : k) {
       const std::string key = kv.first.as<std::string>();
       if (!kv.second.IsScalar()) {
-        return catalog::ConfigError(file, kv.second, "kafka." + key, "must be a scalar");
+        return yaml::ConfigError(file, kv.second, "kafka." + key, "must be a scalar");
       }
       const std::string value = kv.second.Scalar();
       if (key == "topic") {
@@ -86,24 +86,24 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   }
   if (const YAML::Node h = root["http"]) {
     SMETSMON_ASSIGN_OR_RETURN(
-        s.http_listen, catalog::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
+        s.http_listen, yaml::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
     // The API's bearer token: from a file or an environment variable, never inline.
-    SMETSMON_ASSIGN_OR_RETURN(std::string token_file, catalog::OptionalScalar<std::string>(
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_file, yaml::OptionalScalar<std::string>(
                                                           file, h, "bearer_token_file", ""));
-    SMETSMON_ASSIGN_OR_RETURN(std::string token_env, catalog::OptionalScalar<std::string>(
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_env, yaml::OptionalScalar<std::string>(
                                                          file, h, "bearer_token_env", ""));
     if (!token_file.empty()) {
       std::ifstream in(token_file);
       std::string token;
       if (!in || !std::getline(in, token) || token.empty()) {
-        return catalog::ConfigError(file, h["bearer_token_file"], "bearer_token_file",
+        return yaml::ConfigError(file, h["bearer_token_file"], "bearer_token_file",
                                     "cannot read a token from " + token_file);
       }
       s.http_bearer_token = token;
     } else if (!token_env.empty()) {
       const char* v = std::getenv(token_env.c_str());
       if (v == nullptr || *v == 0) {
-        return catalog::ConfigError(file, h["bearer_token_env"], "bearer_token_env",
+        return yaml::ConfigError(file, h["bearer_token_env"], "bearer_token_env",
                                     "environment variable " + token_env + " is not set");
       }
       s.http_bearer_token = v;
@@ -111,16 +111,16 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   }
   if (const YAML::Node inv = root["inventory"]) {
     SMETSMON_ASSIGN_OR_RETURN(s.inventory_path,
-                              catalog::OptionalScalar<std::string>(file, inv, "path", ""));
+                              yaml::OptionalScalar<std::string>(file, inv, "path", ""));
   }
   if (const YAML::Node sn = root["snapshot"]) {
     SMETSMON_ASSIGN_OR_RETURN(s.snapshot_path,
-                              catalog::OptionalScalar<std::string>(file, sn, "path", ""));
+                              yaml::OptionalScalar<std::string>(file, sn, "path", ""));
   }
   if (const YAML::Node e = root["engine"]; e && e["workers"]) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "workers", 1, &s.engine.workers));
     if (s.engine.workers > aggregate::kVirtualShards) {
-      return catalog::ConfigError(file, e["workers"], "workers",
+      return yaml::ConfigError(file, e["workers"], "workers",
                                   "must be at most " + std::to_string(aggregate::kVirtualShards));
     }
   }

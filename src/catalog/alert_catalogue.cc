@@ -5,11 +5,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-#include "catalog/yaml_util.h"
-#include "decode/fields.h"
+#include "base/yaml_util.h"
+#include "base/fields.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::catalog {
+
+// The config loaders' YAML helpers (base/yaml_util.h).
+using yaml::ConfigError;
+using yaml::LoadYamlFile;
+using yaml::OptionalScalar;
+using yaml::ReadDuration;
+using yaml::RequiredScalar;
 namespace {
 
 absl::StatusOr<std::vector<std::string>> NameList(const std::string& path, const YAML::Node& root,
@@ -66,7 +73,7 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
     AlertInfo info;
     SMETSMON_ASSIGN_OR_RETURN(std::string code_text,
                               RequiredScalar<std::string>(path, node, "code"));
-    const auto code = decode::ParseAlertCode(code_text);
+    const auto code = ParseAlertCode(code_text);
     if (!code) return ConfigError(path, node["code"], "code", "is not an alert code: " + code_text);
     info.code = *code;
     if (c.SlotOf(info.code) != other_slot) {
@@ -103,9 +110,9 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
   for (const auto& [code_text, node] : clears) {
     SMETSMON_ASSIGN_OR_RETURN(std::string clear_text,
                               RequiredScalar<std::string>(path, node, "clear_code"));
-    const auto clear = decode::ParseAlertCode(clear_text);
+    const auto clear = ParseAlertCode(clear_text);
     if (!clear) return ConfigError(path, node["clear_code"], "clear_code", "is not an alert code");
-    const CodeSlot set_slot = c.SlotOf(*decode::ParseAlertCode(code_text));
+    const CodeSlot set_slot = c.SlotOf(*ParseAlertCode(code_text));
     c.alerts_[set_slot].clears = *clear;
     const CodeSlot clear_slot = c.SlotOf(*clear);
     if (clear_slot == other_slot) {
@@ -127,7 +134,7 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::ReindexedLike(const AlertCatalogu
   std::vector<std::string> added, removed;
   for (const AlertInfo& a : running.alerts_) {
     const CodeSlot slot = SlotOf(a.code);
-    const std::string code = decode::FormatAlertCode(a.code);
+    const std::string code = FormatAlertCode(a.code);
     if (slot == other_slot_) {
       removed.push_back(code);
     } else if (same_categories && alerts_[slot].category != a.category) {
@@ -137,7 +144,7 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::ReindexedLike(const AlertCatalogu
   }
   for (const AlertInfo& a : alerts_) {
     if (running.SlotOf(a.code) == running.other_slot_) {
-      added.push_back(decode::FormatAlertCode(a.code));
+      added.push_back(FormatAlertCode(a.code));
     }
   }
   if (!added.empty()) changes.push_back("adding " + absl::StrJoin(added, ","));
@@ -168,7 +175,7 @@ std::vector<std::string> AlertCatalogue::ChangedCodes(const AlertCatalogue& a,
     if (x.code != y.code || x.name != y.name || x.category != y.category ||
         x.recipient != y.recipient || x.clears != y.clears || x.is_clear != y.is_clear ||
         priority_name(a, x.priority) != priority_name(b, y.priority)) {
-      out.push_back(decode::FormatAlertCode(y.code));
+      out.push_back(FormatAlertCode(y.code));
     }
   }
   return out;
@@ -180,7 +187,7 @@ int AlertCatalogue::CategoryIndexOf(const std::string& name) const {
 }
 
 std::string AlertCatalogue::SlotLabel(CodeSlot slot) const {
-  return slot < alerts_.size() ? decode::FormatAlertCode(alerts_[slot].code) : "other";
+  return slot < alerts_.size() ? FormatAlertCode(alerts_[slot].code) : "other";
 }
 
 }  // namespace smetsmon::catalog

@@ -2,11 +2,18 @@
 
 #include <algorithm>
 
-#include "catalog/yaml_util.h"
-#include "decode/fields.h"
+#include "base/yaml_util.h"
+#include "base/fields.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::catalog {
+
+// The config loaders' YAML helpers (base/yaml_util.h).
+using yaml::ConfigError;
+using yaml::LoadYamlFile;
+using yaml::OptionalScalar;
+using yaml::ReadDuration;
+using yaml::RequiredScalar;
 namespace {
 const std::string kUnknownLabel = "unknown";
 
@@ -50,7 +57,7 @@ absl::StatusOr<AreaTable> AreaTable::Load(const std::string& path) {
     a.distributor_id = static_cast<int>(dist);
     SMETSMON_ASSIGN_OR_RETURN(std::string gsp,
                               RequiredScalar<std::string>(path, node, "gsp_group"));
-    const auto g = decode::ParseGspGroup(gsp);
+    const auto g = ParseGspGroup(gsp);
     if (!g) return ConfigError(path, node["gsp_group"], "gsp_group", "must be _A.._P");
     a.gsp_group = *g;
     SMETSMON_ASSIGN_OR_RETURN(a.name, RequiredScalar<std::string>(path, node, "name"));

@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 
 namespace smetsmon::catalog {
 namespace {
@@ -49,18 +49,18 @@ bool Inventory::ParseRow(std::string_view line, DeviceId* id, InventoryRecord* r
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::array<std::string_view, 7> f;
   if (!SplitFields(line, f)) return false;
-  const auto dev = decode::ParseDeviceId(f[0]);
+  const auto dev = ParseDeviceId(f[0]);
   if (!dev) return false;
   *id = *dev;
   *rec = InventoryRecord{};
   if (!f[1].empty()) {
-    const auto m = decode::ParseMpxn(f[1]);
+    const auto m = ParseMpxn(f[1]);
     if (!m) return false;
     rec->mpxn = *m;
-    rec->area = areas_->ByDistributorId(decode::MpanDistributorId(*m));
+    rec->area = areas_->ByDistributorId(MpanDistributorId(*m));
   }
   if (!f[2].empty()) {
-    const auto g = decode::ParseGspGroup(f[2]);
+    const auto g = ParseGspGroup(f[2]);
     if (!g) return false;
     rec->area = areas_->ByGspGroup(*g);  // gsp_group overrides the MPAN, as in events
   }
@@ -75,7 +75,7 @@ bool Inventory::ParseRow(std::string_view line, DeviceId* id, InventoryRecord* r
   rec->dmc = DmcId{dmc_cache_.Intern(f[4])};
   rec->cohort = CohortId{cohort_cache_.Intern(f[5])};
   if (!f[6].empty()) {
-    const auto day = decode::ParseIsoDate(f[6]);
+    const auto day = ParseIsoDate(f[6]);
     if (!day) return false;
     rec->installed_day = *day;
   }

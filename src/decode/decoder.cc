@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 
 namespace smetsmon::decode {
 namespace od = simdjson::ondemand;

@@ -18,7 +18,7 @@
 #include "catalog/areas.h"
 #include "catalog/inventory.h"
 #include "catalog/symbols.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "smetsmon/reject_reason.h"
 #include "smetsmon/types.h"
 

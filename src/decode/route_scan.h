@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "smetsmon/types.h"
 
 namespace smetsmon::decode {

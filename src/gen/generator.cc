@@ -9,7 +9,7 @@
 
 #include "base/flat_u64_map.h"  // Mix64
 #include "base/json_writer.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "smetsmon/reject_reason.h"
 
 namespace smetsmon::gen {
@@ -195,8 +195,8 @@ std::string GeneratedTruth::ToJson() const {
   w.Field("power_cut_premises", power_cut_premises);
   w.Field("comms_incident_premises", comms_incident_premises);
   w.Field("dmc_flood_alerts", dmc_flood_alerts).Field("pf_flood_alerts", pf_flood_alerts);
-  w.Field("first_event", decode::FormatRfc3339Utc(first_event_ms));
-  w.Field("last_event", decode::FormatRfc3339Utc(last_event_ms));
+  w.Field("first_event", FormatRfc3339Utc(first_event_ms));
+  w.Field("last_event", FormatRfc3339Utc(last_event_ms));
   w.EndObject();
   return w.str();
 }
@@ -239,8 +239,8 @@ uint16_t Generator::AddSpec(std::string_view code, int32_t volt_lo, int32_t volt
                             bool from_hub) {
   // The codes are this file's constants and all parse; AD1 stands in should one ever not.
   const AlertCode parsed =
-      decode::ParseAlertCode(code).value_or(decode::ParseAlertCode("AD1").value_or(AlertCode{}));
-  specs_.push_back({parsed, catalogue_->SlotOf(parsed), decode::FormatAlertCode(parsed), volt_lo,
+      ParseAlertCode(code).value_or(ParseAlertCode("AD1").value_or(AlertCode{}));
+  specs_.push_back({parsed, catalogue_->SlotOf(parsed), FormatAlertCode(parsed), volt_lo,
                     volt_hi, from_hub});
   return static_cast<uint16_t>(specs_.size() - 1);
 }
@@ -351,7 +351,7 @@ void Generator::PlanScenarioEvents() {
   const auto usable = [&](int64_t t) { return t >= start && t < end_ms_; };
   const auto& pc = config_.power_cut;
   if (pc.enabled && pc.duration_ms >= 0) {
-    const auto gsp = decode::ParseGspGroup(pc.gsp_group);
+    const auto gsp = ParseGspGroup(pc.gsp_group);
     const AreaId area = gsp ? areas_->ByGspGroup(*gsp) : kUnknownArea;
     const uint64_t share = Threshold(pc.premises_share);
     cut_from_ms_ = start + pc.start_offset_ms;

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/json_writer.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 
 namespace smetsmon::gen {
 namespace {
@@ -130,7 +130,7 @@ int64_t EventTimeOf(std::string_view line) {
   if (!v.empty() && v[0] == '"') {
     const size_t end = v.find('"', 1);
     const auto ms =
-        decode::ParseRfc3339Utc(v.substr(1, end == std::string_view::npos ? 0 : end - 1));
+        ParseRfc3339Utc(v.substr(1, end == std::string_view::npos ? 0 : end - 1));
     return ms.value_or(0);
   }
   int64_t ms = 0;

@@ -190,7 +190,7 @@ class Pipeline {
 
   // Router state (source thread).
   std::unique_ptr<decode::Decoder> router_decoder_;
-  decode::Rfc3339DateCache router_dates_;
+  Rfc3339DateCache router_dates_;
   std::atomic<int64_t> stream_ms_{EventTime::Min().ms};
   int64_t next_grid_ms_ = EventTime::Min().ms;
   std::deque<std::unique_ptr<SourceBatch>> inflight_;

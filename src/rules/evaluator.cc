@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/log.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "rules/format.h"
 
 namespace smetsmon::rules {
@@ -557,14 +557,14 @@ void Evaluator::EvaluateNoisy(EventTime now, RulesSnapshot* snap) {
   // The list is noisiest first: the first K of each area / DMC are its top K.
   const auto make_row = [&](const aggregate::NoisyDevice& d) {
     NoisyRow row;
-    row.device_id = decode::FormatDeviceId(DeviceId{d.device});
+    row.device_id = FormatDeviceId(DeviceId{d.device});
     row.area = area_name(areas.Slot(d.area));
     row.dmc = std::string(dmcs.Name(d.dmc));
     row.generation = static_cast<int>(d.generation);
     row.alerts_24h = d.alerts_24h;
     for (int c = 0; c < aggregate::NoisyDevice::kTopCodes; ++c) {
       if (d.code_count[c] == 0) continue;
-      row.top_codes.emplace_back(decode::FormatAlertCode(AlertCode{d.code[c]}), d.code_count[c]);
+      row.top_codes.emplace_back(FormatAlertCode(AlertCode{d.code[c]}), d.code_count[c]);
     }
     return row;
   };

@@ -4,17 +4,17 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "catalog/yaml_util.h"
-#include "decode/fields.h"
+#include "base/yaml_util.h"
+#include "base/fields.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {
 namespace {
 
-using catalog::ConfigError;
-using catalog::OptionalScalar;
-using catalog::ReadDuration;
-using catalog::RequiredScalar;
+using yaml::ConfigError;
+using yaml::OptionalScalar;
+using yaml::ReadDuration;
+using yaml::RequiredScalar;
 
 absl::StatusOr<std::vector<catalog::CategoryIndex>> ReadCategories(
     const std::string& file, const YAML::Node& map, const std::string& key,
@@ -38,7 +38,7 @@ absl::StatusOr<std::vector<catalog::CategoryIndex>> ReadCategories(
 absl::StatusOr<AlertCode> ReadCode(const std::string& file, const YAML::Node& map,
                                    const std::string& key) {
   SMETSMON_ASSIGN_OR_RETURN(std::string text, RequiredScalar<std::string>(file, map, key));
-  const auto code = decode::ParseAlertCode(text);
+  const auto code = ParseAlertCode(text);
   if (!code) return ConfigError(file, map[key], key, "is not an alert code: " + text);
   return *code;
 }
@@ -120,7 +120,7 @@ absl::Status ReadHighPriority(const std::string& file, const YAML::Node& root,
   if (const YAML::Node codes = hp["codes"]) {
     if (!codes.IsSequence()) return ConfigError(file, codes, "codes", "must be a list of codes");
     for (const YAML::Node& c : codes) {
-      const auto code = c.IsScalar() ? decode::ParseAlertCode(c.Scalar()) : std::nullopt;
+      const auto code = c.IsScalar() ? ParseAlertCode(c.Scalar()) : std::nullopt;
       if (!code) return ConfigError(file, c, "codes", "is not an alert code");
       config->high_priority_codes.push_back(*code);
     }
@@ -141,7 +141,7 @@ absl::Status ReadLatencyBuckets(const std::string& file, const YAML::Node& root,
     return ConfigError(file, list, "latency_buckets", "must be a list of 1 to 30 durations");
   }
   for (const YAML::Node& b : list) {
-    const auto ms = b.IsScalar() ? catalog::ParseDurationMs(b.Scalar()) : std::nullopt;
+    const auto ms = b.IsScalar() ? yaml::ParseDurationMs(b.Scalar()) : std::nullopt;
     if (!ms) return ConfigError(file, b, "latency_buckets", "is not a duration like 30s");
     if (!config->latency_bounds_ms.empty() && *ms <= config->latency_bounds_ms.back()) {
       return ConfigError(file, b, "latency_buckets", "must be ascending");
@@ -359,7 +359,7 @@ absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
 
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::AlertCatalogue& catalogue) {
-  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, catalog::LoadYamlFile(path));
+  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(path));
   if (!root.IsMap()) return ConfigError(path, root, "(top)", "must be a map");
   RulesConfig config;
   config.source = path;

@@ -16,13 +16,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "catalog/yaml_util.h"
+#include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::webhook {
 namespace {
 
-using catalog::ConfigError;
+using yaml::ConfigError;
 
 constexpr rules::FindingKind kAllKinds[] = {
     rules::FindingKind::kStorm,
@@ -82,7 +82,7 @@ struct MapReader {
     std::string text;
     SMETSMON_RETURN_IF_ERROR(Scalar(key, &text));
     if (!map[std::string(key)]) return absl::OkStatus();
-    const auto ms = catalog::ParseDurationMs(text);
+    const auto ms = yaml::ParseDurationMs(text);
     if (!ms || *ms <= 0) {
       return Error(key, absl::StrCat("is not a positive duration like 5s or 2m: '", text, "'"));
     }

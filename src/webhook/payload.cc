@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/json_writer.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::webhook {
@@ -132,8 +132,8 @@ std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
     w.BeginObject();
     WriteMap(w, "labels", alert.labels);
     WriteMap(w, "annotations", alert.annotations);
-    w.Field("startsAt", decode::FormatRfc3339Utc(p.finding->start.ms));
-    w.Field("endsAt", decode::FormatRfc3339Utc(p.ends_at_ms));
+    w.Field("startsAt", FormatRfc3339Utc(p.finding->start.ms));
+    w.Field("endsAt", FormatRfc3339Utc(p.ends_at_ms));
     if (!generator_url.empty()) w.Field("generatorURL", generator_url);
     w.EndObject();
   }
@@ -154,7 +154,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   JsonWriter::Escape(f.id, &group_key);  // Alertmanager quotes label values like Go strings
   group_key.append("\"}");
   std::string ends_at = "0001-01-01T00:00:00Z";
-  if (resolved) ends_at = decode::FormatRfc3339Utc(f.end ? f.end->ms : now.ms);
+  if (resolved) ends_at = FormatRfc3339Utc(f.end ? f.end->ms : now.ms);
 
   JsonWriter w;
   w.BeginObject();
@@ -172,7 +172,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   w.Field("status", status);
   WriteMap(w, "labels", labels);
   WriteMap(w, "annotations", annotations);
-  w.Field("startsAt", decode::FormatRfc3339Utc(f.start.ms));
+  w.Field("startsAt", FormatRfc3339Utc(f.start.ms));
   w.Field("endsAt", ends_at);
   w.Field("generatorURL", generator_url);
   w.Field("fingerprint", FindingFingerprint(f.id));

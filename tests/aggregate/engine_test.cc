@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "testing/fixtures.h"
 
 namespace smetsmon::aggregate {
@@ -30,7 +30,7 @@ class EngineTest : public ::testing::TestWithParam<int64_t> {
     e.device = DeviceId{device};
     e.alert_fingerprint = alert_id;
     e.event_time = EventTime{GetParam() + offset_ms};
-    e.code = *decode::ParseAlertCode(code);
+    e.code = *ParseAlertCode(code);
     e.generation = g;
     e.area = ref_.areas->ByDistributorId(area_distributor);
     e.dmc = DmcId{ref_.dmcs->Intern("MDS-ELSTER-A1140")};
@@ -43,7 +43,7 @@ class EngineTest : public ::testing::TestWithParam<int64_t> {
                 Generation g = Generation::kSmets1, int area_distributor = 16) {
     const auto& l = engine.layout();
     return cells[l.MainCell(ref_.areas->Slot(ref_.areas->ByDistributorId(area_distributor)),
-                            ref_.catalogue->SlotOf(*decode::ParseAlertCode(code)), g)];
+                            ref_.catalogue->SlotOf(*ParseAlertCode(code)), g)];
   }
   uint64_t ViewCount(const Engine& engine, View v, int64_t now_offset, const char* code = "8F40") {
     return Cell(engine, engine.View(v, EventTime{GetParam() + now_offset}), code);
@@ -275,8 +275,8 @@ TEST_P(EngineTest, SnapshotUnderAnotherCatalogueIsRemappedByCode) {
   auto edited = catalog::AlertCatalogue::Load(catalogue_path);
   ASSERT_TRUE(edited.ok()) << edited.status();
   ref2.catalogue = std::make_unique<catalog::AlertCatalogue>(*std::move(edited));
-  ASSERT_NE(ref2.catalogue->SlotOf(*decode::ParseAlertCode("8F40")),
-            ref_.catalogue->SlotOf(*decode::ParseAlertCode("8F40")));
+  ASSERT_NE(ref2.catalogue->SlotOf(*ParseAlertCode("8F40")),
+            ref_.catalogue->SlotOf(*ParseAlertCode("8F40")));
   Engine b(ref2, config);
   ASSERT_TRUE(b.LoadSnapshot(path).ok());
 
@@ -286,7 +286,7 @@ TEST_P(EngineTest, SnapshotUnderAnotherCatalogueIsRemappedByCode) {
   const FleetLayout& lb = b.layout();
   const size_t area = ref_.areas->Slot(ref_.areas->ByDistributorId(16));
   const auto slot = [](const catalog::ReferenceData& r, const char* code) {
-    return r.catalogue->SlotOf(*decode::ParseAlertCode(code));
+    return r.catalogue->SlotOf(*ParseAlertCode(code));
   };
   const auto total = [](const Engine& e, size_t cell) {
     uint64_t n = 0;

@@ -19,7 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "aggregate/engine.h"
 #include "decode/decoder.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/generator.h"
 #include "ingest/replay.h"
 #include "rules/evaluator.h"
@@ -185,7 +185,7 @@ class RulesScenarioTest : public ::testing::Test {
 
   // The voltage what-if rule for SMETS1 8F40 in config/rules.yaml.
   const rules::VoltageRuleConfig* Smets1_8F40Rule() const {
-    const AlertCode code = *decode::ParseAlertCode("8F40");
+    const AlertCode code = *ParseAlertCode("8F40");
     for (const rules::VoltageRuleConfig& r : rules_.voltage_whatif) {
       if (r.code == code && r.generation == Generation::kSmets1) return &r;
     }
@@ -332,12 +332,12 @@ TEST_F(RulesScenarioTest, DmcFloodShowsInWhatIfAndRaisesTheGoNoGo) {
 TEST_F(RulesScenarioTest, AreaPowerCutOpensAndClosesOnePowerOutage) {
   const gen::GeneratorConfig config = OnlyScenario(Scenario::kPowerCut, 30000);
   const Generated g = Generate(config, "cut");
-  const AreaId area = ref_.areas->ByGspGroup(*decode::ParseGspGroup(config.power_cut.gsp_group));
+  const AreaId area = ref_.areas->ByGspGroup(*ParseGspGroup(config.power_cut.gsp_group));
   ASSERT_NE(area, kUnknownArea);
   ASSERT_GE(g.truth.power_cut_premises, rules_.outage.min_premises);
 
   // The AD1 the generator wrote: one per premises in the cut, all in its area.
-  const AlertCode ad1 = *decode::ParseAlertCode("AD1");
+  const AlertCode ad1 = *ParseAlertCode("AD1");
   std::set<uint64_t> cut_premises;
   for (const AlertEvent& e : DecodeUnique(g)) {
     if (e.code != ad1) continue;
@@ -386,9 +386,9 @@ TEST_F(RulesScenarioTest, CommsIncidentIsNotCalledAPowerCut) {
   const int64_t to = from + config.comms_incident.spread_ms;
 
   // Restorations per comms region during the incident, and no outage start anywhere.
-  const AlertCode ad1 = *decode::ParseAlertCode("AD1");
-  const AlertCode restored = *decode::ParseAlertCode("8F35");
-  const AlertCode restored_long = *decode::ParseAlertCode("8F36");
+  const AlertCode ad1 = *ParseAlertCode("AD1");
+  const AlertCode restored = *ParseAlertCode("8F35");
+  const AlertCode restored_long = *ParseAlertCode("8F36");
   std::map<std::string, uint64_t> by_region;
   for (const AlertEvent& e : DecodeUnique(g)) {
     ASSERT_NE(e.code, ad1);

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "aggregate/engine.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/generator.h"
 #include "ingest/replay.h"
 #include "testing/fixtures.h"

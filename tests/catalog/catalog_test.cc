@@ -4,7 +4,7 @@
 #include "catalog/alert_catalogue.h"
 #include "catalog/areas.h"
 #include "catalog/inventory.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "testing/fixtures.h"
 
 namespace smetsmon::catalog {
@@ -64,17 +64,17 @@ TEST(AreaTableTest, DuplicatesAndSyntaxErrorsFail) {
 TEST(AlertCatalogueTest, ShippedCatalogueMapsCodesToSlotsAndCategories) {
   auto c = AlertCatalogue::Load(testing::ConfigDir() + "/alert_catalogue.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
-  const CodeSlot s8f40 = c->SlotOf(*decode::ParseAlertCode("8F40"));
+  const CodeSlot s8f40 = c->SlotOf(*ParseAlertCode("8F40"));
   ASSERT_NE(s8f40, c->other_slot());
   EXPECT_EQ(c->categories()[c->CategoryOfSlot(s8f40)], "voltage");
-  const CodeSlot ad1 = c->SlotOf(*decode::ParseAlertCode("AD1"));
+  const CodeSlot ad1 = c->SlotOf(*ParseAlertCode("AD1"));
   ASSERT_NE(ad1, c->other_slot());
   EXPECT_EQ(c->categories()[c->CategoryOfSlot(ad1)], "outage.start");
   EXPECT_EQ(c->priorities()[c->InfoOfSlot(ad1)->priority], "critical");
   EXPECT_EQ(c->SlotLabel(ad1), "AD1");
   // Unlisted device and DCC codes fall into "other".
-  EXPECT_EQ(c->SlotOf(*decode::ParseAlertCode("8F99")), c->other_slot());
-  EXPECT_EQ(c->SlotOf(*decode::ParseAlertCode("N24")), c->other_slot());
+  EXPECT_EQ(c->SlotOf(*ParseAlertCode("8F99")), c->other_slot());
+  EXPECT_EQ(c->SlotOf(*ParseAlertCode("N24")), c->other_slot());
   EXPECT_EQ(c->categories()[c->CategoryOfSlot(c->other_slot())], "other");
   EXPECT_EQ(c->SlotLabel(c->other_slot()), "other");
 }
@@ -82,8 +82,8 @@ TEST(AlertCatalogueTest, ShippedCatalogueMapsCodesToSlotsAndCategories) {
 TEST(AlertCatalogueTest, SetAndClearPairsAreLinked) {
   auto c = AlertCatalogue::Load(testing::ConfigDir() + "/alert_catalogue.yaml");
   ASSERT_TRUE(c.ok());
-  const AlertInfo* set = c->InfoOfSlot(c->SlotOf(*decode::ParseAlertCode("8002")));
-  const AlertInfo* clear = c->InfoOfSlot(c->SlotOf(*decode::ParseAlertCode("8085")));
+  const AlertInfo* set = c->InfoOfSlot(c->SlotOf(*ParseAlertCode("8002")));
+  const AlertInfo* clear = c->InfoOfSlot(c->SlotOf(*ParseAlertCode("8085")));
   ASSERT_NE(set, nullptr);
   ASSERT_NE(clear, nullptr);
   EXPECT_EQ(set->clears, clear->code);
@@ -130,7 +130,7 @@ TEST(AlertCatalogueTest, ReloadKeepsTheRunningSlotsAndRefusesLayoutChanges) {
                                "  - {code: \"AD1\", name: Outage, category: power}\n");
   auto running = AlertCatalogue::Load(path);
   ASSERT_TRUE(running.ok()) << running.status();
-  const auto code = [](const char* text) { return *decode::ParseAlertCode(text); };
+  const auto code = [](const char* text) { return *ParseAlertCode(text); };
 
   // Listed in another order, renamed, another priority, no clear pair: applied in the running
   // slots, and exactly the changed codes are named.
@@ -212,13 +212,13 @@ TEST_F(InventoryTest, LoadsRowsEnrichmentAndInstallCounts) {
   EXPECT_EQ(inv.stats().rows, 3u);
   EXPECT_EQ(inv.stats().bad_rows, 4u);
   EXPECT_EQ(inv.stats().first_bad_line, 5u);
-  const InventoryRecord* r1 = inv.Find(*decode::ParseDeviceId("00-DB-00-00-00-00-00-01"));
+  const InventoryRecord* r1 = inv.Find(*ParseDeviceId("00-DB-00-00-00-00-00-01"));
   ASSERT_NE(r1, nullptr);
   EXPECT_EQ(r1->area, ref_.areas->ByDistributorId(16));
   EXPECT_EQ(r1->generation, Generation::kSmets1);
   EXPECT_EQ(ref_.dmcs->Name(r1->dmc.value), "MDS-ELSTER-A1140");
-  EXPECT_EQ(r1->installed_day, *decode::ParseIsoDate("2021-03-04"));
-  const InventoryRecord* r2 = inv.Find(*decode::ParseDeviceId("00-DB-00-00-00-00-00-02"));
+  EXPECT_EQ(r1->installed_day, *ParseIsoDate("2021-03-04"));
+  const InventoryRecord* r2 = inv.Find(*ParseDeviceId("00-DB-00-00-00-00-00-02"));
   ASSERT_NE(r2, nullptr);
   EXPECT_EQ(r2->area, ref_.areas->ByGspGroup('C'));
   EXPECT_EQ(inv.installs_by_area()[ref_.areas->Slot(ref_.areas->ByDistributorId(16))], 1u);

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "testing/fixtures.h"
 
 namespace smetsmon::decode {

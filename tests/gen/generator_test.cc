@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "decode/decoder.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "smetsmon/reject_reason.h"
 #include "testing/fixtures.h"
 
@@ -185,13 +185,13 @@ TEST_F(GeneratorTest, ValidLinesUseTheContractsFieldFormats) {
   std::set<std::string> time_shapes;
   uint64_t voltages = 0, smets1_voltage_codes = 0;
   for (const std::string& line : lines) {
-    ASSERT_TRUE(decode::ParseDeviceId(field(line, "device_id"))) << line;
-    const auto code = decode::ParseAlertCode(field(line, "alert_code"));
+    ASSERT_TRUE(ParseDeviceId(field(line, "device_id"))) << line;
+    const auto code = ParseAlertCode(field(line, "alert_code"));
     ASSERT_TRUE(code) << line;
     const std::string t = field(line, "event_time");
     const size_t quoted = line.find("\"event_time\":\"");
     if (quoted != std::string::npos) {
-      ASSERT_TRUE(decode::ParseRfc3339Utc(t)) << line;
+      ASSERT_TRUE(ParseRfc3339Utc(t)) << line;
       time_shapes.insert(t.size() == 20 ? "whole" : t.back() == 'Z' ? "fraction" : "offset");
     } else {
       ASSERT_FALSE(t.empty()) << line;
@@ -199,7 +199,7 @@ TEST_F(GeneratorTest, ValidLinesUseTheContractsFieldFormats) {
     }
     const std::string mpxn = field(line, "mpxn");
     ASSERT_EQ(mpxn.size(), 13u) << line;
-    EXPECT_TRUE(decode::MpanCheckDigitOk(mpxn)) << line;
+    EXPECT_TRUE(MpanCheckDigitOk(mpxn)) << line;
     const std::string id = field(line, "alert_id");
     EXPECT_FALSE(id.empty());
     EXPECT_LE(id.size(), 128u);
@@ -277,8 +277,8 @@ TEST_F(GeneratorTest, PowerCutPairsHubOutagesWithMeterRestorationsByMpan) {
   GeneratedTruth truth;
   const auto decoded = Decode(Generate(c, &truth));
   ASSERT_GT(truth.power_cut_premises, 0u);
-  const AlertCode ad1 = *decode::ParseAlertCode("AD1");
-  const AlertCode r36 = *decode::ParseAlertCode("8F36");
+  const AlertCode ad1 = *ParseAlertCode("AD1");
+  const AlertCode r36 = *ParseAlertCode("8F36");
   const int64_t cut = c.start_ms + c.power_cut.start_offset_ms;
   const int64_t restore = cut + c.power_cut.duration_ms;
   std::map<uint64_t, int64_t> outage_by_mpan;
@@ -330,7 +330,7 @@ TEST_F(GeneratorTest, ShortPowerCutRestoresWith8F35AndACutPastTheEndIsLeftOut) {
   c.duration_ms = c.power_cut.start_offset_ms + kMsPerMinute;  // ends before any restoration
   decoded = Decode(Generate(c, &truth));
   EXPECT_EQ(truth.power_cut_premises, 0u);
-  for (const Decoded& d : decoded) EXPECT_NE(d.event.code, *decode::ParseAlertCode("AD1"));
+  for (const Decoded& d : decoded) EXPECT_NE(d.event.code, *ParseAlertCode("AD1"));
 }
 
 TEST_F(GeneratorTest, CommsIncidentIsARestorationFloodWithoutOutages) {
@@ -338,7 +338,7 @@ TEST_F(GeneratorTest, CommsIncidentIsARestorationFloodWithoutOutages) {
   GeneratedTruth truth;
   const auto decoded = Decode(Generate(c, &truth));
   ASSERT_GT(truth.comms_incident_premises, 0u);
-  const AlertCode ad1 = *decode::ParseAlertCode("AD1");
+  const AlertCode ad1 = *ParseAlertCode("AD1");
   const int64_t from = c.start_ms + c.comms_incident.start_offset_ms;
   const int64_t to = from + c.comms_incident.spread_ms;
   uint64_t restorations = 0;
@@ -463,13 +463,13 @@ TEST_F(GeneratorTest, InventoryHasARowPerDeviceWithValidMpans) {
     for (std::string cell; std::getline(ss, cell, ',');) f.push_back(cell);
     if (line.back() == ',') f.emplace_back();
     ASSERT_EQ(f.size(), 7u) << line;
-    const auto id = decode::ParseDeviceId(f[0]);
+    const auto id = ParseDeviceId(f[0]);
     ASSERT_TRUE(id) << line;
     EXPECT_TRUE(mpxn_of.emplace(id->value, f[1]).second) << "duplicate device " << line;
     mpans.insert(f[1]);
     ASSERT_EQ(f[1].size(), 13u) << line;
-    EXPECT_TRUE(decode::MpanCheckDigitOk(f[1])) << line;
-    const auto gsp = decode::ParseGspGroup(f[2]);
+    EXPECT_TRUE(MpanCheckDigitOk(f[1])) << line;
+    const auto gsp = ParseGspGroup(f[2]);
     ASSERT_TRUE(gsp) << line;
     const int distributor = std::stoi(f[1].substr(0, 2));
     if (distributor >= 24) {
@@ -481,7 +481,7 @@ TEST_F(GeneratorTest, InventoryHasARowPerDeviceWithValidMpans) {
     EXPECT_TRUE(f[3] == "1" || f[3] == "2") << line;
     EXPECT_EQ(f[4].empty(), f[3] == "2") << line;  // DMC and cohort for SMETS1 only
     EXPECT_EQ(f[5].empty(), f[3] == "2") << line;
-    EXPECT_TRUE(decode::ParseIsoDate(f[6])) << line;
+    EXPECT_TRUE(ParseIsoDate(f[6])) << line;
   }
   EXPECT_EQ(rows, 2 * c.premises);
   EXPECT_EQ(mpxn_of.size(), rows);

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "gen/generator.h"
 #include "ingest/replay.h"
 #include "testing/fixtures.h"
@@ -92,7 +92,7 @@ TEST_F(PipelineTest, LatenessIsJudgedAgainstTheStreamTimeOfTheWholeInput) {
     auto p = Make(workers, false);
     // Two devices owned by different workers (when there are several).
     const auto id = [](int d) {
-      return *decode::ParseDeviceId(absl::StrFormat("00-DB-12-34-56-78-%02X-%02X", d >> 8, d & 0xFF));
+      return *ParseDeviceId(absl::StrFormat("00-DB-12-34-56-78-%02X-%02X", d >> 8, d & 0xFF));
     };
     int other = 2;
     while (workers > 1 &&
@@ -153,7 +153,7 @@ TEST_F(PipelineTest, IdleAdvanceMovesTheStreamTimeAndKeepsTheGrid) {
 
 TEST_F(PipelineTest, TasksRunOnTheOwningWorkerBetweenBatchesAndStopDrainsEverything) {
   auto p = Make(2, false);
-  const DeviceId device = *decode::ParseDeviceId("00-DB-12-34-56-78-00-07");
+  const DeviceId device = *ParseDeviceId("00-DB-12-34-56-78-00-07");
   std::vector<std::string> lines;
   for (int i = 0; i < 50; ++i) lines.push_back(Alert(7, kT0 + i * 1000, i));
   p->Submit(std::make_unique<OwnedBatch>(lines));

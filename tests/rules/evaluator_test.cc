@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
 
@@ -45,7 +45,7 @@ class EvaluatorTest : public ::testing::Test {
     e.device = DeviceId{device};
     e.alert_fingerprint = ++next_id_ * 0x9E3779B97F4A7C15ULL;
     e.event_time = EventTime{t};
-    e.code = *decode::ParseAlertCode(code);
+    e.code = *ParseAlertCode(code);
     e.generation = g;
     e.present = AlertEvent::kHasSmets;
     if (gsp != nullptr) {
@@ -82,7 +82,7 @@ class EvaluatorTest : public ::testing::Test {
 
 TEST_F(EvaluatorTest, HighPriorityListOverridesCatalogueClasses) {
   const auto slot = [&](const char* code) {
-    return ref_.catalogue->SlotOf(*decode::ParseAlertCode(code));
+    return ref_.catalogue->SlotOf(*ParseAlertCode(code));
   };
   ASSERT_EQ(config_.classes.front().name, "critical");
   EXPECT_EQ(config_.class_of_slot[slot("AD1")], 0);   // category outage.start is listed
@@ -213,7 +213,7 @@ TEST_F(EvaluatorTest, NoisyDevicesListedWithDominantCodes) {
   EXPECT_EQ(s.noisy_devices, 1u);
   EXPECT_EQ(s.noisy_smets1_devices, 1u);
   ASSERT_EQ(s.noisy_top.size(), 1u);
-  EXPECT_EQ(s.noisy_top[0].device_id, decode::FormatDeviceId(DeviceId{5000}));
+  EXPECT_EQ(s.noisy_top[0].device_id, FormatDeviceId(DeviceId{5000}));
   EXPECT_EQ(s.noisy_top[0].alerts_24h, 40u);
   ASSERT_FALSE(s.noisy_top[0].top_codes.empty());
   EXPECT_EQ(s.noisy_top[0].top_codes[0].first, "8F40");
@@ -356,7 +356,7 @@ TEST_F(EvaluatorTest, ReloadChangesThresholdsAtOnceAndRefusesPerEventChanges) {
   // Which class a code belongs to (a catalogue priority, the high-priority list) may change: the
   // workers take the new table between batches.
   RulesConfig moved = lower;
-  const size_t slot = ref_.catalogue->SlotOf(*decode::ParseAlertCode("8014"));
+  const size_t slot = ref_.catalogue->SlotOf(*ParseAlertCode("8014"));
   moved.class_of_slot[slot] =
       static_cast<uint8_t>((moved.class_of_slot[slot] + 1) % moved.classes.size());
   ASSERT_TRUE(evaluator_->Reload(moved).ok());
@@ -365,7 +365,7 @@ TEST_F(EvaluatorTest, ReloadChangesThresholdsAtOnceAndRefusesPerEventChanges) {
 
 TEST_F(EvaluatorTest, AReloadedClassTableCountsACodesNewAlertsInItsNewClass) {
   Start();
-  const size_t slot = ref_.catalogue->SlotOf(*decode::ParseAlertCode("8F72"));
+  const size_t slot = ref_.catalogue->SlotOf(*ParseAlertCode("8F72"));
   const auto class_named = [&](const std::string& name) {
     for (size_t i = 0; i < config_.classes.size(); ++i) {
       if (config_.classes[i].name == name) return static_cast<uint8_t>(i);

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "testing/fixtures.h"
 
 namespace smetsmon::rules {
@@ -100,7 +100,7 @@ TEST_F(RulesConfigTest, SetupMapsRulesToSlotsAndRegions) {
   ASSERT_TRUE(c.ok()) << c.status();
   const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
   const aggregate::RuleInputsSetup s = BuildRuleInputsSetup(*c, layout, 5 * kMsPerMinute);
-  const size_t f40 = ref_.catalogue->SlotOf(*decode::ParseAlertCode("8F40"));
+  const size_t f40 = ref_.catalogue->SlotOf(*ParseAlertCode("8F40"));
   EXPECT_EQ(s.voltage_rule_of_cell[f40 * 2], 0);       // SMETS1
   EXPECT_EQ(s.voltage_rule_of_cell[f40 * 2 + 1], -1);  // SMETS2: no rule
   EXPECT_EQ(s.max_candidates, 4u);

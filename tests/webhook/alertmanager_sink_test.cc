@@ -10,7 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "webhook/mini_json.h"
 #include "webhook/payload.h"
 #include "webhook/test_receiver.h"
@@ -91,9 +91,9 @@ TEST_F(AlertmanagerSinkTest, PostsFiringFindingsWithTheWebhookLabels) {
     EXPECT_EQ(a["annotations"][k].string, v.string) << k;
   }
   EXPECT_EQ(a["labels"]["alertname"].string, "smetsmon_power_outage");
-  EXPECT_EQ(a["startsAt"].string, decode::FormatRfc3339Utc(outage.start.ms));
+  EXPECT_EQ(a["startsAt"].string, FormatRfc3339Utc(outage.start.ms));
   // Firing: endsAt four resend intervals ahead, so it expires if we stop sending.
-  EXPECT_EQ(a["endsAt"].string, decode::FormatRfc3339Utc(kT0.ms + 4 * kResendMs));
+  EXPECT_EQ(a["endsAt"].string, FormatRfc3339Utc(kT0.ms + 4 * kResendMs));
   EXPECT_EQ(a["generatorURL"].string, "http://smetsmon.test:9477/api/v1/findings");
   EXPECT_EQ(sink_->stats().posts_ok, 1u);
   EXPECT_EQ(sink_->stats().firing, 1u);
@@ -124,9 +124,9 @@ TEST_F(AlertmanagerSinkTest, ClosedFindingIsSentResolvedOnceWithItsEnd) {
   ASSERT_TRUE(Update({b}, {closed}, ProcessingTime{kT0.ms + 5'000}));
   auto alerts = LastAlerts();
   ASSERT_EQ(alerts.size(), 2u);
-  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, decode::FormatRfc3339Utc(closed.end->ms));
+  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
   EXPECT_EQ(alerts.at(b.id)["endsAt"].string,
-            decode::FormatRfc3339Utc(kT0.ms + 5'000 + 4 * kResendMs));
+            FormatRfc3339Utc(kT0.ms + 5'000 + 4 * kResendMs));
   // The next re-send carries only the firing one; the resolved one is never sent again.
   ASSERT_TRUE(Update({b}, {closed}, ProcessingTime{kT0.ms + 5'000 + kResendMs}));
   alerts = LastAlerts();
@@ -146,7 +146,7 @@ TEST_F(AlertmanagerSinkTest, FindingGoneWithoutACloseIsResolvedNow) {
   ASSERT_TRUE(Update({}, {}, ProcessingTime{kT0.ms + 7'000}));
   const auto alerts = LastAlerts();
   ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, decode::FormatRfc3339Utc(kT0.ms + 7'000));
+  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(kT0.ms + 7'000));
   EXPECT_EQ(sink_->stats().firing, 0u);
 }
 
@@ -172,7 +172,7 @@ TEST_F(AlertmanagerSinkTest, FailureIsRetriedAtTheNextUpdateAndKeepsResolvedNoti
   ASSERT_TRUE(Update({b}, {closed}, ProcessingTime{kT0.ms + 4'000}));
   const auto alerts = LastAlerts();
   ASSERT_EQ(alerts.size(), 2u);
-  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, decode::FormatRfc3339Utc(closed.end->ms));
+  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
   EXPECT_EQ(sink_->stats().pending_resolved, 0u);
   EXPECT_EQ(sink_->stats().posts_ok, 2u);
 }

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "decode/fields.h"
+#include "base/fields.h"
 #include "webhook/mini_json.h"
 #include "webhook/webhook_fixtures.h"
 
@@ -85,7 +85,7 @@ TEST_F(PayloadTest, ResolvedCarriesTheEndTime) {
   // Resolved without an end: the processing time it was reported.
   f.end.reset();
   const Json k = Parse(BuildAlertmanagerPayload(f, true, "ukpn", "", areas_, now_));
-  EXPECT_EQ(k["alerts"][0]["endsAt"].string, decode::FormatRfc3339Utc(now_.ms));
+  EXPECT_EQ(k["alerts"][0]["endsAt"].string, FormatRfc3339Utc(now_.ms));
 }
 
 TEST_F(PayloadTest, RegionalCommsIncidentSaysItIsNotAPowerCut) {
@@ -114,9 +114,9 @@ TEST_F(PayloadTest, EscapesTextAndStaysStable) {
 }
 
 TEST(PayloadHelpersTest, Rfc3339) {
-  EXPECT_EQ(decode::FormatRfc3339Utc(0), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(decode::FormatRfc3339Utc(1'709'287'200'001), "2024-03-01T10:00:00.001Z");
-  EXPECT_EQ(decode::FormatRfc3339Utc(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Utc(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339Utc(1'709'287'200'001), "2024-03-01T10:00:00.001Z");
+  EXPECT_EQ(FormatRfc3339Utc(-1), "1969-12-31T23:59:59.999Z");
 }
 
 TEST(PayloadHelpersTest, HmacSha256MatchesRfc4231) {

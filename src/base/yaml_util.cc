@@ -1,4 +1,4 @@
-#include "catalog/yaml_util.h"
+#include "base/yaml_util.h"
 
 #include <charconv>
 
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace smetsmon::catalog {
+namespace smetsmon::yaml {
 
 absl::Status ConfigError(const std::string& file, const YAML::Node& at, const std::string& field,
                          const std::string& what) {
@@ -50,4 +50,4 @@ absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const 
   return absl::OkStatus();
 }
 
-}  // namespace smetsmon::catalog
+}  // namespace smetsmon::yaml

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace smetsmon::catalog {
+namespace smetsmon::yaml {
 
 // "config/areas.yaml:12: field 'region': unknown region 'Norht'".
 absl::Status ConfigError(const std::string& file, const YAML::Node& at, const std::string& field,
@@ -47,4 +47,4 @@ absl::StatusOr<T> OptionalScalar(const std::string& file, const YAML::Node& map,
   return RequiredScalar<T>(file, map, key);
 }
 
-}  // namespace smetsmon::catalog
+}  // namespace smetsmon::yaml

@@ -1,11 +1,11 @@
-#include "decode/fields.h"
+#include "base/fields.h"
 
 #include <array>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 
-namespace smetsmon::decode {
+namespace smetsmon {
 namespace {
 
 constexpr int HexValue(char c) {
@@ -313,4 +313,4 @@ uint64_t StableHash64(std::string_view s) {
   return mix(h, kMul);
 }
 
-}  // namespace smetsmon::decode
+}  // namespace smetsmon

@@ -10,7 +10,7 @@
 
 #include "smetsmon/types.h"
 
-namespace smetsmon::decode {
+namespace smetsmon {
 
 // "00-DB-12-34-56-78-90-A0" (case-insensitive) -> 0x00DB1234567890A0. Rejects any other shape and
 // the broadcast address FF-FF-FF-FF-FF-FF-FF-FF.
@@ -56,4 +56,4 @@ std::optional<char> ParseGspGroup(std::string_view s);
 // Stable 64-bit hash (same on every build and run: it keys snapshots and dedup across restarts).
 uint64_t StableHash64(std::string_view s);
 
-}  // namespace smetsmon::decode
+}  // namespace smetsmon

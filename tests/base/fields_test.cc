@@ -1,8 +1,8 @@
-#include "decode/fields.h"
+#include "base/fields.h"
 
 #include <gtest/gtest.h>
 
-namespace smetsmon::decode {
+namespace smetsmon {
 namespace {
 
 TEST(DeviceIdTest, ParsesEui64CaseInsensitively) {
@@ -167,4 +167,4 @@ TEST(StableHashTest, IsStableAndSpreads) {
 }
 
 }  // namespace
-}  // namespace smetsmon::decode
+}  // namespace smetsmon

@@ -7,7 +7,7 @@
 #include "base/json_writer.h"
 #include "base/fields.h"
 #include "metrics/daemon_metrics.h"
-#include "rules/rules_json.h"
+#include "report/rules_json.h"
 
 namespace smetsmon::app {
 namespace {
@@ -237,15 +237,15 @@ http::Response Answer(const Daemon& d, const http::Request& request) {
   const rules::RulesSnapshot snap = d.evaluator->Snapshot();
   JsonWriter w;
   if (path == "/api/v1/findings") {
-    rules::WriteFindings(w, snap);
+    report::WriteFindings(w, snap);
   } else if (path == "/api/v1/whatif") {
-    rules::WriteWhatIf(w, snap.whatif);
+    report::WriteWhatIf(w, snap.whatif);
   } else if (path == "/api/v1/gonogo") {
-    rules::WriteGoNoGo(w, snap);
+    report::WriteGoNoGo(w, snap);
   } else if (path == "/api/v1/delivery") {
-    rules::WriteDelivery(w, snap.delivery, d.engine->rule_inputs_setup()->latency_bounds_ms);
+    report::WriteDelivery(w, snap.delivery, d.engine->rule_inputs_setup()->latency_bounds_ms);
   } else if (path == "/api/v1/top") {
-    rules::WriteNoisy(w, snap);
+    report::WriteNoisy(w, snap);
   } else {
     return Error(404, "not found: " + path);
   }

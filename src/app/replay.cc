@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "app/report.h"
+#include "report/replay_report.h"
 #include "app/settings.h"
 #include "ingest/replay.h"
 #include "pipeline/pipeline.h"
@@ -176,15 +176,15 @@ int RunReplay(int argc, char** argv) {
   }
   std::optional<rules::RulesSnapshot> rules_state;
   if (pipeline.evaluator() != nullptr) rules_state = pipeline.evaluator()->Snapshot();
-  ReplayStats stats;
+  report::ReplayStats stats;
   stats.lines_read = *lines;
   stats.files = args.files.size();
   stats.seconds = static_cast<double>(clock.MonotonicNs() - start_ns) / 1e9;
   if (args.report == "json") {
     std::printf("%s\n",
-                BuildReportJson(engine, stats, rules_state ? &*rules_state : nullptr).c_str());
+                report::BuildReportJson(engine, stats, rules_state ? &*rules_state : nullptr).c_str());
   } else {
-    std::fputs(BuildReportText(engine, stats, rules_state ? &*rules_state : nullptr).c_str(),
+    std::fputs(report::BuildReportText(engine, stats, rules_state ? &*rules_state : nullptr).c_str(),
                stdout);
   }
   return 0;

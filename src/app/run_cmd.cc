@@ -21,7 +21,7 @@
 #include "http/server.h"
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
-#include "rules/rules_json.h"
+#include "report/rules_json.h"
 #include "webhook/config.h"
 
 namespace smetsmon::app {

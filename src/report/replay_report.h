@@ -8,7 +8,7 @@
 #include "aggregate/engine.h"
 #include "rules/evaluator.h"
 
-namespace smetsmon::app {
+namespace smetsmon::report {
 
 struct ReplayStats {
   uint64_t lines_read = 0;
@@ -25,4 +25,4 @@ std::string BuildReportJson(const aggregate::Engine& engine, const ReplayStats& 
 std::string BuildReportText(const aggregate::Engine& engine, const ReplayStats& stats,
                             const rules::RulesSnapshot* rules = nullptr);
 
-}  // namespace smetsmon::app
+}  // namespace smetsmon::report

@@ -1,6 +1,6 @@
-#include "app/report.h"
+#include "report/replay_report.h"
 
-#include "rules/rules_json.h"
+#include "report/rules_json.h"
 
 #include <map>
 
@@ -9,7 +9,7 @@
 #include "base/json_writer.h"
 #include "base/fields.h"
 
-namespace smetsmon::app {
+namespace smetsmon::report {
 namespace {
 
 using aggregate::Engine;
@@ -156,15 +156,15 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
   w.EndObject();
   if (rules != nullptr) {
     w.Key("findings");
-    rules::WriteFindings(w, *rules);
+    WriteFindings(w, *rules);
     w.Key("whatif");
-    rules::WriteWhatIf(w, rules->whatif);
+    WriteWhatIf(w, rules->whatif);
     w.Key("delivery");
-    rules::WriteDelivery(w, rules->delivery, engine.rule_inputs_setup()->latency_bounds_ms);
+    WriteDelivery(w, rules->delivery, engine.rule_inputs_setup()->latency_bounds_ms);
     w.Key("noisy");
-    rules::WriteNoisy(w, *rules);
+    WriteNoisy(w, *rules);
     w.Key("gonogo");
-    rules::WriteGoNoGo(w, *rules);
+    WriteGoNoGo(w, *rules);
   }
   w.EndObject();
   return w.str();
@@ -210,4 +210,4 @@ std::string BuildReportText(const Engine& engine, const ReplayStats& stats,
   return out;
 }
 
-}  // namespace smetsmon::app
+}  // namespace smetsmon::report

@@ -1,4 +1,5 @@
-// JSON renderings of the rules' published state, shared by the replay report and the HTTP API.
+// JSON renderings of the rules' published state, shared by the replay report and the HTTP API:
+// the rules decide, this module writes.
 // Pure functions of their inputs; thread-safe.
 #pragma once
 
@@ -8,7 +9,13 @@
 #include "base/json_writer.h"
 #include "rules/evaluator.h"
 
-namespace smetsmon::rules {
+namespace smetsmon::report {
+
+using rules::DeliveryRow;
+using rules::Finding;
+using rules::RulesSnapshot;
+using rules::WhatIfRow;
+
 
 void WriteFinding(JsonWriter& w, const Finding& f);
 // {"open":[...],"closed":[...]}
@@ -23,4 +30,4 @@ void WriteNoisy(JsonWriter& w, const RulesSnapshot& s);
 // {"current": {...}, "history": [...]}
 void WriteGoNoGo(JsonWriter& w, const RulesSnapshot& s);
 
-}  // namespace smetsmon::rules
+}  // namespace smetsmon::report

@@ -1,6 +1,13 @@
-#include "rules/rules_json.h"
+#include "report/rules_json.h"
 
-namespace smetsmon::rules {
+namespace smetsmon::report {
+
+using rules::DeliveryRow;
+using rules::Finding;
+using rules::RulesSnapshot;
+using rules::GoNoGoResult;
+using rules::NoisyRow;
+using rules::WhatIfRow;
 
 void WriteFinding(JsonWriter& w, const Finding& f) {
   w.BeginObject();
@@ -151,4 +158,4 @@ void WriteGoNoGo(JsonWriter& w, const RulesSnapshot& s) {
   w.EndObject();
 }
 
-}  // namespace smetsmon::rules
+}  // namespace smetsmon::report

@@ -34,6 +34,15 @@ inline pipeline::PipelineConfig PipelineConfigFor(size_t workers, bool rules) {
 
 // CPU seconds (user + system) of this process's threads whose name starts with `prefix`, from
 // /proc (clock-tick resolution: measure over seconds).
+inline double ThreadCpuSeconds(const std::string& prefix);
+
+// The pipeline's own threads: its workers, its rules thread and the Kafka poll loop (a bench's
+// main thread is named after the program, "smetsmon-bench-...", and is not one of them).
+inline double PipelineThreadsCpuSeconds() {
+  return ThreadCpuSeconds("smetsmon-w") + ThreadCpuSeconds("smetsmon-rules") +
+         ThreadCpuSeconds("smetsmon-poll");
+}
+
 inline double ThreadCpuSeconds(const std::string& prefix) {
   double total = 0;
   const long ticks = ::sysconf(_SC_CLK_TCK);

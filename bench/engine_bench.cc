@@ -142,7 +142,7 @@ double RunEngine(const Batch& batch, uint64_t premises, bool rules, uint64_t* ac
   }
   p.Finish({});
   const auto t1 = std::chrono::steady_clock::now();
-  const double cpu = ThreadCpuNow() - cpu0 + bench::ThreadCpuSeconds("smetsmon-");
+  const double cpu = ThreadCpuNow() - cpu0 + bench::PipelineThreadsCpuSeconds();
   *wall_s = Seconds(t0, t1);
   if (accepted != nullptr) *accepted = p.engine().Counters().accepted;
   p.Stop();

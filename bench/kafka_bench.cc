@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   (*ingest)->WaitForApplied(1, 60'000);  // the group join takes a few seconds: not measured
   const auto s0 = std::chrono::steady_clock::now();
   const uint64_t at_start = (*ingest)->stats().applied;
-  const double cpu0 = bench::ThreadCpuSeconds("smetsmon-");
+  const double cpu0 = bench::PipelineThreadsCpuSeconds();
   bool all = false;
   std::string progress;  // applied count every 100 ms, for a stall to show (--trace)
   for (int i = 0; i < 6000 && !all; ++i) {
@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     if (trace) progress += std::to_string((*ingest)->stats().applied) + " ";
   }
   const auto s1 = std::chrono::steady_clock::now();
-  const double own_cpu_s = bench::ThreadCpuSeconds("smetsmon-") - cpu0;
+  const double own_cpu_s = bench::PipelineThreadsCpuSeconds() - cpu0;
   if (trace) {
     std::fprintf(stderr,
                  "applied every 100 ms: %s\npauses for backpressure: %llu; devices %llu (table "

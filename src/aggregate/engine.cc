@@ -249,11 +249,16 @@ Readings Engine::WorkerReadings(size_t i, EventTime at, EventTime month_start, u
   Readings r;
   r.at = at;
   r.month_start = month_start;
+  // Only the rows of DMC and cohort ids in use can hold counts: the others are not summed. An id
+  // this worker has counted was interned before, so it is below the table's size read now.
+  const size_t live_dmcs = 2 + ref_->dmcs->size();
+  const std::vector<std::pair<size_t, size_t>> live =
+      layout_.LiveRanges(live_dmcs, 2 + ref_->cohorts->size());
   for (aggregate::View v : kAllViews) {
     if ((views & ViewBit(v)) == 0) continue;
     std::vector<uint64_t>& out = r.views[static_cast<int>(v)];
     out.assign(layout_.total_cells(), 0);
-    w.fleet().SumInto(v, at, out, /*owner=*/true);
+    w.fleet().SumInto(v, at, out, /*owner=*/true, live);
   }
   RuleInputs* rules = w.rule_inputs();
   if (rules == nullptr) return r;
@@ -267,8 +272,8 @@ Readings Engine::WorkerReadings(size_t i, EventTime at, EventTime month_start, u
   rules->SumDelivery(WindowSpan::k1h, at, r.delivery_1h, /*owner=*/true);
   rules->SumDelivery(WindowSpan::k24h, at, r.delivery_24h, true);
   rules->SumDeliveryHours(month_start, at, r.delivery_month, true);
-  rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, true);
-  rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, true);
+  rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, true, live_dmcs);
+  rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, true, live_dmcs);
   w.PublishRuleInputs(0);
   r.noisy = rules->PublishedNoisy();
   rules->DrainSignals([&r](const OutageSignalRecord& s) { r.signals.push_back(s); });

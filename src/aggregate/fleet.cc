@@ -73,11 +73,12 @@ int FleetPartial::Add(EventTime t, size_t area_slot, size_t code_slot, Generatio
   return late;
 }
 
-void FleetPartial::SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner) const {
+void FleetPartial::SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner,
+                           std::span<const std::pair<size_t, size_t>> ranges) const {
   const window::BucketRing& ring = v == View::k24h ? hours_ : minutes_;
   const int buckets = v == View::k1m ? 1 : v == View::k5m ? 5 : v == View::k1h ? 60 : 24;
   if (owner) {
-    ring.SumIntoOwned(now, buckets, out);
+    ring.SumIntoOwned(now, buckets, out, ranges);
   } else {
     ring.SumInto(now, buckets, out);
   }

@@ -9,9 +9,11 @@
 // (its worker), concurrent readers.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,15 @@ class FleetLayout {
   }
   size_t DmcCell(uint16_t dmc, size_t category) const {
     return main_cells() + dmc * categories_ + category;
+  }
+  // The cells that can be non-zero while DMC ids below `dmcs` and cohort ids below `cohorts` are
+  // the only ones in use: the main cells and those DMC and cohort rows.
+  std::vector<std::pair<size_t, size_t>> LiveRanges(size_t dmcs, size_t cohorts) const {
+    dmcs = std::min(dmcs, dmc_limit_);
+    cohorts = std::min(cohorts, cohort_limit_);
+    const size_t cohort_base = main_cells() + dmc_limit_ * categories_;
+    return {{0, main_cells() + dmcs * categories_},
+            {cohort_base, cohort_base + cohorts * categories_}};
   }
   size_t CohortCell(uint16_t cohort, size_t category) const {
     return main_cells() + dmc_limit_ * categories_ + cohort * categories_ + category;
@@ -85,8 +96,10 @@ class FleetPartial {
   int Add(EventTime t, size_t area_slot, size_t code_slot, Generation g, uint16_t dmc,
           uint16_t cohort, uint32_t n);
 
-  // `owner`: called from the writer's thread (a faster read, nothing changes under it).
-  void SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner = false) const;
+  // `owner`: called from the writer's thread (a faster read, nothing changes under it), summing
+  // only the cells of `ranges` when given (FleetLayout::LiveRanges).
+  void SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner = false,
+               std::span<const std::pair<size_t, size_t>> ranges = {}) const;
   uint64_t late_1h() const { return minutes_.late(); }
   uint64_t late_24h() const { return hours_.late(); }
   EventTime stream_time() const { return minutes_.stream_time(); }

@@ -185,9 +185,9 @@ std::vector<NoisyDevice> RuleInputs::PublishedNoisy() const {
 
 namespace {
 void Sum(const window::BucketRing& ring, EventTime now, int buckets, std::span<uint64_t> out,
-         bool owner) {
+         bool owner, std::span<const std::pair<size_t, size_t>> ranges = {}) {
   if (owner) {
-    ring.SumIntoOwned(now, buckets, out);
+    ring.SumIntoOwned(now, buckets, out, ranges);
   } else {
     ring.SumInto(now, buckets, out);
   }
@@ -211,13 +211,22 @@ void RuleInputs::SumDeliveryHours(EventTime from, EventTime now, std::span<uint6
       owner);
 }
 
-void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
-                           bool owner) const {
+void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out, bool owner,
+                           size_t live_dmcs) const {
   if (!whatif_minutes_) return;
+  // Per rule: its area rows and the rows of the DMC ids in use.
+  std::vector<std::pair<size_t, size_t>> ranges;
+  if (owner && live_dmcs < setup_->dmc_limit) {
+    for (size_t r = 0; r < setup_->voltage_rules.size(); ++r) {
+      const size_t begin = setup_->WhatIfAreaRow(r, 0);
+      ranges.emplace_back(begin,
+                          begin + (setup_->area_slots + live_dmcs) * setup_->whatif_stride());
+    }
+  }
   if (span == WindowSpan::k1h) {
-    Sum(*whatif_minutes_, now, 60, out, owner);
+    Sum(*whatif_minutes_, now, 60, out, owner, ranges);
   } else {
-    Sum(*whatif_hours_, now, 24, out, owner);
+    Sum(*whatif_hours_, now, 24, out, owner, ranges);
   }
 }
 

@@ -146,8 +146,9 @@ class RuleInputs {
   // Sums the hour buckets from `from` (inclusive, hour-aligned) to the hour holding `now`.
   void SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out,
                         bool owner = false) const;
-  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
-                 bool owner = false) const;
+  // `live_dmcs` (owner reads): DMC ids in use are below it; their rows are the only ones summed.
+  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out, bool owner = false,
+                 size_t live_dmcs = SIZE_MAX) const;
   std::vector<NoisyDevice> PublishedNoisy() const;
   // Pops every pending signal, oldest first.
   void DrainSignals(const std::function<void(const OutageSignalRecord&)>& fn);

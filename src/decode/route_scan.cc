@@ -1,5 +1,7 @@
 #include "decode/route_scan.h"
 
+#include <emmintrin.h>  // SSE2: part of every x86-64
+
 #include <cstring>
 
 namespace smetsmon::decode {
@@ -7,15 +9,44 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// The first occurrence of `key` (at least 2 bytes) in `m` from `from`, or npos. Sixteen positions
+// at a time are tested for the key's first two bytes (a quote and the key's first letter, rare
+// together in JSON), then candidates are compared whole; the tail is scanned byte by byte. Reads
+// stay inside `m` (Kafka payloads have no padding).
+size_t FindKey(std::string_view m, size_t from, std::string_view key) {
+  const size_t n = m.size();
+  if (n < key.size()) return std::string_view::npos;
+  const size_t last = n - key.size();  // the last position a match can start at
+  const __m128i first = _mm_set1_epi8(key[0]);
+  const __m128i second = _mm_set1_epi8(key[1]);
+  size_t i = from;
+  // Loads at i and i + 1 read bytes up to i + 16, inside m while i + 17 <= n.
+  for (; i + 17 <= n && i <= last; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.data() + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.data() + i + 1));
+    auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, second))));
+    while (mask != 0) {
+      const size_t at = i + static_cast<size_t>(__builtin_ctz(mask));
+      if (at <= last && std::memcmp(m.data() + at, key.data(), key.size()) == 0) return at;
+      mask &= mask - 1;
+    }
+  }
+  for (; i <= last; ++i) {
+    if (m[i] == key[0] && std::memcmp(m.data() + i, key.data(), key.size()) == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
 // The value after the first occurrence of `quoted_key` (with its quotes) that is followed by a
 // colon, as the raw bytes up to the next ',' or '}' (strings: between their quotes, and only if
 // they hold no escape). Empty when not found that way.
 std::string_view RawValue(std::string_view m, std::string_view quoted_key, bool* is_string) {
   size_t from = 0;
   for (;;) {
-    const void* hit = memmem(m.data() + from, m.size() - from, quoted_key.data(), quoted_key.size());
-    if (hit == nullptr) return {};
-    size_t i = static_cast<size_t>(static_cast<const char*>(hit) - m.data()) + quoted_key.size();
+    const size_t hit = FindKey(m, from, quoted_key);
+    if (hit == std::string_view::npos) return {};
+    size_t i = hit + quoted_key.size();
     from = i;
     while (i < m.size() && IsSpace(m[i])) ++i;
     if (i >= m.size() || m[i] != ':') continue;  // a value that happens to read like the key

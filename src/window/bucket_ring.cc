@@ -95,14 +95,20 @@ void BucketRing::SumInto(EventTime now, int buckets, std::span<uint64_t> out) co
   }
 }
 
-void BucketRing::SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out) const {
+void BucketRing::SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out,
+                              std::span<const std::pair<size_t, size_t>> ranges) const {
   SMETSMON_CHECK(out.size() == cells_);
+  const std::pair<size_t, size_t> all[] = {{0, cells_}};
+  if (ranges.empty()) ranges = all;
   const int64_t nb = BucketNumber(now.ms);
   for (int64_t b = nb - buckets + 1; b <= nb; ++b) {
     const size_t slot = SlotOf(b);
     if (tags_[slot].load(std::memory_order_relaxed) != b) continue;
     const Cell* cells = &data_[slot * cells_];
-    for (size_t i = 0; i < cells_; ++i) out[i] += cells[i].load(std::memory_order_relaxed);
+    for (const auto& [begin, end] : ranges) {
+      SMETSMON_CHECK(begin <= end && end <= cells_);
+      for (size_t i = begin; i < end; ++i) out[i] += cells[i].load(std::memory_order_relaxed);
+    }
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "smetsmon/types.h"
@@ -50,7 +51,10 @@ class BucketRing {
   // bucket that holds `now`. Buckets not (or no longer) in the ring contribute nothing.
   void SumInto(EventTime now, int buckets, std::span<uint64_t> out) const;
   // The same from the writer's own thread (nothing can change under it): plain loads, no copy.
-  void SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out) const;
+  // With `ranges` ([begin, end) cell ranges), only those cells are summed (the others are known
+  // to be zero: label ids not in use yet).
+  void SumIntoOwned(EventTime now, int buckets, std::span<uint64_t> out,
+                    std::span<const std::pair<size_t, size_t>> ranges = {}) const;
 
   uint64_t late() const { return late_.load(std::memory_order_relaxed); }
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }

@@ -37,6 +37,22 @@ TEST(RouteScanTest, AValueThatReadsLikeAKeyIsSkipped) {
   EXPECT_EQ(k->event_ms, kTime + 500);
 }
 
+// The key search tests sixteen positions at a time and the tail byte by byte: a key is found at
+// every offset, right up to the end of the message.
+TEST(RouteScanTest, FindsTheKeysAtEveryOffset) {
+  for (int pad = 0; pad < 48; ++pad) {
+    std::string m = "{";
+    m.append(static_cast<size_t>(pad), ' ');
+    m.append(R"("event_time":1687780800000,"device_id":"00-DB-12-34-56-78-90-A0"})");
+    const auto k = Scan(m);
+    ASSERT_TRUE(k) << pad;
+    EXPECT_EQ(k->device.value, kDevice) << pad;
+    EXPECT_EQ(k->event_ms, kTime) << pad;
+    // Cut before the device id's value ends: not found, and nothing read past the end.
+    EXPECT_FALSE(Scan(m.substr(0, m.size() - 4))) << pad;
+  }
+}
+
 // Anything the scan cannot read for certain is left to the full decoder (the caller's fallback).
 TEST(RouteScanTest, LeavesWhatItCannotReadToTheDecoder) {
   // An escape in the value.

@@ -1,6 +1,6 @@
 // Error-lane helpers on top of absl::Status (Debian's Abseil lacks status_macros.h).
 //
-// Lanes (see README "Error policy"): untrusted input returns a RejectReason (decode/) and is
+// Lanes (see docs/error-policy.md): untrusted input returns a RejectReason (decode/) and is
 // counted and dead-lettered; configuration errors return absl::Status up to main(), which prints
 // it and exits non-zero; broken invariants use SMETSMON_CHECK and abort.
 #pragma once

@@ -124,7 +124,7 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   EXPECT_EQ(lint.exit_code, 0) << lint.out;
   EXPECT_EQ(lint.out, "") << lint.out;
 
-  // Budget (README "Metrics"): at most 20,000 series, no device id anywhere in a label.
+  // Budget (docs/metrics.md): at most 20,000 series, no device id anywhere in a label.
   size_t series = 0;
   std::set<std::string> names;
   size_t at = 0;

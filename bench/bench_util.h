@@ -59,9 +59,8 @@ inline double ThreadCpuSeconds(const std::string& prefix) {
     if (stat.compare(open + 1, prefix.size(), prefix) != 0) continue;
     // Fields after the name: state(3) ... utime(14) stime(15), counted from the closing paren.
     unsigned long utime = 0, stime = 0;
-    if (std::sscanf(stat.c_str() + close + 2,
-                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                    &stime) == 2) {
+    if (std::sscanf(stat.c_str() + close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                    &utime, &stime) == 2) {
       total += static_cast<double>(utime + stime) / static_cast<double>(ticks);
     }
   }

@@ -29,10 +29,10 @@
 #include <time.h>
 
 #include "aggregate/engine.h"
-#include "pipeline/pipeline.h"
 #include "bench_util.h"
 #include "decode/decoder.h"
 #include "gen/generator.h"
+#include "pipeline/pipeline.h"
 #include "rules/evaluator.h"
 
 namespace smetsmon {

@@ -260,7 +260,8 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"
-      "\"own_cpu_ns_per_event\":%.0f,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
+      "\"own_cpu_ns_per_event\":%.0f,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}"
+      "\n",
       static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
       own_ns_per_event, latency_rate, latency.p50_ms, latency.p99_ms);
   ingest->reset();  // consumers go before the cluster they talk to

@@ -33,7 +33,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include "aggregate/engine.h"
-#include "pipeline/pipeline.h"
 #include "catalog/reference_data.h"
 #include "decode/decoder.h"
 #include "gen/generator.h"
@@ -41,6 +40,7 @@
 #include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
 #include "metrics/webhook_metrics.h"
+#include "pipeline/pipeline.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"

@@ -419,7 +419,8 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
     c.new_devices.Set(r.Pod<uint64_t>());
     // Version 3 knew 13 reject reasons (ambiguous_field came with 4).
     const int reasons = version >= 4 ? kRejectReasonCount : 13;
-    for (int i = 0; i < kRejectReasonCount; ++i) c.rejected[i].Set(i < reasons ? r.Pod<uint64_t>() : 0);
+    for (int i = 0; i < kRejectReasonCount; ++i)
+      c.rejected[i].Set(i < reasons ? r.Pod<uint64_t>() : 0);
     for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(0);
     for (size_t i = 0; i < remap.old_main_cells(); ++i) {
       Counter& total = worker->mutable_alerts_total(remap.Map(i));

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catalog/alert_catalogue.h"

@@ -4,8 +4,8 @@
 #include <memory>
 #include <optional>
 
-#include "base/json_writer.h"
 #include "base/fields.h"
+#include "base/json_writer.h"
 #include "metrics/daemon_metrics.h"
 #include "report/rules_json.h"
 
@@ -67,8 +67,7 @@ http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::Devic
   } else {
     w.Null();
   }
-  w.Field("first_seen_date",
-          FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
+  w.Field("first_seen_date", FormatRfc3339Utc(int64_t{s.first_seen_day} * kMsPerDay).substr(0, 10));
   w.Field("last_seen", FormatRfc3339Utc(s.last_seen_ms()));
   w.Key("inventory");
   const catalog::Inventory* inv = d.engine->ref().inventory.get();
@@ -102,10 +101,9 @@ void Device(const Daemon& d, const std::string& id_text, http::Responder respond
     return;
   }
   const size_t owner = d.engine->WorkerIndexFor(*id);
-  const bool posted =
-      d.pipeline->RunOnWorker(owner, [&d, id = *id, respond](aggregate::Worker& w) {
-        respond(RenderDevice(d, id, w.devices().Find(id.value)));
-      });
+  const bool posted = d.pipeline->RunOnWorker(owner, [&d, id = *id, respond](aggregate::Worker& w) {
+    respond(RenderDevice(d, id, w.devices().Find(id.value)));
+  });
   if (!posted) respond(Error(503, "the device's worker is not running"));
 }
 
@@ -175,7 +173,8 @@ http::Response Areas(const Daemon& d) {
 http::Response Catalogue(const Daemon& d) {
   const std::shared_ptr<const Daemon::ConfigView> view = d.config_view();
   const catalog::AlertCatalogue& c = *view->catalogue;
-  const std::vector<uint8_t>* classes = view->class_of_slot.empty() ? nullptr : &view->class_of_slot;
+  const std::vector<uint8_t>* classes =
+      view->class_of_slot.empty() ? nullptr : &view->class_of_slot;
   JsonWriter w;
   w.BeginObject();
   w.Key("categories").BeginArray();

@@ -15,12 +15,12 @@
 #include "app/settings.h"
 #include "catalog/alert_catalogue.h"
 #include "ingest/kafka_source.h"
-#include "pipeline/pipeline.h"
 #include "metrics/config_metrics.h"
 #include "metrics/daemon_metrics.h"
 #include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
 #include "metrics/webhook_metrics.h"
+#include "pipeline/pipeline.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -31,8 +31,8 @@ namespace smetsmon::app {
 
 struct Daemon {
   std::unique_ptr<pipeline::Pipeline> pipeline;
-  aggregate::Engine* engine = nullptr;        // the pipeline's
-  rules::Evaluator* evaluator = nullptr;      // the pipeline's; null when rules are off
+  aggregate::Engine* engine = nullptr;    // the pipeline's
+  rules::Evaluator* evaluator = nullptr;  // the pipeline's; null when rules are off
   std::unique_ptr<ingest::KafkaIngest> ingest;
   std::unique_ptr<metrics::DaemonMetrics> metrics;
   std::unique_ptr<metrics::RulesMetrics> rules_metrics;  // null when rules are off

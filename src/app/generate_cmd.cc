@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "app/commands.h"
-#include "catalog/reference_data.h"
 #include "base/fields.h"
+#include "catalog/reference_data.h"
 #include "gen/generator.h"
 
 namespace smetsmon::app {
@@ -237,8 +237,7 @@ int RunGenerate(int argc, char** argv) {
       static_cast<unsigned long long>(t.lines), static_cast<unsigned long long>(t.unique_valid),
       static_cast<unsigned long long>(t.duplicates), static_cast<unsigned long long>(t.late),
       static_cast<unsigned long long>(t.lines - t.valid),
-      static_cast<unsigned long long>(config.premises),
-      FormatRfc3339Utc(config.start_ms).c_str(),
+      static_cast<unsigned long long>(config.premises), FormatRfc3339Utc(config.start_ms).c_str(),
       FormatRfc3339Utc(config.start_ms + config.duration_ms).c_str(), out.c_str(), seconds);
   return 0;
 }

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "report/replay_report.h"
 #include "app/settings.h"
 #include "ingest/replay.h"
 #include "pipeline/pipeline.h"
+#include "report/replay_report.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -125,8 +125,7 @@ int RunReplay(int argc, char** argv) {
   SystemClock clock;
   auto built = pipeline::Pipeline::Create(config, clock);
   if (!built.ok()) {
-    std::fprintf(stderr, "smetsmon: configuration error: %s\n",
-                 built.status().ToString().c_str());
+    std::fprintf(stderr, "smetsmon: configuration error: %s\n", built.status().ToString().c_str());
     return 2;
   }
   pipeline::Pipeline& pipeline = **built;
@@ -181,11 +180,13 @@ int RunReplay(int argc, char** argv) {
   stats.files = args.files.size();
   stats.seconds = static_cast<double>(clock.MonotonicNs() - start_ns) / 1e9;
   if (args.report == "json") {
-    std::printf("%s\n",
-                report::BuildReportJson(engine, stats, rules_state ? &*rules_state : nullptr).c_str());
+    std::printf(
+        "%s\n",
+        report::BuildReportJson(engine, stats, rules_state ? &*rules_state : nullptr).c_str());
   } else {
-    std::fputs(report::BuildReportText(engine, stats, rules_state ? &*rules_state : nullptr).c_str(),
-               stdout);
+    std::fputs(
+        report::BuildReportText(engine, stats, rules_state ? &*rules_state : nullptr).c_str(),
+        stdout);
   }
   return 0;
 }

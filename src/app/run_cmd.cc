@@ -15,8 +15,8 @@
 #include "app/daemon.h"
 #include "app/reload.h"
 #include "app/settings.h"
-#include "base/log.h"
 #include "base/fields.h"
+#include "base/log.h"
 #include "gen/kafka_loadgen.h"
 #include "http/server.h"
 #include "ingest/kafka_source.h"
@@ -116,8 +116,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   auto ingest = ingest::KafkaIngest::Create(*d.pipeline, settings.kafka, clock);
   if (!ingest.ok()) return ingest.status();
   d.ingest = std::move(*ingest);
-  d.metrics = std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock,
-                                                       d.pipeline.get());
+  d.metrics =
+      std::make_unique<metrics::DaemonMetrics>(*d.engine, d.ingest.get(), clock, d.pipeline.get());
   if (d.evaluator) d.rules_metrics = std::make_unique<metrics::RulesMetrics>(*d.evaluator);
 
   boost::asio::io_context io;
@@ -175,7 +175,10 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         "devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   d.ingest->Run();  // until a signal or hooks stop it; everything it submitted is applied
-  // The workers finish what is queued (device queries, reload tasks) and stop, then the rules.
+  // The io thread stops first, so nothing hands the workers new tasks; then the workers finish
+  // what is queued (a device query answers into the stopped io context) and stop, then the rules.
+  io.stop();
+  io_thread.join();
   d.pipeline->Stop();
   if (!settings.snapshot_path.empty()) {
     if (auto s = d.engine->SaveSnapshot(settings.snapshot_path); !s.ok()) {
@@ -184,8 +187,6 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
       Log(LogLevel::kInfo, "snapshot written", {{"path", settings.snapshot_path}});
     }
   }
-  io.stop();
-  io_thread.join();
   // Pending notifications stay in the spool for the next start.
   if (d.webhooks) d.webhooks->Stop();
   const aggregate::CounterTotals c = d.engine->Counters();

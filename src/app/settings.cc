@@ -85,26 +85,26 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     }
   }
   if (const YAML::Node h = root["http"]) {
-    SMETSMON_ASSIGN_OR_RETURN(
-        s.http_listen, yaml::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
+    SMETSMON_ASSIGN_OR_RETURN(s.http_listen,
+                              yaml::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
     // The API's bearer token: from a file or an environment variable, never inline.
-    SMETSMON_ASSIGN_OR_RETURN(std::string token_file, yaml::OptionalScalar<std::string>(
-                                                          file, h, "bearer_token_file", ""));
-    SMETSMON_ASSIGN_OR_RETURN(std::string token_env, yaml::OptionalScalar<std::string>(
-                                                         file, h, "bearer_token_env", ""));
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_file,
+                              yaml::OptionalScalar<std::string>(file, h, "bearer_token_file", ""));
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_env,
+                              yaml::OptionalScalar<std::string>(file, h, "bearer_token_env", ""));
     if (!token_file.empty()) {
       std::ifstream in(token_file);
       std::string token;
       if (!in || !std::getline(in, token) || token.empty()) {
         return yaml::ConfigError(file, h["bearer_token_file"], "bearer_token_file",
-                                    "cannot read a token from " + token_file);
+                                 "cannot read a token from " + token_file);
       }
       s.http_bearer_token = token;
     } else if (!token_env.empty()) {
       const char* v = std::getenv(token_env.c_str());
       if (v == nullptr || *v == 0) {
         return yaml::ConfigError(file, h["bearer_token_env"], "bearer_token_env",
-                                    "environment variable " + token_env + " is not set");
+                                 "environment variable " + token_env + " is not set");
       }
       s.http_bearer_token = v;
     }
@@ -121,7 +121,7 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "workers", 1, &s.engine.workers));
     if (s.engine.workers > aggregate::kVirtualShards) {
       return yaml::ConfigError(file, e["workers"], "workers",
-                                  "must be at most " + std::to_string(aggregate::kVirtualShards));
+                               "must be at most " + std::to_string(aggregate::kVirtualShards));
     }
   }
   return s;

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-#include "base/yaml_util.h"
 #include "base/fields.h"
+#include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::catalog {

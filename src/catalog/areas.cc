@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "base/yaml_util.h"
 #include "base/fields.h"
+#include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::catalog {

@@ -45,7 +45,8 @@ std::vector<uint16_t> SymbolTable::IdsByName() const {
   std::lock_guard lock(mu_);
   std::vector<uint16_t> ids;
   for (size_t i = 2; i < names_.size(); ++i) ids.push_back(static_cast<uint16_t>(i));
-  std::sort(ids.begin(), ids.end(), [this](uint16_t a, uint16_t b) { return names_[a] < names_[b]; });
+  std::sort(ids.begin(), ids.end(),
+            [this](uint16_t a, uint16_t b) { return names_[a] < names_[b]; });
   return ids;
 }
 

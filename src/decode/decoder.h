@@ -15,10 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/fields.h"
 #include "catalog/areas.h"
 #include "catalog/inventory.h"
 #include "catalog/symbols.h"
-#include "base/fields.h"
 #include "smetsmon/reject_reason.h"
 #include "smetsmon/types.h"
 

@@ -57,8 +57,8 @@ std::string_view RawValue(std::string_view m, std::string_view quoted_key, bool*
       const size_t start = i + 1;
       const void* end = std::memchr(m.data() + start, '"', m.size() - start);
       if (end == nullptr) return {};
-      const std::string_view s(m.data() + start,
-                               static_cast<size_t>(static_cast<const char*>(end) - m.data()) - start);
+      const std::string_view s(
+          m.data() + start, static_cast<size_t>(static_cast<const char*>(end) - m.data()) - start);
       if (s.find('\\') != std::string_view::npos) return {};
       *is_string = true;
       return s;

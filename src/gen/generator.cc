@@ -7,9 +7,9 @@
 #include <iterator>
 #include <tuple>
 
+#include "base/fields.h"
 #include "base/flat_u64_map.h"  // Mix64
 #include "base/json_writer.h"
-#include "base/fields.h"
 #include "smetsmon/reject_reason.h"
 
 namespace smetsmon::gen {
@@ -240,8 +240,8 @@ uint16_t Generator::AddSpec(std::string_view code, int32_t volt_lo, int32_t volt
   // The codes are this file's constants and all parse; AD1 stands in should one ever not.
   const AlertCode parsed =
       ParseAlertCode(code).value_or(ParseAlertCode("AD1").value_or(AlertCode{}));
-  specs_.push_back({parsed, catalogue_->SlotOf(parsed), FormatAlertCode(parsed), volt_lo,
-                    volt_hi, from_hub});
+  specs_.push_back(
+      {parsed, catalogue_->SlotOf(parsed), FormatAlertCode(parsed), volt_lo, volt_hi, from_hub});
   return static_cast<uint16_t>(specs_.size() - 1);
 }
 

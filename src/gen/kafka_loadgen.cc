@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "base/json_writer.h"
 #include "base/fields.h"
+#include "base/json_writer.h"
 
 namespace smetsmon::gen {
 namespace {
@@ -129,8 +129,7 @@ int64_t EventTimeOf(std::string_view line) {
   std::string_view v = line.substr(at + kField.size());
   if (!v.empty() && v[0] == '"') {
     const size_t end = v.find('"', 1);
-    const auto ms =
-        ParseRfc3339Utc(v.substr(1, end == std::string_view::npos ? 0 : end - 1));
+    const auto ms = ParseRfc3339Utc(v.substr(1, end == std::string_view::npos ? 0 : end - 1));
     return ms.value_or(0);
   }
   int64_t ms = 0;

@@ -70,7 +70,7 @@ struct KafkaIngest::Batch : pipeline::SourceBatch {
   std::vector<rd_kafka_message_t*> kafka_messages;  // parallel to `messages`
   std::map<int32_t, int64_t> last_event_ms;         // partition -> newest event time in the batch
   std::map<int32_t, int64_t> next_offsets;          // partition -> last offset + 1
-  int64_t polled_ns = 0;  // monotonic time the batch left the consumer
+  int64_t polled_ns = 0;                            // monotonic time the batch left the consumer
 };
 
 absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(pipeline::Pipeline& pipeline,
@@ -392,7 +392,8 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
 }
 
 void KafkaIngest::Reap(bool wait) {
-  pipeline_->Reap(wait, [this](std::unique_ptr<pipeline::SourceBatch> b) { Finished(std::move(b)); });
+  pipeline_->Reap(wait,
+                  [this](std::unique_ptr<pipeline::SourceBatch> b) { Finished(std::move(b)); });
 }
 
 void KafkaIngest::Run() {
@@ -474,9 +475,9 @@ void KafkaIngest::Run() {
       }
       *run_next = std::max(*run_next, m->offset + 1);
       // A null payload (tombstone) is an empty message: not JSON.
-      batch->messages.push_back(
-          m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
-                                : std::string_view());
+      batch->messages.push_back(m->payload != nullptr
+                                    ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                                    : std::string_view());
       batch->kafka_messages.push_back(m);
     }
     messages.clear();

@@ -136,7 +136,7 @@ class KafkaIngest {
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   rd_kafka_s* producer_ = nullptr;              // dead letters
-  int64_t last_idle_advance_ns_ = 0;  // poll thread only
+  int64_t last_idle_advance_ns_ = 0;            // poll thread only
   // Messages polled for the batch being filled; a revoke drops those of revoked partitions
   // (their next owner starts at our committed offset), poll thread only.
   std::vector<rd_kafka_message_s*> filling_;

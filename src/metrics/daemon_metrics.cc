@@ -129,18 +129,17 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
     }
     out.push_back(std::move(depth));
     out.push_back(std::move(busy));
-    auto latency = Family("smetsmon_pipeline_batch_apply_seconds",
-                          "From a batch's submission to its last message applied.",
-                          MetricType::Histogram);
+    auto latency =
+        Family("smetsmon_pipeline_batch_apply_seconds",
+               "From a batch's submission to its last message applied.", MetricType::Histogram);
     ClientMetric h;
     uint64_t cumulative = 0;
     for (size_t b = 0; b < p.latency_counts.size(); ++b) {
       cumulative += p.latency_counts[b];
       ClientMetric::Bucket bucket;
       bucket.cumulative_count = cumulative;
-      bucket.upper_bound = b < p.latency_bounds_s.size()
-                               ? p.latency_bounds_s[b]
-                               : std::numeric_limits<double>::infinity();
+      bucket.upper_bound = b < p.latency_bounds_s.size() ? p.latency_bounds_s[b]
+                                                         : std::numeric_limits<double>::infinity();
       h.histogram.bucket.push_back(bucket);
     }
     h.histogram.sample_count = cumulative;

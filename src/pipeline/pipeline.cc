@@ -27,7 +27,7 @@ const double Pipeline::kLatencyBoundsS[kLatencyBuckets] = {
 struct Pipeline::Barrier {
   int64_t at_ms = 0;
   int64_t month_start_ms = 0;
-  uint32_t views = 0;  // the fleet views the evaluator reads
+  uint32_t views = 0;                      // the fleet views the evaluator reads
   std::vector<aggregate::Readings> parts;  // one per worker, written by its owner
   std::atomic<size_t> remaining{0};
   std::promise<void> evaluated;  // set by the rules thread
@@ -41,7 +41,7 @@ struct Pipeline::QueueItem {
   uint32_t begin = 0, end = 0;   // kSegment: the worker's items [begin, end)
   bool last = false;             // kSegment: the batch's last segment for this worker
   std::shared_ptr<Barrier> barrier;
-  int64_t advance_ms = 0;                          // kAdvance
+  int64_t advance_ms = 0;                        // kAdvance
   std::function<void(aggregate::Worker&)> task;  // kTask
 };
 
@@ -184,8 +184,8 @@ class Pipeline::WorkerThread {
       case QueueItem::Kind::kBarrier: {
         Barrier& b = *item.barrier;
         worker_->AdvanceTo(EventTime{b.at_ms});
-        b.parts[index_] = owner_->engine_->WorkerReadings(
-            index_, EventTime{b.at_ms}, EventTime{b.month_start_ms}, b.views);
+        b.parts[index_] = owner_->engine_->WorkerReadings(index_, EventTime{b.at_ms},
+                                                          EventTime{b.month_start_ms}, b.views);
         if (b.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           owner_->rules_thread_->Push(std::move(item.barrier));
         }
@@ -214,8 +214,7 @@ class Pipeline::WorkerThread {
         r = decoder_.Decode(batch.messages[it.index], batch.received, &e);
         // The router placed the message by its scan; a full decode that reads another device or
         // time (a key given twice) would be applied by the wrong worker or at the wrong time.
-        if (r == RejectReason::kNone &&
-            (e.device != it.device || e.event_time.ms != it.event_ms)) {
+        if (r == RejectReason::kNone && (e.device != it.device || e.event_time.ms != it.event_ms)) {
           r = RejectReason::kAmbiguous;
         }
       }
@@ -230,7 +229,11 @@ class Pipeline::WorkerThread {
     worker_->ApplyBatch(events_, stream_ms_);
     queued_messages_.fetch_sub(item.end - item.begin, std::memory_order_relaxed);
     if (item.last && batch.pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      owner_->BatchDone(&batch);
+      // The last worker completes the batch; once `applied_` is set the source may reap and reuse
+      // it at once, so nothing here touches the batch after that.
+      owner_->BatchDone(batch.messages.size(), batch.submitted_ns_);
+      batch.applied_.store(true, std::memory_order_release);
+      owner_->NotifyApplied();
     }
   }
 
@@ -261,8 +264,8 @@ Pipeline::Pipeline(const PipelineConfig& config, const Clock& clock)
 
 absl::Status Pipeline::Build() {
   if (config_.engine.workers < 1 || config_.engine.workers > aggregate::kVirtualShards) {
-    return absl::InvalidArgumentError(absl::StrCat("engine.workers must be 1 to ",
-                                                   aggregate::kVirtualShards));
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.workers must be 1 to ", aggregate::kVirtualShards));
   }
   // 1. Reference data: areas and the alert catalogue (the inventory comes after the snapshot).
   SMETSMON_ASSIGN_OR_RETURN(catalog::ReferenceData ref,
@@ -319,11 +322,12 @@ Pipeline::~Pipeline() { Stop(); }
 void Pipeline::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  workers_.clear();      // each applies what is queued, then joins
+  workers_.clear();       // each applies what is queued, then joins
   rules_thread_.reset();  // evaluates the barriers the workers completed, then joins
 }
 
 void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
+  SMETSMON_CHECK(!stopped_);  // a source submits only while the pipeline runs
   SourceBatch& b = *batch;
   const size_t n_workers = workers_.size();
   const size_t n = b.messages.size();
@@ -392,6 +396,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
     pushes[w].push_back(std::move(seg));
   }
   b.pending_.store(n_workers, std::memory_order_relaxed);
+  b.applied_.store(false, std::memory_order_relaxed);
   b.Routed();
   batches_submitted_.fetch_add(1, std::memory_order_relaxed);
   messages_submitted_.fetch_add(n, std::memory_order_relaxed);
@@ -474,10 +479,13 @@ void Pipeline::Finish(const std::function<void(std::unique_ptr<SourceBatch>)>& d
   Reap(/*wait=*/true, done);
 }
 
-void Pipeline::BatchDone(SourceBatch* batch) {
-  RecordLatency(clock_->MonotonicNs() - batch->submitted_ns_);
+void Pipeline::BatchDone(size_t messages, int64_t submitted_ns) {
+  RecordLatency(clock_->MonotonicNs() - submitted_ns);
   batches_applied_.fetch_add(1, std::memory_order_relaxed);
-  messages_applied_.fetch_add(batch->messages.size(), std::memory_order_relaxed);
+  messages_applied_.fetch_add(messages, std::memory_order_relaxed);
+}
+
+void Pipeline::NotifyApplied() {
   std::lock_guard lock(done_mu_);
   done_cv_.notify_all();
 }
@@ -494,10 +502,10 @@ void Pipeline::RecordLatency(int64_t ns) {
 void Pipeline::Reap(bool wait, const std::function<void(std::unique_ptr<SourceBatch>)>& done) {
   while (!inflight_.empty()) {
     SourceBatch& b = *inflight_.front();
-    if (b.pending_.load(std::memory_order_acquire) != 0) {
+    if (!b.applied_.load(std::memory_order_acquire)) {
       if (!wait) return;
       std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return b.pending_.load(std::memory_order_acquire) == 0; });
+      done_cv_.wait(lock, [&] { return b.applied_.load(std::memory_order_acquire); });
     }
     for (auto& part : b.worker_rejects_) {
       b.rejected.insert(b.rejected.end(), part.begin(), part.end());
@@ -516,7 +524,7 @@ bool Pipeline::WaitForFront(int64_t timeout_ms) {
   SourceBatch& b = *inflight_.front();
   std::unique_lock lock(done_mu_);
   return done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                           [&] { return b.pending_.load(std::memory_order_acquire) == 0; });
+                           [&] { return b.applied_.load(std::memory_order_acquire); });
 }
 
 bool Pipeline::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {
@@ -548,7 +556,8 @@ PipelineStats Pipeline::stats() const {
     s.busy_seconds.push_back(w->busy_seconds());
   }
   s.latency_bounds_s.assign(kLatencyBoundsS, kLatencyBoundsS + kLatencyBuckets);
-  for (const auto& c : latency_counts_) s.latency_counts.push_back(c.load(std::memory_order_relaxed));
+  for (const auto& c : latency_counts_)
+    s.latency_counts.push_back(c.load(std::memory_order_relaxed));
   s.latency_sum_s = static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
   return s;
 }

@@ -29,7 +29,8 @@
 // rejected messages filled in): Kafka then dead-letters those and stores the batch's offsets.
 //
 // Thread-safety: Submit, Reap, AdvanceIdle and Finish from the one source thread at a time;
-// RunOnWorker, RunOnRules, stats and the accessors from any thread.
+// RunOnWorker, RunOnRules, stats and the accessors from any thread until Stop, which must not run
+// concurrently with them.
 // Time domain: event time throughout; processing time only as a batch's receive time (the
 // future-time check, a missing dcc_time) and for the idle advance (now - idle_lag).
 #pragma once
@@ -60,10 +61,10 @@ namespace smetsmon::pipeline {
 struct PipelineConfig {
   catalog::ReferenceOptions reference;
   aggregate::EngineConfig engine;
-  std::string inventory_path;  // empty: none
-  std::string snapshot_path;   // restored at build when the file exists; empty: none
-  bool rules = true;           // <config_dir>/rules.yaml, when present
-  bool log_findings = false;   // one log line per finding opened or closed (the daemon)
+  std::string inventory_path;      // empty: none
+  std::string snapshot_path;       // restored at build when the file exists; empty: none
+  bool rules = true;               // <config_dir>/rules.yaml, when present
+  bool log_findings = false;       // one log line per finding opened or closed (the daemon)
   int64_t grid_ms = kMsPerMinute;  // the rules' evaluation grid, event time
   size_t max_inflight_batches = 8;
 };
@@ -96,7 +97,8 @@ class SourceBatch {
   };
   std::vector<std::vector<Item>> items_;  // per worker
   std::vector<std::vector<std::pair<uint32_t, RejectReason>>> worker_rejects_;
-  std::atomic<size_t> pending_{0};
+  std::atomic<size_t> pending_{0};     // workers still to finish their part
+  std::atomic<bool> applied_{false};  // set last by the worker that finished it
   int64_t submitted_ns_ = 0;
 };
 
@@ -150,7 +152,8 @@ class Pipeline {
   bool RunOnRules(std::function<bool()> task);
   // Called on the rules thread after every evaluation. Set before the first Submit.
   void set_on_evaluated(std::function<void()> fn) { on_evaluated_ = std::move(fn); }
-  // Stops the threads after applying everything queued (the source must have reaped).
+  // Stops the threads after applying everything queued (batches not reaped stay for Reap). Call
+  // it once nothing else submits or posts tasks (the daemon stops its io thread first).
   void Stop();
 
   PipelineStats stats() const;
@@ -175,7 +178,9 @@ class Pipeline {
   // without rules).
   std::vector<std::shared_ptr<Barrier>> MoveStreamTime(int64_t t);
   std::shared_ptr<Barrier> MakeBarrier(int64_t at_ms);
-  void BatchDone(SourceBatch* batch);
+  // A batch's last worker finished it (the batch itself may already be reaped).
+  void BatchDone(size_t messages, int64_t submitted_ns);
+  void NotifyApplied();
   void RecordLatency(int64_t ns);
 
   // In lifetime order.
@@ -207,7 +212,7 @@ class Pipeline {
   std::atomic<uint64_t> latency_counts_[kLatencyBuckets + 1] = {};
   std::atomic<uint64_t> latency_sum_ns_{0};
 
-  std::unique_ptr<RulesThread> rules_thread_;       // before the workers: they hand it barriers
+  std::unique_ptr<RulesThread> rules_thread_;           // before the workers: they hand it barriers
   std::vector<std::unique_ptr<WorkerThread>> workers_;  // last: they use everything above
   bool stopped_ = false;
 };

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/json_writer.h"
 #include "base/fields.h"
+#include "base/json_writer.h"
 
 namespace smetsmon::report {
 namespace {
@@ -143,8 +143,7 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
   if (const catalog::Inventory* inv = engine.ref().inventory.get()) WriteInventory(w, engine, *inv);
   const EventTime now = engine.StreamTime();
   w.Key("windows").BeginObject();
-  w.Field("stream_time",
-          now == EventTime::Min() ? std::string("none") : FormatRfc3339Utc(now.ms));
+  w.Field("stream_time", now == EventTime::Min() ? std::string("none") : FormatRfc3339Utc(now.ms));
   w.Key("late").BeginObject().Field("1h", c.late_1h).Field("24h", c.late_24h).EndObject();
   if (now != EventTime::Min()) {
     for (aggregate::View v : aggregate::kAllViews) {

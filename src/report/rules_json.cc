@@ -4,9 +4,9 @@ namespace smetsmon::report {
 
 using rules::DeliveryRow;
 using rules::Finding;
-using rules::RulesSnapshot;
 using rules::GoNoGoResult;
 using rules::NoisyRow;
+using rules::RulesSnapshot;
 using rules::WhatIfRow;
 
 void WriteFinding(JsonWriter& w, const Finding& f) {

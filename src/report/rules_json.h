@@ -16,7 +16,6 @@ using rules::Finding;
 using rules::RulesSnapshot;
 using rules::WhatIfRow;
 
-
 void WriteFinding(JsonWriter& w, const Finding& f);
 // {"open":[...],"closed":[...]}
 void WriteFindings(JsonWriter& w, const RulesSnapshot& s);

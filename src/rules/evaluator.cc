@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/log.h"
 #include "base/fields.h"
+#include "base/log.h"
 #include "rules/format.h"
 
 namespace smetsmon::rules {

@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "base/yaml_util.h"
 #include "base/fields.h"
+#include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {

@@ -7,8 +7,8 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "base/json_writer.h"
 #include "base/fields.h"
+#include "base/json_writer.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::webhook {

@@ -107,8 +107,7 @@ TEST(ReloadTest, SighupReloadsTheCatalogueAndRulesOrKeepsTheRunningOnes) {
       kafka.Produce("smets.alerts", FirmwareAlerts(0, 10, t0));
       waited["first ten applied"] = daemon->ingest->WaitForApplied(10, 60'000);
       clock.Advance(2 * kMsPerMinute);
-      waited["first ten"] =
-          testing::WaitUntil([&] { return delivered("low") == 10; }, 30'000, 20);
+      waited["first ten"] = testing::WaitUntil([&] { return delivered("low") == 10; }, 30'000, 20);
       before = testing::HttpGet(port, "/api/v1/catalogue").second;
 
       // 8F72 renamed and raised to normal priority.

@@ -22,7 +22,8 @@ class ScenarioTest : public ::testing::Test {
 
   // Generates into a file and replays it with `workers` workers; returns the pipeline.
   std::unique_ptr<pipeline::Pipeline> GenerateAndReplay(const gen::GeneratorConfig& config,
-                                                       size_t workers, gen::GeneratedTruth* truth) {
+                                                        size_t workers,
+                                                        gen::GeneratedTruth* truth) {
     const std::string path = testing::TempPath("gen.jsonl");
     {
       std::ofstream out(path, std::ios::binary);
@@ -104,13 +105,17 @@ TEST_F(ScenarioTest, ShardedReplayCountsTheSame) {
     for (size_t id = 0; id < l.dmc_limit(); ++id) {
       for (size_t k = 0; k < l.categories(); ++k) {
         const uint64_t n = cells[l.DmcCell(static_cast<uint16_t>(id), k)];
-        if (n != 0) out["dmc " + std::string(e.ref().dmcs->Name(static_cast<uint16_t>(id))) + " " + std::to_string(k)] += n;
+        if (n != 0)
+          out["dmc " + std::string(e.ref().dmcs->Name(static_cast<uint16_t>(id))) + " " +
+              std::to_string(k)] += n;
       }
     }
     for (size_t id = 0; id < l.cohort_limit(); ++id) {
       for (size_t k = 0; k < l.categories(); ++k) {
         const uint64_t n = cells[l.CohortCell(static_cast<uint16_t>(id), k)];
-        if (n != 0) out["cohort " + std::string(e.ref().cohorts->Name(static_cast<uint16_t>(id))) + " " + std::to_string(k)] += n;
+        if (n != 0)
+          out["cohort " + std::string(e.ref().cohorts->Name(static_cast<uint16_t>(id))) + " " +
+              std::to_string(k)] += n;
       }
     }
     return out;

@@ -1,10 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "base/fields.h"
 #include "catalog/alert_catalogue.h"
 #include "catalog/areas.h"
 #include "catalog/inventory.h"
-#include "base/fields.h"
 #include "testing/fixtures.h"
 
 namespace smetsmon::catalog {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "decode/decoder.h"
 #include "base/fields.h"
+#include "decode/decoder.h"
 #include "smetsmon/reject_reason.h"
 #include "testing/fixtures.h"
 

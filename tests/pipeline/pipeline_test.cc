@@ -127,10 +127,10 @@ TEST_F(PipelineTest, RulesEvaluateOnTheMinuteGridWhateverTheBatches) {
     p->Stop();
     // Minutes 1..4 as the events cross them, the minute after the last of them and the last
     // minute before the late event (the gap), then the end of the stream.
-    const std::vector<int64_t> expected = {
-        kT0 + 1 * kMsPerMinute,  kT0 + 2 * kMsPerMinute,  kT0 + 3 * kMsPerMinute,
-        kT0 + 4 * kMsPerMinute,  kT0 + 5 * kMsPerMinute,  kT0 + 35 * kMsPerMinute,
-        kT0 + 35 * kMsPerMinute + 5000};
+    const std::vector<int64_t> expected = {kT0 + 1 * kMsPerMinute,        kT0 + 2 * kMsPerMinute,
+                                           kT0 + 3 * kMsPerMinute,        kT0 + 4 * kMsPerMinute,
+                                           kT0 + 5 * kMsPerMinute,        kT0 + 35 * kMsPerMinute,
+                                           kT0 + 35 * kMsPerMinute + 5000};
     EXPECT_EQ(evaluated, expected) << "batch " << batch;
   }
 }
@@ -164,7 +164,7 @@ TEST_F(PipelineTest, TasksRunOnTheOwningWorkerBetweenBatchesAndStopDrainsEveryth
   }));
   EXPECT_FALSE(p->RunOnWorker(2, [](aggregate::Worker&) {}));
   p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{Alert(8, kT0, 99)}));
-  p->Stop();  // applies everything queued, runs the task, then joins
+  p->Stop();                    // applies everything queued, runs the task, then joins
   EXPECT_EQ(seen.load(), 50u);  // the task ran after the first batch, before the second
   EXPECT_EQ(p->stats().messages_applied, 51u);
   EXPECT_EQ(p->engine().Counters().accepted, 51u);
@@ -187,8 +187,8 @@ TEST(PipelineDeterminismTest, ReplayReportsAreTheSameWithAnyWorkerCountOrBatchSi
   const auto report = [&](int workers, int batch) {
     const auto r = testing::RunCommand(
         absl::StrCat(SMETSMON_BINARY, " replay ", day, " --config ", testing::ConfigDir(),
-                     " --inventory ", inventory, " --report json --no-progress --workers ",
-                     workers, " --batch-lines ", batch, " 2>/dev/null | tail -1"));
+                     " --inventory ", inventory, " --report json --no-progress --workers ", workers,
+                     " --batch-lines ", batch, " 2>/dev/null | tail -1"));
     EXPECT_EQ(r.exit_code, 0);
     return r.out;
   };

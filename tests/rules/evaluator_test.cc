@@ -81,9 +81,7 @@ class EvaluatorTest : public ::testing::Test {
 };
 
 TEST_F(EvaluatorTest, HighPriorityListOverridesCatalogueClasses) {
-  const auto slot = [&](const char* code) {
-    return ref_.catalogue->SlotOf(*ParseAlertCode(code));
-  };
+  const auto slot = [&](const char* code) { return ref_.catalogue->SlotOf(*ParseAlertCode(code)); };
   ASSERT_EQ(config_.classes.front().name, "critical");
   EXPECT_EQ(config_.class_of_slot[slot("AD1")], 0);   // category outage.start is listed
   EXPECT_EQ(config_.class_of_slot[slot("8F36")], 0);  // outage.restored_long

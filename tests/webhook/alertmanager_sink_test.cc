@@ -125,8 +125,7 @@ TEST_F(AlertmanagerSinkTest, ClosedFindingIsSentResolvedOnceWithItsEnd) {
   auto alerts = LastAlerts();
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
-  EXPECT_EQ(alerts.at(b.id)["endsAt"].string,
-            FormatRfc3339Utc(kT0.ms + 5'000 + 4 * kResendMs));
+  EXPECT_EQ(alerts.at(b.id)["endsAt"].string, FormatRfc3339Utc(kT0.ms + 5'000 + 4 * kResendMs));
   // The next re-send carries only the firing one; the resolved one is never sent again.
   ASSERT_TRUE(Update({b}, {closed}, ProcessingTime{kT0.ms + 5'000 + kResendMs}));
   alerts = LastAlerts();

@@ -1,13 +1,23 @@
-// smetsmon-bench-memory [--devices N]: fills the device table through the engine (one alert per
-// device) and reports the state cost per device and the process RSS.
+// smetsmon-bench-memory [--devices N]: fills the device table through the pipeline (one alert
+// message per device, the daemon's defaults, rules off) and reports the state cost per device and
+// the process RSS.
 // Last line: {"devices":N,"bytes_per_device":...,"rss_bytes":...}
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "aggregate/engine.h"
+#include "base/fields.h"
 #include "bench_util.h"
+#include "pipeline/pipeline.h"
+
+namespace {
+struct Lines : smetsmon::pipeline::SourceBatch {
+  std::vector<std::string> storage;
+};
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace smetsmon;
@@ -20,23 +30,40 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto ref = bench::LoadReference();
-  aggregate::EngineConfig config;  // defaults, as the daemon runs, sized for the fleet
-  config.expected_devices = devices;
-  aggregate::Engine engine(ref, config);
-  const uint64_t rss_before = bench::RssBytes();
-  AlertEvent e;
-  e.code = AlertCode{0x8F40};
-  e.generation = Generation::kSmets2;
-  e.area = ref.areas->ByDistributorId(16);
-  for (uint64_t d = 0; d < devices; ++d) {
-    e.device = DeviceId{0x00DB000000000000ULL + d * 0x9E3779B1ULL % (uint64_t{1} << 48)};
-    e.alert_fingerprint = d * 0x9E3779B97F4A7C15ULL + 1;
-    e.event_time = EventTime{1687780800000 + static_cast<int64_t>(d % 3'600'000)};
-    e.voltage_dv = 2530 + static_cast<int32_t>(d % 60);
-    e.present = AlertEvent::kHasVoltage;
-    engine.WorkerFor(e.device).Apply(e);
+  pipeline::PipelineConfig config = bench::PipelineConfigFor(1, /*rules=*/false);
+  config.engine.expected_devices = devices;  // sized for the fleet, as the daemon is
+  SystemClock clock;
+  auto built = pipeline::Pipeline::Create(config, clock);
+  if (!built.ok()) {
+    std::fprintf(stderr, "bench: %s\n", built.status().ToString().c_str());
+    return 2;
   }
+  pipeline::Pipeline& p = **built;
+  const uint64_t rss_before = bench::RssBytes();
+  std::unique_ptr<Lines> batch;
+  const auto submit = [&] {
+    for (const std::string& l : batch->storage) batch->messages.emplace_back(l);
+    batch->received = ProcessingTime{4'000'000'000'000};
+    while (!p.CanSubmit()) {
+      p.WaitForFront(1000);
+      p.Reap(false, {});
+    }
+    p.Submit(std::move(batch));
+  };
+  for (uint64_t d = 0; d < devices; ++d) {
+    const DeviceId id{0x00DB000000000000ULL + d * 0x9E3779B1ULL % (uint64_t{1} << 48)};
+    if (batch == nullptr) batch = std::make_unique<Lines>();
+    batch->storage.push_back(absl::StrFormat(
+        R"({"alert_id":"m-%d","device_id":"%s","alert_code":"8F40","event_time":%d,)"
+        R"("smets":2,"gsp_group":"_C","voltage_dv":%d})",
+        d, FormatDeviceId(id), 1687780800000 + static_cast<int64_t>(d % 3'600'000),
+        2530 + static_cast<int>(d % 60)));
+    if (batch->storage.size() == 4096) submit();
+  }
+  if (batch != nullptr) submit();
+  p.Finish({});
+  p.Stop();  // the workers joined: their tables may be read
+  const aggregate::Engine& engine = p.engine();
   uint64_t table_bytes = 0;
   uint64_t stored = 0;
   for (size_t w = 0; w < engine.worker_count(); ++w) {

@@ -28,6 +28,7 @@ struct Pipeline::Barrier {
   int64_t at_ms = 0;
   int64_t month_start_ms = 0;
   uint32_t views = 0;                      // the fleet views the evaluator reads
+  uint64_t covered = 0;                    // messages routed before it
   std::vector<aggregate::Readings> parts;  // one per worker, written by its owner
   std::atomic<size_t> remaining{0};
   std::promise<void> evaluated;  // set by the rules thread
@@ -72,7 +73,6 @@ class Pipeline::RulesThread {
     }
     cv_.notify_one();
   }
-  uint64_t evaluations() const { return evaluations_.load(std::memory_order_relaxed); }
 
  private:
   void Loop() {
@@ -105,7 +105,10 @@ class Pipeline::RulesThread {
     }
     aggregate::Engine::FinishReadings(merged);
     owner_->evaluator_->TickWith(merged, /*evaluate=*/true);
-    evaluations_.fetch_add(1, std::memory_order_relaxed);
+    owner_->evaluations_.fetch_add(1, std::memory_order_relaxed);
+    owner_->evaluated_messages_.store(
+        std::max(owner_->evaluated_messages_.load(std::memory_order_relaxed), b.covered),
+        std::memory_order_relaxed);
     if (owner_->on_evaluated_) owner_->on_evaluated_();
     merged.signals.clear();  // taken; a re-evaluation must not add them twice
     last_ = std::move(merged);
@@ -114,7 +117,6 @@ class Pipeline::RulesThread {
 
   Pipeline* owner_;
   aggregate::Readings last_;  // rules thread only
-  std::atomic<uint64_t> evaluations_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Barrier>> barriers_;
@@ -386,6 +388,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
     }
     it.stream_ms = stream_ms_.load(std::memory_order_relaxed);
     b.items_[worker].push_back(it);
+    ++routed_messages_;
   }
   for (size_t w = 0; w < n_workers; ++w) {
     QueueItem seg;
@@ -429,15 +432,27 @@ std::shared_ptr<Pipeline::Barrier> Pipeline::MakeBarrier(int64_t at_ms) {
   barrier->at_ms = at_ms;
   barrier->month_start_ms = evaluator_->calendar().StartOfLocalMonth(EventTime{at_ms}).ms;
   barrier->views = evaluator_->views_needed();
+  barrier->covered = routed_messages_;
+  last_barrier_covered_ = routed_messages_;
   barrier->parts.resize(workers_.size());
   barrier->remaining.store(workers_.size(), std::memory_order_relaxed);
   return barrier;
 }
 
 void Pipeline::AdvanceIdle(ProcessingTime now) {
+  const int64_t stream = stream_ms_.load(std::memory_order_relaxed);
   const int64_t target = now.ms - config_.engine.idle_lag_ms;
-  if (target <= stream_ms_.load(std::memory_order_relaxed)) return;
-  const std::vector<std::shared_ptr<Barrier>> barriers = MoveStreamTime(target);
+  std::vector<std::shared_ptr<Barrier>> barriers;
+  if (target > stream) barriers = MoveStreamTime(target);
+  // Messages applied since the last evaluation without moving the stream past a minute (the
+  // partitions of a backlog read out of order, the last events before the stream went quiet)
+  // are judged now: once more at the last minute reached, off the minute's first evaluation.
+  if (barriers.empty() && evaluator_ != nullptr && routed_messages_ > last_barrier_covered_ &&
+      stream != EventTime::Min().ms) {
+    barriers.push_back(MakeBarrier(next_grid_ms_ - config_.grid_ms));
+  }
+  if (barriers.empty() && target <= stream) return;
+  const int64_t advance_to = std::max(target, stream);
   for (auto& w : workers_) {
     std::vector<QueueItem> items;
     for (const std::shared_ptr<Barrier>& barrier : barriers) {
@@ -448,7 +463,7 @@ void Pipeline::AdvanceIdle(ProcessingTime now) {
     }
     QueueItem advance;
     advance.kind = QueueItem::Kind::kAdvance;
-    advance.advance_ms = target;
+    advance.advance_ms = advance_to;
     items.push_back(std::move(advance));
     w->Push(std::move(items));
   }
@@ -549,7 +564,8 @@ PipelineStats Pipeline::stats() const {
   s.messages_submitted = messages_submitted_.load(std::memory_order_relaxed);
   s.messages_applied = messages_applied_.load(std::memory_order_relaxed);
   s.router_fallbacks = router_fallbacks_.load(std::memory_order_relaxed);
-  s.evaluations = rules_thread_ != nullptr ? rules_thread_->evaluations() : 0;
+  s.evaluations = evaluations_.load(std::memory_order_relaxed);
+  s.evaluated_messages = evaluated_messages_.load(std::memory_order_relaxed);
   s.stream_time = stream_time();
   for (const auto& w : workers_) {
     s.queue_depth.push_back(w->queued_messages());

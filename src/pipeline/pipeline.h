@@ -107,6 +107,9 @@ struct PipelineStats {
   uint64_t messages_submitted = 0, messages_applied = 0;
   uint64_t router_fallbacks = 0;  // messages the scan could not read, decoded by the router
   uint64_t evaluations = 0;
+  // Messages submitted before the rules' last evaluation: all of them are judged once it equals
+  // messages_submitted.
+  uint64_t evaluated_messages = 0;
   EventTime stream_time = EventTime::Min();  // as routed
   std::vector<size_t> queue_depth;           // per worker: items waiting
   std::vector<double> busy_seconds;          // per worker: time spent applying, cumulative
@@ -137,7 +140,9 @@ class Pipeline {
   // Waits up to `timeout_ms` for the front batch to be applied; true if it is.
   bool WaitForFront(int64_t timeout_ms);
   // The stream is idle (every input read to its end): moves the stream time to now - idle_lag,
-  // through the router like an event, so the windows age out and the rules keep their grid.
+  // through the router like an event, so the windows age out and the rules keep their grid; and
+  // when messages came since the rules' last evaluation without moving the stream past a minute
+  // (a backlog's partitions read out of order), the rules judge them at the last minute reached.
   void AdvanceIdle(ProcessingTime now);
   // End of input (a replay): every batch applied, and the rules evaluated once more at the stream
   // time (off the grid), waited for.
@@ -198,6 +203,8 @@ class Pipeline {
   Rfc3339DateCache router_dates_;
   std::atomic<int64_t> stream_ms_{EventTime::Min().ms};
   int64_t next_grid_ms_ = EventTime::Min().ms;
+  uint64_t routed_messages_ = 0;       // messages routed so far
+  uint64_t last_barrier_covered_ = 0;  // routed_messages_ when the last barrier was placed
   std::deque<std::unique_ptr<SourceBatch>> inflight_;
   std::atomic<uint64_t> router_fallbacks_{0};
   std::atomic<uint64_t> batches_submitted_{0}, messages_submitted_{0};
@@ -206,6 +213,10 @@ class Pipeline {
   mutable std::mutex done_mu_;
   std::condition_variable done_cv_;
   std::atomic<uint64_t> batches_applied_{0}, messages_applied_{0};
+
+  // Written by the rules thread.
+  std::atomic<uint64_t> evaluations_{0};
+  std::atomic<uint64_t> evaluated_messages_{0};  // messages routed before the last evaluation
 
   static constexpr size_t kLatencyBuckets = 14;
   static const double kLatencyBoundsS[kLatencyBuckets];

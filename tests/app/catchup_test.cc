@@ -78,13 +78,15 @@ TEST(CatchUpTest, ABacklogIsReadInEventTimeOrderAndItsPowerCutIsFound) {
     // The thread outlives this call: it keeps the daemon's address, not the reference parameter.
     client = std::thread([&, daemon = &d] {
       applied = daemon->ingest->WaitForApplied(produced.lines.size(), 120'000);
-      // The rules evaluate on the minute grid of stream time: the last evaluation is at the
-      // last whole minute the stream reached.
+      // The rules evaluate on the minute grid of stream time; once the stream is idle, the
+      // messages applied since the last evaluation are judged at the last minute reached.
       evaluated = testing::WaitUntil(
           [&] {
+            const pipeline::PipelineStats ps = daemon->pipeline->stats();
             snap = daemon->evaluator->Snapshot();
-            const int64_t stream = daemon->engine->StreamTime().ms;
-            return snap.evaluated_at.ms == stream / kMsPerMinute * kMsPerMinute;
+            return ps.evaluated_messages == ps.messages_submitted &&
+                   snap.evaluated_at.ms ==
+                       daemon->engine->StreamTime().ms / kMsPerMinute * kMsPerMinute;
           },
           30'000, 20);
       counters = daemon->engine->Counters();

@@ -151,6 +151,28 @@ TEST_F(PipelineTest, IdleAdvanceMovesTheStreamTimeAndKeepsTheGrid) {
   EXPECT_EQ(evaluated, expected);
 }
 
+// Messages that do not move the stream past a minute (a backlog's partitions read out of order)
+// are judged when the stream goes idle: once more at the last minute reached, and only once.
+TEST_F(PipelineTest, AnIdleStreamJudgesWhatCameSinceTheLastEvaluation) {
+  auto p = Make(2, true);
+  std::vector<int64_t> evaluated;
+  p->set_on_evaluated([&] { evaluated.push_back(p->evaluator()->Snapshot().evaluated_at.ms); });
+  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{
+      Alert(1, kT0 + 5000, 1), Alert(2, kT0 + 70'000, 2)}));  // crosses kT0 + 1 min
+  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{
+      Alert(3, kT0 + 10'000, 3), Alert(4, kT0 + 20'000, 4)}));  // older: the stream stays
+  p->AdvanceIdle(ProcessingTime{kT0});  // now - idle lag is before the stream: no advance
+  p->AdvanceIdle(ProcessingTime{kT0});  // nothing new since: no evaluation
+  p->Reap(true, {});
+  p->Stop();
+  const std::vector<int64_t> expected = {kT0 + kMsPerMinute, kT0 + kMsPerMinute};
+  EXPECT_EQ(evaluated, expected);
+  const PipelineStats s = p->stats();
+  EXPECT_EQ(s.evaluated_messages, 4u);
+  EXPECT_EQ(s.messages_submitted, 4u);
+  EXPECT_EQ(p->evaluator()->Snapshot().evaluated_at.ms, kT0 + kMsPerMinute);
+}
+
 TEST_F(PipelineTest, TasksRunOnTheOwningWorkerBetweenBatchesAndStopDrainsEverything) {
   auto p = Make(2, false);
   const DeviceId device = *ParseDeviceId("00-DB-12-34-56-78-00-07");

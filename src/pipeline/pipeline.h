@@ -97,7 +97,7 @@ class SourceBatch {
   };
   std::vector<std::vector<Item>> items_;  // per worker
   std::vector<std::vector<std::pair<uint32_t, RejectReason>>> worker_rejects_;
-  std::atomic<size_t> pending_{0};     // workers still to finish their part
+  std::atomic<size_t> pending_{0};    // workers still to finish their part
   std::atomic<bool> applied_{false};  // set last by the worker that finished it
   int64_t submitted_ns_ = 0;
 };

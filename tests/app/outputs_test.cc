@@ -364,8 +364,8 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
         [&] {
           const double depth = metric("smetsmon_webhook_queue_depth{receiver=\"dno\"}");
           return depth > 0 &&
-                 depth == static_cast<double>(
-                              webhook::testing::FilesIn(dir + "/spool", ".ntf").size());
+                 depth ==
+                     static_cast<double>(webhook::testing::FilesIn(dir + "/spool", ".ntf").size());
         },
         10'000));
     daemon.Kill(SIGKILL);

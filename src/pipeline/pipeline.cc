@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "report/gonogo_report.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::pipeline {
@@ -308,6 +309,10 @@ absl::Status Pipeline::Build() {
   if (rules_config_ != nullptr) {
     SMETSMON_ASSIGN_OR_RETURN(evaluator_, rules::Evaluator::Create(*engine_, *rules_config_));
     evaluator_->set_log_events(config_.log_findings);
+    // Each daily Go/No-Go decision is also written to `gonogo.history_dir` (JSON and text).
+    evaluator_->set_decision_sink([](const rules::GoNoGoConfig& c, const rules::GoNoGoResult& r) {
+      return report::WriteGoNoGoHistory(c.history_dir, r);
+    });
   }
   router_decoder_ = std::make_unique<decode::Decoder>(decode::DecoderRefs{
       ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});

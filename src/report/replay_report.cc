@@ -1,13 +1,13 @@
 #include "report/replay_report.h"
 
-#include "report/rules_json.h"
-
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/fields.h"
 #include "base/json_writer.h"
+#include "report/gonogo_report.h"
+#include "report/rules_json.h"
 
 namespace smetsmon::report {
 namespace {
@@ -204,7 +204,7 @@ std::string BuildReportText(const Engine& engine, const ReplayStats& stats,
     for (const rules::WhatIfRow& w : rules->whatif) {
       if (!w.sentence.empty()) absl::StrAppend(&out, "    ", w.sentence, "\n");
     }
-    absl::StrAppend(&out, "\n", rules::GoNoGoToText(rules->gonogo));
+    absl::StrAppend(&out, "\n", GoNoGoToText(rules->gonogo));
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "report/rules_json.h"
 
+#include "report/gonogo_report.h"
+
 namespace smetsmon::report {
 
 using rules::DeliveryRow;

@@ -229,8 +229,11 @@ void Evaluator::Evaluate(EventTime now) {
            {"overall", RagName(decision.overall)},
            {"recommendation", decision.recommendation}});
     }
-    if (absl::Status s = daily_.Record(decision); !s.ok()) {
-      Log(LogLevel::kError, "gonogo history not written", {{"error", std::string(s.message())}});
+    daily_.Record(decision);
+    if (decision_sink_) {
+      if (absl::Status s = decision_sink_(config_.gonogo, decision); !s.ok()) {
+        Log(LogLevel::kError, "gonogo history not written", {{"error", std::string(s.message())}});
+      }
     }
   }
   snap.gonogo_history.assign(daily_.history().begin(), daily_.history().end());

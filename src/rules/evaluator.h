@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -103,6 +104,10 @@ class Evaluator {
   RulesSnapshot Snapshot() const;
   // The fleet views an evaluation reads (Engine::ViewBit), for the readings; any thread.
   uint32_t views_needed() const { return views_needed_.load(std::memory_order_relaxed); }
+  // Where each daily decision goes besides the history (its files, report/gonogo_report.h); set
+  // by the composition root before the first evaluation. A failure is logged, never fatal.
+  using DecisionSink = std::function<absl::Status(const GoNoGoConfig&, const GoNoGoResult&)>;
+  void set_decision_sink(DecisionSink sink) { decision_sink_ = std::move(sink); }
   // Daemon: one log line per finding opened or closed and per daily decision (replay: off).
   void set_log_events(bool on) { log_events_ = on; }
   const RulesConfig& config() const { return config_; }
@@ -147,6 +152,7 @@ class Evaluator {
   int64_t outages_evaluated_ms_ = EventTime::Min().ms;
   std::vector<bool> storm_excluded_;  // by category
   bool log_events_ = false;
+  DecisionSink decision_sink_;
   std::atomic<uint32_t> views_needed_;
   std::set<std::string> logged_open_;  // finding ids open at the last log
 

@@ -111,22 +111,8 @@ Rag ClassifyRag(double value, double amber, double red, bool lower_is_worse);
 GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& calendar,
                             const GoNoGoInputs& inputs, EventTime now, bool daily);
 
-// One JSON object: {"at_ms","local_date","local_time","daily","overall","recommendation",
-// "notes":[...],"criteria":[{"id","metric","value","amber","red","direction","available","rag",
-// "detail","explanation"}],"dmcs":[{"dmc","installations","alerts_24h",
-// "alerts_per_installation","noisy_devices"}],"areas":[{"area","dno_group","region",
-// "smets1_alerts_24h","dno_flood_alerts_24h","dno_flood_threshold","open_findings"}]}.
-// "direction" is "higher_is_worse" or "lower_is_worse"; a value without data (or not finite) is
-// null; integral values are written exactly, others with 6 significant digits.
-std::string GoNoGoToJson(const GoNoGoResult& r);
-
-// A plain-text report (ASCII, fixed-width columns, thousands separators): title with the local
-// date/time, overall RAG and recommendation, the criteria table and their explanations, per-DMC
-// and per-area tables, then the notes.
-std::string GoNoGoToText(const GoNoGoResult& r);
-
 // The daily decision: due once per local day at the configured decision time; keeps a bounded
-// history and writes each decision to files.
+// history (writing each decision to files is the report module's: report/gonogo_report.h).
 //
 // Time domain: event time (the caller passes its stream time as `now`); a replay of a day decides
 // at the same instants as the live stream.
@@ -144,11 +130,8 @@ class DailyDecision {
   // earlier than one already seen is never due.
   bool Due(EventTime now);
 
-  // Appends `r` to the history (oldest dropped beyond history_kept). If history_dir is set, also
-  // writes <dir>/gonogo-<local_date>.json and .txt (creating the directory if missing; each file
-  // written to a temporary and renamed; a second decision the same local day replaces them). A
-  // write error is returned as a Status; the decision stays in the history either way.
-  absl::Status Record(const GoNoGoResult& r);
+  // Appends `r` to the history (oldest dropped beyond history_kept).
+  void Record(const GoNoGoResult& r);
   // A reloaded configuration (same time zone): keeps the history; if the decision time changed,
   // the schedule re-arms from the next call to Due.
   void Reconfigure(GoNoGoConfig config);

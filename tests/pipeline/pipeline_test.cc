@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "base/fields.h"
 #include "gen/generator.h"
 #include "ingest/replay.h"
+#include "report/gonogo_report.h"
 #include "testing/fixtures.h"
 #include "testing/pipeline.h"
 
@@ -193,6 +196,50 @@ TEST_F(PipelineTest, TasksRunOnTheOwningWorkerBetweenBatchesAndStopDrainsEveryth
   size_t handed_back = 0;
   p->Reap(true, [&](std::unique_ptr<SourceBatch>) { ++handed_back; });
   EXPECT_EQ(handed_back, 2u);
+}
+
+// The composition root wires the daily Go/No-Go decision to its history files.
+TEST(PipelineOutputsTest, TheDailyDecisionIsWrittenToTheHistoryDirectory) {
+  const std::string config_dir = testing::TempPath("config");
+  const std::string history = testing::TempPath("history");
+  std::filesystem::remove_all(config_dir);
+  std::filesystem::remove_all(history);
+  std::filesystem::create_directories(config_dir);
+  for (const char* f : {"areas.yaml", "alert_catalogue.yaml", "rules.yaml"}) {
+    std::filesystem::copy_file(testing::ConfigDir() + "/" + f, config_dir + "/" + f);
+  }
+  std::ifstream in(config_dir + "/rules.yaml");
+  std::string rules((std::istreambuf_iterator<char>(in)), {});
+  const size_t at = rules.find("history_dir: \"\"");
+  ASSERT_NE(at, std::string::npos);
+  rules.replace(at, 15, "history_dir: \"" + history + "\"");
+  testing::WriteFile(config_dir + "/rules.yaml", rules);
+  // Six hours from midnight UTC: past the 06:00 local (05:00 UTC) decision of 26 June 2023.
+  const std::string day = testing::TempPath("day.jsonl");
+  {
+    auto ref = testing::LoadTestReference();
+    gen::GeneratorConfig g;
+    g.premises = 2000;
+    g.duration_ms = 6 * kMsPerHour;
+    std::ofstream out(day, std::ios::binary);
+    gen::Generator(*ref.areas, *ref.catalogue, g).Run([&](std::string_view l) {
+      out << l << '\n';
+    });
+  }
+  PipelineConfig c = testing::TestPipelineConfig(/*rules=*/true);
+  c.reference.config_dir = config_dir;
+  ManualClock clock(kNow);
+  auto p = testing::MakePipeline(c, clock);
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(ingest::ReplayFiles({day}, *p, clock, {}).ok());
+  p->Stop();
+  const rules::RulesSnapshot snap = p->evaluator()->Snapshot();
+  ASSERT_EQ(snap.gonogo_history.size(), 1u);
+  EXPECT_EQ(snap.gonogo_history[0].local_date, "2023-06-26");
+  const auto json = testing::ReadLines(history + "/gonogo-2023-06-26.json");
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0], report::GoNoGoToJson(snap.gonogo_history[0]));
+  EXPECT_TRUE(std::filesystem::exists(history + "/gonogo-2023-06-26.txt"));
 }
 
 // The generator's day with its scenarios (floods, a power cut, a comms incident, duplicates,

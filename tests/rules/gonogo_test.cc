@@ -15,11 +15,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "report/gonogo_report.h"
 #include "testing/london.h"
 
 namespace smetsmon::rules {
 namespace {
 
+using report::GoNoGoToJson;
+using report::GoNoGoToText;
+using report::WriteGoNoGoHistory;
 using testing::London;
 using testing::Utc;
 
@@ -492,7 +496,7 @@ TEST(DailyDecisionTest, HistoryIsBounded) {
   for (int day = 1; day <= 5; ++day) {
     const GoNoGoResult r =
         EvaluateGoNoGo(d.config(), d.calendar(), in, Utc(2026, 2, day, 6, 0), true);
-    ASSERT_TRUE(d.Record(r).ok());
+    d.Record(r);
   }
   ASSERT_EQ(d.history().size(), 3u);
   EXPECT_EQ(d.history().front().local_date, "2026-02-03");
@@ -509,7 +513,8 @@ TEST(DailyDecisionTest, WritesFilesNamedByLocalDate) {
   // 00:30 BST on 15 Jun is 23:30Z on 14 Jun: the file carries the local date.
   const GoNoGoResult r =
       EvaluateGoNoGo(d.config(), d.calendar(), in, Utc(2026, 6, 14, 23, 30), true);
-  ASSERT_TRUE(d.Record(r).ok());
+  d.Record(r);
+  ASSERT_TRUE(WriteGoNoGoHistory(cfg.history_dir, r).ok());
   const std::string json = ReadFile(cfg.history_dir + "/gonogo-2026-06-15.json");
   const std::string text = ReadFile(cfg.history_dir + "/gonogo-2026-06-15.txt");
   EXPECT_EQ(json, GoNoGoToJson(r) + "\n");
@@ -530,7 +535,8 @@ TEST(DailyDecisionTest, UnwritableDirectoryIsAStatusAndHistoryStillKept) {
   DailyDecision d(cfg, London());
   const GoNoGoResult r =
       EvaluateGoNoGo(d.config(), d.calendar(), GoNoGoInputs{}, Utc(2026, 6, 15, 5, 0), true);
-  const absl::Status s = d.Record(r);
+  d.Record(r);
+  const absl::Status s = WriteGoNoGoHistory(cfg.history_dir, r);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find(cfg.history_dir), std::string::npos) << s;
   EXPECT_EQ(d.history().size(), 1u);
@@ -546,7 +552,9 @@ TEST(DailyDecisionTest, DrivesEvaluateAndRecordAcrossDays) {
   for (EventTime t = Utc(2026, 3, 27, 12, 0); t < Utc(2026, 3, 31, 0, 0);
        t.ms += 10 * kMsPerMinute) {
     if (!d.Due(t)) continue;
-    ASSERT_TRUE(d.Record(EvaluateGoNoGo(d.config(), d.calendar(), in, t, true)).ok());
+    const GoNoGoResult r = EvaluateGoNoGo(d.config(), d.calendar(), in, t, true);
+    d.Record(r);
+    ASSERT_TRUE(WriteGoNoGoHistory(cfg.history_dir, r).ok());
   }
   ASSERT_EQ(d.history().size(), 3u);
   EXPECT_EQ(d.history()[0].local_time, "06:00:00 GMT");

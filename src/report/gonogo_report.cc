@@ -1,0 +1,330 @@
+#include "report/gonogo_report.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/json_writer.h"
+#include "rules/format.h"
+
+namespace smetsmon::report {
+
+using rules::AreaRow;
+using rules::CriterionResult;
+using rules::DmcRow;
+using rules::FormatCount;
+using rules::GoNoGoResult;
+using rules::GroupDigits;
+using rules::Rag;
+using rules::RagName;
+
+namespace {
+
+std::string RagUpper(Rag r) {
+  std::string s = RagName(r);
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+// ---- Number formatting for the text report ----
+
+// Integral values exactly with separators; others with 2 decimals (trailing zeros trimmed), or 3
+// significant digits below 1 so that small ratios (0.0123) stay visible.
+std::string FormatNumber(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  const bool negative = v < 0;
+  const double a = std::fabs(v);
+  std::string body;
+  if (a == std::floor(a) && a < 1e15) {
+    body = GroupDigits(std::to_string(static_cast<uint64_t>(a)));
+  } else if (a >= 1) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.2f", a);
+    std::string s = buf;
+    const size_t dot = s.find('.');
+    std::string frac = s.substr(dot + 1);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    body = GroupDigits(s.substr(0, dot));
+    if (!frac.empty()) body += "." + frac;
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", a);
+    body = buf;
+  }
+  return negative && body != "0" ? "-" + body : body;
+}
+
+std::string Threshold(double t, bool lower_is_worse) {
+  return absl::StrCat(lower_is_worse ? "<= " : ">= ", FormatNumber(t));
+}
+
+// A fixed-width text table: columns padded to their widest cell, two spaces apart; numeric
+// columns right-aligned; the last column is not padded (it holds free text).
+class TextTable {
+ public:
+  TextTable(std::vector<std::string> headers, std::vector<bool> right_aligned)
+      : headers_(std::move(headers)), right_(std::move(right_aligned)) {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+  std::string Render() const {
+    const size_t cols = headers_.size();
+    std::vector<size_t> width(cols, 0);
+    for (size_t c = 0; c < cols; ++c) width[c] = headers_[c].size();
+    for (const auto& row : rows_) {
+      for (size_t c = 0; c < cols && c < row.size(); ++c) {
+        width[c] = std::max(width[c], row[c].size());
+      }
+    }
+    std::string out;
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string s = "  ";
+      for (size_t c = 0; c < cols; ++c) {
+        const std::string cell = c < cells.size() ? cells[c] : "";
+        const size_t pad = width[c] - cell.size();
+        if (c > 0) s += "  ";
+        if (right_[c]) {
+          s.append(pad, ' ');
+          s += cell;
+        } else {
+          s += cell;
+          if (c + 1 < cols) s.append(pad, ' ');
+        }
+      }
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      out += s;
+      out += '\n';
+    };
+    line(headers_);
+    std::vector<std::string> rule;
+    for (size_t c = 0; c < cols; ++c) rule.emplace_back(width[c], '-');
+    line(rule);
+    for (const auto& row : rows_) line(row);
+    return out;
+  }
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// ---- JSON ----
+
+// Integral values exactly (counts above 999,999 would lose digits in "%.6g"), non-finite as null.
+void WriteNumber(JsonWriter& w, double v) {
+  if (!std::isfinite(v)) {
+    w.Null();
+  } else if (v == std::floor(v) && std::fabs(v) <= 9007199254740992.0) {
+    w.Int(static_cast<int64_t>(v));
+  } else {
+    w.Double(v);
+  }
+}
+
+// ---- Files ----
+
+absl::Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot create ", tmp.string()));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+bool IsDateLike(const std::string& s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '-'; });
+}
+
+}  // namespace
+
+std::string GoNoGoToJson(const GoNoGoResult& r) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("at_ms").Int(r.at.ms);
+  w.Field("local_date", r.local_date);
+  w.Field("local_time", r.local_time);
+  w.Key("daily").Bool(r.daily);
+  w.Field("overall", RagName(r.overall));
+  w.Field("recommendation", r.recommendation);
+  w.Key("notes").BeginArray();
+  for (const std::string& n : r.notes) w.String(n);
+  w.EndArray();
+  w.Key("criteria").BeginArray();
+  for (const CriterionResult& c : r.criteria) {
+    w.BeginObject();
+    w.Field("id", c.id);
+    w.Field("metric", c.metric);
+    w.Key("value");
+    if (c.available) {
+      WriteNumber(w, c.value);
+    } else {
+      w.Null();
+    }
+    w.Key("amber");
+    WriteNumber(w, c.amber);
+    w.Key("red");
+    WriteNumber(w, c.red);
+    w.Field("direction", c.lower_is_worse ? "lower_is_worse" : "higher_is_worse");
+    w.Key("available").Bool(c.available);
+    w.Field("rag", RagName(c.rag));
+    w.Field("detail", c.detail);
+    w.Field("explanation", c.explanation);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("dmcs").BeginArray();
+  for (const DmcRow& d : r.dmcs) {
+    w.BeginObject();
+    w.Field("dmc", d.dmc);
+    w.Field("installations", d.installations);
+    w.Field("alerts_24h", d.alerts_24h);
+    w.Key("alerts_per_installation");
+    if (d.installations > 0) {
+      WriteNumber(w, static_cast<double>(d.alerts_24h) / static_cast<double>(d.installations));
+    } else {
+      w.Null();
+    }
+    w.Field("noisy_devices", d.noisy_devices);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("areas").BeginArray();
+  for (const AreaRow& a : r.areas) {
+    w.BeginObject();
+    w.Field("area", a.area);
+    w.Field("dno_group", a.dno_group);
+    w.Field("region", a.region);
+    w.Field("smets1_alerts_24h", a.smets1_alerts_24h);
+    w.Field("dno_flood_alerts_24h", a.dno_flood_alerts_24h);
+    w.Field("dno_flood_threshold", a.dno_flood_threshold);
+    w.Field("open_findings", a.open_findings);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
+}
+
+std::string GoNoGoToText(const GoNoGoResult& r) {
+  std::string out;
+  const std::string title =
+      absl::StrCat("SMETS1 migration Go/No-Go, ", r.local_date, " ", r.local_time,
+                   r.daily ? " (daily decision)" : " (continuous evaluation)");
+  absl::StrAppend(&out, title, "\n", std::string(title.size(), '='), "\n\n");
+  absl::StrAppend(&out, "Overall: ", RagUpper(r.overall), "\n");
+  absl::StrAppend(&out, "Recommendation: ", r.recommendation, "\n\n");
+
+  absl::StrAppend(&out, "Criteria\n");
+  if (r.criteria.empty()) {
+    absl::StrAppend(&out, "  (none configured)\n");
+  } else {
+    TextTable t({"criterion", "value", "amber", "red", "RAG", "detail"},
+                {false, true, true, true, false, false});
+    for (const CriterionResult& c : r.criteria) {
+      t.Add({c.id, c.available ? FormatNumber(c.value) : "no data",
+             Threshold(c.amber, c.lower_is_worse), Threshold(c.red, c.lower_is_worse),
+             RagUpper(c.rag), c.detail});
+    }
+    out += t.Render();
+    bool any_explained = false;
+    for (const CriterionResult& c : r.criteria) {
+      if (c.explanation.empty()) continue;
+      if (!any_explained) absl::StrAppend(&out, "\nWhy these criteria\n");
+      any_explained = true;
+      absl::StrAppend(&out, "  ", c.id, " (metric ", c.metric, "): ", c.explanation, "\n");
+    }
+  }
+
+  absl::StrAppend(&out, "\nSMETS1 by DMC (last 24 h)\n");
+  if (r.dmcs.empty()) {
+    absl::StrAppend(&out, "  (no DMC figures)\n");
+  } else {
+    TextTable t({"DMC", "installations", "alerts 24h", "alerts/installation", "noisy devices"},
+                {false, true, true, true, true});
+    for (const DmcRow& d : r.dmcs) {
+      const std::string per =
+          d.installations > 0 ? FormatNumber(std::round(static_cast<double>(d.alerts_24h) * 100 /
+                                                        static_cast<double>(d.installations)) /
+                                             100)
+                              : "n/a";
+      t.Add({d.dmc, FormatCount(d.installations), FormatCount(d.alerts_24h), per,
+             FormatCount(d.noisy_devices)});
+    }
+    out += t.Render();
+  }
+
+  absl::StrAppend(&out, "\nBy DNO area (last 24 h)\n");
+  if (r.areas.empty()) {
+    absl::StrAppend(&out, "  (no area figures)\n");
+  } else {
+    TextTable t({"area", "DNO group", "region", "SMETS1 alerts", "DNO flood alerts",
+                 "flood threshold", "% of threshold", "open findings"},
+                {false, false, false, true, true, true, true, true});
+    for (const AreaRow& a : r.areas) {
+      const std::string pct =
+          a.dno_flood_threshold > 0
+              ? absl::StrCat(
+                    FormatNumber(std::round(static_cast<double>(a.dno_flood_alerts_24h) * 100 /
+                                            static_cast<double>(a.dno_flood_threshold))),
+                    "%")
+              : "n/a";
+      t.Add({a.area, a.dno_group, a.region, FormatCount(a.smets1_alerts_24h),
+             FormatCount(a.dno_flood_alerts_24h), FormatCount(a.dno_flood_threshold), pct,
+             FormatCount(a.open_findings)});
+    }
+    out += t.Render();
+  }
+
+  absl::StrAppend(&out, "\nNotes\n");
+  if (r.notes.empty()) {
+    absl::StrAppend(&out, "  (none)\n");
+  } else {
+    for (const std::string& n : r.notes) absl::StrAppend(&out, "  - ", n, "\n");
+  }
+  return out;
+}
+
+absl::Status WriteGoNoGoHistory(const std::string& history_dir, const GoNoGoResult& r) {
+  if (history_dir.empty()) return absl::OkStatus();
+  if (!IsDateLike(r.local_date)) {
+    return absl::InvalidArgumentError(absl::StrCat("gonogo decision has no usable local date (\"",
+                                                   r.local_date, "\") for its file name"));
+  }
+  const std::filesystem::path dir(history_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create gonogo history directory ", dir.string(), ": ", ec.message()));
+  }
+  const std::string base = "gonogo-" + r.local_date;
+  absl::Status json = WriteFileAtomically(dir / (base + ".json"), GoNoGoToJson(r) + "\n");
+  absl::Status text = WriteFileAtomically(dir / (base + ".txt"), GoNoGoToText(r));
+  return json.ok() ? text : json;
+}
+
+}  // namespace smetsmon::report

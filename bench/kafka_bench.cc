@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(sink & 1));
   // Latency at a steady rate: a fresh topic and engine, the pipeline running before the
   // producer starts, the producer paced to `latency_rate`.
-  ingest::ApplyLatency latency;
+  uint64_t latency_batches = 0;
+  double p50_ms = 0, p99_ms = 0;
   if (latency_rate > 0 && latency_seconds > 0) {
     const std::string lat_topic = "smets.latency";
     rd_kafka_mock_topic_create(mock, lat_topic.c_str(), 16, 1);
@@ -251,19 +252,22 @@ int main(int argc, char** argv) {
     (*lat_ingest)->WaitForApplied(sent, 120'000);
     (*lat_ingest)->Stop();
     lat_poll.join();
-    latency = (*lat_ingest)->ApplyLatencySummary();
+    const pipeline::PipelineStats lat_stats = (*lat_pipeline)->stats();
+    latency_batches = lat_stats.latency_batches();
+    p50_ms = lat_stats.LatencyQuantileS(0.50) * 1000;
+    p99_ms = lat_stats.LatencyQuantileS(0.99) * 1000;
     std::fprintf(stderr,
                  "latency at %.0f events/s for %d s (%llu events, %llu batches): p50 %.1f ms, "
                  "p99 %.1f ms (consume to applied, batch bucket upper bounds)\n",
                  latency_rate, latency_seconds, static_cast<unsigned long long>(sent),
-                 static_cast<unsigned long long>(latency.batches), latency.p50_ms, latency.p99_ms);
+                 static_cast<unsigned long long>(latency_batches), p50_ms, p99_ms);
   }
   std::printf(
       "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"
       "\"own_cpu_ns_per_event\":%.0f,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}"
       "\n",
       static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
-      own_ns_per_event, latency_rate, latency.p50_ms, latency.p99_ms);
+      own_ns_per_event, latency_rate, p50_ms, p99_ms);
   ingest->reset();  // consumers go before the cluster they talk to
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);

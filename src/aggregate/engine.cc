@@ -175,52 +175,6 @@ std::vector<uint64_t> Engine::View(aggregate::View v, EventTime now) const {
   return out;
 }
 
-std::vector<uint64_t> Engine::DeliverySum(WindowSpan span, EventTime now) const {
-  if (config_.rule_inputs == nullptr) return {};
-  std::vector<uint64_t> out(config_.rule_inputs->delivery_cells(), 0);
-  for (const auto& w : workers_) w->rule_inputs()->SumDelivery(span, now, out);
-  return out;
-}
-
-std::vector<uint64_t> Engine::DeliverySumSince(EventTime from, EventTime now) const {
-  if (config_.rule_inputs == nullptr) return {};
-  std::vector<uint64_t> out(config_.rule_inputs->delivery_cells(), 0);
-  for (const auto& w : workers_) w->rule_inputs()->SumDeliveryHours(from, now, out);
-  return out;
-}
-
-std::vector<uint64_t> Engine::WhatIfSum(WindowSpan span, EventTime now) const {
-  if (config_.rule_inputs == nullptr) return {};
-  std::vector<uint64_t> out(config_.rule_inputs->whatif_cells(), 0);
-  for (const auto& w : workers_) w->rule_inputs()->SumWhatIf(span, now, out);
-  return out;
-}
-
-std::vector<NoisyDevice> Engine::NoisyDevices() const {
-  std::vector<NoisyDevice> out;
-  if (config_.rule_inputs == nullptr) return out;
-  for (const auto& w : workers_) {
-    auto part = w->rule_inputs()->PublishedNoisy();
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  std::sort(out.begin(), out.end(), [](const NoisyDevice& a, const NoisyDevice& b) {
-    return a.alerts_24h != b.alerts_24h ? a.alerts_24h > b.alerts_24h : a.device < b.device;
-  });
-  return out;
-}
-
-void Engine::DrainOutageSignals(const std::function<void(const OutageSignalRecord&)>& fn) {
-  if (config_.rule_inputs == nullptr) return;
-  for (auto& w : workers_) w->rule_inputs()->DrainSignals(fn);
-}
-
-uint64_t Engine::OutageSignalsDropped() const {
-  uint64_t n = 0;
-  if (config_.rule_inputs == nullptr) return n;
-  for (const auto& w : workers_) n += w->rule_inputs()->signals_dropped();
-  return n;
-}
-
 std::vector<uint64_t> Engine::Totals() const {
   std::vector<uint64_t> out(layout_.main_cells(), 0);
   for (const auto& w : workers_) {
@@ -269,12 +223,12 @@ Readings Engine::WorkerReadings(size_t i, EventTime at, EventTime month_start, u
   r.delivery_month.assign(dc, 0);
   r.whatif_1h.assign(wc, 0);
   r.whatif_24h.assign(wc, 0);
-  rules->SumDelivery(WindowSpan::k1h, at, r.delivery_1h, /*owner=*/true);
-  rules->SumDelivery(WindowSpan::k24h, at, r.delivery_24h, true);
-  rules->SumDeliveryHours(month_start, at, r.delivery_month, true);
-  rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, true, live_dmcs);
-  rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, true, live_dmcs);
-  w.PublishRuleInputs(0);
+  rules->SumDelivery(WindowSpan::k1h, at, r.delivery_1h);
+  rules->SumDelivery(WindowSpan::k24h, at, r.delivery_24h);
+  rules->SumDeliveryHours(month_start, at, r.delivery_month);
+  rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, live_dmcs);
+  rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, live_dmcs);
+  w.PublishRuleInputs();
   r.noisy = rules->PublishedNoisy();
   rules->DrainSignals([&r](const OutageSignalRecord& s) { r.signals.push_back(s); });
   r.signals_dropped = rules->signals_dropped();

@@ -74,17 +74,9 @@ class Engine {
   std::vector<uint64_t> Totals() const;
   CounterTotals Counters() const;
 
-  // Rule inputs merged over workers (empty / no-op when the engine runs without rules).
+  // What the rules need from the per-event path (null when the engine runs without rules); the
+  // rules read it through Readings.
   const RuleInputsSetup* rule_inputs_setup() const { return config_.rule_inputs; }
-  std::vector<uint64_t> DeliverySum(WindowSpan span, EventTime now) const;
-  // Hour buckets from `from` to the hour holding `now` (calendar month so far).
-  std::vector<uint64_t> DeliverySumSince(EventTime from, EventTime now) const;
-  std::vector<uint64_t> WhatIfSum(WindowSpan span, EventTime now) const;
-  // The workers' last published noisy devices, noisiest first.
-  std::vector<NoisyDevice> NoisyDevices() const;
-  // Pops pending outage signals of every worker. One reader thread at a time.
-  void DrainOutageSignals(const std::function<void(const OutageSignalRecord&)>& fn);
-  uint64_t OutageSignalsDropped() const;
 
   // Worker i's part of the readings at `at` (its owning thread, or owner-stopped): the views in
   // `views` (a bit per View; the others stay empty), the rule inputs' sums, its published noisy

@@ -154,10 +154,8 @@ void RuleInputs::TrackNoisy(const AlertEvent& e, uint32_t alerts_24h) {
   }
 }
 
-void RuleInputs::MaybePublish(EventTime stream_time, int64_t interval_ms,
-                              const std::function<const DeviceState*(uint64_t)>& find) {
-  if (stream_time.ms - last_publish_ms_ < interval_ms) return;
-  last_publish_ms_ = stream_time.ms;
+void RuleInputs::Publish(EventTime stream_time,
+                         const std::function<const DeviceState*(uint64_t)>& find) {
   std::vector<NoisyDevice> copy;
   copy.reserve(noisy_.size());
   for (auto it = noisy_.begin(); it != noisy_.end();) {
@@ -183,40 +181,27 @@ std::vector<NoisyDevice> RuleInputs::PublishedNoisy() const {
   return published_;
 }
 
-namespace {
-void Sum(const window::BucketRing& ring, EventTime now, int buckets, std::span<uint64_t> out,
-         bool owner, std::span<const std::pair<size_t, size_t>> ranges = {}) {
-  if (owner) {
-    ring.SumIntoOwned(now, buckets, out, ranges);
-  } else {
-    ring.SumInto(now, buckets, out);
-  }
-}
-}  // namespace
-
-void RuleInputs::SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out,
-                             bool owner) const {
+void RuleInputs::SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out) const {
   if (span == WindowSpan::k1h) {
-    Sum(delivery_minutes_, now, 60, out, owner);
+    delivery_minutes_.SumIntoOwned(now, 60, out);
   } else {
-    Sum(delivery_hours_, now, 24, out, owner);
+    delivery_hours_.SumIntoOwned(now, 24, out);
   }
 }
 
-void RuleInputs::SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out,
-                                  bool owner) const {
+void RuleInputs::SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out) const {
   const int64_t hours = now.ms / kMsPerHour - from.ms / kMsPerHour + 1;
   if (hours <= 0) return;
-  Sum(delivery_hours_, now, static_cast<int>(std::min<int64_t>(hours, setup_->month_hours)), out,
-      owner);
+  delivery_hours_.SumIntoOwned(now, static_cast<int>(std::min<int64_t>(hours, setup_->month_hours)),
+                               out);
 }
 
-void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out, bool owner,
+void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
                            size_t live_dmcs) const {
   if (!whatif_minutes_) return;
   // Per rule: its area rows and the rows of the DMC ids in use.
   std::vector<std::pair<size_t, size_t>> ranges;
-  if (owner && live_dmcs < setup_->dmc_limit) {
+  if (live_dmcs < setup_->dmc_limit) {
     for (size_t r = 0; r < setup_->voltage_rules.size(); ++r) {
       const size_t begin = setup_->WhatIfAreaRow(r, 0);
       ranges.emplace_back(begin,
@@ -224,9 +209,9 @@ void RuleInputs::SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> o
     }
   }
   if (span == WindowSpan::k1h) {
-    Sum(*whatif_minutes_, now, 60, out, owner, ranges);
+    whatif_minutes_->SumIntoOwned(now, 60, out, ranges);
   } else {
-    Sum(*whatif_hours_, now, 24, out, owner, ranges);
+    whatif_hours_->SumIntoOwned(now, 24, out, ranges);
   }
 }
 

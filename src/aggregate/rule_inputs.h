@@ -5,11 +5,10 @@
 // for the evaluator, which matches them by premises.
 //
 // RuleInputsSetup is immutable and shared by the workers. RuleInputs is one worker's part.
-// Time domain: event time. Thread-safety: Add/AdvanceTo/Publish from the owning worker thread
-// only; the readers (Sum*, published noisy devices, DrainSignals) run on any one other thread
-// (the rules evaluator): windows are read lock-free, the signal ring is single-producer
-// single-consumer, and the noisy list is copied under a mutex once per publish interval, never
-// per event.
+// Time domain: event time. Thread-safety: Add/AdvanceTo/Publish and the window sums (Sum*) from
+// the owning worker thread only (the pipeline takes the rules' readings there, at a barrier); the
+// signal ring is single-producer single-consumer (DrainSignals from one thread at a time), and
+// the noisy list is copied under a mutex when published, never per event.
 #pragma once
 
 #include <atomic>
@@ -132,23 +131,19 @@ class RuleInputs {
   // One accepted alert (weight n). `device` is its state after the update.
   void Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bool outage_start,
            bool outage_restored, bool restored_long, const DeviceState& device, uint32_t n);
-  // Copies the noisy-device table for readers when `stream_time` is at least `interval_ms`
-  // past the previous publish (0: now), first dropping devices no longer over the threshold
-  // (`find` gives the owner's current state of a device).
-  void MaybePublish(EventTime stream_time, int64_t interval_ms,
-                    const std::function<const DeviceState*(uint64_t)>& find);
+  // Copies the noisy-device table for readers, first dropping devices no longer over the
+  // threshold at `stream_time` (`find` gives the owner's current state of a device).
+  void Publish(EventTime stream_time, const std::function<const DeviceState*(uint64_t)>& find);
 
-  // --- reader thread ---
   // Sums into `out` (size delivery_cells()).
-  // `owner`: called from the owning worker's thread (a faster read).
-  void SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out,
-                   bool owner = false) const;
+  void SumDelivery(WindowSpan span, EventTime now, std::span<uint64_t> out) const;
   // Sums the hour buckets from `from` (inclusive, hour-aligned) to the hour holding `now`.
-  void SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out,
-                        bool owner = false) const;
-  // `live_dmcs` (owner reads): DMC ids in use are below it; their rows are the only ones summed.
-  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out, bool owner = false,
+  void SumDeliveryHours(EventTime from, EventTime now, std::span<uint64_t> out) const;
+  // DMC ids in use are below `live_dmcs`: their rows are the only ones summed.
+  void SumWhatIf(WindowSpan span, EventTime now, std::span<uint64_t> out,
                  size_t live_dmcs = SIZE_MAX) const;
+
+  // --- any thread ---
   std::vector<NoisyDevice> PublishedNoisy() const;
   // Pops every pending signal, oldest first.
   void DrainSignals(const std::function<void(const OutageSignalRecord&)>& fn);
@@ -184,7 +179,6 @@ class RuleInputs {
   // Noisy devices: owner-only table, published copy under a mutex.
   absl::flat_hash_map<uint64_t, NoisyDevice> noisy_;
   std::atomic<uint64_t> noisy_dropped_{0};
-  int64_t last_publish_ms_ = EventTime::Min().ms;
   mutable std::mutex published_mu_;
   std::vector<NoisyDevice> published_;
 };

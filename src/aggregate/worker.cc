@@ -13,7 +13,6 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t ind
     : layout_(&layout),
       catalogue_(&layout.catalogue()),
       areas_(&layout.areas()),
-      idle_lag_ms_(config.idle_lag_ms),
       worker_count_(workers),
       stream_ms_(EventTime::Min().ms),
       devices_(config.expected_devices / workers),
@@ -22,14 +21,12 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t ind
       fleet_(layout, config.window),
       alerts_total_(new Counter[layout.main_cells()]),
       rule_inputs_(config.rule_inputs != nullptr ? std::make_unique<RuleInputs>(*config.rule_inputs)
-                                                 : nullptr),
-      noisy_publish_interval_ms_(config.noisy_publish_interval_ms) {}
+                                                 : nullptr) {}
 
-void Worker::PublishRuleInputs(int64_t interval_ms) {
+void Worker::PublishRuleInputs() {
   if (!rule_inputs_) return;
-  rule_inputs_->MaybePublish(stream_time(), interval_ms, [this](uint64_t id) -> const DeviceState* {
-    return devices_.Find(id);
-  });
+  rule_inputs_->Publish(stream_time(),
+                        [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
 }
 
 void Worker::MoveStreamTime(EventTime t) {
@@ -38,11 +35,6 @@ void Worker::MoveStreamTime(EventTime t) {
     fleet_.AdvanceTo(t);
     if (rule_inputs_) rule_inputs_->AdvanceTo(t);
   }
-}
-
-void Worker::AdvanceIdle(ProcessingTime now) {
-  MoveStreamTime(EventTime{now.ms - idle_lag_ms_});
-  PublishRuleInputs(noisy_publish_interval_ms_);
 }
 
 ApplyOutcome Worker::Apply(const AlertEvent& e, EventTime stream) {
@@ -105,7 +97,6 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events, std::span<const int6
       }
     }
   }
-  PublishRuleInputs(noisy_publish_interval_ms_);
 }
 
 }  // namespace smetsmon::aggregate

@@ -11,8 +11,7 @@
 // caller (the pipeline's router: one stream time for the whole engine, the largest event time read
 // so far in input order), so windows, lateness and dedup expiry do not depend on which worker
 // applies what; Apply(e) alone uses the worker's own largest event time (tests, benches).
-// AdvanceIdle converts processing time into stream time for an idle stream.
-// Thread-safety: Apply/ApplyBatch/AdvanceTo/AdvanceIdle/CountRejected from the owning thread only;
+// Thread-safety: Apply/ApplyBatch/AdvanceTo/CountRejected from the owning thread only;
 // counters(), fleet() reads and stream_time() from any thread. devices() only while the owner is
 // stopped (snapshot, tests) or from the owner.
 #pragma once
@@ -49,7 +48,6 @@ struct EngineConfig {
   // What the rules need from the per-event path (delivery, what-if, noisy devices, outage
   // signals); null = rules off. Owned by the caller, outlives the engine.
   const RuleInputsSetup* rule_inputs = nullptr;
-  int64_t noisy_publish_interval_ms = 10 * kMsPerSecond;  // event time between noisy-list copies
 };
 
 // Single-writer counters: the owner stores, anyone loads.
@@ -91,16 +89,15 @@ class Worker {
   void CountRejected(RejectReason r, uint64_t n = 1) {
     counters_.rejected[static_cast<int>(r)].Add(n);
   }
-  void AdvanceIdle(ProcessingTime now);
 
   const WorkerCounters& counters() const { return counters_; }
   const FleetPartial& fleet() const { return fleet_; }
   // Null when the engine runs without rules.
   RuleInputs* rule_inputs() { return rule_inputs_.get(); }
   const RuleInputs* rule_inputs() const { return rule_inputs_.get(); }
-  // Owner thread: publishes the noisy-device list if `interval_ms` of stream time passed since the
-  // last copy; 0 (a rules barrier, the end of a replay, tests) publishes now.
-  void PublishRuleInputs(int64_t interval_ms = 0);
+  // Owner thread (or owner stopped): publishes the noisy-device list at the stream time (taken
+  // with the rules' readings at each barrier).
+  void PublishRuleInputs();
   // The dedup segment of a device's virtual shard in this worker.
   size_t DedupSegmentOf(DeviceId id) const { return VirtualShardOf(id) / worker_count_; }
   EventTime stream_time() const { return {stream_ms_.load(std::memory_order_relaxed)}; }
@@ -124,7 +121,6 @@ class Worker {
   const FleetLayout* layout_;
   const catalog::AlertCatalogue* catalogue_;
   const catalog::AreaTable* areas_;
-  int64_t idle_lag_ms_;
   size_t worker_count_;
   std::atomic<int64_t> stream_ms_;
   FlatU64Map<DeviceState> devices_;
@@ -133,7 +129,6 @@ class Worker {
   WorkerCounters counters_;
   std::unique_ptr<Counter[]> alerts_total_;
   std::unique_ptr<RuleInputs> rule_inputs_;
-  int64_t noisy_publish_interval_ms_;
 };
 
 }  // namespace smetsmon::aggregate

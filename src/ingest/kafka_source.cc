@@ -158,29 +158,6 @@ absl::Status KafkaIngest::Init() {
   return absl::OkStatus();
 }
 
-ApplyLatency KafkaIngest::ApplyLatencySummary() const {
-  const pipeline::PipelineStats p = pipeline_->stats();
-  ApplyLatency out;
-  for (uint64_t c : p.latency_counts) out.batches += c;
-  const auto percentile = [&](double q) {
-    const auto rank = static_cast<uint64_t>(q * static_cast<double>(out.batches));
-    uint64_t seen = 0;
-    for (size_t b = 0; b < p.latency_counts.size(); ++b) {
-      seen += p.latency_counts[b];
-      if (seen > rank) {
-        return b < p.latency_bounds_s.size() ? p.latency_bounds_s[b] * 1000.0
-                                             : p.latency_bounds_s.back() * 2000.0;
-      }
-    }
-    return p.latency_bounds_s.back() * 2000.0;
-  };
-  if (out.batches > 0) {
-    out.p50_ms = percentile(0.50);
-    out.p99_ms = percentile(0.99);
-  }
-  return out;
-}
-
 KafkaIngest::~KafkaIngest() {
   if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
   if (consumer_ != nullptr) rd_kafka_destroy(consumer_);

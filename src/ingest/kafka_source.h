@@ -84,14 +84,6 @@ struct PartitionLag {
   double seconds = 0;    // now - event time of the last event consumed from the partition
 };
 
-// Time from a batch leaving the consumer to the last worker having applied it (an upper bound
-// for its messages' consume-to-state latency), as bucket upper bounds.
-struct ApplyLatency {
-  uint64_t batches = 0;
-  double p50_ms = 0;
-  double p99_ms = 0;
-};
-
 class KafkaIngest {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaIngest>> Create(pipeline::Pipeline& pipeline,
@@ -115,7 +107,6 @@ class KafkaIngest {
   void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
   // Blocks until `applied` reaches n or the timeout passes; true if reached.
   bool WaitForApplied(uint64_t n, int64_t timeout_ms) const;
-  ApplyLatency ApplyLatencySummary() const;
 
  private:
   struct Batch;

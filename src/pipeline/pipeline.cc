@@ -45,6 +45,19 @@ struct Pipeline::QueueItem {
   std::shared_ptr<Barrier> barrier;
   int64_t advance_ms = 0;                        // kAdvance
   std::function<void(aggregate::Worker&)> task;  // kTask
+
+  static QueueItem AtBarrier(std::shared_ptr<Barrier> b) {
+    QueueItem item;
+    item.kind = Kind::kBarrier;
+    item.barrier = std::move(b);
+    return item;
+  }
+  static QueueItem AdvanceTo(int64_t ms) {
+    QueueItem item;
+    item.kind = Kind::kAdvance;
+    item.advance_ms = ms;
+    return item;
+  }
 };
 
 // The rules thread: evaluates each barrier once every worker has passed it, and runs tasks (a
@@ -358,10 +371,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
         pushes[w].push_back(std::move(seg));
         segment_begin[w] = end;
       }
-      QueueItem item;
-      item.kind = QueueItem::Kind::kBarrier;
-      item.barrier = barrier;
-      pushes[w].push_back(std::move(item));
+      pushes[w].push_back(QueueItem::AtBarrier(barrier));
     }
   };
   const int64_t future_limit_ms = b.received.ms + decode::kMaxFutureMs;
@@ -461,40 +471,29 @@ void Pipeline::AdvanceIdle(ProcessingTime now) {
   for (auto& w : workers_) {
     std::vector<QueueItem> items;
     for (const std::shared_ptr<Barrier>& barrier : barriers) {
-      QueueItem b;
-      b.kind = QueueItem::Kind::kBarrier;
-      b.barrier = barrier;
-      items.push_back(std::move(b));
+      items.push_back(QueueItem::AtBarrier(barrier));
     }
-    QueueItem advance;
-    advance.kind = QueueItem::Kind::kAdvance;
-    advance.advance_ms = advance_to;
-    items.push_back(std::move(advance));
+    items.push_back(QueueItem::AdvanceTo(advance_to));
     w->Push(std::move(items));
   }
 }
 
 void Pipeline::Finish(const std::function<void(std::unique_ptr<SourceBatch>)>& done) {
   const int64_t stream = stream_ms_.load(std::memory_order_relaxed);
-  if (stream != EventTime::Min().ms) {  // every worker's windows end where the stream does
+  if (stream != EventTime::Min().ms) {
+    // Every worker's windows end where the stream does: through a last evaluation there when the
+    // rules are on (a barrier advances the windows to its time), else by an advance.
+    std::shared_ptr<Barrier> barrier = evaluator_ != nullptr ? MakeBarrier(stream) : nullptr;
+    std::future<void> evaluated;
+    if (barrier != nullptr) evaluated = barrier->evaluated.get_future();
     for (auto& w : workers_) {
-      std::vector<QueueItem> items(1);
-      items[0].kind = QueueItem::Kind::kAdvance;
-      items[0].advance_ms = stream;
-      w->Push(std::move(items));
-    }
-  }
-  if (evaluator_ != nullptr && stream != EventTime::Min().ms) {
-    std::shared_ptr<Barrier> barrier = MakeBarrier(stream);
-    std::future<void> evaluated = barrier->evaluated.get_future();
-    for (auto& w : workers_) {
-      std::vector<QueueItem> items(1);
-      items[0].kind = QueueItem::Kind::kBarrier;
-      items[0].barrier = barrier;
+      std::vector<QueueItem> items;
+      items.push_back(barrier != nullptr ? QueueItem::AtBarrier(barrier)
+                                         : QueueItem::AdvanceTo(stream));
       w->Push(std::move(items));
     }
     barrier.reset();
-    evaluated.wait();
+    if (evaluated.valid()) evaluated.wait();
   }
   Reap(/*wait=*/true, done);
 }
@@ -560,6 +559,24 @@ bool Pipeline::RunOnRules(std::function<bool()> task) {
   if (rules_thread_ == nullptr) return false;
   rules_thread_->Post(std::move(task));
   return true;
+}
+
+uint64_t PipelineStats::latency_batches() const {
+  uint64_t n = 0;
+  for (uint64_t c : latency_counts) n += c;
+  return n;
+}
+
+double PipelineStats::LatencyQuantileS(double q) const {
+  const uint64_t n = latency_batches();
+  if (n == 0) return 0;
+  const auto rank = static_cast<uint64_t>(q * static_cast<double>(n));
+  uint64_t seen = 0;
+  for (size_t b = 0; b < latency_bounds_s.size(); ++b) {
+    seen += latency_counts[b];
+    if (seen > rank) return latency_bounds_s[b];
+  }
+  return latency_bounds_s.back();
 }
 
 PipelineStats Pipeline::stats() const {

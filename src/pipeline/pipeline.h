@@ -117,6 +117,11 @@ struct PipelineStats {
   std::vector<double> latency_bounds_s;
   std::vector<uint64_t> latency_counts;  // one more than the bounds (+Inf)
   double latency_sum_s = 0;
+
+  uint64_t latency_batches() const;
+  // The upper bound of the bucket holding quantile `q` of the batch apply latency (the last
+  // finite bound when it lies beyond it; 0 with no batch).
+  double LatencyQuantileS(double q) const;
 };
 
 class Pipeline {

@@ -123,14 +123,14 @@ TEST_P(EngineTest, IdleStreamAdvancesWithProcessingTime) {
   Apply(engine, Event(1, 1, 0));
   EXPECT_EQ(ViewCount(engine, View::k1h, 0), 1u);
   // Processing time 30 min later, less the lag: the stream clock moves to +25 min.
-  engine.worker(0).AdvanceIdle(ProcessingTime{GetParam() + 30 * kMsPerMinute});
+  engine.worker(0).AdvanceTo(EventTime{GetParam() + 30 * kMsPerMinute - config.idle_lag_ms});
   EXPECT_EQ(engine.StreamTime().ms, GetParam() + 25 * kMsPerMinute);
   EXPECT_EQ(ViewCount(engine, View::k1m, 25 * kMsPerMinute), 0u);
   EXPECT_EQ(ViewCount(engine, View::k1h, 25 * kMsPerMinute), 1u);
-  engine.worker(0).AdvanceIdle(ProcessingTime{GetParam() + 3 * kMsPerHour});
+  engine.worker(0).AdvanceTo(EventTime{GetParam() + 3 * kMsPerHour - config.idle_lag_ms});
   EXPECT_EQ(ViewCount(engine, View::k1h, 3 * kMsPerHour - 5 * kMsPerMinute), 0u);
   // An earlier processing time never moves the stream back.
-  engine.worker(0).AdvanceIdle(ProcessingTime{GetParam()});
+  engine.worker(0).AdvanceTo(EventTime{GetParam() - config.idle_lag_ms});
   EXPECT_EQ(engine.StreamTime().ms, GetParam() + 3 * kMsPerHour - 5 * kMsPerMinute);
 }
 

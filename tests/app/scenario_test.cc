@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "aggregate/engine.h"
 #include "base/fields.h"
 #include "gen/generator.h"
@@ -102,22 +103,22 @@ TEST_F(ScenarioTest, ShardedReplayCountsTheSame) {
     const auto& l = e.layout();
     std::map<std::string, uint64_t> out;
     for (size_t i = 0; i < l.main_cells(); ++i) out["main " + std::to_string(i)] = cells[i];
-    for (size_t id = 0; id < l.dmc_limit(); ++id) {
-      for (size_t k = 0; k < l.categories(); ++k) {
-        const uint64_t n = cells[l.DmcCell(static_cast<uint16_t>(id), k)];
-        if (n != 0)
-          out["dmc " + std::string(e.ref().dmcs->Name(static_cast<uint16_t>(id))) + " " +
-              std::to_string(k)] += n;
+    // A label's cells by its name: "dmc NAME k" or "cohort NAME k".
+    const auto fold = [&](const char* kind, size_t limit, const catalog::SymbolTable& names,
+                          auto cell_of) {
+      for (size_t id = 0; id < limit; ++id) {
+        for (size_t k = 0; k < l.categories(); ++k) {
+          const uint64_t n = cells[cell_of(static_cast<uint16_t>(id), k)];
+          if (n == 0) continue;
+          out[absl::StrCat(kind, " ", std::string(names.Name(static_cast<uint16_t>(id))), " ",
+                           k)] += n;
+        }
       }
-    }
-    for (size_t id = 0; id < l.cohort_limit(); ++id) {
-      for (size_t k = 0; k < l.categories(); ++k) {
-        const uint64_t n = cells[l.CohortCell(static_cast<uint16_t>(id), k)];
-        if (n != 0)
-          out["cohort " + std::string(e.ref().cohorts->Name(static_cast<uint16_t>(id))) + " " +
-              std::to_string(k)] += n;
-      }
-    }
+    };
+    fold("dmc", l.dmc_limit(), *e.ref().dmcs,
+         [&](uint16_t id, size_t k) { return l.DmcCell(id, k); });
+    fold("cohort", l.cohort_limit(), *e.ref().cohorts,
+         [&](uint16_t id, size_t k) { return l.CohortCell(id, k); });
     return out;
   };
   for (aggregate::View v : aggregate::kAllViews) {

@@ -33,7 +33,6 @@ class EvaluatorTest : public ::testing::Test {
     ec.expected_devices = 1 << 12;
     ec.dedup_capacity = 1 << 16;
     ec.rule_inputs = &setup_;
-    ec.noisy_publish_interval_ms = 0;
     engine_ = std::make_unique<aggregate::Engine>(ref_, ec);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();

@@ -15,9 +15,9 @@ DedupFilter::DedupFilter(size_t capacity_entries, int64_t horizon_ms, size_t seg
       horizon_ms_(horizon_ms) {
   SMETSMON_CHECK(horizon_ms >= 0);
   SMETSMON_CHECK(segments >= 1);
-  // Zeroed memory is an empty filter; mmap'd/calloc'd blocks are at least 64-byte aligned.
+  // Zeroed memory is an empty filter; AllocateZeroed's blocks are 64-byte aligned.
   sets_ = static_cast<Set*>(AllocateZeroed(set_count_ * sizeof(Set)));
-  SMETSMON_CHECK(reinterpret_cast<uintptr_t>(sets_) % 16 == 0);
+  SMETSMON_CHECK(reinterpret_cast<uintptr_t>(sets_) % alignof(Set) == 0);
 }
 
 DedupFilter::~DedupFilter() { FreeZeroed(sets_, set_count_ * sizeof(Set)); }
@@ -60,6 +60,41 @@ bool DedupFilter::Import(const std::vector<uint64_t>& raw) {
       sets_[s].fingerprint[w] = raw[i++];
       sets_[s].expires_s[w] = static_cast<int64_t>(raw[i++]);
     }
+  }
+  return true;
+}
+
+size_t DedupFilter::used() const {
+  size_t n = 0;
+  for (size_t s = 0; s < set_count_; ++s) {
+    for (size_t w = 0; w < kWays; ++w) n += sets_[s].fingerprint[w] != 0;
+  }
+  return n;
+}
+
+std::vector<uint64_t> DedupFilter::ExportUsed() const {
+  std::vector<uint64_t> raw;
+  for (size_t s = 0; s < set_count_; ++s) {
+    for (size_t w = 0; w < kWays; ++w) {
+      if (sets_[s].fingerprint[w] == 0) continue;
+      raw.push_back(s * kWays + w);
+      raw.push_back(sets_[s].fingerprint[w]);
+      raw.push_back(static_cast<uint64_t>(sets_[s].expires_s[w]));
+    }
+  }
+  return raw;
+}
+
+bool DedupFilter::ImportUsed(const std::vector<uint64_t>& triples) {
+  if (triples.size() % 3 != 0) return false;
+  for (size_t i = 0; i < triples.size(); i += 3) {
+    if (triples[i] >= set_count_ * kWays) return false;
+  }
+  std::memset(static_cast<void*>(sets_), 0, set_count_ * sizeof(Set));
+  for (size_t i = 0; i < triples.size(); i += 3) {
+    Set& set = sets_[triples[i] / kWays];
+    set.fingerprint[triples[i] % kWays] = triples[i + 1];
+    set.expires_s[triples[i] % kWays] = static_cast<int64_t>(triples[i + 2]);
   }
   return true;
 }

@@ -41,9 +41,14 @@ class DedupFilter {
   size_t segments() const { return segments_; }
   int64_t horizon_ms() const { return horizon_ms_; }
 
-  // Snapshot: the raw sets (fingerprint, expiry) as a flat vector.
+  // Checkpoint: the raw sets (fingerprint, expiry) as a flat vector; or only the ways in use,
+  // as (way index, fingerprint, expiry) triples (smaller while the filter is under a third full).
+  // Import is false when the raw data does not fit this filter's shape.
   std::vector<uint64_t> Export() const;
   bool Import(const std::vector<uint64_t>& raw);
+  std::vector<uint64_t> ExportUsed() const;
+  bool ImportUsed(const std::vector<uint64_t>& triples);
+  size_t used() const;  // ways holding a fingerprint (live or expired)
 
  private:
   static constexpr size_t kWays = 4;

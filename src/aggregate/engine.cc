@@ -11,13 +11,6 @@
 namespace smetsmon::aggregate {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'M', 'E', 'T', 'S', 'N', 'A', 'P'};
-// 2: rule inputs (delivery, what-if, noisy); 3: the catalogue's slots and categories, so a
-// snapshot taken under another catalogue is remapped by code and category name on load; 4: the
-// duplicate filter in segments per virtual shard (a version-3 snapshot loads without its dedup
-// entries: only redeliveries within one horizon of the restart could then count twice).
-constexpr uint32_t kSnapshotVersion = 4;
-constexpr uint32_t kOldestReadableVersion = 3;
 constexpr uint32_t kOtherSlotCode = 0xFFFFFFFF;
 
 struct SnapshotShape {
@@ -279,10 +272,7 @@ const DeviceState* Engine::FindDevice(DeviceId id) const {
   return workers_[WorkerIndexFor(id)]->devices().Find(id.value);
 }
 
-absl::Status Engine::SaveSnapshot(const std::string& path) const {
-  BinaryWriter w(path);
-  w.Bytes(kMagic, sizeof kMagic);
-  w.Pod(kSnapshotVersion);
+void Engine::SaveState(BinaryWriter& w) const {
   w.Pod(ShapeOf(layout_, config_, *workers_[0]));
   const catalog::AlertCatalogue& catalogue = layout_.catalogue();
   w.Pod<uint64_t>(catalogue.slot_count());
@@ -302,7 +292,12 @@ absl::Status Engine::SaveSnapshot(const std::string& path) const {
     w.Pod(c.new_devices.Get());
     for (const Counter& r : c.rejected) w.Pod(r.Get());
     for (size_t i = 0; i < layout_.main_cells(); ++i) w.Pod(worker->alerts_total(i));
-    w.Vector(worker->dedup().Export());
+    // Version 5: the ways in use when that is smaller (a filter is mostly empty for hours after
+    // a start, and sized for the peak).
+    const DedupFilter& dedup = worker->dedup();
+    const bool sparse = dedup.used() * 3 < dedup.capacity() * 2;
+    w.Pod<uint8_t>(sparse ? 1 : 0);
+    w.Vector(sparse ? dedup.ExportUsed() : dedup.Export());
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().minutes());
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().hours());
     w.Pod<uint64_t>(worker->devices().size());
@@ -320,24 +315,16 @@ absl::Status Engine::SaveSnapshot(const std::string& path) const {
         rules != nullptr ? rules->ExportNoisy() : std::vector<NoisyDevice>{};
     w.Pod<uint64_t>(noisy.size());
     for (const NoisyDevice& d : noisy) w.Pod(d);
+    // Outage signals produced since the rules' last readings (version 5).
+    const std::vector<OutageSignalRecord> signals =
+        rules != nullptr ? rules->PendingSignals() : std::vector<OutageSignalRecord>{};
+    w.Pod<uint64_t>(rules != nullptr ? rules->signals_dropped() : 0);
+    w.Vector(signals);
   }
-  return w.Finish();
 }
 
-absl::Status Engine::LoadSnapshot(const std::string& path) {
-  BinaryReader r(path);
-  if (!r.opened()) return absl::NotFoundError(absl::StrCat(path, ": cannot open snapshot"));
-  char magic[sizeof kMagic];
-  r.Bytes(magic, sizeof magic);
-  if (!r.ok() || !std::equal(magic, magic + sizeof magic, kMagic)) {
-    return absl::DataLossError(absl::StrCat(path, ": not a smetsmon snapshot"));
-  }
-  const auto version = r.Pod<uint32_t>();
-  if (version < kOldestReadableVersion || version > kSnapshotVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(path, ": snapshot version ", version,
-                                                      ", this build reads ", kOldestReadableVersion,
-                                                      " to ", kSnapshotVersion));
-  }
+absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::string& path) {
+  SMETSMON_CHECK(version >= kOldestStateVersion && version <= kStateVersion);
   auto shape = r.Pod<SnapshotShape>();
   if (version < 4) shape.dedup_capacity = workers_[0]->dedup().capacity();
   const std::vector<uint32_t> slot_codes = r.Vector<uint32_t>(size_t{1} << 16);
@@ -380,9 +367,13 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
       Counter& total = worker->mutable_alerts_total(remap.Map(i));
       total.Set(total.Get() + r.Pod<uint64_t>());
     }
-    const std::vector<uint64_t> dedup = r.Vector<uint64_t>(
-        version >= 4 ? worker->dedup().capacity() * 2 : config_.dedup_capacity * 2 + 64);
-    if ((version >= 4 && !worker->mutable_dedup().Import(dedup)) ||
+    const bool sparse = version >= 5 && r.Pod<uint8_t>() == 1;
+    const std::vector<uint64_t> dedup =
+        r.Vector<uint64_t>(sparse         ? worker->dedup().capacity() * 3
+                           : version >= 4 ? worker->dedup().capacity() * 2
+                                          : config_.dedup_capacity * 2 + 64);
+    DedupFilter& filter = worker->mutable_dedup();
+    if ((version >= 4 && !(sparse ? filter.ImportUsed(dedup) : filter.Import(dedup))) ||
         !ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
         !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
       return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
@@ -413,8 +404,16 @@ absl::Status Engine::LoadSnapshot(const std::string& path) {
     std::vector<NoisyDevice> noisy;
     for (uint64_t i = 0; i < noisy_count && r.ok(); ++i) noisy.push_back(r.Pod<NoisyDevice>());
     if (rules != nullptr && r.ok()) rules->ImportNoisy(noisy);
+    if (version >= 5) {
+      const auto dropped = r.Pod<uint64_t>();
+      const std::vector<OutageSignalRecord> signals = r.Vector<OutageSignalRecord>(
+          rules != nullptr ? rules->setup().signal_capacity : size_t{1} << 20);
+      if (rules != nullptr && r.ok()) rules->RestoreSignals(signals, dropped);
+    }
   }
-  return r.Finish();
+  if (!r.ok())
+    return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+  return absl::OkStatus();
 }
 
 }  // namespace smetsmon::aggregate

@@ -2,8 +2,8 @@
 // (windows, totals, counters) on demand, device lookup by owner, and snapshot save/restore.
 //
 // Thread-safety: worker(i) is driven by its owning thread. Read methods (View, Totals, counters,
-// StreamTime) may run on any thread concurrently with the workers. FindDevice, SaveSnapshot and
-// LoadSnapshot require the workers to be stopped (or to be called from the single thread that
+// StreamTime) may run on any thread concurrently with the workers. FindDevice, SaveState and
+// LoadState require the workers to be stopped (or to be called from the single thread that
 // drives them all, as replay does).
 #pragma once
 
@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "aggregate/fleet.h"
 #include "aggregate/worker.h"
+#include "base/binary_file.h"
 #include "catalog/reference_data.h"
 
 namespace smetsmon::aggregate {
@@ -97,11 +98,21 @@ class Engine {
   // Owner-stopped only.
   const DeviceState* FindDevice(DeviceId id) const;
 
-  // Versioned binary snapshot of all state (devices, dedup, windows, totals, counters, symbol
-  // names). Owner-stopped only. Load fails with a clear message if the snapshot was taken under a
-  // different layout (config) or worker count, or is corrupt.
-  absl::Status SaveSnapshot(const std::string& path) const;
-  absl::Status LoadSnapshot(const std::string& path);
+  // The engine's part of a checkpoint (pipeline/checkpoint.h frames it in a file): devices,
+  // dedup, windows, totals, counters, rule inputs, pending outage signals, symbol names.
+  // Owner-stopped (or every worker paused). Load restores a state of `version` (the file's);
+  // it fails with a clear message if the state was taken under a different layout (config) or
+  // worker count (FailedPrecondition), or is malformed (DataLoss), leaving the engine and the
+  // symbol tables partly restored: the caller starts afresh then.
+  //   2: rule inputs (delivery, what-if, noisy); 3: the catalogue's slots and categories, so a
+  //   state taken under another catalogue is remapped by code and category name on load; 4: the
+  //   duplicate filter in segments per virtual shard (a version-3 state loads without its dedup
+  //   entries: only redeliveries within one horizon of the restart could then count twice);
+  //   5: the outage signals not yet read by the rules.
+  static constexpr uint32_t kStateVersion = 5;
+  static constexpr uint32_t kOldestStateVersion = 3;
+  void SaveState(BinaryWriter& w) const;
+  absl::Status LoadState(BinaryReader& r, uint32_t version, const std::string& path);
 
  private:
   const catalog::ReferenceData* ref_;

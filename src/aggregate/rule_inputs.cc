@@ -116,6 +116,20 @@ void RuleInputs::DrainSignals(const std::function<void(const OutageSignalRecord&
   signal_tail_.store(tail, std::memory_order_release);
 }
 
+std::vector<OutageSignalRecord> RuleInputs::PendingSignals() const {
+  const uint64_t head = signal_head_.load(std::memory_order_acquire);
+  std::vector<OutageSignalRecord> out;
+  for (uint64_t t = signal_tail_.load(std::memory_order_relaxed); t < head; ++t) {
+    out.push_back(signals_[t & signal_mask_]);
+  }
+  return out;
+}
+
+void RuleInputs::RestoreSignals(const std::vector<OutageSignalRecord>& signals, uint64_t dropped) {
+  signals_dropped_.store(dropped, std::memory_order_relaxed);
+  for (const OutageSignalRecord& s : signals) PushSignal(s);
+}
+
 void RuleInputs::TrackNoisy(const AlertEvent& e, uint32_t alerts_24h) {
   auto it = noisy_.find(e.device.value);
   if (it == noisy_.end()) {

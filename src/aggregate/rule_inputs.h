@@ -156,6 +156,10 @@ class RuleInputs {
   std::vector<window::BucketRing*> MutableRings();
   std::vector<NoisyDevice> ExportNoisy() const;
   void ImportNoisy(const std::vector<NoisyDevice>& devices);
+  // The signals not yet drained, oldest first, left in place; and their restore (pushed after
+  // any pending ones), with the cumulative dropped count.
+  std::vector<OutageSignalRecord> PendingSignals() const;
+  void RestoreSignals(const std::vector<OutageSignalRecord>& signals, uint64_t dropped);
 
  private:
   void PushSignal(const OutageSignalRecord& s);

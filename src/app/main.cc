@@ -15,7 +15,9 @@ void Usage() {
       "  replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE] [--report json]\n"
       "                 replay JSON Lines files (plain or .gz) on event time and print a report\n"
       "  generate --out FILE [--inventory-out CSV] [--premises N] [--hours H] ...\n"
-      "                 write a realistic replay file (see 'smetsmon generate --help')\n",
+      "                 write a realistic replay file (see 'smetsmon generate --help')\n"
+      "  mock-kafka [--brokers N] [--partitions N] [--topic T]\n"
+      "                 a local in-memory Kafka; prints its bootstrap address, until Ctrl-C\n",
       stderr);
 }
 }  // namespace
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return smetsmon::app::RunGenerate(argc - 1, argv + 1);
   if (cmd == "run") return smetsmon::app::RunRun(argc - 1, argv + 1);
   if (cmd == "demo") return smetsmon::app::RunDemo(argc - 1, argv + 1);
+  if (cmd == "mock-kafka") return smetsmon::app::RunMockKafka(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     Usage();
     return 0;

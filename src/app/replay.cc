@@ -107,7 +107,8 @@ int RunReplay(int argc, char** argv) {
   config.engine = settings->engine;
   config.engine.workers = args.workers;
   config.inventory_path = args.inventory;
-  config.snapshot_path = args.snapshot_in;
+  config.checkpoint_path = args.snapshot_in;
+  config.checkpoint_required = true;
   if (!args.snapshot_in.empty() && !std::filesystem::exists(args.snapshot_in)) {
     std::fprintf(stderr, "smetsmon: cannot restore snapshot: %s: no such file\n",
                  args.snapshot_in.c_str());
@@ -153,8 +154,21 @@ int RunReplay(int argc, char** argv) {
       std::fflush(stderr);
     };
   }
+  absl::Status snapshot_written;
+  if (!args.snapshot_out.empty()) {
+    // The same checkpoint format as the daemon's, without input offsets, taken where a live
+    // daemon would be: every line applied, before the report's end-of-stream evaluation.
+    options.at_end_of_input = [&] {
+      snapshot_written = pipeline.Checkpoint({}, args.snapshot_out).status;
+    };
+  }
   auto lines = ingest::ReplayFiles(args.files, pipeline, clock, options);
   if (tty) std::fputs("\n", stderr);
+  if (!snapshot_written.ok()) {
+    std::fprintf(stderr, "smetsmon: cannot write snapshot: %s\n",
+                 snapshot_written.ToString().c_str());
+    return 1;
+  }
   pipeline.Stop();  // every line applied and the rules evaluated at the end: threads done
   if (!lines.ok()) {
     std::fprintf(stderr, "smetsmon: replay failed: %s\n", lines.status().ToString().c_str());
@@ -167,12 +181,6 @@ int RunReplay(int argc, char** argv) {
     }
   }
   aggregate::Engine& engine = pipeline.engine();
-  if (!args.snapshot_out.empty()) {
-    if (auto s = engine.SaveSnapshot(args.snapshot_out); !s.ok()) {
-      std::fprintf(stderr, "smetsmon: cannot write snapshot: %s\n", s.ToString().c_str());
-      return 1;
-    }
-  }
   std::optional<rules::RulesSnapshot> rules_state;
   if (pipeline.evaluator() != nullptr) rules_state = pipeline.evaluator()->Snapshot();
   report::ReplayStats stats;

@@ -79,7 +79,7 @@ pipeline::PipelineConfig PipelineConfigOf(const Settings& settings) {
   c.reference = settings.reference;
   c.engine = settings.engine;
   c.inventory_path = settings.inventory_path;
-  c.snapshot_path = settings.snapshot_path;
+  c.checkpoint_path = settings.checkpoint_path;
   c.max_inflight_batches = settings.kafka.max_inflight_batches;
   return c;
 }
@@ -113,7 +113,10 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     d.set_config_view(std::move(view));
   }
   d.config_metrics.MarkLoaded(clock.Now());
-  auto ingest = ingest::KafkaIngest::Create(*d.pipeline, settings.kafka, clock);
+  ingest::KafkaConfig kafka = settings.kafka;
+  kafka.checkpoint_interval_ms =
+      settings.checkpoint_path.empty() ? 0 : settings.checkpoint_interval_ms;
+  auto ingest = ingest::KafkaIngest::Create(*d.pipeline, kafka, clock);
   if (!ingest.ok()) return ingest.status();
   d.ingest = std::move(*ingest);
   d.metrics =
@@ -146,7 +149,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    Log(LogLevel::kInfo, "stopping: draining, committing, snapshotting",
+    Log(LogLevel::kInfo, "stopping: draining, checkpointing, committing",
         {{"signal", std::to_string(sig)}});
     d.ingest->Stop();
   });
@@ -179,14 +182,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   // what is queued (a device query answers into the stopped io context) and stop, then the rules.
   io.stop();
   io_thread.join();
-  d.pipeline->Stop();
-  if (!settings.snapshot_path.empty()) {
-    if (auto s = d.engine->SaveSnapshot(settings.snapshot_path); !s.ok()) {
-      Log(LogLevel::kError, "snapshot failed", {{"error", std::string(s.message())}});
-    } else {
-      Log(LogLevel::kInfo, "snapshot written", {{"path", settings.snapshot_path}});
-    }
-  }
+  d.pipeline->Stop();  // the Kafka source wrote the last checkpoint before it stopped
   // Pending notifications stay in the spool for the next start.
   if (d.webhooks) d.webhooks->Stop();
   const aggregate::CounterTotals c = d.engine->Counters();

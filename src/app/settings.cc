@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/log.h"
 #include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
@@ -114,8 +115,24 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
                               yaml::OptionalScalar<std::string>(file, inv, "path", ""));
   }
   if (const YAML::Node sn = root["snapshot"]) {
-    SMETSMON_ASSIGN_OR_RETURN(s.snapshot_path,
+    SMETSMON_ASSIGN_OR_RETURN(s.checkpoint_path,
                               yaml::OptionalScalar<std::string>(file, sn, "path", ""));
+    if (!s.checkpoint_path.empty()) {
+      Log(LogLevel::kWarn, "snapshot.path is now checkpoint.path: please rename it",
+          {{"file", file}, {"path", s.checkpoint_path}});
+    }
+  }
+  if (const YAML::Node cp = root["checkpoint"]) {
+    if (root["snapshot"]) {
+      return yaml::ConfigError(file, root["snapshot"], "snapshot",
+                               "give checkpoint.path only (snapshot.path is its older name)");
+    }
+    SMETSMON_ASSIGN_OR_RETURN(s.checkpoint_path,
+                              yaml::OptionalScalar<std::string>(file, cp, "path", ""));
+    SMETSMON_RETURN_IF_ERROR(ReadDuration(file, cp, "interval", &s.checkpoint_interval_ms));
+    if (s.checkpoint_interval_ms < 100) {
+      return yaml::ConfigError(file, cp["interval"], "interval", "must be at least 100ms");
+    }
   }
   if (const YAML::Node e = root["engine"]; e && e["workers"]) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "workers", 1, &s.engine.workers));

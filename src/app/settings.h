@@ -21,8 +21,13 @@ struct Settings {
   ingest::KafkaConfig kafka;  // `kafka:` section: our keys plus any librdkafka property
   std::string http_listen = "127.0.0.1:9477";
   std::string http_bearer_token;  // non-empty: /api/v1/* requires "Authorization: Bearer <it>"
-  std::string snapshot_path;      // empty: no snapshot on stop / restore on start
-  std::string inventory_path;     // the device inventory CSV (contract format); empty: none
+  // `checkpoint: {path, interval}`: the state with the Kafka offsets it reflects, restored at
+  // start, written every interval and at stop (pipeline/checkpoint.h). Empty path: none (the
+  // state then lives only in memory, and offsets are committed as batches are applied).
+  // `snapshot: {path}` is the older name of checkpoint.path.
+  std::string checkpoint_path;
+  int64_t checkpoint_interval_ms = 30'000;
+  std::string inventory_path;  // the device inventory CSV (contract format); empty: none
   // The `webhooks:` section, parsed by the daemon once the area table is loaded (receivers name
   // areas); `settings_file` names the file in its errors.
   YAML::Node webhooks;

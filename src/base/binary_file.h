@@ -1,11 +1,13 @@
-// Buffered binary file I/O with a running CRC-32, for versioned snapshots. Values are written in
-// the machine's byte order (snapshots are restored on the same platform). Errors are sticky: check
-// ok()/status() once at the end. Thread-safety: none.
+// Binary I/O with a running CRC-32, for versioned checkpoints: to and from a file (buffered), or
+// to and from memory (a section of a checkpoint built before its length is known). Values are
+// written in the machine's byte order (checkpoints are restored on the same platform). Errors
+// are sticky: check ok()/status() once at the end. Thread-safety: none.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -15,35 +17,58 @@ namespace smetsmon {
 
 class BinaryWriter {
  public:
+  // To `path`, through `path.tmp`: nothing appears under `path` until Finish succeeds.
   explicit BinaryWriter(const std::string& path);
+  // To memory (TakeBytes); no CRC trailer, no file.
+  static BinaryWriter ToMemory() { return BinaryWriter(); }
+  BinaryWriter(BinaryWriter&& other) noexcept;
+  BinaryWriter& operator=(BinaryWriter&&) = delete;
   ~BinaryWriter();
+
   void Bytes(const void* data, size_t n);
   template <typename T>
   void Pod(const T& v) {
     static_assert(std::is_trivially_copyable_v<T>);
     Bytes(&v, sizeof v);
   }
-  void String(const std::string& s);
+  void String(std::string_view s);
   template <typename T>
   void Vector(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
     Pod<uint64_t>(v.size());
     Bytes(v.data(), v.size() * sizeof(T));
   }
-  // Writes the CRC trailer, flushes, fsyncs and renames the temporary file into place.
+  bool ok() const { return ok_; }
+  uint64_t bytes_written() const { return written_; }
+
+  // File: writes the CRC trailer, flushes, fsyncs, renames the temporary file into place and
+  // fsyncs the directory, so the new file survives a power cut once this returns OK. On error
+  // the temporary file is removed and whatever was at `path` before stays.
   absl::Status Finish();
+  // Memory: the bytes written.
+  std::string TakeBytes() { return std::move(buffer_); }
 
  private:
+  BinaryWriter() = default;
   std::string path_, tmp_path_;
   std::FILE* f_ = nullptr;
+  bool memory_ = true;
+  std::string buffer_;
   uint32_t crc_ = 0;
+  uint64_t written_ = 0;
   bool ok_ = true;
 };
 
 class BinaryReader {
  public:
   explicit BinaryReader(const std::string& path);
+  // Over `bytes`, which must outlive the reader; no CRC trailer.
+  static BinaryReader FromMemory(std::string_view bytes) { return BinaryReader(bytes); }
+  BinaryReader(BinaryReader&& other) noexcept;
+  BinaryReader& operator=(BinaryReader&&) = delete;
   ~BinaryReader();
-  bool opened() const { return f_ != nullptr; }
+
+  bool opened() const { return f_ != nullptr || memory_; }
   void Bytes(void* data, size_t n);
   template <typename T>
   T Pod() {
@@ -55,8 +80,9 @@ class BinaryReader {
   std::string String(size_t max_len = 1 << 20);
   template <typename T>
   std::vector<T> Vector(size_t max_elems) {
+    static_assert(std::is_trivially_copyable_v<T>);
     const auto n = Pod<uint64_t>();
-    if (n > max_elems) {
+    if (n > max_elems || (memory_ && n * sizeof(T) > mem_.size() - mem_pos_)) {
       ok_ = false;
       return {};
     }
@@ -65,12 +91,18 @@ class BinaryReader {
     return v;
   }
   bool ok() const { return ok_; }
-  // Verifies the CRC trailer and that the file ends there.
+  // A malformed value was read (a count out of range): the reader fails from here on.
+  void Fail() { ok_ = false; }
+  // File: verifies the CRC trailer and that the file ends there. Memory: that every byte was read.
   absl::Status Finish();
 
  private:
+  explicit BinaryReader(std::string_view bytes) : memory_(true), mem_(bytes) {}
   std::string path_;
   std::FILE* f_ = nullptr;
+  bool memory_ = false;
+  std::string_view mem_;
+  size_t mem_pos_ = 0;
   uint32_t crc_ = 0;
   bool ok_ = true;
 };

@@ -41,7 +41,7 @@ class AlertCatalogue {
   // change live: names, recipients, set/clear pairs, priorities and the priority list. What
   // changes the window layout is refused with FailedPrecondition naming each change: codes
   // added or removed, a code moved to another category, a different category list. Those need a
-  // restart (the snapshot carries the windows over, see Engine::LoadSnapshot).
+  // restart (the snapshot carries the windows over, see Engine::LoadState).
   absl::StatusOr<AlertCatalogue> ReindexedLike(const AlertCatalogue& running) const;
   // Codes (as text) whose entry differs between two catalogues of the same slots.
   static std::vector<std::string> ChangedCodes(const AlertCatalogue& a, const AlertCatalogue& b);

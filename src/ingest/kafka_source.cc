@@ -114,8 +114,19 @@ absl::Status KafkaIngest::Init() {
   // End-of-partition events tell when every assigned partition is read to its end, which is
   // when the windows may advance with processing time (StreamIdle); they are not passed on.
   props["enable.partition.eof"] = "true";
-  props["enable.auto.commit"] =
-      props.count("enable.auto.commit") ? props["enable.auto.commit"] : "true";
+  checkpointing_ =
+      !pipeline_->config().checkpoint_path.empty() && config_.checkpoint_interval_ms > 0;
+  if (checkpointing_) {
+    // Offsets are committed only with the checkpoint that reflects them (TakeCheckpoint).
+    props["enable.auto.commit"] = "false";
+    for (const pipeline::SourceOffset& o : pipeline_->restored_offsets()) {
+      if (o.topic == config_.topic) restored_next_[o.partition] = o.next_offset;
+    }
+    last_checkpoint_ns_ = clock_->MonotonicNs();
+  } else {
+    props["enable.auto.commit"] =
+        props.count("enable.auto.commit") ? props["enable.auto.commit"] : "true";
+  }
   if (!props.count("bootstrap.servers")) {
     return absl::InvalidArgumentError("kafka: bootstrap.servers is required");
   }
@@ -180,6 +191,7 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
       {{"partitions", list}});
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(consumer_), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (checkpointing_) SeekToRestored(parts);
     if (cooperative) {
       if (rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_, parts))
         rd_kafka_error_destroy(e);
@@ -210,7 +222,13 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
     }
     return false;
   });
-  if (!rd_kafka_assignment_lost(consumer_)) rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  if (!rd_kafka_assignment_lost(consumer_)) {
+    if (checkpointing_) {
+      TakeCheckpoint(/*sync=*/true);
+    } else {
+      rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+    }
+  }
   {
     std::lock_guard lock(lag_mu_);
     for (int i = 0; i < parts->cnt; ++i) last_event_ms_.erase(parts->elems[i].partition);
@@ -351,7 +369,11 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
     const rd_kafka_message_t* m = b.kafka_messages[index];
     DeadLetter(m->payload, m->len, reason, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
   }
-  if (!b.next_offsets.empty()) {
+  for (const auto& [partition, next] : b.next_offsets) {
+    int64_t& applied = applied_next_[partition];
+    applied = std::max(applied, next);
+  }
+  if (!checkpointing_ && !b.next_offsets.empty()) {
     rd_kafka_topic_partition_list_t* list =
         rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
     for (const auto& [partition, next] : b.next_offsets) {
@@ -361,11 +383,70 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
     rd_kafka_offsets_store(consumer_, list);
     rd_kafka_topic_partition_list_destroy(list);
   }
+  if (checkpointing_ && uncommitted_since_ns_.load(std::memory_order_relaxed) == 0 &&
+      !b.messages.empty()) {
+    uncommitted_since_ns_.store(clock_->MonotonicNs(), std::memory_order_relaxed);
+  }
   {
     std::lock_guard lock(done_mu_);
     applied_ += b.messages.size();
   }
   done_cv_.notify_all();
+}
+
+void KafkaIngest::TakeCheckpoint(bool sync) {
+  Reap(/*wait=*/true);
+  // A rejected message's offset is committed only with its dead letter handed to the broker.
+  if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
+  std::vector<pipeline::SourceOffset> offsets;
+  for (const auto& [partition, next] : applied_next_) {
+    offsets.push_back({config_.topic, partition, next});
+  }
+  last_checkpoint_ns_ = clock_->MonotonicNs();
+  const uint64_t applied = stats().applied;
+  // Nothing applied since the last checkpoint: it still holds (an idle stream's advance is
+  // re-derived after a restart). A revoke and the stop write one regardless.
+  if (!sync && applied == applied_at_commit_.load(std::memory_order_relaxed)) return;
+  const pipeline::CheckpointOutcome out = pipeline_->Checkpoint(offsets);
+  if (!out.status.ok()) return;  // logged and counted; commits wait for the next one
+  if (!offsets.empty()) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const pipeline::SourceOffset& o : offsets) {
+      rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.next_offset;
+    }
+    // A commit that fails (or is lost to a crash) is harmless: the next one covers it, and a
+    // restart starts from the checkpoint's offsets anyway.
+    const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, sync ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      Log(LogLevel::kWarn, "kafka commit failed", {{"error", rd_kafka_err2str(err)}});
+      return;
+    }
+  }
+  // Everything applied so far was reaped before the checkpoint: it is all covered now.
+  applied_at_commit_.store(applied, std::memory_order_relaxed);
+  uncommitted_since_ns_.store(0, std::memory_order_relaxed);
+}
+
+void KafkaIngest::SeekToRestored(rd_kafka_topic_partition_list_t* parts) {
+  if (restored_next_.empty()) return;
+  rd_kafka_topic_partition_list_t* committed = rd_kafka_topic_partition_list_copy(parts);
+  const rd_kafka_resp_err_t err = rd_kafka_committed(consumer_, committed, 10'000);
+  for (int i = 0; i < parts->cnt; ++i) {
+    rd_kafka_topic_partition_t& p = parts->elems[i];
+    if (config_.topic != p.topic) continue;
+    const auto it = restored_next_.find(p.partition);
+    if (it == restored_next_.end()) continue;
+    const int64_t group =
+        err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
+    if (group < 0 || it->second > group) {
+      p.offset = it->second;
+      applied_next_[p.partition] = it->second;
+    }
+    restored_next_.erase(it);
+  }
+  rd_kafka_topic_partition_list_destroy(committed);
 }
 
 void KafkaIngest::Reap(bool wait) {
@@ -382,6 +463,21 @@ void KafkaIngest::Run() {
   int stalled_waits = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);
+    if (checkpointing_) {
+      const int64_t now_ns = clock_->MonotonicNs();
+      if (now_ns - last_checkpoint_ns_ >= config_.checkpoint_interval_ms * 1'000'000) {
+        TakeCheckpoint(/*sync=*/false);
+      }
+      // Commits held back (checkpoints failing): say so once per interval past three intervals.
+      const double held = stats().commit_held_back_s;
+      if (held * 1000 > 3.0 * static_cast<double>(config_.checkpoint_interval_ms) &&
+          now_ns - held_back_logged_ns_ >= config_.checkpoint_interval_ms * 1'000'000) {
+        held_back_logged_ns_ = now_ns;
+        Log(LogLevel::kWarn, "offsets not committed: checkpoints are failing",
+            {{"held_back_s", absl::StrCat(static_cast<int64_t>(held))},
+             {"note", "a restart now would read this much again"}});
+      }
+    }
     if (producer_ != nullptr) rd_kafka_poll(producer_, 0);
     if (!pipeline_->CanSubmit()) {
       // Workers are behind: take no more messages. librdkafka's local queue fills to its bound
@@ -477,9 +573,13 @@ void KafkaIngest::Run() {
       AlignPartitions();
     }
   }
-  // Graceful stop: apply everything in flight, commit it, leave the group.
-  Reap(/*wait=*/true);
-  rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  // Graceful stop: apply everything in flight, checkpoint and commit it, leave the group.
+  if (checkpointing_) {
+    TakeCheckpoint(/*sync=*/true);
+  } else {
+    Reap(/*wait=*/true);
+    rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  }
   rd_kafka_consumer_close(consumer_);
   if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
 }
@@ -490,6 +590,8 @@ KafkaStats KafkaIngest::stats() const {
   {
     std::lock_guard lock(done_mu_);
     s.applied = applied_;
+    const int64_t since = uncommitted_since_ns_.load(std::memory_order_relaxed);
+    if (since != 0) s.commit_held_back_s = static_cast<double>(clock_->MonotonicNs() - since) / 1e9;
   }
   s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);

@@ -5,9 +5,18 @@
 // until the pipeline hands the batch back applied. A lock is taken per batch (thousands of
 // events), never per event.
 //
-// At-least-once: auto-commit commits only offsets explicitly stored, and a batch's offsets are
-// stored once the pipeline hands it back applied, in batch order, after its rejected messages
-// were produced to the dead-letter topic. On a revoke the poll thread first
+// Offsets, with checkpoints (the daemon's default: pipeline config checkpoint_path and
+// KafkaConfig::checkpoint_interval_ms): exactly once in every count. Every interval the poll
+// thread reaps every batch in flight, flushes the dead letters, has the pipeline write a
+// checkpoint holding the state and the next offset of every partition it reflects, and only then
+// commits those offsets (auto-commit is off). On assignment a partition starts at the restored
+// checkpoint's offset when that is ahead of the group's committed one (a commit that did not
+// happen before a SIGKILL), else at the committed one (another member moved it on). So after a
+// crash the state and the position agree: nothing counted twice, nothing lost. On a revoke and at
+// stop the poll thread checkpoints and commits synchronously before giving partitions up.
+// Without checkpoints: at-least-once. Auto-commit commits only offsets explicitly stored, and a
+// batch's offsets are stored once the pipeline hands it back applied, in batch order, after its
+// rejected messages were produced to the dead-letter topic. On a revoke the poll thread first
 // finishes every batch in flight, stores and commits synchronously, then gives the partitions
 // up; lost partitions are not committed. Redeliveries after a rebalance or restart are absorbed
 // by the workers' duplicate filter.
@@ -66,6 +75,9 @@ struct KafkaConfig {
   // librdkafka's prefetch for the partition, and the cost in a large catch-up is not yet
   // measured). See AlignPartitions.
   int64_t max_partition_skew_ms = 0;
+  // Checkpoint every this long (processing time) when the pipeline has a checkpoint path; 0: no
+  // checkpoints (offsets are then committed as batches are applied).
+  int64_t checkpoint_interval_ms = 0;
 };
 
 struct KafkaStats {
@@ -76,6 +88,9 @@ struct KafkaStats {
   uint64_t paused = 0;   // times fetching was paused for backpressure
   uint64_t aligned = 0;  // times a partition was paused for running ahead in event time
   size_t assigned_partitions = 0;
+  // With checkpoints: seconds since offsets were last committed with a checkpoint while messages
+  // were applied after it (0 when nothing waits): what a restart would read again.
+  double commit_held_back_s = 0;
 };
 
 struct PartitionLag {
@@ -118,6 +133,12 @@ class KafkaIngest {
   void Reap(bool wait);
   void Finished(std::unique_ptr<pipeline::SourceBatch> batch);
   void SetPaused(bool paused);
+  // Reaps everything in flight, flushes dead letters, checkpoints, then commits the checkpoint's
+  // offsets (synchronously with `sync`: a revoke or the stop).
+  void TakeCheckpoint(bool sync);
+  // On assignment: each partition starts at the restored checkpoint's offset when that is ahead
+  // of the committed one.
+  void SeekToRestored(rd_kafka_topic_partition_list_s* parts);
   void DeadLetter(const void* payload, size_t len, RejectReason reason, const char* topic,
                   int32_t partition, int64_t offset);
 
@@ -141,6 +162,16 @@ class KafkaIngest {
   std::set<int32_t> at_end_;
   void AlignPartitions();
   void PauseOrResume(const std::vector<int32_t>& partitions, bool pause);
+
+  // Checkpoints (poll thread only, but for the atomics).
+  bool checkpointing_ = false;
+  std::map<int32_t, int64_t> applied_next_;     // partition -> next offset, applied and reaped
+  std::map<int32_t, int64_t> restored_next_;    // from the restored checkpoint, until assigned
+  int64_t last_checkpoint_ns_ = 0;              // monotonic, last attempt
+  std::atomic<uint64_t> applied_at_commit_{0};  // applied_ at the last commit
+  // Monotonic ns when the first message after the last commit was applied (0: none waits).
+  std::atomic<int64_t> uncommitted_since_ns_{0};
+  int64_t held_back_logged_ns_ = 0;
 
   mutable std::mutex done_mu_;
   mutable std::condition_variable done_cv_;

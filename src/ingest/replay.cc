@@ -106,6 +106,10 @@ absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
     progress.consumed_bytes = progress.file_bytes;
     if (options.on_progress) options.on_progress(progress);
   }
+  if (status.ok() && options.at_end_of_input) {
+    pipeline.Reap(/*wait=*/true, write_rejects);
+    options.at_end_of_input();
+  }
   pipeline.Finish(write_rejects);
   if (!status.ok()) return status;
   return total;

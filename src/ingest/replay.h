@@ -26,6 +26,10 @@ struct ReplayOptions {
   // Called every ~64 k lines and at the end of each file (e.g. to draw a progress line).
   std::function<void(const ReplayProgress&)> on_progress;
   size_t batch_lines = 4096;
+  // Called once every line is applied and reaped, before the last evaluation at the end of the
+  // stream (replay --snapshot-out checkpoints here: the state a live daemon would have had, not
+  // the report's end-of-stream evaluation off the rules' grid).
+  std::function<void()> at_end_of_input;
 };
 
 // Returns the number of lines read, once every line is applied and the rules evaluated at the end

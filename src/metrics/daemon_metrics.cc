@@ -155,6 +155,7 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                             MetricType::Counter);
     Add(fallbacks, static_cast<double>(p.router_fallbacks));
     out.push_back(std::move(fallbacks));
+    AddCheckpointFamilies(pipeline_->checkpoint_stats(), &out);
   }
 
   if (kafka_ != nullptr) {
@@ -197,8 +198,60 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
     }
     out.push_back(std::move(lag_messages));
     out.push_back(std::move(lag_seconds));
+    auto held = Family("smetsmon_checkpoint_commit_held_back_seconds",
+                       "Seconds since offsets were last committed with a checkpoint while "
+                       "messages were applied after it: what a restart would read again (0 "
+                       "when nothing waits).",
+                       MetricType::Gauge);
+    Add(held, s.commit_held_back_s);
+    out.push_back(std::move(held));
   }
   return out;
+}
+
+void DaemonMetrics::AddCheckpointFamilies(const pipeline::CheckpointStats& c,
+                                          std::vector<MetricFamily>* out) {
+  auto last = Family("smetsmon_checkpoint_last_success_timestamp_seconds",
+                     "When the last checkpoint was written (Unix seconds; 0: none yet).",
+                     MetricType::Gauge);
+  Add(last, static_cast<double>(c.last_success_unix_ms) / 1000.0);
+  out->push_back(std::move(last));
+  auto failures = Family("smetsmon_checkpoint_failures_total",
+                         "Checkpoint writes that failed, by reason; the previous checkpoint stays "
+                         "and offsets are not committed.",
+                         MetricType::Counter);
+  // Every reason exported, at 0 until it happens, so alerts and dashboards have the series.
+  for (const char* reason : {"no_space", "read_only", "permission", "quota", "io_error"}) {
+    const auto it = c.failures.find(reason);
+    Add(failures, it != c.failures.end() ? static_cast<double>(it->second) : 0.0,
+        {{"reason", reason}});
+  }
+  out->push_back(std::move(failures));
+  auto written =
+      Family("smetsmon_checkpoint_written_total", "Checkpoints written.", MetricType::Counter);
+  Add(written, static_cast<double>(c.written));
+  out->push_back(std::move(written));
+  auto duration =
+      Family("smetsmon_checkpoint_duration_seconds",
+             "How long the last checkpoint took, from the pause to written.", MetricType::Gauge);
+  Add(duration, c.last_duration_s);
+  out->push_back(std::move(duration));
+  auto stall =
+      Family("smetsmon_checkpoint_stall_seconds",
+             "The longest any worker was paused by the last checkpoint.", MetricType::Gauge);
+  Add(stall, c.last_stall_s);
+  out->push_back(std::move(stall));
+  auto bytes = Family("smetsmon_checkpoint_bytes", "Size of the last checkpoint written.",
+                      MetricType::Gauge);
+  Add(bytes, static_cast<double>(c.last_bytes));
+  out->push_back(std::move(bytes));
+  auto refused = Family("smetsmon_checkpoint_restore_refused_total",
+                        "Checkpoints (or their rules state) refused at start as corrupt, "
+                        "truncated or foreign; the daemon started afresh from the committed "
+                        "offsets.",
+                        MetricType::Counter);
+  Add(refused, static_cast<double>(c.restore_refused));
+  out->push_back(std::move(refused));
 }
 
 std::string RenderText(std::initializer_list<const prometheus::Collectable*> collectables) {

@@ -28,6 +28,8 @@ class DaemonMetrics final : public prometheus::Collectable {
 
  private:
   void AddAlertFamilies(EventTime stream, std::vector<prometheus::MetricFamily>* out) const;
+  static void AddCheckpointFamilies(const pipeline::CheckpointStats& c,
+                                    std::vector<prometheus::MetricFamily>* out);
 
   const aggregate::Engine* engine_;
   const ingest::KafkaIngest* kafka_;  // null when not reading Kafka

@@ -30,6 +30,11 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
                "Per-receiver circuit breaker: 0 closed, 1 open, 2 half-open.", MetricType::Gauge);
     auto opened = Family("smetsmon_webhook_circuit_opened_total",
                          "Times a receiver's circuit breaker opened.", MetricType::Counter);
+    auto refires = Family("smetsmon_webhook_refires_ignored_total",
+                          "Firing states of findings already resolved (a restored evaluator "
+                          "catching up after a restart) not sent: per receiver they match, at "
+                          "each rules evaluation that lists them open.",
+                          MetricType::Counter);
     for (const webhook::ReceiverStats& s : dispatcher_->Stats()) {
       const std::string& r = s.receiver;
       for (const auto& [outcome, n] : {std::pair<const char*, uint64_t>{"delivered", s.delivered},
@@ -43,8 +48,11 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
       Add(age, s.oldest_pending_age_seconds, {{"receiver", r}});
       Add(circuit, static_cast<double>(s.circuit), {{"receiver", r}});
       Add(opened, static_cast<double>(s.circuit_opened), {{"receiver", r}});
+      Add(refires, static_cast<double>(s.refires_ignored), {{"receiver", r}});
     }
-    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened}) out.push_back(std::move(*f));
+    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened, &refires}) {
+      out.push_back(std::move(*f));
+    }
   }
   if (sink_ != nullptr) {
     const webhook::AlertmanagerSink::Stats s = sink_->stats();
@@ -66,7 +74,20 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
         Family("smetsmon_alertmanager_pending_resolved",
                "Resolved notices waiting for Alertmanager to be reachable.", MetricType::Gauge);
     Add(pending, static_cast<double>(s.pending_resolved));
-    for (auto* f : {&posts, &alerts, &firing, &pending}) out.push_back(std::move(*f));
+    auto held = Family("smetsmon_alertmanager_held_alerts",
+                       "Findings restored from the sink's state file as told firing that the "
+                       "rules have not listed open or closed since the restart (held up to 24 h, "
+                       "not re-sent meanwhile).",
+                       MetricType::Gauge);
+    Add(held, static_cast<double>(s.held));
+    auto refires = Family("smetsmon_alertmanager_refires_ignored_total",
+                          "Open findings not sent as firing because their resolved notice was "
+                          "already queued or sent (a restored evaluator catching up), per update.",
+                          MetricType::Counter);
+    Add(refires, static_cast<double>(s.refires_ignored));
+    for (auto* f : {&posts, &alerts, &firing, &pending, &held, &refires}) {
+      out.push_back(std::move(*f));
+    }
   }
   return out;
 }

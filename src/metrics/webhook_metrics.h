@@ -1,6 +1,6 @@
-// The outputs' Prometheus probe: webhook deliveries per receiver (from the dispatcher's Stats) and
-// the Alertmanager sink's posts, read at scrape time. Labels: receiver (from config, bounded by
-// it) and outcome (a fixed set).
+// The outputs' Prometheus probe: webhook deliveries and ignored re-fires per receiver (from the
+// dispatcher's Stats) and the Alertmanager sink's posts, held alerts and ignored re-fires, read at
+// scrape time. Labels: receiver (from config, bounded by it), outcome and status (fixed sets).
 //
 // Thread-safety: Collect() may run on any thread (both sources give consistent copies).
 #pragma once

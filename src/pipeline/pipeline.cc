@@ -35,9 +35,37 @@ struct Pipeline::Barrier {
   std::promise<void> evaluated;  // set by the rules thread
 };
 
+// Where every worker stops for a checkpoint: each arrives, then waits for the release.
+struct Pipeline::PauseGate {
+  explicit PauseGate(size_t workers) : remaining(workers) {}
+  void Arrive(int64_t now_ns) {
+    std::lock_guard lock(mu);
+    if (first_arrival_ns == 0) first_arrival_ns = now_ns;
+    if (--remaining == 0) cv.notify_all();
+  }
+  void WaitForAll() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return remaining == 0; });
+  }
+  void Release() {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  void WaitForRelease() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return released; });
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t remaining;
+  bool released = false;
+  int64_t first_arrival_ns = 0;  // monotonic
+};
+
 // One entry of a worker's queue.
 struct Pipeline::QueueItem {
-  enum class Kind : uint8_t { kSegment, kBarrier, kAdvance, kTask };
+  enum class Kind : uint8_t { kSegment, kBarrier, kAdvance, kTask, kPause };
   Kind kind = Kind::kSegment;
   SourceBatch* batch = nullptr;  // kSegment
   uint32_t begin = 0, end = 0;   // kSegment: the worker's items [begin, end)
@@ -45,6 +73,7 @@ struct Pipeline::QueueItem {
   std::shared_ptr<Barrier> barrier;
   int64_t advance_ms = 0;                        // kAdvance
   std::function<void(aggregate::Worker&)> task;  // kTask
+  std::shared_ptr<PauseGate> gate;               // kPause
 
   static QueueItem AtBarrier(std::shared_ptr<Barrier> b) {
     QueueItem item;
@@ -192,6 +221,11 @@ class Pipeline::WorkerThread {
   }
 
   void Process(QueueItem& item) {
+    if (item.kind == QueueItem::Kind::kPause) {  // held for a checkpoint: not busy
+      item.gate->Arrive(owner_->clock_->MonotonicNs());
+      item.gate->WaitForRelease();
+      return;
+    }
     const int64_t start_ns = owner_->clock_->MonotonicNs();
     switch (item.kind) {
       case QueueItem::Kind::kSegment:
@@ -213,6 +247,8 @@ class Pipeline::WorkerThread {
       case QueueItem::Kind::kTask:
         item.task(*worker_);
         break;
+      case QueueItem::Kind::kPause:
+        break;  // handled above
     }
     busy_ns_.fetch_add(owner_->clock_->MonotonicNs() - start_ns, std::memory_order_relaxed);
   }
@@ -278,17 +314,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig&
 Pipeline::Pipeline(const PipelineConfig& config, const Clock& clock)
     : config_(config), clock_(&clock) {}
 
-absl::Status Pipeline::Build() {
-  if (config_.engine.workers < 1 || config_.engine.workers > aggregate::kVirtualShards) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("engine.workers must be 1 to ", aggregate::kVirtualShards));
-  }
-  // 1. Reference data: areas and the alert catalogue (the inventory comes after the snapshot).
+absl::Status Pipeline::BuildEngine(bool restore, std::string* rules_state) {
+  // 1. Reference data: areas and the alert catalogue (the inventory comes after the checkpoint).
   SMETSMON_ASSIGN_OR_RETURN(catalog::ReferenceData ref,
                             catalog::LoadReferenceConfig(config_.reference));
   ref_ = std::make_unique<catalog::ReferenceData>(std::move(ref));
   // 2-3. Rules config, and from it what the workers keep per event for the rules.
   const std::string rules_path = config_.reference.config_dir + "/rules.yaml";
+  rules_config_.reset();
+  rule_inputs_.reset();
+  config_.engine.rule_inputs = nullptr;
   if (config_.rules && std::filesystem::exists(rules_path)) {
     SMETSMON_ASSIGN_OR_RETURN(rules::RulesConfig rules, rules::LoadRulesConfig(rules_path, *ref_));
     rules_config_ = std::make_unique<rules::RulesConfig>(std::move(rules));
@@ -297,35 +332,97 @@ absl::Status Pipeline::Build() {
     rule_inputs_ = std::make_unique<aggregate::RuleInputsSetup>(rules::BuildRuleInputsSetup(
         *rules_config_, layout, config_.engine.window.allowed_lateness_ms));
     config_.engine.rule_inputs = rule_inputs_.get();
-  } else {
-    config_.engine.rule_inputs = nullptr;
-    if (config_.rules) Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
+  } else if (config_.rules) {
+    Log(LogLevel::kWarn, "rules are off: no rules file", {{"path", rules_path}});
   }
-  // 4-5. The engine, then its snapshot (which restores DMC/cohort symbol ids first).
+  // 4-5. The engine, then its checkpoint (which restores DMC/cohort symbol ids first).
   engine_ = std::make_unique<aggregate::Engine>(*ref_, config_.engine);
-  if (!config_.snapshot_path.empty() && std::filesystem::exists(config_.snapshot_path)) {
-    SMETSMON_RETURN_IF_ERROR(engine_->LoadSnapshot(config_.snapshot_path));
-    Log(LogLevel::kInfo, "snapshot restored", {{"path", config_.snapshot_path}});
-    const EventTime restored = engine_->StreamTime();
-    stream_ms_.store(restored.ms, std::memory_order_relaxed);
-    if (restored != EventTime::Min()) {
-      next_grid_ms_ = FloorTo(restored.ms, config_.grid_ms) + config_.grid_ms;
-    }
+  restored_offsets_.clear();
+  if (restore) {
+    SMETSMON_ASSIGN_OR_RETURN(CheckpointRead read,
+                              ReadCheckpoint(config_.checkpoint_path, *engine_));
+    restored_offsets_ = std::move(read.extras.offsets);
+    *rules_state = std::move(read.extras.rules_state);
+    Log(LogLevel::kInfo, "checkpoint restored",
+        {{"path", config_.checkpoint_path},
+         {"version", std::to_string(read.version)},
+         {"bytes", std::to_string(read.bytes)},
+         {"partitions", std::to_string(restored_offsets_.size())},
+         {"stream_time", engine_->StreamTime() == EventTime::Min()
+                             ? std::string("none")
+                             : FormatRfc3339Utc(engine_->StreamTime().ms)}});
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stats_.restored = true;
   }
-  // 6. The inventory, after the snapshot's symbol ids.
+  // 6. The inventory, after the checkpoint's symbol ids.
   if (!config_.inventory_path.empty()) {
     ref_->inventory =
         std::make_unique<catalog::Inventory>(*ref_->areas, *ref_->dmcs, *ref_->cohorts);
     SMETSMON_RETURN_IF_ERROR(ref_->inventory->LoadCsv(config_.inventory_path));
   }
-  // 7. The evaluator (its outage tracker takes the inventory's premises per area).
-  if (rules_config_ != nullptr) {
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::Build() {
+  if (config_.engine.workers < 1 || config_.engine.workers > aggregate::kVirtualShards) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.workers must be 1 to ", aggregate::kVirtualShards));
+  }
+  std::string rules_state;
+  const bool restore =
+      !config_.checkpoint_path.empty() && std::filesystem::exists(config_.checkpoint_path);
+  absl::Status built = BuildEngine(restore, &rules_state);
+  if (!built.ok() && restore && built.code() == absl::StatusCode::kDataLoss &&
+      !config_.checkpoint_required) {
+    // Untrusted input: a corrupt, truncated or foreign checkpoint. Keep it for inspection under
+    // another name and start afresh (the Kafka source then starts at the committed offsets).
+    const std::string aside = config_.checkpoint_path + ".refused";
+    std::error_code ec;
+    std::filesystem::rename(config_.checkpoint_path, aside, ec);
+    Log(LogLevel::kError, "checkpoint refused: starting without it",
+        {{"path", config_.checkpoint_path},
+         {"error", std::string(built.message())},
+         {"moved_to", ec ? std::string("(not moved: ") + ec.message() + ")" : aside}});
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      ++checkpoint_stats_.restore_refused;
+    }
+    rules_state.clear();
+    built = BuildEngine(/*restore=*/false, &rules_state);
+  }
+  SMETSMON_RETURN_IF_ERROR(built);
+  const EventTime restored = engine_->StreamTime();
+  if (restored != EventTime::Min()) {
+    stream_ms_.store(restored.ms, std::memory_order_relaxed);
+    next_grid_ms_ = FloorTo(restored.ms, config_.grid_ms) + config_.grid_ms;
+  }
+  // 7. The evaluator (its outage tracker takes the inventory's premises per area), with the
+  // checkpoint's rules state.
+  const auto make_evaluator = [this]() -> absl::Status {
     SMETSMON_ASSIGN_OR_RETURN(evaluator_, rules::Evaluator::Create(*engine_, *rules_config_));
     evaluator_->set_log_events(config_.log_findings);
     // Each daily Go/No-Go decision is also written to `gonogo.history_dir` (JSON and text).
     evaluator_->set_decision_sink([](const rules::GoNoGoConfig& c, const rules::GoNoGoResult& r) {
       return report::WriteGoNoGoHistory(c.history_dir, r);
     });
+    return absl::OkStatus();
+  };
+  if (rules_config_ != nullptr) {
+    SMETSMON_RETURN_IF_ERROR(make_evaluator());
+    if (!rules_state.empty()) {
+      BinaryReader r = BinaryReader::FromMemory(rules_state);
+      absl::Status s = evaluator_->LoadState(r);
+      if (s.ok()) s = r.Finish();
+      if (!s.ok() && config_.checkpoint_required) return s;
+      if (!s.ok()) {
+        // The engine's state is sound; the rules start afresh (relearning their baselines).
+        Log(LogLevel::kError, "checkpoint's rules state refused: the rules start afresh",
+            {{"path", config_.checkpoint_path}, {"error", std::string(s.message())}});
+        SMETSMON_RETURN_IF_ERROR(make_evaluator());
+        std::lock_guard lock(checkpoint_mu_);
+        ++checkpoint_stats_.restore_refused;
+      }
+    }
   }
   router_decoder_ = std::make_unique<decode::Decoder>(decode::DecoderRefs{
       ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
@@ -544,6 +641,87 @@ bool Pipeline::WaitForFront(int64_t timeout_ms) {
   std::unique_lock lock(done_mu_);
   return done_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                            [&] { return b.applied_.load(std::memory_order_acquire); });
+}
+
+namespace {
+
+// A short, bounded label for a failed write (the Status says more in the log).
+std::string FailureReason(const absl::Status& s) {
+  const std::string m(s.message());
+  if (m.find("No space left") != std::string::npos) return "no_space";
+  if (m.find("Read-only file system") != std::string::npos) return "read_only";
+  if (m.find("Permission denied") != std::string::npos) return "permission";
+  if (m.find("Disk quota") != std::string::npos) return "quota";
+  return "io_error";
+}
+
+}  // namespace
+
+CheckpointOutcome Pipeline::Checkpoint(std::vector<SourceOffset> offsets,
+                                       const std::string& path_override) {
+  SMETSMON_CHECK(!stopped_ && inflight_.empty());  // the source reaped everything it submitted
+  CheckpointOutcome out;
+  const std::string& path = path_override.empty() ? config_.checkpoint_path : path_override;
+  if (path.empty()) {
+    out.status = absl::FailedPreconditionError("no checkpoint path configured");
+    return out;
+  }
+  const int64_t start_ns = clock_->MonotonicNs();
+  // Every worker stops at this point of its queue: after every batch submitted so far and the
+  // barriers between them.
+  auto gate = std::make_shared<PauseGate>(workers_.size());
+  for (auto& w : workers_) {
+    std::vector<QueueItem> items(1);
+    items[0].kind = QueueItem::Kind::kPause;
+    items[0].gate = gate;
+    w->Push(std::move(items));
+  }
+  gate->WaitForAll();
+  // Each barrier was handed to the rules thread by the last worker to pass it, so all of them
+  // are queued there by now; the rules evaluate them, then hold here.
+  std::promise<void> rules_held;
+  if (rules_thread_ != nullptr) {
+    rules_thread_->Post([&rules_held, gate] {
+      rules_held.set_value();
+      gate->WaitForRelease();
+      return false;
+    });
+    rules_held.get_future().wait();
+  }
+  CheckpointExtras extras;
+  extras.offsets = std::move(offsets);
+  extras.written_unix_ms = clock_->Now().ms;
+  extras.stream_ms = stream_ms_.load(std::memory_order_relaxed);
+  if (evaluator_ != nullptr) {
+    BinaryWriter rules = BinaryWriter::ToMemory();
+    evaluator_->SaveState(rules);
+    extras.rules_state = rules.TakeBytes();
+  }
+  absl::StatusOr<uint64_t> written = WriteCheckpoint(path, *engine_, extras);
+  const int64_t released_ns = clock_->MonotonicNs();
+  gate->Release();
+  out.duration_s = static_cast<double>(released_ns - start_ns) / 1e9;
+  out.stall_s = static_cast<double>(released_ns - gate->first_arrival_ns) / 1e9;
+  out.status = written.status();
+  std::lock_guard lock(checkpoint_mu_);
+  if (written.ok()) {
+    out.bytes = *written;
+    ++checkpoint_stats_.written;
+    checkpoint_stats_.last_success_unix_ms = extras.written_unix_ms;
+    checkpoint_stats_.last_duration_s = out.duration_s;
+    checkpoint_stats_.last_stall_s = out.stall_s;
+    checkpoint_stats_.last_bytes = out.bytes;
+  } else {
+    ++checkpoint_stats_.failures[FailureReason(written.status())];
+    Log(LogLevel::kError, "checkpoint failed: the previous one stays",
+        {{"path", path}, {"error", std::string(written.status().message())}});
+  }
+  return out;
+}
+
+CheckpointStats Pipeline::checkpoint_stats() const {
+  std::lock_guard lock(checkpoint_mu_);
+  return checkpoint_stats_;
 }
 
 bool Pipeline::RunOnWorker(size_t index, std::function<void(aggregate::Worker&)> task) {

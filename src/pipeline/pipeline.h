@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +53,7 @@
 #include "catalog/reference_data.h"
 #include "decode/decoder.h"
 #include "decode/route_scan.h"
+#include "pipeline/checkpoint.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -61,8 +63,14 @@ namespace smetsmon::pipeline {
 struct PipelineConfig {
   catalog::ReferenceOptions reference;
   aggregate::EngineConfig engine;
-  std::string inventory_path;      // empty: none
-  std::string snapshot_path;       // restored at build when the file exists; empty: none
+  std::string inventory_path;  // empty: none
+  // Restored at build when the file exists (pipeline/checkpoint.h); written by Checkpoint.
+  // Empty: none.
+  std::string checkpoint_path;
+  // A checkpoint that cannot be restored fails Create (replay --snapshot-in). Otherwise (the
+  // daemon) a corrupt, truncated or foreign one is moved aside to `<path>.refused`, logged and
+  // counted, and the pipeline starts afresh.
+  bool checkpoint_required = false;
   bool rules = true;               // <config_dir>/rules.yaml, when present
   bool log_findings = false;       // one log line per finding opened or closed (the daemon)
   int64_t grid_ms = kMsPerMinute;  // the rules' evaluation grid, event time
@@ -100,6 +108,26 @@ class SourceBatch {
   std::atomic<size_t> pending_{0};    // workers still to finish their part
   std::atomic<bool> applied_{false};  // set last by the worker that finished it
   int64_t submitted_ns_ = 0;
+};
+
+// The outcome of one checkpoint.
+struct CheckpointOutcome {
+  absl::Status status;
+  uint64_t bytes = 0;
+  double duration_s = 0;  // pause to written
+  double stall_s = 0;     // the longest any worker was held
+};
+
+// What the checkpoints did so far (for metrics; any thread).
+struct CheckpointStats {
+  uint64_t written = 0;
+  std::map<std::string, uint64_t> failures;  // by reason: no_space, read_only, io_error, ...
+  int64_t last_success_unix_ms = 0;          // 0: none yet
+  double last_duration_s = 0, last_stall_s = 0;
+  uint64_t last_bytes = 0;
+  // At start: whether a checkpoint was restored, and refused ones (corrupt, truncated, foreign).
+  bool restored = false;
+  uint64_t restore_refused = 0;
 };
 
 struct PipelineStats {
@@ -152,6 +180,16 @@ class Pipeline {
   // End of input (a replay): every batch applied, and the rules evaluated once more at the stream
   // time (off the grid), waited for.
   void Finish(const std::function<void(std::unique_ptr<SourceBatch>)>& done);
+  // Takes a consistent checkpoint of everything submitted so far, reflecting `offsets`, to
+  // config().checkpoint_path: every worker pauses at the same point of its queue, the rules
+  // thread pauses once it has evaluated every barrier before that point, the state is written
+  // (pipeline/checkpoint.h), and all go on. Every submitted batch must have been reaped first
+  // (so the offsets given are exactly those applied). Source thread. A failure is returned,
+  // logged and counted; the previous checkpoint stays.
+  // `path` overrides the configured one (replay --snapshot-out).
+  CheckpointOutcome Checkpoint(std::vector<SourceOffset> offsets, const std::string& path = "");
+  // The input positions of the checkpoint restored at build (empty: none restored).
+  const std::vector<SourceOffset>& restored_offsets() const { return restored_offsets_; }
 
   // --- any thread ---
   // Runs `task` on worker `index`'s thread between two of its queue items: how other threads read
@@ -167,6 +205,7 @@ class Pipeline {
   void Stop();
 
   PipelineStats stats() const;
+  CheckpointStats checkpoint_stats() const;
   const PipelineConfig& config() const { return config_; }
   catalog::ReferenceData& ref() { return *ref_; }
   aggregate::Engine& engine() { return *engine_; }
@@ -177,12 +216,15 @@ class Pipeline {
 
  private:
   struct Barrier;
+  struct PauseGate;
   struct QueueItem;
   class WorkerThread;
   class RulesThread;
 
   Pipeline(const PipelineConfig& config, const Clock& clock);
   absl::Status Build();
+  // Steps 1-6 of Build: reference data to inventory, restoring the checkpoint when `restore`.
+  absl::Status BuildEngine(bool restore, std::string* rules_state);
   // Router: the stream time reaches `t`; returns the barriers to place before it when that
   // crosses the rules' grid: the first grid point crossed, and the last when it is another (none
   // without rules).
@@ -227,6 +269,10 @@ class Pipeline {
   static const double kLatencyBoundsS[kLatencyBuckets];
   std::atomic<uint64_t> latency_counts_[kLatencyBuckets + 1] = {};
   std::atomic<uint64_t> latency_sum_ns_{0};
+
+  std::vector<SourceOffset> restored_offsets_;
+  mutable std::mutex checkpoint_mu_;  // guards checkpoint_stats_
+  CheckpointStats checkpoint_stats_;
 
   std::unique_ptr<RulesThread> rules_thread_;           // before the workers: they hand it barriers
   std::vector<std::unique_ptr<WorkerThread>> workers_;  // last: they use everything above

@@ -9,6 +9,7 @@
 #include "base/fields.h"
 #include "base/log.h"
 #include "rules/format.h"
+#include "rules/state_io.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -149,6 +150,149 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
   config_ = next;
   views_needed_.store(ViewsFor(config_), std::memory_order_relaxed);
   return absl::OkStatus();
+}
+
+// ---- Checkpoint state --------------------------------------------------------------------
+
+std::string Evaluator::StormContextFingerprint() const {
+  const std::vector<std::string>& categories = engine_->layout().catalogue().categories();
+  std::set<std::string> excluded;  // by name: the catalogue's indices are its own business
+  for (catalog::CategoryIndex c : config_.storm_excluded_categories) {
+    if (c < categories.size()) excluded.insert(categories[c]);
+  }
+  state_io::Fingerprint f;
+  f.Pod<uint32_t>(1).Pod(config_.storm_rate_window_ms).Pod<uint64_t>(excluded.size());
+  for (const std::string& name : excluded) f.String(name);
+  return f.Take();
+}
+
+void Evaluator::SaveState(BinaryWriter& w) const {
+  w.Pod<uint32_t>(kStateVersion);
+  w.Pod<int64_t>(last_eval_ms_);
+  w.Pod<uint64_t>(evaluations_);
+  w.Pod<uint64_t>(signals_seen_);
+  w.Pod<int64_t>(outages_evaluated_ms_);
+  state_io::PutCount(w, logged_open_.size());
+  for (const std::string& id : logged_open_) w.String(id);
+  {
+    // What the last evaluation published and the parts below do not hold.
+    std::lock_guard lock(mu_);
+    state_io::PutTime(w, published_.evaluated_at);
+    w.Pod<uint64_t>(published_.outage_signals_dropped);
+    SaveGoNoGoResult(w, published_.gonogo);
+  }
+  book_.Save(w);
+  w.String(StormContextFingerprint());
+  storms_->SaveState(w);
+  outages_->SaveState(w);
+  daily_.SaveState(w);
+}
+
+void Evaluator::ResetState() {
+  book_ = FindingBook();
+  storms_ = std::make_unique<StormDetector>(config_.storm);
+  outages_ = MakeOutageTracker(config_.outage);
+  daily_ = DailyDecision(config_.gonogo, calendar_);
+  last_eval_ms_ = EventTime::Min().ms;
+  evaluations_ = 0;
+  signals_seen_ = 0;
+  outages_evaluated_ms_ = EventTime::Min().ms;
+  logged_open_.clear();
+  std::lock_guard lock(mu_);
+  published_ = RulesSnapshot{};
+}
+
+absl::Status Evaluator::LoadState(BinaryReader& r) {
+  const auto refuse = [&](absl::string_view why) {
+    r.Fail();
+    ResetState();
+    return absl::DataLossError(absl::StrCat("rules evaluator state refused: ", why));
+  };
+  // A part's own load: OK (restored), FailedPrecondition (taken under other settings, skipped,
+  // its bytes consumed) or DataLoss (malformed: the whole state is refused).
+  const auto malformed = [](const absl::Status& s) {
+    return !s.ok() && !absl::IsFailedPrecondition(s);
+  };
+
+  const auto version = r.Pod<uint32_t>();
+  if (!r.ok()) return refuse("truncated");
+  if (version != kStateVersion) {
+    return refuse(
+        absl::StrCat("format version ", version, ", this build reads version ", kStateVersion));
+  }
+  const int64_t last_eval_ms = state_io::GetTimeMs(r);
+  const auto evaluations = r.Pod<uint64_t>();
+  const auto signals_seen = r.Pod<uint64_t>();
+  const int64_t outages_evaluated_ms = state_io::GetTimeMs(r);
+  std::set<std::string> logged_open;
+  const uint64_t n_logged = state_io::GetCount(r, uint64_t{1} << 20);
+  for (uint64_t i = 0; i < n_logged && r.ok(); ++i)
+    logged_open.insert(r.String(state_io::kMaxText));
+  const EventTime evaluated_at = state_io::GetTime(r);
+  const auto signals_dropped = r.Pod<uint64_t>();
+  const GoNoGoResult gonogo = LoadGoNoGoResult(r);
+  if (!r.ok()) return refuse("truncated or malformed");
+
+  FindingBook book;
+  if (absl::Status s = book.Load(r, areas().size()); !s.ok()) return refuse(s.message());
+  const std::string storm_context = r.String(state_io::kMaxFingerprint);
+  auto storms = std::make_unique<StormDetector>(config_.storm);
+  const absl::Status storm_status = storms->LoadState(r, areas().size());
+  if (malformed(storm_status)) return refuse(storm_status.message());
+  auto outages = MakeOutageTracker(config_.outage);
+  const absl::Status outage_status = outages->LoadState(r);
+  if (malformed(outage_status)) return refuse(outage_status.message());
+  DailyDecision daily(config_.gonogo, calendar_);
+  bool schedule_rearmed = false;
+  if (absl::Status s = daily.LoadState(r, &schedule_rearmed); !s.ok()) return refuse(s.message());
+  if (!r.ok()) return refuse("truncated or malformed");
+
+  const bool storms_kept = storm_status.ok() && storm_context == StormContextFingerprint();
+  book_ = std::move(book);
+  storms_ = storms_kept ? std::move(storms) : std::make_unique<StormDetector>(config_.storm);
+  outages_ = outage_status.ok() ? std::move(outages) : MakeOutageTracker(config_.outage);
+  daily_ = std::move(daily);
+  last_eval_ms_ = last_eval_ms;
+  evaluations_ = evaluations;
+  signals_seen_ = signals_seen;
+  outages_evaluated_ms_ = outages_evaluated_ms;
+  logged_open_ = std::move(logged_open);
+  // As Reload does for a detector whose settings changed: it starts afresh, and the findings it
+  // kept open close at the last evaluation (nothing would ever close them otherwise).
+  if (!storms_kept) {
+    CloseOpen(FindingKind::kStorm,
+              "(closed at a restart: the storm settings changed, storm detection restarted)");
+    Log(LogLevel::kWarn, "rules state: storm detection restarted",
+        {{"reason", "storm settings changed since the checkpoint"}});
+  }
+  if (!outage_status.ok()) {
+    const char* why =
+        "(closed at a restart: the outage settings changed, outage detection restarted)";
+    CloseOpen(FindingKind::kPowerOutage, why);
+    CloseOpen(FindingKind::kCommsIncident, why);
+    Log(LogLevel::kWarn, "rules state: outage detection restarted",
+        {{"reason", "outage settings or areas changed since the checkpoint"}});
+  }
+  if (schedule_rearmed) {
+    Log(LogLevel::kInfo, "rules state: Go/No-Go schedule re-armed",
+        {{"reason", "decision time or time zone changed since the checkpoint"}});
+  }
+  PublishRestored(gonogo, evaluated_at, signals_dropped);
+  return absl::OkStatus();
+}
+
+void Evaluator::PublishRestored(const GoNoGoResult& gonogo, EventTime evaluated_at,
+                                uint64_t signals_dropped) {
+  RulesSnapshot snap;
+  snap.evaluated_at = evaluated_at;
+  snap.open_findings = book_.Open();
+  snap.closed_findings.assign(book_.closed().begin(), book_.closed().end());
+  snap.gonogo = gonogo;
+  snap.gonogo_history.assign(daily_.history().begin(), daily_.history().end());
+  snap.outage_signals = signals_seen_;
+  snap.outage_signals_dropped = signals_dropped;
+  std::lock_guard lock(mu_);
+  published_ = std::move(snap);
 }
 
 void Evaluator::Tick(EventTime now, bool force) {

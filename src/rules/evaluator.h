@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "aggregate/engine.h"
+#include "base/binary_file.h"
 #include "rules/finding.h"
 #include "rules/gonogo.h"
 #include "rules/london_time.h"
@@ -101,6 +102,27 @@ class Evaluator {
   // Same thread as Tick.
   absl::Status Reload(const RulesConfig& config);
 
+  // The evaluator's state (findings, storm baselines, the outage tracker, the Go/No-Go history and
+  // schedule), for the checkpoint. Same thread as Tick (or with that thread paused).
+  //
+  // Versioned (kStateVersion first); each part carries a fingerprint of the settings it was taken
+  // under. Not included: what an evaluation derives from the engine's windows (delivery, what-if,
+  // noisy devices), which the next evaluation recomputes from the engine's own snapshot.
+  void SaveState(BinaryWriter& w) const;
+  // Restores what SaveState wrote, then publishes it (Snapshot() shows it at once). Parts taken
+  // under other settings (a changed rules.yaml: another storm/outage/gonogo configuration) start
+  // afresh, as Reload does for a changed detector, with a log line; a malformed state is refused
+  // (DataLoss status) and the evaluator is left as freshly created.
+  //
+  // Storms: the storm settings, the rate window and the excluded categories (what makes Reload
+  // restart the detector); their open findings close at the saved last evaluation. Outages: the
+  // outage settings Reload compares, and the area table; their open findings close likewise.
+  // Go/No-Go: the history always comes back; the schedule only under the same time zone and
+  // decision time (else it re-arms, as Reload does). Findings and counters always come back.
+  // Same thread as Tick, before the first Tick.
+  absl::Status LoadState(BinaryReader& r);
+  static constexpr uint32_t kStateVersion = 1;
+
   RulesSnapshot Snapshot() const;
   // The fleet views an evaluation reads (Engine::ViewBit), for the readings; any thread.
   uint32_t views_needed() const { return views_needed_.load(std::memory_order_relaxed); }
@@ -121,6 +143,11 @@ class Evaluator {
   static uint32_t ViewsFor(const RulesConfig& c);
   void Evaluate(EventTime now);
   std::unique_ptr<OutageTracker> MakeOutageTracker(const OutageConfig& c) const;
+  // What the storm state depends on besides StormConfig (the detector's own fingerprint).
+  std::string StormContextFingerprint() const;
+  void ResetState();  // as freshly created
+  void PublishRestored(const GoNoGoResult& gonogo, EventTime evaluated_at,
+                       uint64_t signals_dropped);
   void CloseOpen(FindingKind kind, const std::string& why);
   void LogFindingChanges();
   void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);

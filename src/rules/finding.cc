@@ -2,7 +2,63 @@
 
 #include <algorithm>
 
+#include "rules/state_io.h"
+
 namespace smetsmon::rules {
+
+using state_io::GetCount;
+using state_io::GetEnum;
+using state_io::GetOptionalTime;
+using state_io::GetTime;
+using state_io::kMaxText;
+using state_io::PutCount;
+using state_io::PutEnum;
+using state_io::PutOptionalTime;
+using state_io::PutTime;
+
+namespace {
+
+constexpr uint64_t kMaxFindings = 1 << 20;  // per list; a valid book holds far fewer
+constexpr uint64_t kMaxFigures = 1 << 12;   // per finding; a handful in practice
+
+void SaveFinding(BinaryWriter& w, const Finding& f) {
+  w.String(f.id);
+  PutEnum(w, f.kind);
+  PutEnum(w, f.severity);
+  w.Pod<uint8_t>(f.area.value);
+  w.String(f.region);
+  w.String(f.scope);
+  PutTime(w, f.start);
+  PutOptionalTime(w, f.end);
+  w.String(f.explanation);
+  PutCount(w, f.figures.size());
+  for (const auto& [name, value] : f.figures) {
+    w.String(name);
+    w.Pod<double>(value);
+  }
+}
+
+Finding LoadFinding(BinaryReader& r, size_t area_count) {
+  Finding f;
+  f.id = r.String(kMaxText);
+  f.kind = GetEnum<FindingKind>(r, kFindingKindCount - 1);
+  f.severity = GetEnum<Severity>(r, static_cast<uint8_t>(Severity::kCritical));
+  f.area = AreaId{r.Pod<uint8_t>()};
+  if (f.area != kUnknownArea && f.area.value >= area_count) r.Fail();
+  f.region = r.String(kMaxText);
+  f.scope = r.String(kMaxText);
+  f.start = GetTime(r);
+  f.end = GetOptionalTime(r);
+  f.explanation = r.String(kMaxText);
+  const uint64_t figures = GetCount(r, kMaxFigures);
+  for (uint64_t i = 0; i < figures && r.ok(); ++i) {
+    std::string name = r.String(kMaxText);
+    f.figures[std::move(name)] = r.Pod<double>();
+  }
+  return f;
+}
+
+}  // namespace
 
 const char* SeverityName(Severity s) {
   switch (s) {
@@ -81,6 +137,39 @@ std::vector<Finding> FindingBook::All() const {
   std::vector<Finding> out = Open();
   out.insert(out.end(), closed_.begin(), closed_.end());
   return out;
+}
+
+void FindingBook::Save(BinaryWriter& w) const {
+  PutCount(w, open_.size());
+  for (const auto& [id, f] : open_) SaveFinding(w, f);
+  PutCount(w, closed_.size());
+  for (const Finding& f : closed_) SaveFinding(w, f);
+}
+
+absl::Status FindingBook::Load(BinaryReader& r, size_t area_count) {
+  std::map<std::string, Finding> open;
+  std::deque<Finding> closed;
+  const uint64_t n_open = GetCount(r, kMaxFindings);
+  for (uint64_t i = 0; i < n_open && r.ok(); ++i) {
+    Finding f = LoadFinding(r, area_count);
+    // An open finding has no end, and ids are unique (they key the book).
+    if (f.end.has_value() || open.count(f.id) != 0) r.Fail();
+    if (r.ok()) open.emplace(f.id, std::move(f));
+  }
+  const uint64_t n_closed = GetCount(r, kMaxFindings);
+  for (uint64_t i = 0; i < n_closed && r.ok(); ++i) {
+    Finding f = LoadFinding(r, area_count);
+    if (!f.end.has_value()) r.Fail();
+    if (r.ok()) closed.push_back(std::move(f));
+    while (closed.size() > closed_capacity_) closed.pop_front();
+  }
+  if (!r.ok()) {
+    r.Fail();
+    return absl::DataLossError("findings: truncated or malformed");
+  }
+  open_ = std::move(open);
+  closed_ = std::move(closed);
+  return absl::OkStatus();
 }
 
 size_t FindingBook::OpenCount(FindingKind k) const {

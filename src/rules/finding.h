@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "base/binary_file.h"
 #include "smetsmon/types.h"
 
 namespace smetsmon::rules {
@@ -65,6 +67,13 @@ class FindingBook {
   std::vector<Finding> All() const;  // open then closed
   size_t open_count() const { return open_.size(); }
   size_t OpenCount(FindingKind k) const;
+
+  // The open findings and the closed history, for the evaluator's checkpoint state.
+  void Save(BinaryWriter& w) const;
+  // Replaces the contents with what Save wrote (the history trimmed to this book's capacity). On
+  // malformed bytes (including an area beyond `area_count`, the area table's size, which readers
+  // of findings index by): DataLoss, the reader failed and the book unchanged.
+  absl::Status Load(BinaryReader& r, size_t area_count);
 
  private:
   size_t closed_capacity_;

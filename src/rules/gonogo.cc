@@ -11,9 +11,29 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rules/format.h"
+#include "rules/state_io.h"
 
 namespace smetsmon::rules {
+
+using state_io::GetBool;
+using state_io::GetCount;
+using state_io::GetEnum;
+using state_io::GetOptionalTime;
+using state_io::GetTime;
+using state_io::kMaxFingerprint;
+using state_io::kMaxText;
+using state_io::PutBool;
+using state_io::PutCount;
+using state_io::PutEnum;
+using state_io::PutOptionalTime;
+using state_io::PutTime;
+
 namespace {
+
+// Bounds on the counts of a state: far beyond any configuration or fleet (a few criteria, tens
+// of DMCs, 14 areas, 90 decisions kept by default).
+constexpr uint64_t kMaxStateRows = 1 << 16;
+constexpr uint64_t kMaxStateHistory = 1 << 20;
 
 constexpr const char* kRecommendationGreen = "go";
 constexpr const char* kRecommendationAmber = "go with caution: slow the migration";
@@ -231,6 +251,131 @@ void DailyDecision::Reconfigure(GoNoGoConfig config) {
 void DailyDecision::Record(const GoNoGoResult& r) {
   history_.push_back(r);
   while (history_.size() > config_.history_kept) history_.pop_front();
+}
+
+// ---- Checkpoint state --------------------------------------------------------------------
+
+void SaveGoNoGoResult(BinaryWriter& w, const GoNoGoResult& r) {
+  PutTime(w, r.at);
+  w.String(r.local_date);
+  w.String(r.local_time);
+  PutBool(w, r.daily);
+  PutCount(w, r.criteria.size());
+  for (const CriterionResult& c : r.criteria) {
+    w.String(c.id);
+    w.String(c.metric);
+    w.String(c.explanation);
+    w.String(c.detail);
+    w.Pod<double>(c.value);
+    w.Pod<double>(c.amber);
+    w.Pod<double>(c.red);
+    PutBool(w, c.lower_is_worse);
+    PutBool(w, c.available);
+    PutEnum(w, c.rag);
+  }
+  PutEnum(w, r.overall);
+  w.String(r.recommendation);
+  PutCount(w, r.notes.size());
+  for (const std::string& n : r.notes) w.String(n);
+  PutCount(w, r.dmcs.size());
+  for (const DmcRow& d : r.dmcs) {
+    w.String(d.dmc);
+    w.Pod<uint64_t>(d.installations);
+    w.Pod<uint64_t>(d.alerts_24h);
+    w.Pod<uint64_t>(d.noisy_devices);
+  }
+  PutCount(w, r.areas.size());
+  for (const AreaRow& a : r.areas) {
+    w.String(a.area);
+    w.String(a.dno_group);
+    w.String(a.region);
+    w.Pod<uint64_t>(a.smets1_alerts_24h);
+    w.Pod<uint64_t>(a.dno_flood_alerts_24h);
+    w.Pod<uint64_t>(a.dno_flood_threshold);
+    w.Pod<uint64_t>(a.open_findings);
+  }
+}
+
+GoNoGoResult LoadGoNoGoResult(BinaryReader& r) {
+  constexpr auto kMaxRag = static_cast<uint8_t>(Rag::kUnknown);
+  GoNoGoResult out;
+  out.at = GetTime(r);
+  out.local_date = r.String(kMaxText);
+  out.local_time = r.String(kMaxText);
+  out.daily = GetBool(r);
+  const uint64_t n_criteria = GetCount(r, kMaxStateRows);
+  for (uint64_t i = 0; i < n_criteria && r.ok(); ++i) {
+    CriterionResult& c = out.criteria.emplace_back();
+    c.id = r.String(kMaxText);
+    c.metric = r.String(kMaxText);
+    c.explanation = r.String(kMaxText);
+    c.detail = r.String(kMaxText);
+    c.value = r.Pod<double>();
+    c.amber = r.Pod<double>();
+    c.red = r.Pod<double>();
+    c.lower_is_worse = GetBool(r);
+    c.available = GetBool(r);
+    c.rag = GetEnum<Rag>(r, kMaxRag);
+  }
+  out.overall = GetEnum<Rag>(r, kMaxRag);
+  out.recommendation = r.String(kMaxText);
+  const uint64_t n_notes = GetCount(r, kMaxStateRows);
+  for (uint64_t i = 0; i < n_notes && r.ok(); ++i) out.notes.push_back(r.String(kMaxText));
+  const uint64_t n_dmcs = GetCount(r, kMaxStateRows);
+  for (uint64_t i = 0; i < n_dmcs && r.ok(); ++i) {
+    DmcRow& d = out.dmcs.emplace_back();
+    d.dmc = r.String(kMaxText);
+    d.installations = r.Pod<uint64_t>();
+    d.alerts_24h = r.Pod<uint64_t>();
+    d.noisy_devices = r.Pod<uint64_t>();
+  }
+  const uint64_t n_areas = GetCount(r, kMaxStateRows);
+  for (uint64_t i = 0; i < n_areas && r.ok(); ++i) {
+    AreaRow& a = out.areas.emplace_back();
+    a.area = r.String(kMaxText);
+    a.dno_group = r.String(kMaxText);
+    a.region = r.String(kMaxText);
+    a.smets1_alerts_24h = r.Pod<uint64_t>();
+    a.dno_flood_alerts_24h = r.Pod<uint64_t>();
+    a.dno_flood_threshold = r.Pod<uint64_t>();
+    a.open_findings = r.Pod<uint64_t>();
+  }
+  return out;
+}
+
+// What the schedule (next_due_) depends on.
+std::string DailyDecision::Fingerprint() const {
+  return state_io::Fingerprint()
+      .Pod<uint32_t>(1)  // the fingerprint's own layout
+      .String(config_.timezone)
+      .Pod<int32_t>(config_.decision_hour)
+      .Pod<int32_t>(config_.decision_minute)
+      .Take();
+}
+
+void DailyDecision::SaveState(BinaryWriter& w) const {
+  w.String(Fingerprint());
+  PutOptionalTime(w, next_due_);
+  PutCount(w, history_.size());
+  for (const GoNoGoResult& r : history_) SaveGoNoGoResult(w, r);
+}
+
+absl::Status DailyDecision::LoadState(BinaryReader& r, bool* schedule_rearmed) {
+  const std::string fingerprint = r.String(kMaxFingerprint);
+  const std::optional<EventTime> next_due = GetOptionalTime(r);
+  std::deque<GoNoGoResult> history;
+  const uint64_t n = GetCount(r, kMaxStateHistory);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    GoNoGoResult result = LoadGoNoGoResult(r);
+    if (r.ok()) history.push_back(std::move(result));
+    while (history.size() > config_.history_kept) history.pop_front();
+  }
+  if (!r.ok()) return absl::DataLossError("Go/No-Go state: truncated or malformed");
+  const bool same_schedule = fingerprint == Fingerprint();
+  if (schedule_rearmed != nullptr) *schedule_rearmed = !same_schedule;
+  next_due_ = same_schedule ? next_due : std::nullopt;
+  history_ = std::move(history);
+  return absl::OkStatus();
 }
 
 }  // namespace smetsmon::rules

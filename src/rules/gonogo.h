@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/binary_file.h"
 #include "rules/london_time.h"
 #include "smetsmon/types.h"
 
@@ -111,6 +112,12 @@ Rag ClassifyRag(double value, double amber, double red, bool lower_is_worse);
 GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& calendar,
                             const GoNoGoInputs& inputs, EventTime now, bool daily);
 
+// One result in full (criteria, notes, per-DMC and per-area rows), for the evaluator's checkpoint
+// state: the API and the reports show the history, so it comes back exactly (doubles bit for bit).
+void SaveGoNoGoResult(BinaryWriter& w, const GoNoGoResult& r);
+// What SaveGoNoGoResult wrote; on malformed bytes the reader fails (check r.ok()).
+GoNoGoResult LoadGoNoGoResult(BinaryReader& r);
+
 // The daily decision: due once per local day at the configured decision time; keeps a bounded
 // history (writing each decision to files is the report module's: report/gonogo_report.h).
 //
@@ -141,7 +148,18 @@ class DailyDecision {
   const GoNoGoConfig& config() const { return config_; }
   const LocalCalendar& calendar() const { return calendar_; }
 
+  // The history and the schedule, for the evaluator's checkpoint, after a fingerprint of what the
+  // schedule depends on (time zone, decision time).
+  void SaveState(BinaryWriter& w) const;
+  // Replaces the history (trimmed to history_kept) and the schedule with what SaveState wrote.
+  // The history is a record of decisions taken and always comes back; a schedule taken under
+  // another time zone or decision time does not (as Reconfigure does, the schedule re-arms from
+  // the next call to Due) and `*schedule_rearmed` (if given) says so. Malformed: DataLoss, the
+  // reader failed and the state unchanged.
+  absl::Status LoadState(BinaryReader& r, bool* schedule_rearmed = nullptr);
+
  private:
+  std::string Fingerprint() const;
   GoNoGoConfig config_;
   LocalCalendar calendar_;
   std::optional<EventTime> next_due_;

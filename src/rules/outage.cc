@@ -4,13 +4,29 @@
 #include <cmath>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "rules/format.h"
+#include "rules/state_io.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {
+
+using state_io::GetBool;
+using state_io::GetCount;
+using state_io::GetTimeMs;
+using state_io::kMaxFingerprint;
+using state_io::kMaxText;
+using state_io::PutBool;
+using state_io::PutCount;
+
 namespace {
+
+// Bounds on the counts of a state, beyond anything a valid configuration produces (areas and
+// regions are one byte; lists and premises are capped by max_premises, at most a few million).
+constexpr uint64_t kMaxStateAreas = 256;
+constexpr uint64_t kMaxStateList = uint64_t{1} << 28;
 
 // A fraction as a percentage with two significant digits below 10 %: "95", "2.5", "0.0065".
 std::string FormatPercent(double fraction) {
@@ -529,6 +545,185 @@ void OutageTracker::EvaluateRegion(size_t r, EventTime now, FindingBook& book) {
     g.open = false;
     book.Close(g.id, now);
   }
+}
+
+// ---- Checkpoint state --------------------------------------------------------------------
+
+// The settings whose change restarts the tracker on a reload (Evaluator::Reload), and the area
+// table: premises, starts and restorations name areas by index, outages by area and region.
+std::string OutageTracker::Fingerprint() const {
+  state_io::Fingerprint f;
+  f.Pod<uint32_t>(1)  // the fingerprint's own layout
+      .Pod(config_.window_ms)
+      .Pod(config_.min_premises)
+      .Pod(config_.min_share)
+      .Pod(config_.close_restored_share)
+      .Pod(config_.close_quiet_ms)
+      .Pod(config_.long_interruption_ms)
+      .Pod(config_.comms_min_restorations)
+      .Pod(config_.comms_max_matched_share);
+  f.Pod<uint64_t>(areas_table_.size());
+  for (const catalog::Area& a : areas_table_.areas()) f.String(a.name).Pod(a.region.value);
+  f.Pod<uint64_t>(areas_table_.regions().size());
+  for (const std::string& r : areas_table_.regions()) f.String(r);
+  return f.Take();
+}
+
+void OutageTracker::SaveState(BinaryWriter& w) const {
+  w.String(Fingerprint());
+  w.Pod<int64_t>(latest_ms_);
+  w.Pod<int64_t>(last_sweep_ms_);
+  w.Pod<uint32_t>(next_serial_);
+  w.Pod<uint64_t>(evicted_);
+  w.Pod<uint64_t>(expired_);
+  w.Pod<uint64_t>(dropped_signals_);
+  w.Pod<uint64_t>(unknown_area_signals_);
+  PutCount(w, areas_.size());
+  for (const AreaState& a : areas_) {
+    PutCount(w, a.starts.size());
+    for (const Stamp& st : a.starts) {
+      w.Pod<int64_t>(st.ms);
+      w.Pod<uint64_t>(st.premises);
+    }
+    PutBool(w, a.starts_sorted);
+    w.Pod<uint64_t>(a.open_premises);
+    const AreaOutage& o = a.outage;
+    w.Pod<uint32_t>(o.serial);
+    PutBool(w, o.open);
+    w.Pod<int64_t>(o.start_ms);
+    w.Pod<int64_t>(o.end_ms);
+    w.Pod<uint64_t>(o.affected);
+    w.Pod<uint64_t>(o.restored);
+    w.Pod<uint64_t>(o.long_interruptions);
+    w.Pod<int64_t>(o.last_start_ms);
+    w.Pod<int64_t>(o.last_restore_ms);
+    w.String(o.id);
+  }
+  PutCount(w, regions_.size());
+  for (const RegionState& g : regions_) {
+    PutCount(w, g.restorations.size());
+    for (const Restoration& x : g.restorations) {
+      w.Pod<int64_t>(x.ms);
+      w.Pod<uint64_t>(x.premises);
+      w.Pod<uint8_t>(x.area.value);
+    }
+    PutBool(w, g.open);
+    w.Pod<int64_t>(g.start_ms);
+    w.Pod<uint64_t>(g.peak_unmatched);
+    w.String(g.id);
+  }
+  // By key, so that one state always gives the same bytes.
+  std::vector<std::pair<uint64_t, const Premises*>> order;
+  order.reserve(premises_.size());
+  for (const auto& [key, p] : premises_) order.emplace_back(key, &p);
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  PutCount(w, order.size());
+  for (const auto& [key, p] : order) {
+    w.Pod<uint64_t>(key);
+    w.Pod<int64_t>(p->start_ms);
+    w.Pod<int64_t>(p->restore_ms);
+    w.Pod<uint32_t>(p->outage);
+    w.Pod<uint8_t>(p->area.value);
+    PutBool(w, p->has_start);
+    PutBool(w, p->restored);
+    PutBool(w, p->long_interruption);
+  }
+}
+
+absl::Status OutageTracker::LoadState(BinaryReader& r) {
+  const std::string fingerprint = r.String(kMaxFingerprint);
+  const int64_t latest_ms = GetTimeMs(r);
+  const int64_t last_sweep_ms = GetTimeMs(r);
+  const auto next_serial = r.Pod<uint32_t>();
+  const auto evicted = r.Pod<uint64_t>();
+  const auto expired = r.Pod<uint64_t>();
+  const auto dropped_signals = r.Pod<uint64_t>();
+  const auto unknown_area_signals = r.Pod<uint64_t>();
+  if (next_serial == 0) r.Fail();  // 0 means "no outage"; serials skip it
+
+  // Areas are validated against the saved area count; that it is this table's is the
+  // fingerprint's job (checked once everything is read, so a skipped part is consumed whole).
+  const uint64_t n_areas = GetCount(r, kMaxStateAreas);
+  const auto known = [&](AreaId a) { return a == kUnknownArea || a.value < n_areas; };
+  std::vector<AreaState> areas;
+  for (uint64_t i = 0; i < n_areas && r.ok(); ++i) {
+    AreaState& a = areas.emplace_back();
+    const uint64_t n_starts = GetCount(r, kMaxStateList);
+    for (uint64_t k = 0; k < n_starts && r.ok(); ++k) {
+      Stamp st;
+      st.ms = GetTimeMs(r);
+      st.premises = r.Pod<uint64_t>();
+      if (r.ok()) a.starts.push_back(st);
+    }
+    a.starts_sorted = GetBool(r);
+    a.open_premises = r.Pod<uint64_t>();
+    AreaOutage& o = a.outage;
+    o.serial = r.Pod<uint32_t>();
+    o.open = GetBool(r);
+    o.start_ms = GetTimeMs(r);
+    o.end_ms = GetTimeMs(r);
+    o.affected = r.Pod<uint64_t>();
+    o.restored = r.Pod<uint64_t>();
+    o.long_interruptions = r.Pod<uint64_t>();
+    o.last_start_ms = GetTimeMs(r);
+    o.last_restore_ms = GetTimeMs(r);
+    o.id = r.String(kMaxText);
+    if (o.open && o.serial == 0) r.Fail();
+  }
+  const uint64_t n_regions = GetCount(r, kMaxStateAreas);
+  std::vector<RegionState> regions;
+  for (uint64_t i = 0; i < n_regions && r.ok(); ++i) {
+    RegionState& g = regions.emplace_back();
+    const uint64_t n_restorations = GetCount(r, kMaxStateList);
+    for (uint64_t k = 0; k < n_restorations && r.ok(); ++k) {
+      Restoration x;
+      x.ms = GetTimeMs(r);
+      x.premises = r.Pod<uint64_t>();
+      x.area = AreaId{r.Pod<uint8_t>()};
+      if (!known(x.area)) r.Fail();
+      if (r.ok()) g.restorations.push_back(x);
+    }
+    g.open = GetBool(r);
+    g.start_ms = GetTimeMs(r);
+    g.peak_unmatched = r.Pod<uint64_t>();
+    g.id = r.String(kMaxText);
+  }
+  absl::flat_hash_map<uint64_t, Premises> premises;
+  const uint64_t n_premises = GetCount(r, kMaxStateList);
+  for (uint64_t i = 0; i < n_premises && r.ok(); ++i) {
+    const auto key = r.Pod<uint64_t>();
+    Premises p;
+    p.start_ms = GetTimeMs(r);
+    p.restore_ms = GetTimeMs(r);
+    p.outage = r.Pod<uint32_t>();
+    p.area = AreaId{r.Pod<uint8_t>()};
+    p.has_start = GetBool(r);
+    p.restored = GetBool(r);
+    p.long_interruption = GetBool(r);
+    if (!known(p.area)) r.Fail();
+    if (r.ok() && !premises.emplace(key, p).second) r.Fail();  // keys are unique
+  }
+  if (!r.ok()) return absl::DataLossError("outage state: truncated or malformed");
+  if (fingerprint != Fingerprint()) {
+    return absl::FailedPreconditionError(
+        "outage state taken under other outage settings or another area table");
+  }
+  if (areas.size() != areas_.size() || regions.size() != regions_.size()) {
+    r.Fail();  // the fingerprint names this table, the lists another
+    return absl::DataLossError("outage state: area or region count does not match its table");
+  }
+  areas_ = std::move(areas);
+  regions_ = std::move(regions);
+  premises_ = std::move(premises);
+  latest_ms_ = latest_ms;
+  last_sweep_ms_ = last_sweep_ms;
+  next_serial_ = next_serial;
+  evicted_ = evicted;
+  expired_ = expired;
+  dropped_signals_ = dropped_signals;
+  unknown_area_signals_ = unknown_area_signals;
+  return absl::OkStatus();
 }
 
 }  // namespace smetsmon::rules

@@ -44,6 +44,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "base/binary_file.h"
 #include "catalog/areas.h"
 #include "rules/finding.h"
 #include "smetsmon/types.h"
@@ -113,7 +114,19 @@ class OutageTracker {
   uint64_t dropped_signals() const { return dropped_signals_; }
   uint64_t unknown_area_signals() const { return unknown_area_signals_; }
 
+  // Everything tracked (premises, per-area starts and outages, per-region restorations and
+  // incidents, serials, counters), for the evaluator's checkpoint, after a fingerprint of the
+  // settings and the area table it was tracked under.
+  void SaveState(BinaryWriter& w) const;
+  // Replaces the state with what SaveState wrote. Taken under other settings (those whose change
+  // makes Evaluator::Reload restart the tracker) or another area table (areas are indices here):
+  // FailedPrecondition, the bytes consumed and the state unchanged. Malformed: DataLoss, the
+  // reader failed and the state unchanged. A state over max_premises is taken as it is (the cap
+  // applies again from the next new premises).
+  absl::Status LoadState(BinaryReader& r);
+
  private:
+  std::string Fingerprint() const;
   struct Premises {
     int64_t start_ms = 0;    // outage start (AD1), valid when has_start
     int64_t restore_ms = 0;  // first restoration, valid when restored

@@ -4,17 +4,42 @@
 #include <cmath>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "rules/format.h"
+#include "rules/state_io.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::rules {
+
+using state_io::GetBool;
+using state_io::GetCount;
+using state_io::GetNonNegative;
+using state_io::GetOptionalTime;
+using state_io::GetTime;
+using state_io::GetTimeMs;
+using state_io::kMaxFingerprint;
+using state_io::kMaxText;
+using state_io::PutBool;
+using state_io::PutCount;
+using state_io::PutOptionalTime;
+using state_io::PutTime;
+
 namespace {
+
+// Scopes in a state: beyond any valid max_scopes a config would set; checked against the
+// configured cap once the settings are known to match.
+constexpr uint64_t kMaxStateScopes = 1 << 24;
 
 // "1,240" for rates of 10 and above (rounded), "2.5" below (integers stay "0", "3").
 std::string FormatRate(double v) {
   if (!std::isfinite(v)) return "?";
+  if (std::fabs(v) >= 1e18) {  // beyond int64 (only from a damaged state): no digit grouping
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+  }
   if (std::fabs(v) < 10 && v != std::round(v)) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -213,6 +238,100 @@ void StormDetector::Publish(const ScopeState& s, EventTime now, FindingBook& boo
   f.figures["ratio"] = has_baseline && baseline > 0 ? s.last_rate / baseline : 0.0;
   f.figures["peak_per_hour"] = s.peak;
   book.Upsert(std::move(f));
+}
+
+// The settings whose change restarts the detector on a reload (Evaluator::Reload): a baseline or
+// an open storm learned under them means something else under others.
+std::string StormDetector::Fingerprint() const {
+  return state_io::Fingerprint()
+      .Pod<uint32_t>(1)  // the fingerprint's own layout
+      .Pod(config_.factor)
+      .Pod(config_.floor_per_hour)
+      .Pod(config_.clear_ratio)
+      .Pod(config_.min_duration_ms)
+      .Pod(config_.baseline_half_life_hours)
+      .Pod(config_.warmup_ms)
+      .Pod<uint64_t>(config_.max_scopes)
+      .Take();
+}
+
+void StormDetector::SaveState(BinaryWriter& w) const {
+  w.String(Fingerprint());
+  w.Pod<uint64_t>(dropped_scopes_);
+  w.Pod<uint64_t>(out_of_order_);
+  // By key, so that one state always gives the same bytes.
+  std::vector<const ScopeState*> order;
+  order.reserve(scopes_.size());
+  for (const auto& [key, s] : scopes_) order.push_back(&s);
+  std::sort(order.begin(), order.end(),
+            [](const ScopeState* a, const ScopeState* b) { return a->scope.key < b->scope.key; });
+  PutCount(w, order.size());
+  for (const ScopeState* s : order) {
+    w.String(s->scope.key);
+    w.Pod<uint8_t>(s->scope.area.value);
+    w.String(s->scope.region);
+    w.String(s->scope.label);
+    w.Pod<double>(s->baseline);
+    PutBool(w, s->warmed_up);
+    w.Pod<int64_t>(s->learned_ms);
+    PutBool(w, s->learned_any);
+    w.Pod<double>(s->threshold);
+    w.Pod<double>(s->last_rate);
+    PutTime(w, s->last_observed);
+    PutBool(w, s->storming);
+    PutOptionalTime(w, s->open_since);
+    PutOptionalTime(w, s->clear_since);
+    w.Pod<double>(s->open_threshold);
+    w.Pod<double>(s->peak);
+    w.String(s->finding_id);
+  }
+}
+
+absl::Status StormDetector::LoadState(BinaryReader& r, size_t area_count) {
+  const std::string fingerprint = r.String(kMaxFingerprint);
+  const auto dropped = r.Pod<uint64_t>();
+  const auto out_of_order = r.Pod<uint64_t>();
+  absl::flat_hash_map<std::string, ScopeState> scopes;
+  const uint64_t n = GetCount(r, kMaxStateScopes);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    ScopeState s;
+    s.scope.key = r.String(kMaxText);
+    s.scope.area = AreaId{r.Pod<uint8_t>()};
+    if (s.scope.area != kUnknownArea && s.scope.area.value >= area_count) r.Fail();
+    s.scope.region = r.String(kMaxText);
+    s.scope.label = r.String(kMaxText);
+    s.baseline = GetNonNegative(r);
+    s.warmed_up = GetBool(r);
+    s.learned_ms = GetTimeMs(r);
+    s.learned_any = GetBool(r);
+    s.threshold = GetNonNegative(r);
+    s.last_rate = GetNonNegative(r);
+    s.last_observed = GetTime(r);
+    s.storming = GetBool(r);
+    s.open_since = GetOptionalTime(r);
+    s.clear_since = GetOptionalTime(r);
+    s.open_threshold = GetNonNegative(r);
+    s.peak = GetNonNegative(r);
+    s.finding_id = r.String(kMaxText);
+    // What Observe and Publish rely on: a storm has its start and its finding; the clearing
+    // count runs only during a storm; keys are unique.
+    if (s.storming && (!s.open_since || s.finding_id.empty())) r.Fail();
+    if (s.clear_since && !s.storming) r.Fail();
+    if (s.learned_ms < 0) r.Fail();
+    if (!r.ok() || !scopes.emplace(s.scope.key, std::move(s)).second) r.Fail();
+  }
+  if (!r.ok()) return absl::DataLossError("storm state: truncated or malformed");
+  if (fingerprint != Fingerprint()) {
+    return absl::FailedPreconditionError("storm state taken under other storm settings");
+  }
+  if (scopes.size() > config_.max_scopes) {
+    r.Fail();
+    return absl::DataLossError("storm state: more scopes than its settings allow");
+  }
+  scopes_ = std::move(scopes);
+  dropped_scopes_ = dropped;
+  out_of_order_ = out_of_order;
+  return absl::OkStatus();
 }
 
 }  // namespace smetsmon::rules

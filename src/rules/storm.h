@@ -39,6 +39,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "base/binary_file.h"
 #include "rules/finding.h"
 #include "smetsmon/types.h"
 
@@ -106,7 +107,18 @@ class StormDetector {
   // Observations older than the scope's previous one (ignored).
   uint64_t out_of_order() const { return out_of_order_; }
 
+  // Every scope's state (baseline, warm-up, open storm) and the counters, for the evaluator's
+  // checkpoint, after a fingerprint of the settings they were learned under.
+  void SaveState(BinaryWriter& w) const;
+  // Replaces the state with what SaveState wrote. Taken under other settings (a changed factor,
+  // floor, clear ratio, duration, half-life, warm-up or scope cap: the ones whose change makes
+  // Evaluator::Reload restart the detector): FailedPrecondition, the bytes consumed and the state
+  // unchanged. Malformed (including a scope area beyond `area_count`, the area table's size):
+  // DataLoss, the reader failed and the state unchanged.
+  absl::Status LoadState(BinaryReader& r, size_t area_count);
+
  private:
+  std::string Fingerprint() const;
   double Threshold(const ScopeState& s) const;
   void Learn(ScopeState& s, int64_t dt_ms, double rate) const;
   void Publish(const ScopeState& s, EventTime now, FindingBook& book) const;

@@ -254,8 +254,8 @@ absl::StatusOr<ReceiverConfig> ReadReceiver(const MapReader& r, const catalog::A
 }
 
 absl::StatusOr<AlertmanagerConfig> ReadAlertmanager(const MapReader& r) {
-  SMETSMON_RETURN_IF_ERROR(
-      r.OnlyKeys({"url", "resend_interval", "connect_timeout", "request_timeout", "tls"}));
+  SMETSMON_RETURN_IF_ERROR(r.OnlyKeys(
+      {"url", "resend_interval", "connect_timeout", "request_timeout", "tls", "state_file"}));
   AlertmanagerConfig c;
   std::string url;
   SMETSMON_RETURN_IF_ERROR(r.Scalar("url", &url));
@@ -268,6 +268,7 @@ absl::StatusOr<AlertmanagerConfig> ReadAlertmanager(const MapReader& r) {
   SMETSMON_RETURN_IF_ERROR(r.Duration("connect_timeout", &c.connect_timeout_ms));
   SMETSMON_RETURN_IF_ERROR(r.Duration("request_timeout", &c.request_timeout_ms));
   SMETSMON_RETURN_IF_ERROR(ReadTls(r, &c.tls));
+  SMETSMON_RETURN_IF_ERROR(r.Scalar("state_file", &c.state_file));
   return c;
 }
 
@@ -427,6 +428,11 @@ absl::StatusOr<WebhookConfig> LoadWebhookConfig(const YAML::Node& section, const
     if (!am.IsMap()) return r.Error("alertmanager", "must be a map (url, resend_interval, ...)");
     SMETSMON_ASSIGN_OR_RETURN(c.alertmanager,
                               ReadAlertmanager(MapReader{file, am, "webhooks.alertmanager"}));
+    // The spool directory is where the daemon keeps delivery state already: without a word
+    // otherwise, what the sink told Alertmanager survives a restart next to it.
+    if (!am["state_file"] && !c.spool_dir.empty()) {
+      c.alertmanager->state_file = c.spool_dir + "/alertmanager.state";
+    }
   }
   if (!c.receivers.empty() && c.spool_dir.empty()) {
     return r.Error("spool_dir", "is required when receivers are configured");

@@ -24,6 +24,9 @@
 //       connect_timeout: 5s
 //       request_timeout: 10s
 //       tls: {verify: true, ca_file: /etc/smetsmon/am-ca.pem}
+//       state_file: /var/lib/smetsmon/webhooks/alertmanager.state  # what it was told (restarts);
+//                                             # default <spool_dir>/alertmanager.state when
+//                                             # spool_dir is set, '' keeps it in memory only
 //
 // Configuration lane: loaded at startup; errors name file, line and field. Immutable afterwards:
 // safe to share between threads. The secret is held in memory only (never written or logged).
@@ -80,6 +83,8 @@ struct AlertmanagerConfig {
   int64_t connect_timeout_ms = 5'000;
   int64_t request_timeout_ms = 10'000;
   TlsConfig tls;
+  // Where the sink keeps what it told Alertmanager across restarts; "" = in memory only.
+  std::string state_file;
 };
 
 struct WebhookConfig {

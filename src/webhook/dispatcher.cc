@@ -5,8 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <tuple>
+#include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/log.h"
 #include "smetsmon/status.h"
 #include "webhook/payload.h"
@@ -17,6 +23,7 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr size_t kRecentlyResolvedCapacity = 4096;
+constexpr char kToldMagic[] = "smetsmon-webhook-told 1";
 constexpr int64_t kMaxIdleWaitMs = 1000;  // the delivery thread looks at the queues this often
 constexpr int64_t kMinIdleWaitMs = 5;
 
@@ -57,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(WebhookConfig con
     }
     lane.tls = *std::move(ctx);
   }
+  d->LoadTold();
   SMETSMON_RETURN_IF_ERROR(d->Reload());
   return d;
 }
@@ -69,16 +77,42 @@ absl::Status Dispatcher::Reload() {
     Log(LogLevel::kWarn, "webhook spool file unreadable, moved to dead/",
         {{"dir", spool_.dir()}, {"file", bad}});
   }
-  // Oldest first, firing before resolved: a later state of a finding supersedes an earlier one
-  // (both can be on disk after a crash between writing the new and deleting the old).
-  std::sort(loaded.pending.begin(), loaded.pending.end(),
-            [](const Notification& a, const Notification& b) {
-              return std::tie(a.created_ms, a.resolved, a.key) <
-                     std::tie(b.created_ms, b.resolved, b.key);
-            });
-  std::lock_guard lock(mu_);
-  size_t restored = 0;
+  // A receiver can have two files of one finding after a crash between writing the newer and
+  // deleting the older (or a request abandoned in flight after a newer state was queued): the
+  // newest stands, resolved after every firing, then by n (not by time: a clock can step back).
+  // The others are deleted, counted as superseded. Files of receivers no longer configured are
+  // all dead-lettered below.
+  const auto older = [](const Notification& a, const Notification& b) {
+    return std::tie(a.resolved, a.firing_number, a.created_ms, a.key) <
+           std::tie(b.resolved, b.firing_number, b.created_ms, b.key);
+  };
+  std::map<std::pair<std::string, std::string>, const Notification*> newest;
+  for (const Notification& n : loaded.pending) {
+    const Notification*& best = newest[{n.receiver, n.finding_id}];
+    if (best == nullptr || older(*best, n)) best = &n;
+  }
+  std::vector<Notification> current;
+  current.reserve(loaded.pending.size());
   for (Notification& n : loaded.pending) {
+    const auto lane = std::find_if(lanes_.begin(), lanes_.end(),
+                                   [&](const Lane& l) { return l.config.name == n.receiver; });
+    if (lane == lanes_.end() || newest.at({n.receiver, n.finding_id}) == &n) {
+      current.push_back(std::move(n));
+      continue;
+    }
+    if (absl::Status s = spool_.Remove(n); !s.ok()) {
+      Log(LogLevel::kError, "webhook spool delete failed", {{"error", s.ToString()}});
+    }
+    ++lane->stats.superseded;
+  }
+  // Queued in the order they were created.
+  std::sort(current.begin(), current.end(), [](const Notification& a, const Notification& b) {
+    return std::tie(a.created_ms, a.key) < std::tie(b.created_ms, b.key);
+  });
+  std::unique_lock lock(mu_);
+  size_t restored = 0;
+  bool told_changed = false;
+  for (Notification& n : current) {
     const auto lane = std::find_if(lanes_.begin(), lanes_.end(),
                                    [&](const Lane& l) { return l.config.name == n.receiver; });
     if (lane == lanes_.end()) {
@@ -92,76 +126,268 @@ absl::Status Dispatcher::Reload() {
       }
       continue;
     }
-    AddLocked(std::move(n), static_cast<size_t>(lane - lanes_.begin()));
+    const size_t lane_index = static_cast<size_t>(lane - lanes_.begin());
+    // A pending notification was queued after told.state was last written if a crash came in
+    // between: it says what the receiver is being told.
+    if (ApplyReloadedLocked(n, lane_index)) told_changed = true;
+    AddLocked(std::move(n), lane_index);
     ++restored;
   }
   if (restored > 0) {
     Log(LogLevel::kInfo, "webhook notifications reloaded from spool",
         {{"dir", spool_.dir()}, {"count", absl::StrCat(items_.size())}});
   }
+  if (told_changed) {
+    const uint64_t version = ++told_version_;
+    const std::vector<StateLine> told = EncodeToldLocked();
+    lock.unlock();
+    // Logged by WriteTold; the next change writes it again.
+    (void)WriteTold(version, told);
+  }
   return absl::OkStatus();
 }
 
-std::string Dispatcher::NewKeyLocked(const std::string& receiver, const rules::Finding& f,
-                                     bool resolved, int64_t now_ms) {
-  // Unique per notification (the sequence number separates equal states at the same
-  // millisecond); stored in the spool so retries and restarts reuse it.
-  return Sha256Hex(absl::StrCat(receiver, "\n", f.id, "\n", resolved ? "resolved" : "firing", "\n",
-                                rules::SeverityName(f.severity), "\n", now_ms, "\n", next_seq_))
+bool Dispatcher::ApplyReloadedLocked(const Notification& n, size_t lane) {
+  if (n.resolved) {
+    if (recently_resolved_.count(n.finding_id) != 0) return false;
+    MarkResolvedLocked(n.finding_id);
+    return true;
+  }
+  if (recently_resolved_.count(n.finding_id) != 0) return false;
+  // A file written before notifications were numbered (0) is at least the first firing.
+  const uint32_t number = std::max<uint32_t>(n.firing_number, 1);
+  const auto severity = static_cast<rules::Severity>(n.priority);
+  auto it = firing_.find(n.finding_id);
+  if (it == firing_.end()) {
+    it = firing_.emplace(n.finding_id, Tracked{severity, std::vector<uint32_t>(lanes_.size())})
+             .first;
+  } else if (it->second.told[lane] >= number) {
+    return false;  // told.state knows it already
+  }
+  // Spooled after told.state was last written: it is the latest news of the finding.
+  it->second.told[lane] = number;
+  it->second.severity = severity;
+  return true;
+}
+
+void Dispatcher::MarkResolvedLocked(const std::string& id) {
+  firing_.erase(id);
+  if (!recently_resolved_.insert(id).second) return;
+  recently_resolved_order_.push_back(id);
+  while (recently_resolved_order_.size() > kRecentlyResolvedCapacity) {
+    recently_resolved_.erase(recently_resolved_order_.front());
+    recently_resolved_order_.pop_front();
+  }
+}
+
+// told.state lines: `firing: <severity> <receiver>=<n>,...|- <finding id>` (n: that receiver's
+// last firing notification of the finding; the id last: it may hold spaces) and
+// `resolved: <finding id>`, oldest first.
+std::vector<StateLine> Dispatcher::EncodeToldLocked() const {
+  std::vector<StateLine> lines;
+  lines.reserve(firing_.size() + recently_resolved_order_.size());
+  for (const auto& [id, t] : firing_) {
+    std::vector<std::string> told;
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      if (t.told[i] > 0) told.push_back(absl::StrCat(lanes_[i].config.name, "=", t.told[i]));
+    }
+    lines.emplace_back("firing",
+                       absl::StrCat(rules::SeverityName(t.severity), " ",
+                                    told.empty() ? "-" : absl::StrJoin(told, ","), " ", id));
+  }
+  for (const std::string& id : recently_resolved_order_) lines.emplace_back("resolved", id);
+  return lines;
+}
+
+void Dispatcher::LoadTold() {
+  const std::string path = absl::StrCat(spool_.dir(), "/", kToldStateFile);
+  absl::StatusOr<std::vector<StateLine>> lines = ReadStateFile(path, kToldMagic);
+  if (absl::IsNotFound(lines.status())) return;  // first start
+  std::map<std::string, Tracked> firing;
+  std::deque<std::string> resolved;
+  size_t unknown_receivers = 0;
+  absl::Status bad = lines.status();
+  for (size_t i = 0; bad.ok() && i < lines->size(); ++i) {
+    const auto& [key, value] = (*lines)[i];
+    if (key == "resolved" && !value.empty()) {
+      resolved.push_back(value);
+      continue;
+    }
+    const std::vector<absl::string_view> parts = absl::StrSplit(value, absl::MaxSplits(' ', 2));
+    Tracked t;
+    if (key != "firing" || parts.size() != 3 || parts[2].empty() ||
+        !ParseSeverity(std::string_view(parts[0].data(), parts[0].size()), &t.severity)) {
+      bad = absl::DataLossError(absl::StrCat("line ", i + 2, ": bad '", key, "' line"));
+      break;
+    }
+    t.told.assign(lanes_.size(), 0);
+    if (parts[1] != "-") {
+      for (absl::string_view entry : absl::StrSplit(parts[1], ',')) {
+        // `<receiver>=<n>`: the last '=' (a receiver's name is free text).
+        const size_t eq = entry.rfind('=');
+        uint32_t number = 0;
+        if (eq == absl::string_view::npos || eq == 0 ||
+            !absl::SimpleAtoi(entry.substr(eq + 1), &number) || number == 0) {
+          bad = absl::DataLossError(absl::StrCat("line ", i + 2, ": bad receiver '", entry, "'"));
+          break;
+        }
+        const absl::string_view name = entry.substr(0, eq);
+        const auto lane = std::find_if(lanes_.begin(), lanes_.end(),
+                                       [&](const Lane& l) { return l.config.name == name; });
+        if (lane == lanes_.end()) {
+          ++unknown_receivers;  // no longer configured: nothing more to tell it
+          continue;
+        }
+        t.told[static_cast<size_t>(lane - lanes_.begin())] = number;
+      }
+    }
+    if (!bad.ok()) break;
+    firing[std::string(parts[2])] = std::move(t);
+  }
+  if (!bad.ok()) {
+    absl::StatusOr<std::string> aside = SetAsideStateFile(path);
+    Log(LogLevel::kWarn,
+        "webhook told state unreadable, set aside: starting as if no receiver had been told",
+        {{"file", path},
+         {"error", std::string(bad.message())},
+         {"moved_to", aside.ok() ? *aside : aside.status().ToString()}});
+    return;
+  }
+  std::lock_guard lock(mu_);
+  firing_ = std::move(firing);
+  for (const std::string& id : resolved) MarkResolvedLocked(id);
+  Log(LogLevel::kInfo, "webhook told state loaded",
+      {{"file", path},
+       {"firing", absl::StrCat(firing_.size())},
+       {"resolved", absl::StrCat(recently_resolved_.size())},
+       {"unknown_receivers", absl::StrCat(unknown_receivers)}});
+}
+
+absl::Status Dispatcher::WriteTold(uint64_t version, const std::vector<StateLine>& lines) {
+  std::lock_guard lock(told_write_mu_);
+  if (version <= told_written_version_.load()) return absl::OkStatus();  // a newer one is out
+  const std::string path = absl::StrCat(spool_.dir(), "/", kToldStateFile);
+  absl::Status s = WriteStateFile(path, kToldMagic, lines);
+  if (!s.ok()) {
+    if (!told_write_failing_) {
+      Log(LogLevel::kError, "webhook told state write failed: a restart may repeat notifications",
+          {{"file", path}, {"error", s.ToString()}});
+    }
+    told_write_failing_ = true;
+    return s;
+  }
+  if (told_write_failing_) {
+    Log(LogLevel::kInfo, "webhook told state written again", {{"file", path}});
+  }
+  told_write_failing_ = false;
+  told_written_version_.store(version);
+  return absl::OkStatus();
+}
+
+std::string IdempotencyKey(const std::string& receiver, const std::string& finding_id,
+                           bool resolved, rules::Severity severity, uint32_t n) {
+  // What the notification is and where it stands in the finding's history, nothing else (no
+  // clock): a replay of the same events from the same told state derives the same key.
+  return Sha256Hex(absl::StrCat(receiver, "\n", finding_id, "\n", resolved ? "resolved" : "firing",
+                                "\n", rules::SeverityName(severity), "\n", n))
       .substr(0, 32);
+}
+
+bool Dispatcher::KeepPendingLocked(const std::string& key) {
+  const auto found = by_key_.find(key);
+  if (found == by_key_.end()) return false;
+  Item& same = items_.at(found->second);
+  if (same.superseded) {
+    // In flight while a newer state was queued, and the finding is back to this state: the newer
+    // one is out of date, this one is current again (and is retried if this attempt fails).
+    Lane& l = lanes_[same.lane];
+    if (auto latest = l.latest_by_finding.find(same.n.finding_id);
+        latest != l.latest_by_finding.end() && latest->second != same.seq) {
+      const uint64_t newer_seq = latest->second;
+      Item& newer = items_.at(newer_seq);  // not in flight: the lane's one request is `same`
+      ++l.stats.superseded;
+      UnqueueLocked(newer);
+      if (absl::Status s = spool_.Remove(newer.n); !s.ok()) {
+        Log(LogLevel::kError, "webhook spool delete failed", {{"error", s.ToString()}});
+      }
+      EraseLocked(newer_seq);
+    }
+    same.superseded = false;
+    l.latest_by_finding[same.n.finding_id] = same.seq;
+  }
+  return true;
 }
 
 absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolved) {
   const int64_t now = clock_.Now().ms;
   absl::Status first_error;
   size_t spooled = 0;
+  uint64_t told_version = 0;
+  std::vector<StateLine> told;
   {
     std::lock_guard lock(mu_);
-    std::vector<size_t> targets;
+    std::vector<std::pair<size_t, uint32_t>> targets;  // (lane, n of the key)
+    bool changed = false;
     if (!resolved) {
       auto it = firing_.find(f.id);
-      if (it != firing_.end() && it->second.severity == f.severity) return size_t{0};
-      recently_resolved_.erase(f.id);
-      if (it == firing_.end()) {
-        it = firing_.emplace(f.id, Tracked{f.severity, std::vector<bool>(lanes_.size())}).first;
-      }
-      Tracked& t = it->second;
-      t.severity = f.severity;
-      for (size_t i = 0; i < lanes_.size(); ++i) {
-        // A receiver already told it is firing hears about the new severity even if it would
-        // no longer match its min_severity: otherwise it would keep the old one forever.
-        if (t.notified[i] || Matches(lanes_[i].config, f, areas_)) {
-          targets.push_back(i);
-          t.notified[i] = true;
+      if (recently_resolved_.count(f.id) != 0) {
+        // One id, one episode: it resolved, and the receivers were told. Firing again can only
+        // be a restored evaluator catching up on events it had seen; paging again would be wrong.
+        ++refires_ignored_;
+        for (Lane& l : lanes_) {
+          if (Matches(l.config, f, areas_)) ++l.stats.refires_ignored;
+        }
+      } else if (it == firing_.end() || it->second.severity != f.severity) {
+        changed = true;
+        if (it == firing_.end()) {
+          it = firing_.emplace(f.id, Tracked{f.severity, std::vector<uint32_t>(lanes_.size())})
+                   .first;
+        }
+        Tracked& t = it->second;
+        t.severity = f.severity;
+        for (size_t i = 0; i < lanes_.size(); ++i) {
+          // A receiver already told it is firing hears about the new severity even if it would
+          // no longer match its min_severity: otherwise it would keep the old one forever.
+          if (t.told[i] > 0 || Matches(lanes_[i].config, f, areas_)) {
+            targets.emplace_back(i, ++t.told[i]);
+          }
+        }
+      } else {
+        // Unchanged. A receiver configured since told.state was written has been told nothing:
+        // it hears of the finding now. (Within one run this never happens: whether a receiver
+        // matches a finding changes only with its severity.)
+        Tracked& t = it->second;
+        for (size_t i = 0; i < lanes_.size(); ++i) {
+          if (t.told[i] == 0 && Matches(lanes_[i].config, f, areas_)) {
+            targets.emplace_back(i, ++t.told[i]);
+            changed = true;
+          }
         }
       }
-    } else {
-      if (recently_resolved_.count(f.id) != 0) return size_t{0};
+    } else if (recently_resolved_.count(f.id) == 0) {
+      changed = true;
       const auto it = firing_.find(f.id);
       for (size_t i = 0; i < lanes_.size(); ++i) {
         if (!lanes_[i].config.send_resolved) continue;
-        const bool told =
-            it != firing_.end() ? it->second.notified[i] : Matches(lanes_[i].config, f, areas_);
-        if (told) targets.push_back(i);
+        const bool was_told =
+            it != firing_.end() ? it->second.told[i] > 0 : Matches(lanes_[i].config, f, areas_);
+        if (was_told) targets.emplace_back(i, 0);  // n = 0: a finding resolves once
       }
-      if (it != firing_.end()) firing_.erase(it);
-      recently_resolved_.insert(f.id);
-      recently_resolved_order_.push_back(f.id);
-      while (recently_resolved_order_.size() > kRecentlyResolvedCapacity) {
-        recently_resolved_.erase(recently_resolved_order_.front());
-        recently_resolved_order_.pop_front();
-      }
+      MarkResolvedLocked(f.id);
     }
-    for (size_t lane : targets) {
+    for (const auto& [lane, number] : targets) {
       const ReceiverConfig& rc = lanes_[lane].config;
+      std::string key = IdempotencyKey(rc.name, f.id, resolved, f.severity, number);
+      if (KeepPendingLocked(key)) continue;
       Notification n;
       n.receiver = rc.name;
       n.finding_id = f.id;
       n.resolved = resolved;
+      n.firing_number = number;
       n.priority = PriorityOf(f.severity);
       n.created_ms = now;
       n.next_attempt_ms = now;
-      n.key = NewKeyLocked(rc.name, f, resolved, now);
+      n.key = std::move(key);
       n.body = BuildAlertmanagerPayload(f, resolved, rc.name, config_.external_url, areas_,
                                         ProcessingTime{now});
       if (absl::Status s = spool_.Save(n); !s.ok()) {
@@ -171,6 +397,18 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
       }
       AddLocked(std::move(n), lane);
       ++spooled;
+    }
+    if (changed) ++told_version_;
+    // Also when an earlier write failed and nothing changed since: retried on every call.
+    if (told_version_ > told_written_version_.load()) {
+      told_version = told_version_;
+      told = EncodeToldLocked();
+    }
+  }
+  // After the spool files: a crash in between leaves notifications the next start recognises.
+  if (told_version != 0) {
+    if (absl::Status s = WriteTold(told_version, told); !s.ok() && first_error.ok()) {
+      first_error = s;
     }
   }
   if (spooled > 0 && running_.load()) asio::post(*io_, [] {});  // wake the delivery thread
@@ -190,7 +428,7 @@ void Dispatcher::AddLocked(Notification n, size_t lane) {
       if (absl::Status s = spool_.Remove(old.n); !s.ok()) {
         Log(LogLevel::kError, "webhook spool delete failed", {{"error", s.ToString()}});
       }
-      items_.erase(old.seq);
+      EraseLocked(old.seq);
     }
   }
   Item item;
@@ -198,6 +436,7 @@ void Dispatcher::AddLocked(Notification n, size_t lane) {
   item.lane = lane;
   item.n = std::move(n);
   l.latest_by_finding[item.n.finding_id] = item.seq;
+  by_key_[item.n.key] = item.seq;
   QueueLocked(item);
   const uint64_t seq = item.seq;
   items_.emplace(seq, std::move(item));
@@ -218,6 +457,9 @@ void Dispatcher::EraseLocked(uint64_t seq) {
   if (auto latest = l.latest_by_finding.find(it->second.n.finding_id);
       latest != l.latest_by_finding.end() && latest->second == seq) {
     l.latest_by_finding.erase(latest);
+  }
+  if (auto key = by_key_.find(it->second.n.key); key != by_key_.end() && key->second == seq) {
+    by_key_.erase(key);
   }
   items_.erase(it);
 }
@@ -462,6 +704,11 @@ std::vector<ReceiverStats> Dispatcher::Stats() const {
 size_t Dispatcher::pending() const {
   std::lock_guard lock(mu_);
   return items_.size();
+}
+
+uint64_t Dispatcher::refires_ignored() const {
+  std::lock_guard lock(mu_);
+  return refires_ignored_;
 }
 
 }  // namespace smetsmon::webhook

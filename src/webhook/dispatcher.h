@@ -6,13 +6,59 @@
 //
 // Per request: `Content-Type: application/json`, `X-Smetsmon-Signature: sha256=<hex HMAC-SHA256
 // of the body with the receiver's secret>`, `X-Smetsmon-Timestamp: <unix seconds of the
-// attempt>`, `Idempotency-Key: <32 hex, the same on every retry and after a restart>`,
-// `X-Smetsmon-Attempt: <1, 2, ...>`. The body is fixed when the notification is spooled, so a
-// retry is byte-for-byte the same request; a receiver dedupes on the key.
+// attempt>`, `Idempotency-Key: <32 hex>`, `X-Smetsmon-Attempt: <1, 2, ...>`. The body is fixed
+// when the notification is spooled, so a retry is byte-for-byte the same request.
 // Outcomes: 2xx delivered; 5xx, 408, 429 (Retry-After honoured), connection errors and timeouts
 // are retried with exponential backoff and jitter; any other status is a rejection (no retry,
 // dead-lettered). A notification older than max_age is dead-lettered. Both log a warn line
 // naming the receiver and are counted.
+//
+// Idempotency-Key: IdempotencyKey(receiver, finding id, firing/resolved, severity, n), never
+// from a clock. n numbers the firing notifications of one finding to one receiver: 1 when it
+// opens (or when a receiver starts matching it), then +1 at each severity change, so a finding
+// whose severity flips (warning -> critical -> warning -> critical, as a storm or DNO flood rate
+// moves around its threshold) gives 4 distinct keys and a receiver that drops seen keys misses
+// none of them. A resolved notification has n = 0, a fixed marker: a finding resolves once (one
+// id, one episode, see below), so (receiver, id, resolved) already names one notification, and it
+// is sent to receivers whose count is unknown (told.state lost) with the same key. n is kept per
+// finding per receiver in told.state, so the numbering continues after a restart, and the same
+// traffic replayed from the same told state (or from none) yields the same keys. A retry is the
+// same spooled notification: the same key, byte-for-byte the same body.
+// One key is one notification: the spool file is named after it (`<key>.ntf`), and a
+// notification whose key is already pending is not spooled again (the pending one, with its
+// attempts and backoff, stands for it). The told n is never behind a pending file's (Create
+// raises it), so with numbered keys this is a safeguard: it matters only when what was told is
+// forgotten while a notification is pending (say a resolved id pushed out of the last 4096).
+//
+// What each receiver was told survives a restart: `<spool_dir>/told.state` (state_file.h:
+// written atomically, checksummed) holds the findings told firing (severity, and for each
+// receiver told, by name, the n of its last firing notification) and the ids recently resolved
+// (the last 4096, in order). It is rewritten after the notifications of a change are spooled (so
+// a crash in between leaves a spooled notification the restarted dispatcher recognises, with its
+// n, never a receiver told nothing) and loaded by Create; pending spool files are applied on top
+// of it (a pending n above the told one raises it). When a receiver has two pending files of one
+// finding (a crash between writing the newer and deleting the older), the newest (resolved, else
+// the highest n) stands and the others are deleted, counted as superseded. A file that cannot
+// be read is logged, renamed to `told.state.corrupt` and the dispatcher starts as if nothing had
+// been told (numbering starts again at 1: the same keys as the first run's, for the same news).
+// Receivers no longer configured are dropped from it; a new receiver has been told nothing.
+//
+// After a crash: the daemon restores its last checkpoint (written every `checkpoint.interval`,
+// 30 s by default) and re-reads the events since, and the rules re-derive the same transitions.
+// told.state is always the latest (never rolled back to the checkpoint), so re-derived states the
+// receivers were told are no-ops: an open finding at the severity told is not sent again, a
+// resolved one is not sent again. Except severity changes: those that happened between the
+// checkpoint and the crash are sent again, with new keys (higher n), so receivers get them twice,
+// and a finding whose told severity differs from the checkpoint's is first sent at the checkpoint's
+// severity, then at the later ones again as the events are re-read (warning at the checkpoint,
+// critical before the crash: the receiver hears warning, then critical, again). The last
+// notification always carries the current severity.
+//
+// A finding id names one episode ("<kind>:<scope>:<start>"): once resolved it never fires
+// again. Enqueue(f, resolved=false) for an id resolved earlier is ignored (counted in
+// refires_ignored, and per receiver it matches in ReceiverStats): after a restart the restored
+// evaluator can hold a finding open for a while that was closed, and notified, before the
+// restart, until the re-read events close it again.
 //
 // Order: each receiver's queue is ordered by (priority, next attempt time): critical findings go
 // before warnings before info, and an item waiting out its backoff never holds back a ready one.
@@ -23,9 +69,11 @@
 //
 // Time domain: processing time from the Clock seam (enqueue time, backoff, max age, breaker);
 // payload times are the finding's event times. Network timeouts are real steady-clock timers.
-// Thread-safety: Enqueue and Stats may be called from any thread. Pump is for tests and must not
-// be mixed with Start; Start/Stop from the owning thread. Destroying the dispatcher stops the
-// delivery thread; whatever is pending stays in the spool and is reloaded by the next Create.
+// Keys and the told state do not depend on time, only on the sequence of states enqueued.
+// Thread-safety: Enqueue, Stats, pending and refires_ignored may be called from any thread. Pump
+// is for tests and must not be mixed with Start; Start/Stop from the owning thread. Destroying
+// the dispatcher stops the delivery thread; whatever is pending stays in the spool and is
+// reloaded by the next Create.
 #pragma once
 
 #include <atomic>
@@ -36,6 +84,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +97,7 @@
 #include "webhook/config.h"
 #include "webhook/http_client.h"
 #include "webhook/spool.h"
+#include "webhook/state_file.h"
 
 namespace boost::asio {
 class io_context;
@@ -67,12 +117,24 @@ struct ReceiverStats {
   double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
   CircuitState circuit = CircuitState::kClosed;
   uint64_t circuit_opened = 0;  // times the breaker opened
+  // Firing calls for a finding already resolved that matched this receiver (not sent).
+  uint64_t refires_ignored = 0;
 };
+
+// The Idempotency-Key of a notification: the first 32 hex digits of SHA-256 over receiver,
+// finding id, "firing" or "resolved", the severity name and `n`: the number of this firing
+// notification of the finding to the receiver (1, 2, ...), 0 for a resolved one (see above).
+std::string IdempotencyKey(const std::string& receiver, const std::string& finding_id,
+                           bool resolved, rules::Severity severity, uint32_t n);
+
+// What the receivers were told, in the spool directory (see above).
+inline constexpr char kToldStateFile[] = "told.state";
 
 class Dispatcher {
  public:
-  // Opens (creates) the spool, reloads what is pending there, and prepares TLS contexts. A
-  // pending file for a receiver no longer configured is dead-lettered with a log line.
+  // Opens (creates) the spool, loads told.state, reloads what is pending in the spool, and
+  // prepares TLS contexts. A pending file for a receiver no longer configured is dead-lettered
+  // with a log line; an unreadable told.state is set aside with one.
   // `areas` is copied; `clock` must outlive the dispatcher.
   static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(WebhookConfig config,
                                                             const catalog::AreaTable& areas,
@@ -82,11 +144,12 @@ class Dispatcher {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   // A finding's state: call with every open finding (resolved=false) and once with each closed
-  // one (resolved=true); repeated calls without a change are no-ops. One notification is spooled
-  // per matching receiver when the finding opens, when its severity changes, and when it closes
-  // (to the receivers told it was firing, if they want resolved ones). Returns how many were
-  // spooled; an error means a spool file could not be written (the notifications are still
-  // queued in memory but would not survive a restart).
+  // one (resolved=true); repeated calls without a change are no-ops, and so is a firing call for
+  // a finding already resolved. One notification is spooled per matching receiver when the
+  // finding opens, when its severity changes, and when it closes (to the receivers told it was
+  // firing, if they want resolved ones), unless a notification with the same key is pending.
+  // Returns how many were spooled; an error means a spool file or told.state could not be
+  // written (the notifications are still queued in memory but would not survive a restart).
   absl::StatusOr<size_t> Enqueue(const rules::Finding& finding, bool resolved);
 
   // One synchronous delivery round (tests, or a caller's own loop): dead-letters what is past
@@ -100,6 +163,9 @@ class Dispatcher {
 
   std::vector<ReceiverStats> Stats() const;
   size_t pending() const;
+  // Firing calls ignored because the finding had resolved already (all receivers; the per
+  // receiver count is in Stats).
+  uint64_t refires_ignored() const;
   const WebhookConfig& config() const { return config_; }
 
  private:
@@ -122,7 +188,8 @@ class Dispatcher {
   };
   struct Tracked {  // a finding seen firing: its severity and who was told
     rules::Severity severity = rules::Severity::kInfo;
-    std::vector<bool> notified;  // by lane
+    // By lane: n of the last firing notification spooled to that receiver; 0: told nothing.
+    std::vector<uint32_t> told;
   };
   struct Job {
     size_t lane;
@@ -144,8 +211,17 @@ class Dispatcher {
   void OnResult(size_t lane, uint64_t seq, HttpResult result);
   int64_t NextWakeMsLocked(int64_t now_ms) const;
   void RunLoop();
-  std::string NewKeyLocked(const std::string& receiver, const rules::Finding& f, bool resolved,
-                           int64_t now_ms);
+  // Under mu_: true when a notification with `key` is pending (then it stands for the new one;
+  // one that was superseded while in flight becomes the finding's current notification again).
+  bool KeepPendingLocked(const std::string& key);
+  // Under mu_: records `id` as resolved (no longer firing, in the bounded recent list).
+  void MarkResolvedLocked(const std::string& id);
+  // Under mu_: a reloaded notification's part in what was told; true when it changed anything.
+  bool ApplyReloadedLocked(const Notification& n, size_t lane);
+  // told.state: read at Create (before the spool), encoded under mu_, written outside it.
+  void LoadTold();
+  std::vector<StateLine> EncodeToldLocked() const;
+  absl::Status WriteTold(uint64_t version, const std::vector<StateLine>& lines);
 
   const WebhookConfig config_;
   const catalog::AreaTable areas_;
@@ -155,11 +231,18 @@ class Dispatcher {
   mutable std::mutex mu_;  // guards everything below except the io_context
   std::vector<Lane> lanes_;
   std::unordered_map<uint64_t, Item> items_;
+  std::unordered_map<std::string, uint64_t> by_key_;  // key -> seq: one item (and file) per key
   std::map<std::string, Tracked> firing_;
   std::set<std::string> recently_resolved_;
-  std::deque<std::string> recently_resolved_order_;
+  std::deque<std::string> recently_resolved_order_;  // oldest first
   uint64_t next_seq_ = 1;
-  size_t in_flight_ = 0;  // touched only on the delivery (io) thread
+  uint64_t refires_ignored_ = 0;
+  uint64_t told_version_ = 0;  // bumped on each change of firing_ / recently_resolved_
+
+  std::mutex told_write_mu_;  // serialises told.state writes; taken without mu_ held
+  std::atomic<uint64_t> told_written_version_{0};
+  bool told_write_failing_ = false;  // under told_write_mu_: log a failing disk once
+  size_t in_flight_ = 0;             // touched only on the delivery (io) thread
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "smetsmon/status.h"
+#include "webhook/state_file.h"
 
 namespace smetsmon::webhook {
 namespace {
@@ -26,15 +27,6 @@ constexpr size_t kMaxFileBytes = 16 << 20;
 
 absl::Status Errno(const char* what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open directory", dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("fsync directory", dir);
-  return absl::OkStatus();
 }
 
 bool IsKey(std::string_view key) {
@@ -57,6 +49,7 @@ std::string EncodeNotification(const Notification& n, std::string_view dead_reas
   absl::StrAppend(&out, "receiver: ", n.receiver, "\n");
   absl::StrAppend(&out, "finding: ", n.finding_id, "\n");
   absl::StrAppend(&out, "status: ", n.resolved ? "resolved" : "firing", "\n");
+  absl::StrAppend(&out, "firing_number: ", n.firing_number, "\n");
   absl::StrAppend(&out, "priority: ", n.priority, "\n");
   absl::StrAppend(&out, "created_ms: ", n.created_ms, "\n");
   absl::StrAppend(&out, "next_attempt_ms: ", n.next_attempt_ms, "\n");
@@ -107,6 +100,8 @@ absl::StatusOr<Notification> DecodeNotification(std::string_view text) {
       ok = v == "firing" || v == "resolved";
       n.resolved = v == "resolved";
       seen |= 4;
+    } else if (k == "firing_number") {  // optional: absent in files written before it
+      ok = ParseInt(v, &n.firing_number);
     } else if (k == "priority") {
       ok = ParseInt(v, &n.priority) && n.priority >= 0 && n.priority <= 2;
       seen |= 8;
@@ -162,45 +157,9 @@ std::string Spool::DeadPath(const Notification& n) const {
   return absl::StrCat(dir_, "/dead/", n.key, kSuffix);
 }
 
-absl::Status Spool::WriteAtomically(const std::string& dir, const std::string& name,
-                                    const std::string& content) const {
-  const std::string tmp = absl::StrCat(dir, "/.", name, ".tmp");
-  const std::string final_path = absl::StrCat(dir, "/", name);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("create", tmp);
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t w = ::write(fd, content.data() + done, content.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = Errno("write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status s = Errno("fsync", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Errno("close", tmp);
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    absl::Status s = Errno("rename", tmp);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return FsyncDir(dir);
-}
-
 absl::Status Spool::Save(const Notification& n) const {
   SMETSMON_CHECK(IsKey(n.key));
-  return WriteAtomically(dir_, absl::StrCat(n.key, kSuffix), EncodeNotification(n));
+  return WriteFileAtomically(dir_, absl::StrCat(n.key, kSuffix), EncodeNotification(n));
 }
 
 absl::Status Spool::Remove(const Notification& n) const {
@@ -210,8 +169,14 @@ absl::Status Spool::Remove(const Notification& n) const {
 }
 
 absl::Status Spool::DeadLetter(const Notification& n, std::string_view reason) const {
-  SMETSMON_RETURN_IF_ERROR(WriteAtomically(
-      absl::StrCat(dir_, "/dead"), absl::StrCat(n.key, kSuffix), EncodeNotification(n, reason)));
+  // Keys name notifications, not attempts: the same notification can be dead-lettered again
+  // (spooled anew after a restart, say). Each dead letter keeps a file of its own.
+  const std::string dead_dir = absl::StrCat(dir_, "/dead");
+  std::string name = absl::StrCat(n.key, kSuffix);
+  for (int i = 1; ::access(absl::StrCat(dead_dir, "/", name).c_str(), F_OK) == 0; ++i) {
+    name = absl::StrCat(n.key, ".", i, kSuffix);
+  }
+  SMETSMON_RETURN_IF_ERROR(WriteFileAtomically(dead_dir, name, EncodeNotification(n, reason)));
   return Remove(n);
 }
 

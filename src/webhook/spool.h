@@ -1,15 +1,29 @@
 // The durable queue behind webhook delivery: one file per pending notification in `spool_dir`,
 // so nothing pending is lost across a restart or a crash.
 //
-// A file is written to a temporary name, fsync'ed, renamed into place and the directory fsync'ed;
-// it is deleted once delivered. Notifications past their max age or rejected by the receiver go
-// to `spool_dir/dead/` (with the reason) for an operator to inspect; nothing removes them there.
+// A pending file is named after the notification's Idempotency-Key (`<key>.ntf`). The key is
+// derived from what the notification says and where it stands in its finding's history
+// (receiver, finding, status, severity, and n: the number of the firing notification of that
+// finding to that receiver, 0 for resolved; see IdempotencyKey in dispatcher.h). It never comes
+// from a clock: a severity that flips back and forth gets a new key each time (n grows), and a
+// replay of the same traffic from the same told state gets the same keys. One file stands for one
+// notification and the dispatcher keeps at most one pending notification per key. A file is
+// written atomically (state_file.h: temporary name, fsync, rename, fsync of the directory) and
+// deleted once delivered. n is in the file (`firing_number`), so a restarted dispatcher knows how
+// far the numbering had gone even when the notification was spooled after told.state was last
+// written; a file without the line (written before n existed) reads as 0.
+// Notifications past their max age or rejected by the receiver go to `spool_dir/dead/` (with the
+// reason) for an operator to inspect; nothing removes them there. A notification dead-lettered
+// again under the same key gets `<key>.1.ntf`, `<key>.2.ntf`, ... so no dead letter is replaced.
+// The dispatcher keeps its `told.state` (what each receiver was told, with each finding's n per
+// receiver) in the same directory; Load reads `*.ntf` files only.
 // File format (text header, blank line, body of exactly body_length bytes):
 //
 //   smetsmon-webhook-spool 1
 //   receiver: ukpn
 //   finding: power_outage:area=Eastern:1709287200000
 //   status: firing
+//   firing_number: 1                   (n of the key; 0 when resolved)
 //   priority: 2
 //   created_ms: 1709287260000
 //   next_attempt_ms: 1709287261000
@@ -39,6 +53,7 @@ struct Notification {
   std::string receiver;         // ReceiverConfig::name
   std::string finding_id;       // the finding it reports
   bool resolved = false;        // "resolved" or "firing"
+  uint32_t firing_number = 0;   // n of the key: 1, 2, ... per firing; 0 when resolved
   int priority = 0;             // the finding's severity: 2 critical, 1 warning, 0 info
   int64_t created_ms = 0;       // processing time it was enqueued (max age counts from here)
   int64_t next_attempt_ms = 0;  // not sent before this
@@ -59,7 +74,8 @@ class Spool {
   absl::Status Save(const Notification& n) const;
   // Deletes the pending file of `n` (no error when already gone).
   absl::Status Remove(const Notification& n) const;
-  // Writes `n` with `reason` to dead/ and deletes its pending file.
+  // Writes `n` with `reason` to dead/ (under a name of its own, see above) and deletes its
+  // pending file.
   absl::Status DeadLetter(const Notification& n, std::string_view reason) const;
 
   struct Loaded {
@@ -72,12 +88,11 @@ class Spool {
 
   const std::string& dir() const { return dir_; }
   std::string PendingPath(const Notification& n) const;
+  // Where the first dead letter of `n`'s key goes.
   std::string DeadPath(const Notification& n) const;
 
  private:
   explicit Spool(std::string dir) : dir_(std::move(dir)) {}
-  absl::Status WriteAtomically(const std::string& dir, const std::string& name,
-                               const std::string& content) const;
 
   std::string dir_;
 };

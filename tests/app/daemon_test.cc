@@ -40,8 +40,8 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   settings->engine.dedup_horizon_ms = 7 * kMsPerDay;
   settings->http_bearer_token = "s3cret";
   settings->inventory_path = inventory;
-  settings->snapshot_path = testing::TempPath("state.snap");
-  std::filesystem::remove(settings->snapshot_path);
+  settings->checkpoint_path = testing::TempPath("state.snap");
+  std::filesystem::remove(settings->checkpoint_path);
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
@@ -111,7 +111,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   EXPECT_NE(metrics_text.find("smetsmon_kafka_consumer_lag_messages{partition=\"0\"} 0"),
             std::string::npos)
       << metrics_text;
-  EXPECT_TRUE(std::filesystem::exists(settings->snapshot_path));
+  EXPECT_TRUE(std::filesystem::exists(settings->checkpoint_path));
 
   // The rules: the API answers, and the metrics carry the Go/No-Go and findings (bounded labels).
   EXPECT_NE(findings.find("\"open\":["), std::string::npos) << findings;

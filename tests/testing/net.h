@@ -130,13 +130,25 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   bool started() const { return pid_ > 0; }
-  // Sends `sig` and reaps the process (SIGKILL: a crash, nothing flushed or cleaned up).
-  void Kill(int sig) {
-    if (pid_ <= 0) return;
+  // Sends `sig` and reaps the process (SIGKILL: a crash, nothing flushed or cleaned up);
+  // returns its wait status (-1 when there was none).
+  int Kill(int sig) {
+    if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    return status;
+  }
+  // True while the process runs (reaps it once it has exited).
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
   }
 
  private:

@@ -1,11 +1,17 @@
 // The Alertmanager sink against a loopback receiver standing in for Alertmanager's
 // /api/v2/alerts: what it posts (postable alerts with the webhook payload's labels), when (at
 // once on a change, else each resend interval), resolved notices once with the finding's end,
-// and retries after a failure. Time is the test's: Update takes `now`.
+// and retries after a failure; what it told Alertmanager surviving a restart through its state
+// file. Time is the test's: Update takes `now`.
 #include "webhook/alertmanager_sink.h"
 
 #include <boost/asio/io_context.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <yaml-cpp/yaml.h>
@@ -33,9 +39,21 @@ class AlertmanagerSinkTest : public ::testing::Test {
     ASSERT_TRUE(url.ok());
     config_.url = *url;
     config_.resend_interval_ms = kResendMs;
+    Restart();
+  }
+
+  // A new sink from config_ (the old one's state is only what its state file holds, if any).
+  void Restart() {
+    sink_.reset();
     auto sink = AlertmanagerSink::Create(config_, "http://smetsmon.test:9477", areas_, io_);
     ASSERT_TRUE(sink.ok()) << sink.status();
     sink_ = std::move(*sink);
+  }
+
+  // Keeps state in a fresh directory's `am.state`.
+  void UseStateFile() {
+    config_.state_file = testing::FreshDir("am-state") + "/state/am.state";  // dir made by Create
+    Restart();
   }
 
   // Runs Update and, when it started a request, the io_context until the answer is handled.
@@ -174,6 +192,151 @@ TEST_F(AlertmanagerSinkTest, FailureIsRetriedAtTheNextUpdateAndKeepsResolvedNoti
   EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
   EXPECT_EQ(sink_->stats().pending_resolved, 0u);
   EXPECT_EQ(sink_->stats().posts_ok, 2u);
+}
+
+TEST_F(AlertmanagerSinkTest, AResolvedFindingIsNeverSentAsFiringAgain) {
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  ASSERT_TRUE(Update({a}, {}, kT0));
+  rules::Finding closed = a;
+  closed.end = EventTime{a.start.ms + 600'000};
+  ASSERT_TRUE(Update({}, {closed}, ProcessingTime{kT0.ms + 1'000}));
+  // The evaluator lists it open again (a restored one catching up): nothing is sent, not even
+  // when the resend interval is due.
+  EXPECT_FALSE(Update({a}, {}, ProcessingTime{kT0.ms + 2'000}));
+  EXPECT_FALSE(Update({a}, {}, ProcessingTime{kT0.ms + 2'000 + kResendMs}));
+  EXPECT_EQ(receiver_.count(), 2u);
+  EXPECT_EQ(sink_->stats().refires_ignored, 2u);
+  EXPECT_EQ(sink_->stats().firing, 0u);
+}
+
+// Told firing, then the daemon stops; the finding closes while it is down. The restarted sink
+// holds what it had told (a finding merely absent proves nothing yet: the evaluator may not have
+// re-read that far) and sends the resolved once the evaluator lists the finding closed.
+TEST_F(AlertmanagerSinkTest, RestartSendsTheResolvedOfAFindingClosedWhileDown) {
+  UseStateFile();
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  const rules::Finding b = testing::AreaFinding(areas_, "power_outage:b:1", 14);
+  ASSERT_TRUE(Update({a, b}, {}, kT0));
+  Restart();
+  EXPECT_EQ(sink_->stats().held, 2u);
+  ASSERT_TRUE(Update({b}, {}, ProcessingTime{kT0.ms + 5 * kMsPerMinute}));
+  auto alerts = LastAlerts();
+  EXPECT_EQ(alerts.size(), 1u);  // b firing; a neither re-sent nor resolved yet
+  EXPECT_EQ(alerts.count(b.id), 1u);
+  EXPECT_EQ(sink_->stats().held, 1u);
+  rules::Finding closed = a;
+  closed.end = EventTime{a.start.ms + 42 * kMsPerMinute};
+  ASSERT_TRUE(Update({b}, {closed}, ProcessingTime{kT0.ms + 6 * kMsPerMinute}));
+  alerts = LastAlerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
+  EXPECT_EQ(alerts.at(a.id)["labels"]["area"].string, areas_.area(a.area).name);
+  EXPECT_EQ(alerts.at(a.id)["annotations"]["description"].string, a.explanation);
+  EXPECT_EQ(sink_->stats().held, 0u);
+  EXPECT_EQ(sink_->stats().resolved_sent, 1u);
+}
+
+// Resolved and delivered before a restart: the restarted sink, given the finding open (restored
+// evaluator) and then closed again, sends neither.
+TEST_F(AlertmanagerSinkTest, RestartDoesNotResendAResolvedFinding) {
+  UseStateFile();
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  ASSERT_TRUE(Update({a}, {}, kT0));
+  rules::Finding closed = a;
+  closed.end = EventTime{a.start.ms + 600'000};
+  ASSERT_TRUE(Update({}, {closed}, ProcessingTime{kT0.ms + 1'000}));
+  ASSERT_EQ(receiver_.count(), 2u);
+  Restart();
+  EXPECT_FALSE(Update({a}, {}, ProcessingTime{kT0.ms + 5 * kMsPerMinute}));
+  EXPECT_FALSE(Update({}, {closed}, ProcessingTime{kT0.ms + 6 * kMsPerMinute}));
+  EXPECT_EQ(receiver_.count(), 2u);
+  EXPECT_EQ(sink_->stats().refires_ignored, 1u);
+}
+
+TEST_F(AlertmanagerSinkTest, ResolvedNoticeNotYetDeliveredSurvivesARestart) {
+  UseStateFile();
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  ASSERT_TRUE(Update({a}, {}, kT0));
+  receiver_.set_handler(
+      [](const testing::ReceivedRequest&) { return testing::Reply::Status(503); });
+  rules::Finding closed = a;
+  closed.end = EventTime{a.start.ms + 600'000};
+  ASSERT_TRUE(Update({}, {closed}, ProcessingTime{kT0.ms + 1'000}));
+  ASSERT_EQ(sink_->stats().pending_resolved, 1u);
+  Restart();
+  receiver_.set_handler({});
+  EXPECT_EQ(sink_->stats().pending_resolved, 1u);
+  ASSERT_TRUE(Update({}, {}, ProcessingTime{kT0.ms + 2'000}));
+  const auto alerts = LastAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts.at(a.id)["endsAt"].string, FormatRfc3339Utc(closed.end->ms));
+  EXPECT_EQ(sink_->stats().pending_resolved, 0u);
+  EXPECT_FALSE(Update({a}, {closed}, ProcessingTime{kT0.ms + 3'000}));  // and never again
+}
+
+// A finding restored as firing that the evaluator never mentions again is forgotten after a day
+// (Alertmanager expired it at its last endsAt), without a resolved notice of our making.
+TEST_F(AlertmanagerSinkTest, RestoredFindingNeverSeenAgainIsForgottenAfterADay) {
+  UseStateFile();
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  ASSERT_TRUE(Update({a}, {}, kT0));
+  Restart();
+  EXPECT_FALSE(Update({}, {}, ProcessingTime{kT0.ms + kMsPerMinute}));
+  EXPECT_EQ(sink_->stats().held, 1u);
+  EXPECT_FALSE(Update({}, {}, ProcessingTime{kT0.ms + kMsPerMinute + 24 * kMsPerHour}));
+  EXPECT_EQ(sink_->stats().held, 0u);
+  EXPECT_EQ(receiver_.count(), 1u);
+  Restart();  // and the file says so
+  EXPECT_EQ(sink_->stats().held, 0u);
+}
+
+TEST_F(AlertmanagerSinkTest, CorruptStateFileIsSetAsideAndTheSinkStartsEmpty) {
+  UseStateFile();
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  ASSERT_TRUE(Update({a}, {}, kT0));
+  rules::Finding closed = a;
+  closed.end = EventTime{a.start.ms + 600'000};
+  ASSERT_TRUE(Update({}, {closed}, ProcessingTime{kT0.ms + 1'000}));  // resolved: in the file
+  std::string text;
+  {
+    std::ifstream in(config_.state_file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_NE(text.find("resolved: " + a.id), std::string::npos);
+  text.resize(text.size() - 5);  // the checksum line cut short, as by a torn write
+  smetsmon::testing::WriteFile(config_.state_file, text);
+  ::testing::internal::CaptureStderr();
+  Restart();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, ::testing::HasSubstr("level=warn"));
+  EXPECT_THAT(log, ::testing::HasSubstr("state file unreadable"));
+  EXPECT_TRUE(std::filesystem::exists(config_.state_file + ".corrupt"));
+  // Nothing remembered: the finding it had resolved is firing news again.
+  EXPECT_TRUE(Update({a}, {}, ProcessingTime{kT0.ms + 2'000}));
+  EXPECT_EQ(LastAlerts().count(a.id), 1u);
+}
+
+TEST(AlertmanagerConfigTest, StateFileDefaultsToTheSpoolDir) {
+  const catalog::AreaTable areas = testing::LoadAreas();
+  auto c = LoadWebhookConfig(
+      YAML::Load("spool_dir: /var/lib/x\nalertmanager: {url: 'http://127.0.0.1:9093'}"),
+      "smetsmon.yaml", areas);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alertmanager->state_file, "/var/lib/x/alertmanager.state");
+  c = LoadWebhookConfig(YAML::Load("spool_dir: /var/lib/x\n"
+                                   "alertmanager: {url: 'http://127.0.0.1:9093', state_file: ''}"),
+                        "smetsmon.yaml", areas);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alertmanager->state_file, "");  // in memory only
+  c = LoadWebhookConfig(YAML::Load("alertmanager: {url: 'http://127.0.0.1:9093', "
+                                   "state_file: /tmp/am.state}"),
+                        "smetsmon.yaml", areas);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alertmanager->state_file, "/tmp/am.state");
+  c = LoadWebhookConfig(YAML::Load("alertmanager: {url: 'http://127.0.0.1:9093'}"), "smetsmon.yaml",
+                        areas);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alertmanager->state_file, "");  // no spool_dir: in memory only
 }
 
 TEST(AlertmanagerConfigTest, ReadsTheSectionAndRejectsMistakes) {

@@ -1,7 +1,13 @@
 #include "webhook/dispatcher.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -73,6 +79,25 @@ class DispatcherTest : public ::testing::Test {
   static std::string StatusOf(const testing::ReceivedRequest& r) {
     auto j = testing::JsonParser::Parse(r.body);
     return j ? (*j)["status"].string : "";
+  }
+  static std::string SeverityOf(const testing::ReceivedRequest& r) {
+    auto j = testing::JsonParser::Parse(r.body);
+    return j ? (*j)["alerts"][0]["labels"]["severity"].string : "";
+  }
+  std::string ToldStatePath() const { return spool_dir_ + "/" + kToldStateFile; }
+  static std::vector<std::string> KeysOf(const std::vector<testing::ReceivedRequest>& reqs) {
+    std::vector<std::string> keys;
+    for (const auto& r : reqs) keys.push_back(r.Header("idempotency-key"));
+    return keys;
+  }
+  // Enqueues `f` at each severity of `path` in turn, each delivered before the next.
+  void Walk(Dispatcher& d, rules::Finding& f, const std::vector<rules::Severity>& path) {
+    for (rules::Severity s : path) {
+      f.severity = s;
+      ASSERT_EQ(*d.Enqueue(f, false), 1u) << rules::SeverityName(s);
+      ASSERT_EQ(d.Pump(), 1u);
+      clock_.Advance(kMsPerMinute);
+    }
   }
 
   catalog::AreaTable areas_ = testing::LoadAreas();
@@ -503,6 +528,368 @@ TEST_F(DispatcherTest, OnTheDeliveryThreadAHangingReceiverDoesNotDelayAnother) {
   d->Stop();  // abandons the hanging request: it stays in the spool
   EXPECT_EQ(StatsOf(*d, "slow").queue_depth, 3u);
 }
+
+// The key says what the notification is (receiver, finding, status, severity, and n: which
+// firing notification of the finding to that receiver it is), never when it was made, so a
+// replay of the same events gives a receiver the same key for the same news.
+TEST_F(DispatcherTest, KeysAreDerivedFromTheNotificationNotTheClock) {
+  rules::Finding f = Outage("power_outage:area=Eastern:key", rules::Severity::kWarning);
+  for (int run = 0; run < 2; ++run) {
+    spool_dir_ = testing::FreshDir("spool-key-" + std::to_string(run));  // nothing carried over
+    auto d = Make(OneReceiver());
+    f.end.reset();
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    ASSERT_EQ(d->Pump(), 1u);
+    clock_.Advance(3 * kMsPerMinute + 7);
+    f.end = EventTime{f.start.ms + 600'000};
+    ASSERT_EQ(*d->Enqueue(f, true), 1u);
+    ASSERT_EQ(d->Pump(), 1u);
+    clock_.Advance(5 * kMsPerHour + 11);  // the second instance runs at other times
+  }
+  const auto reqs = receiver_.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_NE(reqs[0].Header("x-smetsmon-timestamp"), reqs[2].Header("x-smetsmon-timestamp"));
+  EXPECT_EQ(reqs[0].Header("idempotency-key"), reqs[2].Header("idempotency-key"));  // firing
+  EXPECT_EQ(reqs[1].Header("idempotency-key"), reqs[3].Header("idempotency-key"));  // resolved
+  EXPECT_EQ(reqs[0].Header("idempotency-key"),
+            IdempotencyKey("dno", f.id, false, rules::Severity::kWarning, 1));
+  EXPECT_EQ(reqs[1].Header("idempotency-key"),
+            IdempotencyKey("dno", f.id, true, rules::Severity::kWarning, 0));
+  // Each part of what the notification is changes the key.
+  const std::set<std::string> keys = {
+      IdempotencyKey("dno", f.id, false, rules::Severity::kWarning, 1),
+      IdempotencyKey("dno", f.id, true, rules::Severity::kWarning, 0),
+      IdempotencyKey("dno", f.id, false, rules::Severity::kCritical, 1),
+      IdempotencyKey("dno", f.id, false, rules::Severity::kWarning, 3),
+      IdempotencyKey("other", f.id, false, rules::Severity::kWarning, 1),
+      IdempotencyKey("dno", f.id + "0", false, rules::Severity::kWarning, 1)};
+  EXPECT_EQ(keys.size(), 6u);
+  for (const std::string& k : keys) EXPECT_EQ(k.size(), 32u);
+}
+
+// A restart (here: a new dispatcher on the same spool, as after SIGKILL: nothing is written at
+// destruction) remembers what the receiver was told: the restored evaluator reporting the finding
+// open again does not page again, its close is still sent, and once resolved it never fires.
+TEST_F(DispatcherTest, RestartDoesNotRepeatWhatWasToldAndStillSendsTheResolved) {
+  rules::Finding f = Outage("power_outage:area=Eastern:restart", rules::Severity::kCritical);
+  {
+    auto d = Make(OneReceiver());
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    ASSERT_EQ(d->Pump(), 1u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(ToldStatePath()));
+  clock_.Advance(10 * kMsPerMinute);
+  {
+    auto d = Make(OneReceiver());
+    EXPECT_EQ(*d->Enqueue(f, false), 0u);  // told before the restart
+    EXPECT_EQ(Drain(*d), 0u);
+    EXPECT_EQ(receiver_.count(), 1u);
+    f.end = EventTime{f.start.ms + 30 * kMsPerMinute};
+    ASSERT_EQ(*d->Enqueue(f, true), 1u);
+    ASSERT_EQ(d->Pump(), 1u);
+    ASSERT_EQ(receiver_.count(), 2u);
+    EXPECT_EQ(StatusOf(receiver_.requests()[1]), "resolved");
+  }
+  // Restarted again from a checkpoint taken before the close: the evaluator holds the finding
+  // open until the re-read events close it again. Neither state is sent again.
+  auto d = Make(OneReceiver());
+  rules::Finding reopened = f;
+  reopened.end.reset();
+  EXPECT_EQ(*d->Enqueue(reopened, false), 0u);
+  EXPECT_EQ(*d->Enqueue(f, true), 0u);
+  EXPECT_EQ(Drain(*d), 0u);
+  EXPECT_EQ(receiver_.count(), 2u);
+  EXPECT_EQ(d->refires_ignored(), 1u);
+}
+
+// Before, a firing state after the resolved one fired again. A finding id names one episode
+// (its start is part of it): a firing state after the resolved one can only be a restored
+// evaluator catching up, so it is ignored.
+TEST_F(DispatcherTest, AResolvedFindingNeverFiresAgain) {
+  auto d = Make(OneReceiver());
+  rules::Finding f = Outage("power_outage:area=Eastern:once", rules::Severity::kWarning);
+  ASSERT_EQ(*d->Enqueue(f, false), 1u);
+  ASSERT_EQ(d->Pump(), 1u);
+  rules::Finding closed = f;
+  closed.end = EventTime{f.start.ms + 60'000};
+  ASSERT_EQ(*d->Enqueue(closed, true), 1u);
+  ASSERT_EQ(d->Pump(), 1u);
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);
+  f.severity = rules::Severity::kCritical;  // not even with another severity
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);
+  EXPECT_EQ(Drain(*d), 0u);
+  EXPECT_EQ(receiver_.count(), 2u);
+  EXPECT_EQ(d->refires_ignored(), 2u);
+  EXPECT_EQ(StatsOf(*d, "dno").refires_ignored, 2u);  // it matches the finding: counted for it
+}
+
+// A crash after a notification was spooled but before told.state was rewritten: the restart
+// reloads the notification, and the evaluator's repeat of the same state reuses it (same key,
+// one file) instead of queueing a second copy or deleting the file it had just written.
+TEST_F(DispatcherTest, ACrashBeforeToldStateWasWrittenSendsTheNotificationOnce) {
+  const uint16_t port = receiver_.port();
+  receiver_.Stop();
+  const rules::Finding f = Outage("power_outage:area=Eastern:crash", rules::Severity::kWarning);
+  {
+    auto d = Make(OneReceiver());
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    EXPECT_EQ(d->Pump(), 1u);  // fails: the receiver is down
+  }
+  ASSERT_TRUE(std::filesystem::remove(ToldStatePath()));
+  auto d = Make(OneReceiver());
+  EXPECT_EQ(d->pending(), 1u);
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);
+  EXPECT_EQ(d->pending(), 1u);
+  const std::string key = IdempotencyKey("dno", f.id, false, f.severity, 1);
+  EXPECT_EQ(testing::FilesIn(spool_dir_, ".ntf"), std::vector<std::string>{key + ".ntf"});
+  ASSERT_TRUE(receiver_.Start(port));
+  clock_.Advance(kMsPerMinute);
+  EXPECT_EQ(Drain(*d), 1u);
+  ASSERT_EQ(receiver_.count(), 1u);
+  EXPECT_EQ(receiver_.requests()[0].Header("idempotency-key"), key);
+  EXPECT_TRUE(testing::FilesIn(spool_dir_, ".ntf").empty());
+}
+
+// warning (in flight) -> critical -> warning again before the first answer: each change is a
+// notification of its own with a key of its own (n = 1, 2, 3). The critical one, not sent yet, is
+// superseded by the second warning; the one in flight is dropped unless its attempt succeeds.
+// After a restart only the newest file of the finding stands (the one in flight was abandoned
+// with its file): the receiver gets the second warning once, and nothing is re-sent after it.
+TEST_F(DispatcherTest, BackToAStateStillInFlightIsANewNotification) {
+  receiver_.set_handler([](const testing::ReceivedRequest&) { return Reply::Hang(); });
+  WebhookConfig c = OneReceiver();
+  c.receivers[0].request_timeout_ms = 60'000;  // still waiting when the dispatcher stops
+  rules::Finding f = Outage("power_outage:area=Eastern:flap", rules::Severity::kWarning);
+  const std::string first_key = IdempotencyKey("dno", f.id, false, rules::Severity::kWarning, 1);
+  const std::string third_key = IdempotencyKey("dno", f.id, false, rules::Severity::kWarning, 3);
+  {
+    auto d = Make(c);
+    d->Start();
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    ASSERT_TRUE(receiver_.WaitForRequests(1, std::chrono::seconds(20)));  // now in flight
+    f.severity = rules::Severity::kCritical;
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    f.severity = rules::Severity::kWarning;
+    EXPECT_EQ(*d->Enqueue(f, false), 1u);  // news again: a new key
+    EXPECT_EQ(d->pending(), 2u);           // the one in flight, and the latest
+    EXPECT_EQ(StatsOf(*d, "dno").superseded, 2u);
+    EXPECT_EQ(testing::FilesIn(spool_dir_, ".ntf"),
+              (std::vector<std::string>{std::min(first_key, third_key) + ".ntf",
+                                        std::max(first_key, third_key) + ".ntf"}));
+    d->Stop();  // abandons the request: it stays in the spool
+  }
+  receiver_.set_handler({});
+  auto d = Make(c);
+  EXPECT_EQ(d->pending(), 1u);  // the older file of the finding is deleted
+  EXPECT_EQ(StatsOf(*d, "dno").superseded, 1u);
+  EXPECT_EQ(testing::FilesIn(spool_dir_, ".ntf"), std::vector<std::string>{third_key + ".ntf"});
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);  // told: warning, n = 3
+  clock_.Advance(kMsPerMinute);
+  EXPECT_EQ(Drain(*d), 1u);
+  const auto reqs = receiver_.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].Header("idempotency-key"), first_key);
+  EXPECT_EQ(reqs[1].Header("idempotency-key"), third_key);
+  EXPECT_EQ(SeverityOf(reqs[1]), "warning");
+  EXPECT_TRUE(testing::FilesIn(spool_dir_, ".ntf").empty());
+}
+
+// A storm or DNO flood rate moving around its threshold flips the severity. Each flip is news:
+// a receiver that drops keys it has seen (as the contract tells it to) must not drop a return to
+// an earlier severity. The keys are those of (receiver, id, firing, severity, n = 1..4).
+TEST_F(DispatcherTest, SeverityFlipsGetADistinctKeyEachTime) {
+  using rules::Severity;
+  auto d = Make(OneReceiver());
+  rules::Finding f = Outage("storm:area=Eastern:flip", Severity::kWarning);
+  const std::vector<Severity> path = {Severity::kWarning, Severity::kCritical, Severity::kWarning,
+                                      Severity::kCritical};
+  Walk(*d, f, path);
+  const auto reqs = receiver_.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  const std::vector<std::string> keys = KeysOf(reqs);
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 4u);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(SeverityOf(reqs[i]), rules::SeverityName(path[i])) << i;
+    EXPECT_EQ(keys[i], IdempotencyKey("dno", f.id, false, path[i], static_cast<uint32_t>(i + 1)))
+        << i;
+  }
+  // The resolved has a key of its own too, unlike any firing one.
+  f.end = EventTime{f.start.ms + kMsPerHour};
+  ASSERT_EQ(*d->Enqueue(f, true), 1u);
+  ASSERT_EQ(d->Pump(), 1u);
+  const std::string resolved_key = receiver_.requests().back().Header("idempotency-key");
+  EXPECT_EQ(resolved_key, IdempotencyKey("dno", f.id, true, Severity::kCritical, 0));
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), resolved_key), 0);
+}
+
+// Determinism: the same flips on a fresh dispatcher with a fresh spool (nothing carried over), at
+// other processing times, give the same four keys.
+TEST_F(DispatcherTest, TheSameFlipsFromAFreshStartGiveTheSameKeys) {
+  using rules::Severity;
+  const std::vector<Severity> path = {Severity::kWarning, Severity::kCritical, Severity::kWarning,
+                                      Severity::kCritical};
+  std::vector<std::vector<std::string>> runs;
+  for (int run = 0; run < 2; ++run) {
+    spool_dir_ = testing::FreshDir("spool-flips-" + std::to_string(run));
+    TestReceiver r;
+    ASSERT_TRUE(r.Start());
+    auto d = Make(Config({testing::MakeReceiver("dno", r.Url())}));
+    rules::Finding f = Outage("storm:area=Eastern:flip", Severity::kWarning);
+    Walk(*d, f, path);
+    runs.push_back(KeysOf(r.requests()));
+    clock_.Advance(7 * kMsPerHour + 13);  // the second run happens at other times
+  }
+  ASSERT_EQ(runs[0].size(), 4u);
+  EXPECT_EQ(std::set<std::string>(runs[0].begin(), runs[0].end()).size(), 4u);
+  EXPECT_EQ(runs[1], runs[0]);
+}
+
+// told.state keeps n per finding per receiver: after a restart (a new dispatcher on the same
+// spool, as after SIGKILL) the unchanged state is not sent again and the next change continues
+// the numbering instead of repeating the first notification's key.
+TEST_F(DispatcherTest, ARestartContinuesTheNumbering) {
+  using rules::Severity;
+  rules::Finding f = Outage("dno_flood:dno=UKPN:restart", Severity::kWarning);
+  {
+    auto d = Make(OneReceiver());
+    Walk(*d, f, {Severity::kWarning, Severity::kCritical});
+  }
+  auto d = Make(OneReceiver());
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);  // critical, n = 2: told before the restart
+  Walk(*d, f, {Severity::kWarning, Severity::kCritical});
+  const std::vector<std::string> keys = KeysOf(receiver_.requests());
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 4u);
+  EXPECT_EQ(keys[2], IdempotencyKey("dno", f.id, false, Severity::kWarning, 3));
+  EXPECT_EQ(keys[3], IdempotencyKey("dno", f.id, false, Severity::kCritical, 4));
+}
+
+// A crash after a severity change was spooled but before told.state was rewritten: told.state
+// says n = 1, the spool holds n = 2. The restarted dispatcher takes n from the spool, so the
+// repeat of the state is not sent twice and the next change is n = 3.
+TEST_F(DispatcherTest, ANumberSpooledAfterToldStateWasWrittenIsNotReused) {
+  using rules::Severity;
+  const uint16_t port = receiver_.port();
+  rules::Finding f = Outage("storm:area=Eastern:crash-n", Severity::kWarning);
+  std::string told_after_first;
+  {
+    auto d = Make(OneReceiver());
+    Walk(*d, f, {Severity::kWarning});
+    std::ifstream in(ToldStatePath(), std::ios::binary);
+    told_after_first.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    receiver_.Stop();
+    f.severity = Severity::kCritical;
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    EXPECT_EQ(d->Pump(), 1u);  // fails: the receiver is down
+  }
+  ASSERT_NE(told_after_first.find("dno=1"), std::string::npos) << told_after_first;
+  smetsmon::testing::WriteFile(ToldStatePath(), told_after_first);  // as if never rewritten
+  ASSERT_TRUE(receiver_.Start(port));
+  auto d = Make(OneReceiver());
+  EXPECT_EQ(d->pending(), 1u);
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);  // critical, n = 2: pending already
+  clock_.Advance(kMsPerMinute);
+  EXPECT_EQ(Drain(*d), 1u);
+  Walk(*d, f, {Severity::kWarning});
+  const std::vector<std::string> keys = KeysOf(receiver_.requests());
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[1], IdempotencyKey("dno", f.id, false, Severity::kCritical, 2));
+  EXPECT_EQ(keys[2], IdempotencyKey("dno", f.id, false, Severity::kWarning, 3));
+}
+
+// After a crash the daemon restores its last checkpoint and re-reads the events since; told.state
+// is the latest. The restored evaluator reports the checkpoint's severity (warning) while the
+// receiver was last told critical: the re-derived changes are sent again, with new keys, and
+// the last notification carries the current severity (dispatcher.h, "After a crash").
+TEST_F(DispatcherTest, AfterACrashChangesSinceTheCheckpointAreSentAgainWithNewKeys) {
+  using rules::Severity;
+  rules::Finding f = Outage("storm:area=Eastern:replay", Severity::kWarning);
+  {
+    auto d = Make(OneReceiver());
+    Walk(*d, f, {Severity::kWarning, Severity::kCritical});  // checkpoint between the two
+  }
+  auto d = Make(OneReceiver());
+  Walk(*d, f, {Severity::kWarning, Severity::kCritical});  // re-read from the checkpoint
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);
+  const auto reqs = receiver_.requests();
+  const std::vector<std::string> keys = KeysOf(reqs);
+  ASSERT_EQ(keys.size(), 4u);
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 4u);
+  EXPECT_EQ(SeverityOf(reqs[2]), "warning");
+  EXPECT_EQ(SeverityOf(reqs[3]), "critical");
+}
+
+// told.state names receivers: one no longer configured is forgotten; a new one has been told
+// nothing, so it hears of the open finding (and then of its end), while the one told before the
+// restart is not told again.
+TEST_F(DispatcherTest, ToldStateFollowsReceiversByName) {
+  TestReceiver b, c;
+  ASSERT_TRUE(b.Start());
+  ASSERT_TRUE(c.Start());
+  rules::Finding f = Outage("power_outage:area=Eastern:names");
+  {
+    auto d = Make(
+        Config({testing::MakeReceiver("a", receiver_.Url()), testing::MakeReceiver("b", b.Url())}));
+    ASSERT_EQ(*d->Enqueue(f, false), 2u);
+    Drain(*d);
+  }
+  auto d = Make(Config({testing::MakeReceiver("c", c.Url()), testing::MakeReceiver("b", b.Url())}));
+  EXPECT_EQ(*d->Enqueue(f, false), 1u);  // to c only
+  EXPECT_EQ(*d->Enqueue(f, false), 0u);
+  Drain(*d);
+  ASSERT_EQ(c.count(), 1u);
+  EXPECT_EQ(StatusOf(c.requests()[0]), "firing");
+  f.end = EventTime{f.start.ms + 60'000};
+  EXPECT_EQ(*d->Enqueue(f, true), 2u);  // to b and c
+  Drain(*d);
+  EXPECT_EQ(receiver_.count(), 1u);  // a: only the firing, before the restart
+  ASSERT_EQ(b.count(), 2u);
+  EXPECT_EQ(StatusOf(b.requests()[1]), "resolved");
+  ASSERT_EQ(c.count(), 2u);
+  EXPECT_EQ(StatusOf(c.requests()[1]), "resolved");
+}
+
+class CorruptToldStateTest : public DispatcherTest,
+                             public ::testing::WithParamInterface<std::string> {};
+
+// A told.state that cannot be trusted is logged and set aside, and the dispatcher starts as if
+// nothing had been told: the finding it said was firing is sent again.
+TEST_P(CorruptToldStateTest, IsSetAsideAndTheDispatcherStartsEmpty) {
+  const rules::Finding f = Outage("power_outage:area=Eastern:corrupt");
+  {
+    auto d = Make(OneReceiver());
+    ASSERT_EQ(*d->Enqueue(f, false), 1u);
+    ASSERT_EQ(d->Pump(), 1u);
+  }
+  std::string text;
+  {
+    std::ifstream in(ToldStatePath(), std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_NE(text.find(f.id), std::string::npos);
+  if (GetParam() == "truncated") {
+    text.resize(text.size() - 10);
+  } else if (GetParam() == "flipped") {
+    text[text.find("critical")] = 'C';
+  } else {
+    text = "\x01\x02 not a state file";
+  }
+  smetsmon::testing::WriteFile(ToldStatePath(), text);
+
+  ::testing::internal::CaptureStderr();
+  auto d = Make(OneReceiver());
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(log, HasSubstr("level=warn"));
+  EXPECT_THAT(log, HasSubstr("webhook told state unreadable"));
+  EXPECT_TRUE(std::filesystem::exists(ToldStatePath() + ".corrupt"));
+  EXPECT_EQ(*d->Enqueue(f, false), 1u);  // nothing known to have been told
+  EXPECT_EQ(d->Pump(), 1u);
+  EXPECT_EQ(receiver_.count(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CorruptToldStateTest,
+                         ::testing::Values("truncated", "flipped", "garbage"));
 
 TEST_F(DispatcherTest, SpoolFileForAnUnknownReceiverIsSetAside) {
   {

@@ -19,6 +19,7 @@ Notification Sample(const std::string& key, const std::string& body = R"({"versi
   n.receiver = "ukpn";
   n.finding_id = "power_outage:area=Eastern:1709287200000";
   n.resolved = false;
+  n.firing_number = 3;
   n.priority = 2;
   n.created_ms = 1'709'287'260'000;
   n.next_attempt_ms = 1'709'287'261'000;
@@ -43,12 +44,29 @@ TEST(SpoolTest, EncodeDecodeRoundTripsAnyBody) {
   EXPECT_EQ(d->receiver, n.receiver);
   EXPECT_EQ(d->finding_id, n.finding_id);
   EXPECT_EQ(d->resolved, n.resolved);
+  EXPECT_EQ(d->firing_number, 3u);
   EXPECT_EQ(d->priority, n.priority);
   EXPECT_EQ(d->created_ms, n.created_ms);
   EXPECT_EQ(d->next_attempt_ms, n.next_attempt_ms);
   EXPECT_EQ(d->attempts, n.attempts);
   EXPECT_EQ(d->key, n.key);
   EXPECT_EQ(d->body, n.body);
+}
+
+// Files spooled before notifications were numbered have no firing_number line: they still load
+// (as 0), and so does a file with the line for a build that ignores it.
+TEST(SpoolTest, AFileWithoutFiringNumberReadsAsZero) {
+  std::string text = EncodeNotification(Sample("0123456789abcdef0123456789abcdef"));
+  const size_t at = text.find("firing_number: 3\n");
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, std::string("firing_number: 3\n").size());
+  auto d = DecodeNotification(text);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->firing_number, 0u);
+  EXPECT_EQ(d->key, "0123456789abcdef0123456789abcdef");
+  std::string bad = EncodeNotification(Sample("0123456789abcdef0123456789abcdef"));
+  bad.replace(bad.find("firing_number: 3"), 16, "firing_number: x");
+  EXPECT_FALSE(DecodeNotification(bad).ok());
 }
 
 TEST(SpoolTest, RejectsTruncatedAndForeignFiles) {
@@ -88,6 +106,25 @@ TEST(SpoolTest, SaveLoadRemoveAndDeadLetter) {
   auto dead_n = DecodeNotification(dead);
   ASSERT_TRUE(dead_n.ok());
   EXPECT_EQ(dead_n->body, b.body);
+}
+
+// Keys name notifications, so one can be dead-lettered twice (spooled again after a restart):
+// both dead letters are kept.
+TEST(SpoolTest, DeadLettersOfOneKeyAreAllKept) {
+  const std::string dir = FreshDir("spool");
+  auto spool = Spool::Open(dir);
+  ASSERT_TRUE(spool.ok());
+  const Notification n = Sample("abababababababababababababababab");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(spool->Save(n).ok());
+    ASSERT_TRUE(spool->DeadLetter(n, "max_age " + std::to_string(i)).ok());
+  }
+  EXPECT_TRUE(FilesIn(dir, ".ntf").empty());
+  EXPECT_EQ(FilesIn(dir + "/dead", ".ntf"),
+            (std::vector<std::string>{n.key + ".1.ntf", n.key + ".2.ntf", n.key + ".ntf"}));
+  EXPECT_NE(ReadAll(spool->DeadPath(n)).find("reason: max_age 0"), std::string::npos);
+  EXPECT_NE(ReadAll(dir + "/dead/" + n.key + ".2.ntf").find("reason: max_age 2"),
+            std::string::npos);
 }
 
 TEST(SpoolTest, LoadSetsAsideCorruptFilesAndCleansCrashLeftovers) {

@@ -1,0 +1,253 @@
+// Checkpoints: a replay cut in two around a checkpoint gives the report of one replay (every
+// count and finding, the rules' state included); the input offsets come back; a corrupt,
+// truncated or foreign checkpoint is refused without a crash; a failed write (disk full,
+// read-only) is counted and keeps the previous checkpoint.
+#include "pipeline/checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "pipeline/pipeline.h"
+#include "testing/fixtures.h"
+#include "testing/pipeline.h"
+
+namespace smetsmon::pipeline {
+namespace {
+
+constexpr int64_t kT0 = 1687780800000;  // 2023-06-26T12:00:00Z
+const ProcessingTime kNow{kT0 + kMsPerDay};
+
+struct OwnedBatch : SourceBatch {
+  explicit OwnedBatch(std::vector<std::string> lines) : storage(std::move(lines)) {
+    for (const std::string& s : storage) messages.emplace_back(s);
+    received = kNow;
+  }
+  std::vector<std::string> storage;
+};
+
+std::string Alert(int device, int64_t t_ms, int serial) {
+  return absl::StrFormat(
+      R"({"alert_id":"a-%d-%d","device_id":"00-DB-12-34-56-78-%02X-%02X","alert_code":"8F40",)"
+      R"("event_time":%d,"dcc_time":%d,"smets":2,"gsp_group":"_C"})",
+      device, serial, (device >> 8) & 0xFF, device & 0xFF, t_ms, t_ms + 2000);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  PipelineConfig Config(const std::string& path, bool rules = true) {
+    PipelineConfig c = testing::TestPipelineConfig(rules);
+    c.engine.workers = 2;
+    c.checkpoint_path = path;
+    return c;
+  }
+  // Applies `n` alerts (each a new alert id), minutes apart, and reaps them.
+  void Feed(Pipeline& p, int from, int n) {
+    std::vector<std::string> lines;
+    for (int i = from; i < from + n; ++i) lines.push_back(Alert(i % 40, kT0 + i * 20'000, i));
+    p.Submit(std::make_unique<OwnedBatch>(std::move(lines)));
+    p.Reap(/*wait=*/true, nullptr);
+  }
+  ManualClock clock_{kNow};
+};
+
+TEST_F(CheckpointTest, ARestoredPipelineHasTheStateAndTheOffsetsItWasTakenWith) {
+  const std::string path = testing::TempPath("restore.ckpt");
+  std::filesystem::remove(path);
+  auto a = testing::MakePipeline(Config(path), clock_);
+  ASSERT_NE(a, nullptr);
+  Feed(*a, 0, 500);
+  const std::vector<SourceOffset> offsets = {{"smets.alerts", 0, 1234}, {"smets.alerts", 3, 77}};
+  const CheckpointOutcome out = a->Checkpoint(offsets);
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(out.bytes, std::filesystem::file_size(path));
+  EXPECT_GE(out.duration_s, out.stall_s);
+  const CheckpointStats stats = a->checkpoint_stats();
+  EXPECT_EQ(stats.written, 1u);
+  EXPECT_EQ(stats.last_success_unix_ms, kNow.ms);
+  EXPECT_EQ(stats.last_bytes, out.bytes);
+
+  auto b = testing::MakePipeline(Config(path), clock_);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->checkpoint_stats().restored);
+  EXPECT_EQ(b->restored_offsets(), offsets);
+  EXPECT_EQ(b->stream_time(), a->stream_time());
+  const aggregate::CounterTotals ca = a->engine().Counters(), cb = b->engine().Counters();
+  EXPECT_EQ(cb.accepted, ca.accepted);
+  EXPECT_EQ(cb.accepted, 500u);
+  EXPECT_EQ(cb.devices, ca.devices);
+  EXPECT_EQ(b->engine().Totals(), a->engine().Totals());
+  // The same alert again after the restart is a duplicate: the dedup filter came back.
+  Feed(*b, 499, 1);
+  EXPECT_EQ(b->engine().Counters().duplicates, 1u);
+}
+
+TEST_F(CheckpointTest, ACorruptTruncatedOrForeignCheckpointIsRefusedAndTheDaemonStartsAfresh) {
+  const std::string path = testing::TempPath("bad.ckpt");
+  std::filesystem::remove(path);
+  {
+    auto a = testing::MakePipeline(Config(path), clock_);
+    ASSERT_NE(a, nullptr);
+    Feed(*a, 0, 300);
+    ASSERT_TRUE(a->Checkpoint({{"smets.alerts", 0, 300}}).status.ok());
+  }
+  const std::string good = ReadAll(path);
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x5A;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"flipped byte", flipped},
+      {"truncated", good.substr(0, good.size() * 2 / 3)},
+      {"foreign", "PK\x03\x04 this is a zip file, not a checkpoint"},
+      {"empty", ""}};
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    std::filesystem::remove(path + ".refused");
+    testing::WriteFile(path, bytes);
+    // A replay asked for this file: an error, not a silent fresh start.
+    PipelineConfig required = Config(path);
+    required.checkpoint_required = true;
+    const auto refused = Pipeline::Create(required, clock_);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+    // The daemon: refused, kept aside for inspection, counted, and a fresh start.
+    auto b = testing::MakePipeline(Config(path), clock_);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->checkpoint_stats().restore_refused, 1u);
+    EXPECT_FALSE(b->checkpoint_stats().restored);
+    EXPECT_TRUE(b->restored_offsets().empty());
+    EXPECT_EQ(b->engine().Counters().accepted, 0u);
+    EXPECT_FALSE(std::filesystem::exists(path));
+    EXPECT_EQ(ReadAll(path + ".refused"), bytes);
+    // ...and it goes on working: ingests and checkpoints again.
+    Feed(*b, 0, 10);
+    EXPECT_TRUE(b->Checkpoint({}).status.ok());
+    EXPECT_EQ(b->engine().Counters().accepted, 10u);
+  }
+}
+
+// A small tmpfs: filled up, then remounted read-only.
+class SmallFilesystem {
+ public:
+  explicit SmallFilesystem(const std::string& dir) : dir_(dir) {
+    std::filesystem::create_directories(dir_);
+    mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=256m") == 0;
+  }
+  ~SmallFilesystem() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  // Writes a file until the filesystem is full.
+  void Fill() {
+    std::FILE* f = std::fopen((dir_ + "/filler").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string chunk(1 << 16, 'x');
+    while (std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size()) {
+    }
+    std::fclose(f);
+  }
+  bool RemountReadOnly() {
+    return ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=256m") == 0;
+  }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+TEST_F(CheckpointTest, AFailedWriteIsCountedByReasonAndKeepsThePreviousCheckpoint) {
+  const std::string dir = testing::TempPath("small_fs");
+  SmallFilesystem fs(dir);
+  // Mounting needs CAP_SYS_ADMIN, which this project's machines and CI have (they run as root).
+  ASSERT_TRUE(fs.mounted()) << "cannot mount a tmpfs on " << dir << ": " << std::strerror(errno);
+  const std::string path = dir + "/state.ckpt";
+  auto p = testing::MakePipeline(Config(path), clock_);
+  ASSERT_NE(p, nullptr);
+  Feed(*p, 0, 100);
+  ASSERT_TRUE(p->Checkpoint({{"smets.alerts", 0, 100}}).status.ok());
+  const std::string first = ReadAll(path);
+
+  fs.Fill();
+  Feed(*p, 100, 100);
+  const CheckpointOutcome full = p->Checkpoint({{"smets.alerts", 0, 200}});
+  EXPECT_FALSE(full.status.ok());
+  EXPECT_EQ(p->checkpoint_stats().failures["no_space"], 1u) << full.status;
+  EXPECT_EQ(ReadAll(path), first);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+
+  ASSERT_TRUE(fs.RemountReadOnly()) << std::strerror(errno);
+  const CheckpointOutcome ro = p->Checkpoint({{"smets.alerts", 0, 200}});
+  EXPECT_FALSE(ro.status.ok());
+  EXPECT_EQ(p->checkpoint_stats().failures["read_only"], 1u) << ro.status;
+  EXPECT_EQ(p->checkpoint_stats().written, 1u);
+  // Ingestion never stopped: the pipeline still applies.
+  Feed(*p, 200, 50);
+  EXPECT_EQ(p->engine().Counters().accepted, 250u);
+  // The previous checkpoint still restores, with its offsets.
+  auto restored = testing::MakePipeline(Config(path), clock_);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->engine().Counters().accepted, 100u);
+  EXPECT_EQ(restored->restored_offsets(), (std::vector<SourceOffset>{{"smets.alerts", 0, 100}}));
+}
+
+// Report JSON without what differs between runs by nature: lines read in this run, time taken.
+std::string Comparable(std::string report) {
+  report = std::regex_replace(report, std::regex(R"("lines_read":\d+,?)"), "");
+  report = std::regex_replace(report, std::regex(R"("seconds":[0-9.e+-]+,?)"), "");
+  report = std::regex_replace(report, std::regex(R"("lines_per_second":[0-9.e+-]+,?)"), "");
+  return report;
+}
+
+TEST(CheckpointReplayTest, AReplayCutInTwoAroundACheckpointGivesTheReportOfOneReplay) {
+  const std::string day = testing::TempPath("ck_day.jsonl");
+  const std::string inventory = testing::TempPath("ck_inventory.csv");
+  const auto gen = testing::RunCommand(std::string(SMETSMON_BINARY) + " generate --out " + day +
+                                       " --inventory-out " + inventory + " --config " +
+                                       testing::ConfigDir() + " --premises 30000 --hours 30 2>&1");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  // Cut at 60 % of the lines (inside the day's scenarios: findings are open at the cut).
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(day);
+    for (std::string l; std::getline(in, l);) lines.push_back(std::move(l));
+  }
+  ASSERT_GT(lines.size(), 10000u);
+  const std::string part1 = testing::TempPath("ck_part1.jsonl");
+  const std::string part2 = testing::TempPath("ck_part2.jsonl");
+  {
+    std::ofstream a(part1), b(part2);
+    for (size_t i = 0; i < lines.size(); ++i)
+      (i < lines.size() * 6 / 10 ? a : b) << lines[i] << '\n';
+  }
+  const std::string ckpt = testing::TempPath("ck_cut.ckpt");
+  std::filesystem::remove(ckpt);
+  const std::string common = absl::StrCat(" --config ", testing::ConfigDir(), " --inventory ",
+                                          inventory, " --no-progress --workers 2");
+  const auto whole = testing::RunCommand(absl::StrCat(SMETSMON_BINARY, " replay ", day, common,
+                                                      " --report json 2>/dev/null | tail -1"));
+  ASSERT_EQ(whole.exit_code, 0);
+  const auto first = testing::RunCommand(
+      absl::StrCat(SMETSMON_BINARY, " replay ", part1, common, " --snapshot-out ", ckpt, " 2>&1"));
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  const auto second = testing::RunCommand(absl::StrCat(SMETSMON_BINARY, " replay ", part2, common,
+                                                       " --snapshot-in ", ckpt,
+                                                       " --report json 2>/dev/null | tail -1"));
+  ASSERT_EQ(second.exit_code, 0);
+  ASSERT_NE(whole.out.find("\"power_outage\""), std::string::npos) << whole.out.substr(0, 400);
+  EXPECT_EQ(Comparable(second.out), Comparable(whole.out));
+}
+
+}  // namespace
+}  // namespace smetsmon::pipeline

@@ -1,10 +1,11 @@
 #include "base/binary_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -14,6 +15,36 @@ namespace smetsmon {
 namespace {
 
 uint32_t CrcStart() { return static_cast<uint32_t>(crc32(0, nullptr, 0)); }
+
+uint32_t Crc(uint32_t crc, const void* data, size_t n) {
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), n));
+}
+
+// Writes all of `n` bytes (retrying short writes and EINTR); false with errno set.
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Reads exactly `n` bytes; false at a short file or an error.
+bool ReadAll(int fd, char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, data, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    data += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
 
 // fsync of the directory holding `path`, so that a rename into it is durable.
 bool SyncDirectoryOf(const std::string& path) {
@@ -30,28 +61,35 @@ bool SyncDirectoryOf(const std::string& path) {
 
 BinaryWriter::BinaryWriter(const std::string& path)
     : path_(path), tmp_path_(path + ".tmp"), memory_(false), crc_(CrcStart()) {
-  f_ = std::fopen(tmp_path_.c_str(), "wb");
-  ok_ = f_ != nullptr;
-  if (f_ != nullptr) std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ok_ = fd_ >= 0;
+  if (ok_) buffer_.reserve(kChunk);
 }
 
 BinaryWriter::BinaryWriter(BinaryWriter&& o) noexcept
     : path_(std::move(o.path_)),
       tmp_path_(std::move(o.tmp_path_)),
-      f_(o.f_),
+      fd_(o.fd_),
       memory_(o.memory_),
       buffer_(std::move(o.buffer_)),
       crc_(o.crc_),
       written_(o.written_),
       ok_(o.ok_) {
-  o.f_ = nullptr;
+  o.fd_ = -1;
 }
 
 BinaryWriter::~BinaryWriter() {
-  if (f_ != nullptr) {
-    std::fclose(f_);
-    std::remove(tmp_path_.c_str());
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_path_.c_str());
   }
+}
+
+void BinaryWriter::Flush() {
+  if (!ok_ || buffer_.empty()) return;
+  crc_ = Crc(crc_, buffer_.data(), buffer_.size());
+  ok_ = WriteAll(fd_, buffer_.data(), buffer_.size());
+  buffer_.clear();
 }
 
 void BinaryWriter::Bytes(const void* data, size_t n) {
@@ -61,8 +99,13 @@ void BinaryWriter::Bytes(const void* data, size_t n) {
     buffer_.append(static_cast<const char*>(data), n);
     return;
   }
-  crc_ = static_cast<uint32_t>(crc32_z(crc_, static_cast<const Bytef*>(data), n));
-  ok_ = std::fwrite(data, 1, n, f_) == n;
+  if (buffer_.size() + n > kChunk) Flush();
+  if (n >= kChunk) {  // large blocks go straight out
+    crc_ = Crc(crc_, data, n);
+    ok_ = ok_ && WriteAll(fd_, static_cast<const char*>(data), n);
+    return;
+  }
+  buffer_.append(static_cast<const char*>(data), n);
 }
 
 void BinaryWriter::String(std::string_view s) {
@@ -72,24 +115,25 @@ void BinaryWriter::String(std::string_view s) {
 
 absl::Status BinaryWriter::Finish() {
   if (memory_) return ok_ ? absl::OkStatus() : absl::InternalError("memory write failed");
-  if (f_ == nullptr) {
+  if (fd_ < 0) {
     return absl::UnavailableError(
         absl::StrCat(tmp_path_, ": cannot create: ", std::strerror(errno)));
   }
+  Flush();
   const uint32_t crc = crc_;
-  if (ok_) ok_ = std::fwrite(&crc, 1, sizeof crc, f_) == sizeof crc;
-  if (ok_) ok_ = std::fflush(f_) == 0 && ::fsync(fileno(f_)) == 0;
+  if (ok_) ok_ = WriteAll(fd_, reinterpret_cast<const char*>(&crc), sizeof crc);
+  if (ok_) ok_ = ::fsync(fd_) == 0;
   const int err = ok_ ? 0 : errno;
-  ok_ = (std::fclose(f_) == 0) && ok_;
-  f_ = nullptr;
+  ok_ = (::close(fd_) == 0) && ok_;
+  fd_ = -1;
   if (!ok_) {
-    std::remove(tmp_path_.c_str());
+    ::unlink(tmp_path_.c_str());
     return absl::UnavailableError(
         absl::StrCat(tmp_path_, ": write failed: ", std::strerror(err != 0 ? err : EIO)));
   }
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     const int rename_err = errno;
-    std::remove(tmp_path_.c_str());
+    ::unlink(tmp_path_.c_str());
     return absl::UnavailableError(
         absl::StrCat(path_, ": rename failed: ", std::strerror(rename_err)));
   }
@@ -101,43 +145,64 @@ absl::Status BinaryWriter::Finish() {
 }
 
 BinaryReader::BinaryReader(const std::string& path) : path_(path), crc_(CrcStart()) {
-  f_ = std::fopen(path.c_str(), "rb");
-  ok_ = f_ != nullptr;
-  if (f_ != nullptr) std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ok_ = fd_ >= 0;
+  struct stat st {};
+  if (ok_ && ::fstat(fd_, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof(uint32_t))) {
+    content_left_ = static_cast<uint64_t>(st.st_size) - sizeof(uint32_t);
+  }
+  // Sequential reads: ask for read-ahead.
+  if (ok_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
 BinaryReader::BinaryReader(BinaryReader&& o) noexcept
     : path_(std::move(o.path_)),
-      f_(o.f_),
+      fd_(o.fd_),
+      content_left_(o.content_left_),
+      chunk_(std::move(o.chunk_)),
       memory_(o.memory_),
-      mem_(o.mem_),
+      mem_(o.memory_ ? o.mem_ : std::string_view(chunk_)),
       mem_pos_(o.mem_pos_),
       crc_(o.crc_),
       ok_(o.ok_) {
-  o.f_ = nullptr;
+  o.fd_ = -1;
 }
 
 BinaryReader::~BinaryReader() {
-  if (f_ != nullptr) std::fclose(f_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool BinaryReader::Refill() {
+  if (memory_ || content_left_ == 0) return false;
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, content_left_));
+  chunk_.resize(n);
+  if (!ReadAll(fd_, chunk_.data(), n)) return false;
+  content_left_ -= n;
+  crc_ = Crc(crc_, chunk_.data(), n);
+  mem_ = chunk_;
+  mem_pos_ = 0;
+  return true;
 }
 
 void BinaryReader::Bytes(void* data, size_t n) {
   if (!ok_ || n == 0) return;
-  if (memory_) {
-    ok_ = n <= mem_.size() - mem_pos_;
-    if (ok_) {
-      std::memcpy(data, mem_.data() + mem_pos_, n);
-      mem_pos_ += n;
+  auto* out = static_cast<char*>(data);
+  while (n > 0) {
+    if (mem_pos_ == mem_.size() && !Refill()) {
+      ok_ = false;
+      return;
     }
-    return;
+    const size_t take = std::min(n, mem_.size() - mem_pos_);
+    std::memcpy(out, mem_.data() + mem_pos_, take);
+    mem_pos_ += take;
+    out += take;
+    n -= take;
   }
-  ok_ = std::fread(data, 1, n, f_) == n;
-  if (ok_) crc_ = static_cast<uint32_t>(crc32_z(crc_, static_cast<const Bytef*>(data), n));
 }
 
 std::string BinaryReader::String(size_t max_len) {
   const auto n = Pod<uint64_t>();
-  if (n > max_len || (memory_ && n > mem_.size() - mem_pos_)) {
+  if (n > max_len || n > remaining()) {
     ok_ = false;
     return {};
   }
@@ -152,15 +217,17 @@ absl::Status BinaryReader::Finish() {
     if (mem_pos_ != mem_.size()) return absl::DataLossError("trailing bytes after section");
     return absl::OkStatus();
   }
-  if (f_ == nullptr) return absl::NotFoundError(absl::StrCat(path_, ": cannot open"));
-  const uint32_t expected = crc_;
-  uint32_t stored = 0;
-  if (ok_) ok_ = std::fread(&stored, 1, sizeof stored, f_) == sizeof stored;
+  if (fd_ < 0) return absl::NotFoundError(absl::StrCat(path_, ": cannot open"));
   if (!ok_) return absl::DataLossError(absl::StrCat(path_, ": truncated or malformed checkpoint"));
-  if (stored != expected)
-    return absl::DataLossError(absl::StrCat(path_, ": checkpoint checksum mismatch"));
-  if (std::fgetc(f_) != EOF)
+  if (remaining() != 0) {
     return absl::DataLossError(absl::StrCat(path_, ": trailing bytes after checkpoint"));
+  }
+  uint32_t stored = 0;
+  if (!ReadAll(fd_, reinterpret_cast<char*>(&stored), sizeof stored)) {
+    return absl::DataLossError(absl::StrCat(path_, ": truncated checkpoint"));
+  }
+  if (stored != crc_)
+    return absl::DataLossError(absl::StrCat(path_, ": checkpoint checksum mismatch"));
   return absl::OkStatus();
 }
 

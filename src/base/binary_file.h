@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -50,10 +49,14 @@ class BinaryWriter {
 
  private:
   BinaryWriter() = default;
+  // File: the CRC and the write of what is buffered (small values are gathered first: a
+  // checkpoint is tens of millions of 8-byte values).
+  void Flush();
+  static constexpr size_t kChunk = size_t{1} << 20;
   std::string path_, tmp_path_;
-  std::FILE* f_ = nullptr;
+  int fd_ = -1;
   bool memory_ = true;
-  std::string buffer_;
+  std::string buffer_;  // memory: everything; file: up to kChunk not yet written
   uint32_t crc_ = 0;
   uint64_t written_ = 0;
   bool ok_ = true;
@@ -68,7 +71,7 @@ class BinaryReader {
   BinaryReader& operator=(BinaryReader&&) = delete;
   ~BinaryReader();
 
-  bool opened() const { return f_ != nullptr || memory_; }
+  bool opened() const { return fd_ >= 0 || memory_; }
   void Bytes(void* data, size_t n);
   template <typename T>
   T Pod() {
@@ -82,7 +85,7 @@ class BinaryReader {
   std::vector<T> Vector(size_t max_elems) {
     static_assert(std::is_trivially_copyable_v<T>);
     const auto n = Pod<uint64_t>();
-    if (n > max_elems || (memory_ && n * sizeof(T) > mem_.size() - mem_pos_)) {
+    if (n > max_elems || n * sizeof(T) > remaining()) {
       ok_ = false;
       return {};
     }
@@ -91,6 +94,8 @@ class BinaryReader {
     return v;
   }
   bool ok() const { return ok_; }
+  // Bytes left to read (file: before the CRC trailer).
+  uint64_t remaining() const { return (mem_.size() - mem_pos_) + content_left_; }
   // A malformed value was read (a count out of range): the reader fails from here on.
   void Fail() { ok_ = false; }
   // File: verifies the CRC trailer and that the file ends there. Memory: that every byte was read.
@@ -98,10 +103,16 @@ class BinaryReader {
 
  private:
   explicit BinaryReader(std::string_view bytes) : memory_(true), mem_(bytes) {}
+  // File: reads the next chunk of the content (everything before the CRC trailer) into
+  // `chunk_`, adding it to the CRC; false at its end.
+  bool Refill();
+  static constexpr size_t kChunk = size_t{1} << 20;
   std::string path_;
-  std::FILE* f_ = nullptr;
+  int fd_ = -1;
+  uint64_t content_left_ = 0;  // file: content bytes not yet read into chunk_
+  std::string chunk_;
   bool memory_ = false;
-  std::string_view mem_;
+  std::string_view mem_;  // memory: the bytes; file: view of chunk_
   size_t mem_pos_ = 0;
   uint32_t crc_ = 0;
   bool ok_ = true;

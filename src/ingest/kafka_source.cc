@@ -395,6 +395,9 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
 }
 
 void KafkaIngest::TakeCheckpoint(bool sync) {
+  if (checkpoint_pending_) {  // the one being written completes first
+    CheckpointDone(*pipeline_->PollCheckpoint(/*wait=*/true), sync);
+  }
   Reap(/*wait=*/true);
   // A rejected message's offset is committed only with its dead letter handed to the broker.
   if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
@@ -407,12 +410,31 @@ void KafkaIngest::TakeCheckpoint(bool sync) {
   // Nothing applied since the last checkpoint: it still holds (an idle stream's advance is
   // re-derived after a restart). A revoke and the stop write one regardless.
   if (!sync && applied == applied_at_commit_.load(std::memory_order_relaxed)) return;
-  const pipeline::CheckpointOutcome out = pipeline_->Checkpoint(offsets);
+  checkpoint_offsets_ = offsets;
+  checkpoint_applied_ = applied;
+  checkpoint_began_ns_ = last_checkpoint_ns_;
+  if (sync) {
+    CheckpointDone(pipeline_->Checkpoint(std::move(offsets)), /*sync=*/true);
+    return;
+  }
+  // The state is written while this thread goes on polling; PollPendingCheckpoint commits.
+  checkpoint_pending_ = pipeline_->BeginCheckpoint(std::move(offsets)).ok();
+}
+
+void KafkaIngest::PollPendingCheckpoint() {
+  if (!checkpoint_pending_) return;
+  if (std::optional<pipeline::CheckpointOutcome> out = pipeline_->PollCheckpoint(/*wait=*/false)) {
+    CheckpointDone(*out, /*sync=*/false);
+  }
+}
+
+void KafkaIngest::CheckpointDone(const pipeline::CheckpointOutcome& out, bool sync) {
+  checkpoint_pending_ = false;
   if (!out.status.ok()) return;  // logged and counted; commits wait for the next one
-  if (!offsets.empty()) {
+  if (!checkpoint_offsets_.empty()) {
     rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-    for (const pipeline::SourceOffset& o : offsets) {
+        rd_kafka_topic_partition_list_new(static_cast<int>(checkpoint_offsets_.size()));
+    for (const pipeline::SourceOffset& o : checkpoint_offsets_) {
       rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.next_offset;
     }
     // A commit that fails (or is lost to a crash) is harmless: the next one covers it, and a
@@ -424,9 +446,11 @@ void KafkaIngest::TakeCheckpoint(bool sync) {
       return;
     }
   }
-  // Everything applied so far was reaped before the checkpoint: it is all covered now.
-  applied_at_commit_.store(applied, std::memory_order_relaxed);
-  uncommitted_since_ns_.store(0, std::memory_order_relaxed);
+  // What was applied when the checkpoint began is covered; anything applied since waits (from
+  // at most the moment the checkpoint began).
+  applied_at_commit_.store(checkpoint_applied_, std::memory_order_relaxed);
+  uncommitted_since_ns_.store(stats().applied > checkpoint_applied_ ? checkpoint_began_ns_ : 0,
+                              std::memory_order_relaxed);
 }
 
 void KafkaIngest::SeekToRestored(rd_kafka_topic_partition_list_t* parts) {
@@ -464,8 +488,10 @@ void KafkaIngest::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);
     if (checkpointing_) {
+      PollPendingCheckpoint();
       const int64_t now_ns = clock_->MonotonicNs();
-      if (now_ns - last_checkpoint_ns_ >= config_.checkpoint_interval_ms * 1'000'000) {
+      if (!checkpoint_pending_ &&
+          now_ns - last_checkpoint_ns_ >= config_.checkpoint_interval_ms * 1'000'000) {
         TakeCheckpoint(/*sync=*/false);
       }
       // Commits held back (checkpoints failing): say so once per interval past three intervals.

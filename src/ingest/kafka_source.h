@@ -133,9 +133,12 @@ class KafkaIngest {
   void Reap(bool wait);
   void Finished(std::unique_ptr<pipeline::SourceBatch> batch);
   void SetPaused(bool paused);
-  // Reaps everything in flight, flushes dead letters, checkpoints, then commits the checkpoint's
-  // offsets (synchronously with `sync`: a revoke or the stop).
+  // Reaps everything in flight, flushes dead letters and checkpoints; once the checkpoint is
+  // written, commits its offsets. With `sync` (a revoke, the stop) all of it before returning;
+  // otherwise the write goes on in the background and PollPendingCheckpoint commits.
   void TakeCheckpoint(bool sync);
+  void PollPendingCheckpoint();
+  void CheckpointDone(const pipeline::CheckpointOutcome& out, bool sync);
   // On assignment: each partition starts at the restored checkpoint's offset when that is ahead
   // of the committed one.
   void SeekToRestored(rd_kafka_topic_partition_list_s* parts);
@@ -165,9 +168,13 @@ class KafkaIngest {
 
   // Checkpoints (poll thread only, but for the atomics).
   bool checkpointing_ = false;
-  std::map<int32_t, int64_t> applied_next_;     // partition -> next offset, applied and reaped
-  std::map<int32_t, int64_t> restored_next_;    // from the restored checkpoint, until assigned
-  int64_t last_checkpoint_ns_ = 0;              // monotonic, last attempt
+  std::map<int32_t, int64_t> applied_next_;   // partition -> next offset, applied and reaped
+  std::map<int32_t, int64_t> restored_next_;  // from the restored checkpoint, until assigned
+  int64_t last_checkpoint_ns_ = 0;            // monotonic, last attempt
+  bool checkpoint_pending_ = false;           // being written
+  std::vector<pipeline::SourceOffset> checkpoint_offsets_;  // of the last one begun
+  uint64_t checkpoint_applied_ = 0;                         // applied_ when it began
+  int64_t checkpoint_began_ns_ = 0;
   std::atomic<uint64_t> applied_at_commit_{0};  // applied_ at the last commit
   // Monotonic ns when the first message after the last commit was applied (0: none waits).
   std::atomic<int64_t> uncommitted_since_ns_{0};

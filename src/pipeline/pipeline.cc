@@ -1,8 +1,13 @@
 #include "pipeline/pipeline.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 
@@ -438,6 +443,7 @@ Pipeline::~Pipeline() { Stop(); }
 
 void Pipeline::Stop() {
   if (stopped_) return;
+  PollCheckpoint(/*wait=*/true);  // a checkpoint being written completes (or fails) first
   stopped_ = true;
   workers_.clear();       // each applies what is queued, then joins
   rules_thread_.reset();  // evaluates the barriers the workers completed, then joins
@@ -659,14 +665,24 @@ std::string FailureReason(const absl::Status& s) {
 
 CheckpointOutcome Pipeline::Checkpoint(std::vector<SourceOffset> offsets,
                                        const std::string& path_override) {
-  SMETSMON_CHECK(!stopped_ && inflight_.empty());  // the source reaped everything it submitted
-  CheckpointOutcome out;
-  const std::string& path = path_override.empty() ? config_.checkpoint_path : path_override;
-  if (path.empty()) {
-    out.status = absl::FailedPreconditionError("no checkpoint path configured");
+  if (absl::Status s = BeginCheckpoint(std::move(offsets), path_override); !s.ok()) {
+    CheckpointOutcome out;
+    out.status = s;
     return out;
   }
-  const int64_t start_ns = clock_->MonotonicNs();
+  return *PollCheckpoint(/*wait=*/true);
+}
+
+absl::Status Pipeline::BeginCheckpoint(std::vector<SourceOffset> offsets,
+                                       const std::string& path_override) {
+  SMETSMON_CHECK(!stopped_ && inflight_.empty());  // the source reaped everything it submitted
+  if (pending_checkpoint_ != nullptr) {
+    return absl::FailedPreconditionError("a checkpoint is being written");
+  }
+  auto pending = std::make_unique<PendingCheckpoint>();
+  pending->path = path_override.empty() ? config_.checkpoint_path : path_override;
+  if (pending->path.empty()) return absl::FailedPreconditionError("no checkpoint path configured");
+  pending->start_ns = clock_->MonotonicNs();
   // Every worker stops at this point of its queue: after every batch submitted so far and the
   // barriers between them.
   auto gate = std::make_shared<PauseGate>(workers_.size());
@@ -697,25 +713,89 @@ CheckpointOutcome Pipeline::Checkpoint(std::vector<SourceOffset> offsets,
     evaluator_->SaveState(rules);
     extras.rules_state = rules.TakeBytes();
   }
-  absl::StatusOr<uint64_t> written = WriteCheckpoint(path, *engine_, extras);
+  pending->written_unix_ms = extras.written_unix_ms;
+  // Everything is still. In a child process (fork: the kernel shares the memory copy-on-write)
+  // the state is written at leisure while the threads here go on at once; without one (or when
+  // fork fails, e.g. no memory to account for the copy) it is written here, the threads held.
+  int pipe_fds[2] = {-1, -1};
+  pid_t child = -1;
+  if (config_.checkpoint_in_child && ::pipe2(pipe_fds, O_CLOEXEC) == 0) {
+    child = ::fork();
+    if (child == 0) {
+      // The child: only this thread exists; it touches no lock another thread may have held at
+      // the fork (no logging), writes, reports through the pipe and leaves without cleanup.
+      ::close(pipe_fds[0]);
+      const absl::StatusOr<uint64_t> written = WriteCheckpoint(pending->path, *engine_, extras);
+      const std::string report = written.ok() ? absl::StrCat("ok ", *written)
+                                              : absl::StrCat("error ", written.status().message());
+      (void)!::write(pipe_fds[1], report.data(), report.size());
+      ::_exit(written.ok() ? 0 : 1);
+    }
+    ::close(pipe_fds[1]);
+    if (child < 0) ::close(pipe_fds[0]);
+  }
+  if (child > 0) {
+    pending->child = child;
+    pending->report_fd = pipe_fds[0];
+  } else {
+    pending->done = true;
+    absl::StatusOr<uint64_t> written = WriteCheckpoint(pending->path, *engine_, extras);
+    pending->outcome.status = written.status();
+    if (written.ok()) pending->outcome.bytes = *written;
+  }
   const int64_t released_ns = clock_->MonotonicNs();
   gate->Release();
-  out.duration_s = static_cast<double>(released_ns - start_ns) / 1e9;
-  out.stall_s = static_cast<double>(released_ns - gate->first_arrival_ns) / 1e9;
-  out.status = written.status();
-  std::lock_guard lock(checkpoint_mu_);
-  if (written.ok()) {
-    out.bytes = *written;
-    ++checkpoint_stats_.written;
-    checkpoint_stats_.last_success_unix_ms = extras.written_unix_ms;
-    checkpoint_stats_.last_duration_s = out.duration_s;
-    checkpoint_stats_.last_stall_s = out.stall_s;
-    checkpoint_stats_.last_bytes = out.bytes;
-  } else {
-    ++checkpoint_stats_.failures[FailureReason(written.status())];
-    Log(LogLevel::kError, "checkpoint failed: the previous one stays",
-        {{"path", path}, {"error", std::string(written.status().message())}});
+  pending->outcome.stall_s = static_cast<double>(released_ns - gate->first_arrival_ns) / 1e9;
+  if (pending->done) {
+    pending->outcome.duration_s = static_cast<double>(released_ns - pending->start_ns) / 1e9;
   }
+  pending_checkpoint_ = std::move(pending);
+  return absl::OkStatus();
+}
+
+std::optional<CheckpointOutcome> Pipeline::PollCheckpoint(bool wait) {
+  if (pending_checkpoint_ == nullptr) return std::nullopt;
+  PendingCheckpoint& p = *pending_checkpoint_;
+  if (!p.done) {
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(p.child, &status, wait ? 0 : WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return std::nullopt;  // still writing
+    std::string report;
+    char buf[512];
+    for (ssize_t n; (n = ::read(p.report_fd, buf, sizeof buf)) > 0;) report.append(buf, n);
+    ::close(p.report_fd);
+    p.done = true;
+    p.outcome.duration_s = static_cast<double>(clock_->MonotonicNs() - p.start_ns) / 1e9;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && report.rfind("ok ", 0) == 0) {
+      p.outcome.bytes = std::strtoull(report.c_str() + 3, nullptr, 10);
+    } else if (report.rfind("error ", 0) == 0) {
+      p.outcome.status = absl::UnavailableError(report.substr(6));
+    } else {
+      p.outcome.status = absl::InternalError(absl::StrCat(
+          p.path, ": the checkpoint writer process ended abnormally (status ", status, ")"));
+    }
+  }
+  CheckpointOutcome out = std::move(p.outcome);
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    if (out.status.ok()) {
+      ++checkpoint_stats_.written;
+      checkpoint_stats_.last_success_unix_ms = p.written_unix_ms;
+      checkpoint_stats_.last_duration_s = out.duration_s;
+      checkpoint_stats_.last_stall_s = out.stall_s;
+      checkpoint_stats_.last_bytes = out.bytes;
+    } else {
+      ++checkpoint_stats_.failures[FailureReason(out.status)];
+    }
+  }
+  if (!out.status.ok()) {
+    Log(LogLevel::kError, "checkpoint failed: the previous one stays",
+        {{"path", p.path}, {"error", std::string(out.status.message())}});
+  }
+  pending_checkpoint_.reset();
   return out;
 }
 

@@ -35,14 +35,17 @@
 // future-time check, a missing dcc_time) and for the idle advance (now - idle_lag).
 #pragma once
 
+#include <sys/types.h>
 #include <atomic>
 #include <condition_variable>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -71,6 +74,9 @@ struct PipelineConfig {
   // daemon) a corrupt, truncated or foreign one is moved aside to `<path>.refused`, logged and
   // counted, and the pipeline starts afresh.
   bool checkpoint_required = false;
+  // Write checkpoints in a forked child process: the workers pause only for the fork (the
+  // kernel shares their memory copy-on-write), not for the write. Off: they pause for the write.
+  bool checkpoint_in_child = true;
   bool rules = true;               // <config_dir>/rules.yaml, when present
   bool log_findings = false;       // one log line per finding opened or closed (the daemon)
   int64_t grid_ms = kMsPerMinute;  // the rules' evaluation grid, event time
@@ -186,8 +192,14 @@ class Pipeline {
   // (pipeline/checkpoint.h), and all go on. Every submitted batch must have been reaped first
   // (so the offsets given are exactly those applied). Source thread. A failure is returned,
   // logged and counted; the previous checkpoint stays.
-  // `path` overrides the configured one (replay --snapshot-out).
+  // `path` overrides the configured one (replay --snapshot-out). Waits for the write.
   CheckpointOutcome Checkpoint(std::vector<SourceOffset> offsets, const std::string& path = "");
+  // The same in two steps, so the source goes on while the state is written: Begin pauses
+  // everything, hands the state to a writer (a child process, see checkpoint_in_child) and lets
+  // the threads go; PollCheckpoint returns the outcome once written (with `wait`, waits for it;
+  // nothing when no checkpoint is pending). One at a time: Begin fails while one is pending.
+  absl::Status BeginCheckpoint(std::vector<SourceOffset> offsets, const std::string& path = "");
+  std::optional<CheckpointOutcome> PollCheckpoint(bool wait);
   // The input positions of the checkpoint restored at build (empty: none restored).
   const std::vector<SourceOffset>& restored_offsets() const { return restored_offsets_; }
 
@@ -217,6 +229,15 @@ class Pipeline {
  private:
   struct Barrier;
   struct PauseGate;
+  struct PendingCheckpoint {
+    std::string path;
+    int64_t start_ns = 0;
+    int64_t written_unix_ms = 0;
+    pid_t child = -1;  // the writer process, until reaped
+    int report_fd = -1;
+    bool done = false;
+    CheckpointOutcome outcome;
+  };
   struct QueueItem;
   class WorkerThread;
   class RulesThread;
@@ -271,7 +292,8 @@ class Pipeline {
   std::atomic<uint64_t> latency_sum_ns_{0};
 
   std::vector<SourceOffset> restored_offsets_;
-  mutable std::mutex checkpoint_mu_;  // guards checkpoint_stats_
+  std::unique_ptr<PendingCheckpoint> pending_checkpoint_;  // source thread
+  mutable std::mutex checkpoint_mu_;                       // guards checkpoint_stats_
   CheckpointStats checkpoint_stats_;
 
   std::unique_ptr<RulesThread> rules_thread_;           // before the workers: they hand it barriers

@@ -138,6 +138,43 @@ TEST_F(CheckpointTest, ACorruptTruncatedOrForeignCheckpointIsRefusedAndTheDaemon
   }
 }
 
+TEST_F(CheckpointTest, ARestartUnderAnotherRulesFileAndCatalogueKeepsWhatStillFits) {
+  const std::string path = testing::TempPath("reconfigured.ckpt");
+  std::filesystem::remove(path);
+  {
+    auto a = testing::MakePipeline(Config(path), clock_);
+    ASSERT_NE(a, nullptr);
+    Feed(*a, 0, 400);
+    ASSERT_TRUE(a->Checkpoint({{"smets.alerts", 0, 400}}).status.ok());
+  }
+  // Another storm factor in rules.yaml, a new code listed first in the catalogue (every slot
+  // moves).
+  const std::string dir = testing::TempPath("reconfigured_config");
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(testing::ConfigDir(), dir, std::filesystem::copy_options::recursive);
+  std::string rules = ReadAll(dir + "/rules.yaml");
+  const size_t factor = rules.find("factor: 3.0");
+  ASSERT_NE(factor, std::string::npos);
+  rules.replace(factor, 11, "factor: 4.0");
+  testing::WriteFile(dir + "/rules.yaml", rules);
+  std::string catalogue = ReadAll(dir + "/alert_catalogue.yaml");
+  catalogue.insert(catalogue.find("alerts:\n") + 8,
+                   "  - {code: \"8F99\", name: New, category: firmware}\n");
+  testing::WriteFile(dir + "/alert_catalogue.yaml", catalogue);
+  PipelineConfig c = Config(path);
+  c.reference.config_dir = dir;
+  auto b = testing::MakePipeline(c, clock_);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->checkpoint_stats().restored);
+  EXPECT_EQ(b->checkpoint_stats().restore_refused, 0u);
+  EXPECT_EQ(b->engine().Counters().accepted, 400u);
+  uint64_t total = 0;
+  for (uint64_t v : b->engine().Totals()) total += v;
+  EXPECT_EQ(total, 400u);  // every alert still counted, under its code's new slot
+  Feed(*b, 400, 10);
+  EXPECT_EQ(b->engine().Counters().accepted, 410u);
+}
+
 // A small tmpfs: filled up, then remounted read-only.
 class SmallFilesystem {
  public:

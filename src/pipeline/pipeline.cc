@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -720,10 +722,14 @@ absl::Status Pipeline::BeginCheckpoint(std::vector<SourceOffset> offsets,
   int pipe_fds[2] = {-1, -1};
   pid_t child = -1;
   if (config_.checkpoint_in_child && ::pipe2(pipe_fds, O_CLOEXEC) == 0) {
+    const pid_t parent = ::getpid();
     child = ::fork();
     if (child == 0) {
       // The child: only this thread exists; it touches no lock another thread may have held at
-      // the fork (no logging), writes, reports through the pipe and leaves without cleanup.
+      // the fork (no logging), writes, reports through the pipe and leaves without cleanup. It
+      // dies with the daemon: a writer outliving a killed daemon could race the next one's.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);  // the daemon died before the line above
       ::close(pipe_fds[0]);
       const absl::StatusOr<uint64_t> written = WriteCheckpoint(pending->path, *engine_, extras);
       const std::string report = written.ok() ? absl::StrCat("ok ", *written)

@@ -433,5 +433,87 @@ TEST(OutputsTest, NotificationsPendingWhenTheDaemonIsKilledAreDeliveredAfterARes
   }
 }
 
+TEST(OutputsTest, ARestartWithFindingsOpenPagesNobodyAgainAndStillSendsTheirResolved) {
+  ::setenv(kSecretEnv, kSecret, 1);
+  testing::MockKafka kafka;
+  auto ref = testing::LoadTestReference();
+  const std::string dir = webhook::testing::FreshDir("outputs-restart");
+  const testing::ProducedTraffic produced =
+      testing::ProduceTraffic(kafka, ref, 20000, 30, kTopic, dir + "/inventory.csv");
+  TestReceiver dno;
+  ASSERT_TRUE(dno.Start());
+  Settings settings = DaemonSettings(kafka, "outputs-restart", dir + "/inventory.csv");
+  settings.webhooks = YAML::Load(WebhooksYaml(dir + "/spool", dno.port(), 0));
+  settings.checkpoint_path = dir + "/state.ckpt";
+  // The traffic's last minute, then the wall clock of the second start two days later: its idle
+  // stream advances past every window and the open findings close.
+  ManualClock clock(ProcessingTime{produced.truth.last_event_ms + kMsPerMinute});
+  DaemonHooks hooks;
+  hooks.clock = &clock;
+  hooks.outputs_interval_ms = 50;
+  const auto firing_ids = [&] {
+    std::map<std::string, int> n;
+    for (const ReceivedRequest& r : dno.requests()) {
+      const auto [id, status] = IdAndStatus(r);
+      if (status == "firing") ++n[id];
+    }
+    return n;
+  };
+
+  // First run: everything read and judged, the receiver told of what is open; a graceful stop.
+  std::set<std::string> open_at_stop;
+  bool settled = false;
+  std::thread client;
+  hooks.on_started = [&](Daemon& d, uint16_t) {
+    client = std::thread([&, daemon = &d] {
+      const rules::RulesSnapshot snap = WaitForOutputsToSettle(*daemon, &settled);
+      for (const rules::Finding& f : snap.open_findings) open_at_stop.insert(f.id);
+      daemon->ingest->Stop();
+    });
+  };
+  ASSERT_TRUE(RunDaemon(settings, hooks).ok());
+  client.join();
+  ASSERT_TRUE(settled);
+  const std::map<std::string, int> told_before = firing_ids();
+  std::set<std::string> told_open;  // open at the stop, and told to the receiver
+  for (const std::string& id : open_at_stop) {
+    if (told_before.count(id) != 0) told_open.insert(id);
+  }
+  ASSERT_FALSE(told_open.empty()) << "no finding open at the stop was sent to the receiver";
+  const size_t requests_before = dno.requests().size();
+
+  // Second run, two days later: the findings come back open from the checkpoint, nobody is paged
+  // for them again, and each gets its resolved when the idle stream closes it.
+  clock.Advance(2 * kMsPerDay);
+  bool closed = false;
+  hooks.on_started = [&](Daemon& d, uint16_t) {
+    client = std::thread([&, daemon = &d] {
+      closed = testing::WaitUntil(
+          [&] {
+            const rules::RulesSnapshot snap = daemon->evaluator->Snapshot();
+            for (const rules::Finding& f : snap.open_findings) {
+              if (told_open.count(f.id) != 0) return false;
+            }
+            return daemon->webhooks->pending() == 0;
+          },
+          60'000, 50);
+      daemon->ingest->Stop();
+    });
+  };
+  ASSERT_TRUE(RunDaemon(settings, hooks).ok());
+  client.join();
+  ASSERT_TRUE(closed);
+  std::map<std::string, int> firing_after, resolved_after;
+  const std::vector<ReceivedRequest> requests = dno.requests();
+  for (size_t i = requests_before; i < requests.size(); ++i) {
+    const auto [id, status] = IdAndStatus(requests[i]);
+    ++(status == "firing" ? firing_after : resolved_after)[id];
+  }
+  for (const std::string& id : told_open) {
+    EXPECT_EQ(firing_after.count(id), 0u) << id << " paged again after the restart";
+    EXPECT_EQ(resolved_after[id], 1) << id << " not resolved exactly once";
+  }
+}
+
 }  // namespace
 }  // namespace smetsmon::app

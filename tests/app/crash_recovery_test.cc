@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <set>
@@ -28,45 +29,50 @@
 #include "testing/mock_kafka.h"
 #include "testing/net.h"
 #include "testing/traffic.h"
+#include "webhook/mini_json.h"
+#include "webhook/test_receiver.h"
 
 namespace smetsmon {
 namespace {
 
 // A config directory for one daemon: the project's reference files and a smetsmon.yaml of its
 // own (group, checkpoint, HTTP port).
+constexpr char kSecretEnv[] = "SMETSMON_CRASH_TEST_SECRET";
+
 std::string WriteConfig(const std::string& name, const std::string& bootstraps,
-                        const std::string& inventory, uint16_t port) {
+                        const std::string& inventory, uint16_t port, uint16_t dno_port) {
   const std::string dir = testing::TempPath("crash_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   for (const char* f : {"areas.yaml", "alert_catalogue.yaml", "rules.yaml"}) {
     std::filesystem::copy_file(testing::ConfigDir() + "/" + f, dir + "/" + f);
   }
-  testing::WriteFile(dir + "/smetsmon.yaml", absl::StrCat(R"(
-kafka:
-  topic: smets.alerts
-  dead_letter_topic: smets.alerts.dlq
-  bootstrap.servers: ")",
-                                                          bootstraps, R"("
-  group.id: )",
-                                                          name, R"(
-  group.instance.id: )",
-                                                          name, R"(-1
-  session.timeout.ms: 6000
-  heartbeat.interval.ms: 500
-engine:
-  workers: 2
-  dedup_horizon: 7d
-http:
-  listen: 127.0.0.1:)",
-                                                          port, R"(
-checkpoint:
-  path: )",
-                                                          dir, R"(/state.ckpt
-  interval: 200ms
-inventory:
-  path: )",
-                                                          inventory, "\n"));
+  testing::WriteFile(
+      dir + "/smetsmon.yaml",
+      absl::StrCat("kafka:\n"
+                   "  topic: smets.alerts\n"
+                   "  dead_letter_topic: smets.alerts.dlq\n"
+                   "  bootstrap.servers: \"",
+                   bootstraps, "\"\n  group.id: ", name, "\n  group.instance.id: ", name,
+                   "-1\n"
+                   "  session.timeout.ms: 6000\n"
+                   "  heartbeat.interval.ms: 500\n"
+                   "engine:\n"
+                   "  workers: 2\n"
+                   "  dedup_horizon: 7d\n"
+                   "http:\n"
+                   "  listen: 127.0.0.1:",
+                   port, "\ncheckpoint:\n  path: ", dir,
+                   "/state.ckpt\n"
+                   "  interval: 200ms\n"
+                   "inventory:\n  path: ",
+                   inventory, "\nwebhooks:\n  spool_dir: ", dir,
+                   "/spool\n"
+                   "  backoff: {initial: 100, max: 500}\n"
+                   "  receivers:\n"
+                   "    - name: dno\n"
+                   "      url: http://127.0.0.1:",
+                   dno_port, "/hook\n      secret_env: ", kSecretEnv, "\n"));
   return dir;
 }
 
@@ -121,6 +127,27 @@ struct Outcome {
   std::set<std::string> findings;
 };
 
+// (finding id, status) of every notification a receiver got, with the distinct idempotency keys
+// it came with (a delivery repeated after a crash between the receiver's answer and the spool
+// file's removal carries the same key: a receiver deduplicating on it sees it once).
+std::map<std::pair<std::string, std::string>, std::set<std::string>> Notifications(
+    const webhook::testing::TestReceiver& r) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> out;
+  for (const webhook::testing::ReceivedRequest& req : r.requests()) {
+    auto body = webhook::testing::JsonParser::Parse(req.body);
+    if (!body || (*body)["alerts"].array.empty()) continue;
+    out[{(*body)["alerts"][0]["labels"]["finding_id"].string, (*body)["status"].string}].insert(
+        req.Header("idempotency-key"));
+  }
+  return out;
+}
+
+// Waits until the daemon's webhook queue is empty (everything told is delivered).
+bool WaitForDeliveries(const Daemon& d) {
+  return testing::WaitUntil(
+      [&] { return d.Metric("smetsmon_webhook_queue_depth{receiver=\"dno\"}") == 0; }, 60'000, 50);
+}
+
 // Lines counted so far: accepted, duplicates and rejected.
 double Counted(const Daemon& d) {
   const std::string m = d.Metrics();
@@ -173,14 +200,21 @@ void KillAndRestart(int partitions, uint64_t premises, uint64_t min_lines) {
   ASSERT_GT(truth.late, 0u);
   ASSERT_FALSE(truth.rejected.empty());
 
+  ::setenv(kSecretEnv, "crash-test-secret", 1);
+  webhook::testing::TestReceiver reference_dno, crashing_dno;
+  ASSERT_TRUE(reference_dno.Start());
+  ASSERT_TRUE(crashing_dno.Start());
+
   // The reference: one daemon from start to end.
   Outcome reference;
   {
     const uint16_t port = testing::FreePort();
-    const std::string dir = WriteConfig("reference", kafka.bootstraps(), inventory, port);
+    const std::string dir =
+        WriteConfig("reference", kafka.bootstraps(), inventory, port, reference_dno.port());
     Daemon d(dir, port, 0);
     ASSERT_TRUE(WaitForAll(d, truth)) << Counts(d.Metrics());
     reference = Observe(d, truth);
+    EXPECT_TRUE(WaitForDeliveries(d));
     EXPECT_EQ(d.process.Kill(SIGTERM), 0);
   }
   ASSERT_FALSE(reference.findings.empty());
@@ -190,7 +224,8 @@ void KillAndRestart(int partitions, uint64_t premises, uint64_t min_lines) {
   // The crashing one: killed five times, each at a random count of lines applied since its start
   // (one of them while a checkpoint is being written), and restarted.
   const uint16_t port = testing::FreePort();
-  const std::string dir = WriteConfig("crashing", kafka.bootstraps(), inventory, port);
+  const std::string dir =
+      WriteConfig("crashing", kafka.bootstraps(), inventory, port, crashing_dno.port());
   std::mt19937_64 rng(20261203);
   int kills = 0, kills_during_write = 0;
   for (int run = 0; run < 5; ++run) {
@@ -240,6 +275,26 @@ void KillAndRestart(int partitions, uint64_t premises, uint64_t min_lines) {
     EXPECT_EQ(crashed.findings, reference.findings);
     EXPECT_EQ(testing::MetricValue(crashed.counts, "smetsmon_events_late_total{window=\"24h\"}"),
               static_cast<double>(truth.late));
+    // The DNO was told what the DNO of the daemon that never stopped was told: every finding
+    // that fired, and its resolved exactly once (a kill between a close and its delivery still
+    // delivers it: the spool; one before the close re-derives it: the checkpoint).
+    ASSERT_TRUE(WaitForDeliveries(last));
+    const auto told_reference = Notifications(reference_dno);
+    const auto told_crashing = Notifications(crashing_dno);
+    std::set<std::pair<std::string, std::string>> ref_pairs, crash_pairs;
+    for (const auto& [pair, keys] : told_reference) ref_pairs.insert(pair);
+    for (const auto& [pair, keys] : told_crashing) crash_pairs.insert(pair);
+    EXPECT_EQ(crash_pairs, ref_pairs);
+    int resolved = 0;
+    for (const auto& [pair, keys] : told_crashing) {
+      if (pair.second == "resolved") {
+        EXPECT_EQ(keys.size(), 1u) << pair.first << " resolved under " << keys.size() << " keys";
+        EXPECT_EQ(keys, told_reference.at(pair))
+            << pair.first << ": another key than the reference's";
+        ++resolved;
+      }
+    }
+    EXPECT_GT(resolved, 0);
   } else {
     EXPECT_EQ(OrderFree(crashed.counts), OrderFree(reference.counts));
   }

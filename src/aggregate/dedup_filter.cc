@@ -64,35 +64,30 @@ bool DedupFilter::Import(const std::vector<uint64_t>& raw) {
   return true;
 }
 
-size_t DedupFilter::used() const {
-  size_t n = 0;
-  for (size_t s = 0; s < set_count_; ++s) {
-    for (size_t w = 0; w < kWays; ++w) n += sets_[s].fingerprint[w] != 0;
-  }
-  return n;
-}
-
-std::vector<uint64_t> DedupFilter::ExportUsed() const {
+std::vector<uint64_t> DedupFilter::ExportSegmentUsed(size_t segment) const {
   std::vector<uint64_t> raw;
-  for (size_t s = 0; s < set_count_; ++s) {
+  const size_t first = segment * sets_per_segment_;
+  for (size_t s = 0; s < sets_per_segment_; ++s) {
     for (size_t w = 0; w < kWays; ++w) {
-      if (sets_[s].fingerprint[w] == 0) continue;
+      const Set& set = sets_[first + s];
+      if (set.fingerprint[w] == 0) continue;
       raw.push_back(s * kWays + w);
-      raw.push_back(sets_[s].fingerprint[w]);
-      raw.push_back(static_cast<uint64_t>(sets_[s].expires_s[w]));
+      raw.push_back(set.fingerprint[w]);
+      raw.push_back(static_cast<uint64_t>(set.expires_s[w]));
     }
   }
   return raw;
 }
 
-bool DedupFilter::ImportUsed(const std::vector<uint64_t>& triples) {
-  if (triples.size() % 3 != 0) return false;
+bool DedupFilter::ImportSegmentUsed(size_t segment, const std::vector<uint64_t>& triples) {
+  if (segment >= segments_ || triples.size() % 3 != 0) return false;
   for (size_t i = 0; i < triples.size(); i += 3) {
-    if (triples[i] >= set_count_ * kWays) return false;
+    if (triples[i] >= segment_ways()) return false;
   }
-  std::memset(static_cast<void*>(sets_), 0, set_count_ * sizeof(Set));
+  Set* first = sets_ + segment * sets_per_segment_;
+  std::memset(static_cast<void*>(first), 0, sets_per_segment_ * sizeof(Set));
   for (size_t i = 0; i < triples.size(); i += 3) {
-    Set& set = sets_[triples[i] / kWays];
+    Set& set = first[triples[i] / kWays];
     set.fingerprint[triples[i] % kWays] = triples[i + 1];
     set.expires_s[triples[i] % kWays] = static_cast<int64_t>(triples[i + 2]);
   }

@@ -41,14 +41,15 @@ class DedupFilter {
   size_t segments() const { return segments_; }
   int64_t horizon_ms() const { return horizon_ms_; }
 
-  // Checkpoint: the raw sets (fingerprint, expiry) as a flat vector; or only the ways in use,
-  // as (way index, fingerprint, expiry) triples (smaller while the filter is under a third full).
-  // Import is false when the raw data does not fit this filter's shape.
+  // Checkpoint, version 4: the raw sets (fingerprint, expiry) as a flat vector (Import is false
+  // when it does not fit this filter's shape).
   std::vector<uint64_t> Export() const;
   bool Import(const std::vector<uint64_t>& raw);
-  std::vector<uint64_t> ExportUsed() const;
-  bool ImportUsed(const std::vector<uint64_t>& triples);
-  size_t used() const;  // ways holding a fingerprint (live or expired)
+  // One segment's ways in use as (way index within the segment, fingerprint, expiry) triples:
+  // a virtual shard's entries, movable to a filter of another shape with the same segment size.
+  std::vector<uint64_t> ExportSegmentUsed(size_t segment) const;
+  bool ImportSegmentUsed(size_t segment, const std::vector<uint64_t>& triples);
+  size_t segment_ways() const { return sets_per_segment_ * kWays; }
 
  private:
   static constexpr size_t kWays = 4;

@@ -292,19 +292,9 @@ void Engine::SaveState(BinaryWriter& w) const {
     w.Pod(c.new_devices.Get());
     for (const Counter& r : c.rejected) w.Pod(r.Get());
     for (size_t i = 0; i < layout_.main_cells(); ++i) w.Pod(worker->alerts_total(i));
-    // Version 5: the ways in use when that is smaller (a filter is mostly empty for hours after
-    // a start, and sized for the peak).
-    const DedupFilter& dedup = worker->dedup();
-    const bool sparse = dedup.used() * 3 < dedup.capacity() * 2;
-    w.Pod<uint8_t>(sparse ? 1 : 0);
-    w.Vector(sparse ? dedup.ExportUsed() : dedup.Export());
+    // Version 5: the duplicate filter and the devices go by virtual shard, after the workers.
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().minutes());
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().hours());
-    w.Pod<uint64_t>(worker->devices().size());
-    worker->devices().ForEach([&w](uint64_t key, const DeviceState& s) {
-      w.Pod(key);
-      w.Pod(s);
-    });
     // Rule inputs: a count of windows (0 when rules are off), the windows, the noisy devices.
     RuleInputs* rules = const_cast<Worker&>(*worker).rule_inputs();
     const std::vector<window::BucketRing*> rings =
@@ -321,6 +311,85 @@ void Engine::SaveState(BinaryWriter& w) const {
     w.Pod<uint64_t>(rules != nullptr ? rules->signals_dropped() : 0);
     w.Vector(signals);
   }
+  WriteShards(w);
+}
+
+void Engine::WriteShards(BinaryWriter& w) const {
+  // Each worker's device slots grouped by virtual shard (an index, not a copy of the entries).
+  const size_t n = workers_.size();
+  std::vector<std::vector<std::vector<uint32_t>>> slots(n);
+  for (size_t i = 0; i < n; ++i) {
+    slots[i].resize(kVirtualShards);
+    workers_[i]->devices().ForEachSlot([&](size_t slot, uint64_t key) {
+      slots[i][VirtualShardOf(DeviceId{key})].push_back(static_cast<uint32_t>(slot));
+    });
+  }
+  w.Pod<uint32_t>(kVirtualShards);
+  for (size_t shard = 0; shard < kVirtualShards; ++shard) {
+    const Worker& owner = *workers_[shard % n];
+    const std::vector<uint64_t> dedup = owner.dedup().ExportSegmentUsed(shard / n);
+    const std::vector<uint32_t>& devices = slots[shard % n][shard];
+    // Length first: a reader skips to the shard it wants without decoding the others.
+    const uint64_t length = sizeof(uint32_t) + sizeof(uint64_t) * 2 + dedup.size() * 8 +
+                            devices.size() * (sizeof(uint64_t) + sizeof(DeviceState));
+    w.Pod(length);
+    w.Pod<uint32_t>(static_cast<uint32_t>(shard));
+    w.Vector(dedup);
+    w.Pod<uint64_t>(devices.size());
+    // A shard's entries are spread over the whole table: fetch them some way ahead.
+    constexpr size_t kAhead = 16;
+    for (size_t k = 0; k < devices.size(); ++k) {
+      if (k + kAhead < devices.size()) owner.devices().PrefetchSlot(devices[k + kAhead]);
+      w.Pod(owner.devices().KeyAt(devices[k]));
+      w.Pod(owner.devices().ValueAt(devices[k]));
+    }
+  }
+}
+
+absl::Status Engine::ReadShards(BinaryReader& r, const std::string& path) {
+  const auto shards = r.Pod<uint32_t>();
+  if (!r.ok() || shards != kVirtualShards) {
+    return absl::DataLossError(absl::StrCat(path, ": malformed shard sections"));
+  }
+  const size_t n = workers_.size();
+  for (uint32_t i = 0; i < shards; ++i) {
+    const auto length = r.Pod<uint64_t>();
+    const auto shard = r.Pod<uint32_t>();
+    if (!r.ok() || shard != i || length > r.remaining() + sizeof(uint32_t)) {
+      return absl::DataLossError(absl::StrCat(path, ": malformed shard section ", i));
+    }
+    Worker& owner = *workers_[shard % n];
+    const std::vector<uint64_t> dedup = r.Vector<uint64_t>(owner.dedup().segment_ways() * 3);
+    if (!r.ok() || !owner.mutable_dedup().ImportSegmentUsed(shard / n, dedup)) {
+      return absl::DataLossError(absl::StrCat(path, ": malformed duplicate filter of shard ", i));
+    }
+    const auto devices = r.Pod<uint64_t>();
+    if (!r.ok() || devices > r.remaining() / (sizeof(uint64_t) + sizeof(DeviceState))) {
+      return absl::DataLossError(absl::StrCat(path, ": malformed devices of shard ", i));
+    }
+    // In groups, their table slots fetched before the inserts: a shard's devices land all over
+    // the table, and one cache miss (and TLB miss) per insert in turn would dominate a restore.
+    constexpr size_t kGroup = 32;
+    uint64_t keys[kGroup];
+    DeviceState states[kGroup];
+    FlatU64Map<DeviceState>& table = owner.mutable_devices();
+    for (uint64_t d = 0; d < devices && r.ok(); d += kGroup) {
+      const size_t g = static_cast<size_t>(std::min<uint64_t>(kGroup, devices - d));
+      for (size_t k = 0; k < g; ++k) {
+        keys[k] = r.Pod<uint64_t>();
+        states[k] = r.Pod<DeviceState>();
+        if (!r.ok() || keys[k] == kBroadcastEui64 || VirtualShardOf(DeviceId{keys[k]}) != shard) {
+          return absl::DataLossError(absl::StrCat(path, ": malformed device in shard ", i));
+        }
+        table.Prefetch(keys[k]);
+      }
+      for (size_t k = 0; k < g; ++k) {
+        bool inserted = false;
+        table.FindOrInsert(keys[k], &inserted) = states[k];
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::string& path) {
@@ -367,28 +436,31 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
       Counter& total = worker->mutable_alerts_total(remap.Map(i));
       total.Set(total.Get() + r.Pod<uint64_t>());
     }
-    const bool sparse = version >= 5 && r.Pod<uint8_t>() == 1;
-    const std::vector<uint64_t> dedup =
-        r.Vector<uint64_t>(sparse         ? worker->dedup().capacity() * 3
-                           : version >= 4 ? worker->dedup().capacity() * 2
-                                          : config_.dedup_capacity * 2 + 64);
-    DedupFilter& filter = worker->mutable_dedup();
-    if ((version >= 4 && !(sparse ? filter.ImportUsed(dedup) : filter.Import(dedup))) ||
-        !ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
-        !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
-      return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
-    }
-    const auto devices = r.Pod<uint64_t>();
-    if (!r.ok()) break;
-    // Each device goes to the worker that owns it now (an older snapshot may shard otherwise).
-    if (workers_.size() == 1) worker->mutable_devices().Reserve(devices);
-    for (uint64_t i = 0; i < devices && r.ok(); ++i) {
-      const auto key = r.Pod<uint64_t>();
-      const auto state = r.Pod<DeviceState>();
-      if (!r.ok() || key == kBroadcastEui64) break;
-      bool inserted = false;
-      workers_[WorkerIndexFor(DeviceId{key})]->mutable_devices().FindOrInsert(key, &inserted) =
-          state;
+    if (version >= 5) {  // the duplicate filter and the devices come by shard, below
+      if (!ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
+          !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
+        return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+      }
+    } else {
+      const std::vector<uint64_t> dedup = r.Vector<uint64_t>(
+          version >= 4 ? worker->dedup().capacity() * 2 : config_.dedup_capacity * 2 + 64);
+      if ((version >= 4 && !worker->mutable_dedup().Import(dedup)) ||
+          !ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
+          !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
+        return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
+      }
+      const auto devices = r.Pod<uint64_t>();
+      if (!r.ok()) break;
+      // Each device goes to the worker that owns it now (an older snapshot may shard otherwise).
+      if (workers_.size() == 1) worker->mutable_devices().Reserve(devices);
+      for (uint64_t i = 0; i < devices && r.ok(); ++i) {
+        const auto key = r.Pod<uint64_t>();
+        const auto state = r.Pod<DeviceState>();
+        if (!r.ok() || key == kBroadcastEui64) break;
+        bool inserted = false;
+        workers_[WorkerIndexFor(DeviceId{key})]->mutable_devices().FindOrInsert(key, &inserted) =
+            state;
+      }
     }
     // Rule inputs. Taken under other rules (a changed rules.yaml) they no longer fit: the
     // windows that do not match start empty rather than refusing the restart.
@@ -413,6 +485,7 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
   }
   if (!r.ok())
     return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+  if (version >= 5) SMETSMON_RETURN_IF_ERROR(ReadShards(r, path));
   return absl::OkStatus();
 }
 

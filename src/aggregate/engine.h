@@ -108,11 +108,18 @@ class Engine {
   //   state taken under another catalogue is remapped by code and category name on load; 4: the
   //   duplicate filter in segments per virtual shard (a version-3 state loads without its dedup
   //   entries: only redeliveries within one horizon of the restart could then count twice);
-  //   5: the outage signals not yet read by the rules.
+  //   5: the outage signals not yet read by the rules; the duplicate filter's entries and the
+  //   devices in one length-prefixed section per virtual shard (after the per-worker parts), so
+  //   a shard's state is read, written or moved on its own, to any number of workers.
   static constexpr uint32_t kStateVersion = 5;
   static constexpr uint32_t kOldestStateVersion = 3;
   void SaveState(BinaryWriter& w) const;
   absl::Status LoadState(BinaryReader& r, uint32_t version, const std::string& path);
+  // The per-shard sections of version 5: u32 count (64), then per shard: u64 length, u32 shard,
+  // its dedup segment's ways in use (way index within the segment, fingerprint, expiry), u64
+  // device count, (key, DeviceState) records.
+  void WriteShards(BinaryWriter& w) const;
+  absl::Status ReadShards(BinaryReader& r, const std::string& path);
 
  private:
   const catalog::ReferenceData* ref_;

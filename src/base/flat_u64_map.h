@@ -128,6 +128,22 @@ class FlatU64Map {
     }
   }
 
+  // Slot-level access (checkpoints: entries grouped without copying them). `fn(slot, key)` for
+  // each entry; KeyAt/ValueAt read an occupied slot.
+  template <typename Fn>
+  void ForEachSlot(Fn&& fn) const {
+    for (size_t i = 0; i < capacity_; ++i) {
+      if (keys_[i] != 0) fn(i, ~keys_[i]);
+    }
+  }
+  uint64_t KeyAt(size_t slot) const { return ~keys_[slot]; }
+  void PrefetchSlot(size_t slot) const {
+    __builtin_prefetch(&keys_[slot]);
+    __builtin_prefetch(&values_[slot]);
+    __builtin_prefetch(reinterpret_cast<const char*>(&values_[slot]) + sizeof(V) - 1);
+  }
+  const V& ValueAt(size_t slot) const { return values_[slot]; }
+
   void Clear() {
     std::memset(keys_, 0, capacity_ * sizeof(uint64_t));
     std::memset(static_cast<void*>(values_), 0, capacity_ * sizeof(V));

@@ -235,6 +235,48 @@ TEST_P(EngineTest, SnapshotRoundTripRestoresEverything) {
   EXPECT_EQ(b.Counters().duplicates, ca.duplicates + 1);
 }
 
+TEST_P(EngineTest, ShardSectionsMoveDevicesAndDuplicatesToAnyNumberOfWorkers) {
+  // The per-shard part of a checkpoint, taken with two workers, read into four: each shard's
+  // devices and dedup entries arrive whole at their new owner.
+  EngineConfig two;
+  two.workers = 2;
+  two.dedup_capacity = 64 * 1024;  // no evictions: every id stays
+  Engine a(ref_, two);
+  for (uint64_t i = 0; i < 600; ++i)
+    Apply(a, Event(1 + i % 200, i, static_cast<int64_t>(i) * 1000));
+  BinaryWriter w = BinaryWriter::ToMemory();
+  a.WriteShards(w);
+  const std::string shards = w.TakeBytes();
+  EngineConfig four = two;
+  four.workers = 4;
+  catalog::ReferenceData ref2 = testing::LoadTestReference();
+  Engine b(ref2, four);
+  BinaryReader r = BinaryReader::FromMemory(shards);
+  ASSERT_TRUE(b.ReadShards(r, "shards").ok());
+  ASSERT_TRUE(r.Finish().ok());
+  for (uint64_t d = 1; d <= 200; ++d) {
+    const DeviceState* sa = a.FindDevice(DeviceId{d});
+    const DeviceState* sb = b.FindDevice(DeviceId{d});
+    ASSERT_NE(sb, nullptr) << d;
+    EXPECT_EQ(std::memcmp(sa, sb, sizeof(DeviceState)), 0) << d;
+    EXPECT_NE(b.worker(b.WorkerIndexFor(DeviceId{d})).devices().Find(d), nullptr);
+  }
+  // Every alert id came along: sent again, the new owners find the duplicates the old ones find.
+  const uint64_t before = a.Counters().duplicates;
+  for (uint64_t i = 0; i < 600; ++i) {
+    Apply(a, Event(1 + i % 200, i, static_cast<int64_t>(i) * 1000));
+    Apply(b, Event(1 + i % 200, i, static_cast<int64_t>(i) * 1000));
+  }
+  EXPECT_EQ(a.Counters().duplicates - before, 600u);
+  EXPECT_EQ(b.Counters().duplicates, 600u);
+  // A section whose device belongs to another shard is refused.
+  std::string tampered = shards;
+  tampered[tampered.size() - sizeof(DeviceState) - 8] ^= 0x01;  // the last device's key
+  Engine c(ref2, four);
+  BinaryReader rc = BinaryReader::FromMemory(tampered);
+  EXPECT_EQ(c.ReadShards(rc, "shards").code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_P(EngineTest, SnapshotFromAnotherShapeOrTruncatedIsRefused) {
   Engine a(ref_, EngineConfig{});
   Apply(a, Event(1, 1, 0));

@@ -66,18 +66,6 @@ BinaryWriter::BinaryWriter(const std::string& path)
   if (ok_) buffer_.reserve(kChunk);
 }
 
-BinaryWriter::BinaryWriter(BinaryWriter&& o) noexcept
-    : path_(std::move(o.path_)),
-      tmp_path_(std::move(o.tmp_path_)),
-      fd_(o.fd_),
-      memory_(o.memory_),
-      buffer_(std::move(o.buffer_)),
-      crc_(o.crc_),
-      written_(o.written_),
-      ok_(o.ok_) {
-  o.fd_ = -1;
-}
-
 BinaryWriter::~BinaryWriter() {
   if (fd_ >= 0) {
     ::close(fd_);
@@ -153,19 +141,6 @@ BinaryReader::BinaryReader(const std::string& path) : path_(path), crc_(CrcStart
   }
   // Sequential reads: ask for read-ahead.
   if (ok_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-}
-
-BinaryReader::BinaryReader(BinaryReader&& o) noexcept
-    : path_(std::move(o.path_)),
-      fd_(o.fd_),
-      content_left_(o.content_left_),
-      chunk_(std::move(o.chunk_)),
-      memory_(o.memory_),
-      mem_(o.memory_ ? o.mem_ : std::string_view(chunk_)),
-      mem_pos_(o.mem_pos_),
-      crc_(o.crc_),
-      ok_(o.ok_) {
-  o.fd_ = -1;
 }
 
 BinaryReader::~BinaryReader() {

@@ -20,8 +20,8 @@ class BinaryWriter {
   explicit BinaryWriter(const std::string& path);
   // To memory (TakeBytes); no CRC trailer, no file.
   static BinaryWriter ToMemory() { return BinaryWriter(); }
-  BinaryWriter(BinaryWriter&& other) noexcept;
-  BinaryWriter& operator=(BinaryWriter&&) = delete;
+  BinaryWriter(const BinaryWriter&) = delete;
+  BinaryWriter& operator=(const BinaryWriter&) = delete;
   ~BinaryWriter();
 
   void Bytes(const void* data, size_t n);
@@ -67,8 +67,8 @@ class BinaryReader {
   explicit BinaryReader(const std::string& path);
   // Over `bytes`, which must outlive the reader; no CRC trailer.
   static BinaryReader FromMemory(std::string_view bytes) { return BinaryReader(bytes); }
-  BinaryReader(BinaryReader&& other) noexcept;
-  BinaryReader& operator=(BinaryReader&&) = delete;
+  BinaryReader(const BinaryReader&) = delete;
+  BinaryReader& operator=(const BinaryReader&) = delete;
   ~BinaryReader();
 
   bool opened() const { return fd_ >= 0 || memory_; }

@@ -406,13 +406,12 @@ void KafkaIngest::TakeCheckpoint(bool sync) {
     offsets.push_back({config_.topic, partition, next});
   }
   last_checkpoint_ns_ = clock_->MonotonicNs();
-  const uint64_t applied = stats().applied;
+  const uint64_t applied = Applied();
   // Nothing applied since the last checkpoint: it still holds (an idle stream's advance is
   // re-derived after a restart). A revoke and the stop write one regardless.
   if (!sync && applied == applied_at_commit_.load(std::memory_order_relaxed)) return;
   checkpoint_offsets_ = offsets;
   checkpoint_applied_ = applied;
-  checkpoint_began_ns_ = last_checkpoint_ns_;
   if (sync) {
     CheckpointDone(pipeline_->Checkpoint(std::move(offsets)), /*sync=*/true);
     return;
@@ -446,10 +445,10 @@ void KafkaIngest::CheckpointDone(const pipeline::CheckpointOutcome& out, bool sy
       return;
     }
   }
-  // What was applied when the checkpoint began is covered; anything applied since waits (from
-  // at most the moment the checkpoint began).
+  // What was applied when the checkpoint began (last_checkpoint_ns_) is covered; anything
+  // applied since waits, from at most that moment.
   applied_at_commit_.store(checkpoint_applied_, std::memory_order_relaxed);
-  uncommitted_since_ns_.store(stats().applied > checkpoint_applied_ ? checkpoint_began_ns_ : 0,
+  uncommitted_since_ns_.store(Applied() > checkpoint_applied_ ? last_checkpoint_ns_ : 0,
                               std::memory_order_relaxed);
 }
 
@@ -495,7 +494,7 @@ void KafkaIngest::Run() {
         TakeCheckpoint(/*sync=*/false);
       }
       // Commits held back (checkpoints failing): say so once per interval past three intervals.
-      const double held = stats().commit_held_back_s;
+      const double held = CommitHeldBackS();
       if (held * 1000 > 3.0 * static_cast<double>(config_.checkpoint_interval_ms) &&
           now_ns - held_back_logged_ns_ >= config_.checkpoint_interval_ms * 1'000'000) {
         held_back_logged_ns_ = now_ns;
@@ -610,15 +609,24 @@ void KafkaIngest::Run() {
   if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
 }
 
+uint64_t KafkaIngest::Applied() const {
+  std::lock_guard lock(done_mu_);
+  return applied_;
+}
+
+double KafkaIngest::CommitHeldBackS() const {
+  const int64_t since = uncommitted_since_ns_.load(std::memory_order_relaxed);
+  return since == 0 ? 0 : static_cast<double>(clock_->MonotonicNs() - since) / 1e9;
+}
+
 KafkaStats KafkaIngest::stats() const {
   KafkaStats s;
   s.consumed = consumed_.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(done_mu_);
     s.applied = applied_;
-    const int64_t since = uncommitted_since_ns_.load(std::memory_order_relaxed);
-    if (since != 0) s.commit_held_back_s = static_cast<double>(clock_->MonotonicNs() - since) / 1e9;
   }
+  s.commit_held_back_s = CommitHeldBackS();
   s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);
   s.paused = pauses_.load(std::memory_order_relaxed);

@@ -139,6 +139,9 @@ class KafkaIngest {
   void TakeCheckpoint(bool sync);
   void PollPendingCheckpoint();
   void CheckpointDone(const pipeline::CheckpointOutcome& out, bool sync);
+  // Cheap reads for the poll loop (stats() also asks librdkafka for the assignment).
+  uint64_t Applied() const;
+  double CommitHeldBackS() const;
   // On assignment: each partition starts at the restored checkpoint's offset when that is ahead
   // of the committed one.
   void SeekToRestored(rd_kafka_topic_partition_list_s* parts);
@@ -174,8 +177,7 @@ class KafkaIngest {
   bool checkpoint_pending_ = false;           // being written
   std::vector<pipeline::SourceOffset> checkpoint_offsets_;  // of the last one begun
   uint64_t checkpoint_applied_ = 0;                         // applied_ when it began
-  int64_t checkpoint_began_ns_ = 0;
-  std::atomic<uint64_t> applied_at_commit_{0};  // applied_ at the last commit
+  std::atomic<uint64_t> applied_at_commit_{0};              // applied_ at the last commit
   // Monotonic ns when the first message after the last commit was applied (0: none waits).
   std::atomic<int64_t> uncommitted_since_ns_{0};
   int64_t held_back_logged_ns_ = 0;

@@ -73,7 +73,7 @@ absl::StatusOr<CheckpointRead> ReadCheckpoint(const std::string& path, aggregate
     }
     for (uint32_t i = 0; i < sections && r.ok(); ++i) {
       const auto tag = r.Pod<uint32_t>();
-      const std::string bytes = r.String(kMaxSectionBytes);
+      std::string bytes = r.String(kMaxSectionBytes);
       if (!r.ok()) break;
       BinaryReader s = BinaryReader::FromMemory(bytes);
       switch (tag) {
@@ -90,7 +90,7 @@ absl::StatusOr<CheckpointRead> ReadCheckpoint(const std::string& path, aggregate
           break;
         }
         case kRules:
-          out.extras.rules_state = bytes;
+          out.extras.rules_state = std::move(bytes);  // `s` is not read again
           continue;
         case kInfo:
           out.extras.written_unix_ms = s.Pod<int64_t>();

@@ -27,14 +27,6 @@ namespace {
 constexpr int64_t kT0 = 1687780800000;  // 2023-06-26T12:00:00Z
 const ProcessingTime kNow{kT0 + kMsPerDay};
 
-struct OwnedBatch : SourceBatch {
-  explicit OwnedBatch(std::vector<std::string> lines) : storage(std::move(lines)) {
-    for (const std::string& s : storage) messages.emplace_back(s);
-    received = kNow;
-  }
-  std::vector<std::string> storage;
-};
-
 std::string Alert(int device, int64_t t_ms, int serial) {
   return absl::StrFormat(
       R"({"alert_id":"a-%d-%d","device_id":"00-DB-12-34-56-78-%02X-%02X","alert_code":"8F40",)"
@@ -59,7 +51,7 @@ class CheckpointTest : public ::testing::Test {
   void Feed(Pipeline& p, int from, int n) {
     std::vector<std::string> lines;
     for (int i = from; i < from + n; ++i) lines.push_back(Alert(i % 40, kT0 + i * 20'000, i));
-    p.Submit(std::make_unique<OwnedBatch>(std::move(lines)));
+    p.Submit(std::make_unique<testing::OwnedBatch>(kNow, std::move(lines)));
     p.Reap(/*wait=*/true, nullptr);
   }
   ManualClock clock_{kNow};

@@ -26,15 +26,6 @@ namespace {
 constexpr int64_t kT0 = 1687780800000;  // 2023-06-26T12:00:00Z, a whole minute
 const ProcessingTime kNow{kT0 + kMsPerDay};
 
-// A batch owning its messages.
-struct OwnedBatch : SourceBatch {
-  explicit OwnedBatch(std::vector<std::string> lines) : storage(std::move(lines)) {
-    for (const std::string& s : storage) messages.emplace_back(s);
-    received = kNow;
-  }
-  std::vector<std::string> storage;
-};
-
 std::string Alert(int device, int64_t t_ms, int serial, const std::string& code = "8F40") {
   return absl::StrFormat(
       R"({"alert_id":"a-%d-%d","device_id":"00-DB-12-34-56-78-%02X-%02X","alert_code":"%s",)"
@@ -53,7 +44,8 @@ class PipelineTest : public ::testing::Test {
   std::vector<std::unique_ptr<SourceBatch>> Run(Pipeline& p,
                                                 std::vector<std::vector<std::string>> batches) {
     std::vector<std::unique_ptr<SourceBatch>> done;
-    for (auto& lines : batches) p.Submit(std::make_unique<OwnedBatch>(std::move(lines)));
+    for (auto& lines : batches)
+      p.Submit(std::make_unique<testing::OwnedBatch>(kNow, std::move(lines)));
     p.Finish([&](std::unique_ptr<SourceBatch> b) { done.push_back(std::move(b)); });
     return done;
   }
@@ -142,7 +134,8 @@ TEST_F(PipelineTest, IdleAdvanceMovesTheStreamTimeAndKeepsTheGrid) {
   auto p = Make(2, true);
   std::vector<int64_t> evaluated;
   p->set_on_evaluated([&] { evaluated.push_back(p->evaluator()->Snapshot().evaluated_at.ms); });
-  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{Alert(1, kT0 + 1000, 1)}));
+  p->Submit(std::make_unique<testing::OwnedBatch>(
+      kNow, std::vector<std::string>{Alert(1, kT0 + 1000, 1)}));
   // Nothing more arrives; ten minutes of processing time later the stream is idle.
   clock_.Set(ProcessingTime{kT0 + 15 * kMsPerMinute});
   p->AdvanceIdle(clock_.Now());  // stream time: now - 5 min = kT0 + 10 min
@@ -160,10 +153,12 @@ TEST_F(PipelineTest, AnIdleStreamJudgesWhatCameSinceTheLastEvaluation) {
   auto p = Make(2, true);
   std::vector<int64_t> evaluated;
   p->set_on_evaluated([&] { evaluated.push_back(p->evaluator()->Snapshot().evaluated_at.ms); });
-  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{
-      Alert(1, kT0 + 5000, 1), Alert(2, kT0 + 70'000, 2)}));  // crosses kT0 + 1 min
-  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{
-      Alert(3, kT0 + 10'000, 3), Alert(4, kT0 + 20'000, 4)}));  // older: the stream stays
+  p->Submit(std::make_unique<testing::OwnedBatch>(
+      kNow, std::vector<std::string>{Alert(1, kT0 + 5000, 1),
+                                     Alert(2, kT0 + 70'000, 2)}));  // crosses kT0 + 1 min
+  p->Submit(std::make_unique<testing::OwnedBatch>(
+      kNow, std::vector<std::string>{Alert(3, kT0 + 10'000, 3),
+                                     Alert(4, kT0 + 20'000, 4)}));  // older: the stream stays
   p->AdvanceIdle(ProcessingTime{kT0});  // now - idle lag is before the stream: no advance
   p->AdvanceIdle(ProcessingTime{kT0});  // nothing new since: no evaluation
   p->Reap(true, {});
@@ -181,14 +176,15 @@ TEST_F(PipelineTest, TasksRunOnTheOwningWorkerBetweenBatchesAndStopDrainsEveryth
   const DeviceId device = *ParseDeviceId("00-DB-12-34-56-78-00-07");
   std::vector<std::string> lines;
   for (int i = 0; i < 50; ++i) lines.push_back(Alert(7, kT0 + i * 1000, i));
-  p->Submit(std::make_unique<OwnedBatch>(lines));
+  p->Submit(std::make_unique<testing::OwnedBatch>(kNow, lines));
   std::atomic<uint32_t> seen{0};
   ASSERT_TRUE(p->RunOnWorker(p->engine().WorkerIndexFor(device), [&](aggregate::Worker& w) {
     const aggregate::DeviceState* s = w.devices().Find(device.value);
     seen = s != nullptr ? s->AlertsIn24h(EventTime{kT0 + 49'000}) : 0;
   }));
   EXPECT_FALSE(p->RunOnWorker(2, [](aggregate::Worker&) {}));
-  p->Submit(std::make_unique<OwnedBatch>(std::vector<std::string>{Alert(8, kT0, 99)}));
+  p->Submit(
+      std::make_unique<testing::OwnedBatch>(kNow, std::vector<std::string>{Alert(8, kT0, 99)}));
   p->Stop();                    // applies everything queued, runs the task, then joins
   EXPECT_EQ(seen.load(), 50u);  // the task ran after the first batch, before the second
   EXPECT_EQ(p->stats().messages_applied, 51u);

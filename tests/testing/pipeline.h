@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -9,6 +11,16 @@
 #include "testing/fixtures.h"
 
 namespace smetsmon::testing {
+
+// A batch owning its messages, received at `received_at` (processing time).
+struct OwnedBatch : pipeline::SourceBatch {
+  OwnedBatch(ProcessingTime received_at, std::vector<std::string> lines)
+      : storage(std::move(lines)) {
+    for (const std::string& s : storage) messages.emplace_back(s);
+    received = received_at;
+  }
+  std::vector<std::string> storage;
+};
 
 inline pipeline::PipelineConfig TestPipelineConfig(bool rules = false) {
   pipeline::PipelineConfig c;

@@ -1,4 +1,6 @@
-// smetsmon-bench-engine [--events N] [--premises N] [--repeat R] [--engine-only]: end-to-end rate
+// smetsmon-bench-engine [--events N] [--premises N] [--repeat R] [--engine-only] [--config DIR]
+// [--with-inventory]:
+// end-to-end rate
 // of the engine per core over an in-memory batch of generated events (no Kafka, no file I/O),
 // against the raw rate of simdjson extracting the same fields, measured in the same run on the same
 // data.
@@ -22,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,6 +48,10 @@ struct Batch {
   std::vector<std::pair<size_t, size_t>> lines;  // offset, length
 };
 
+// --with-inventory: the pipeline loads the generated population's inventory (enrichment and the
+// migration load's installation days on the per-event path, as in production).
+std::string g_inventory;
+
 Batch Generate(const catalog::ReferenceData& ref, uint64_t events, uint64_t premises) {
   gen::GeneratorConfig config;
   config.premises = premises;
@@ -52,6 +59,10 @@ Batch Generate(const catalog::ReferenceData& ref, uint64_t events, uint64_t prem
   config.duration_ms = 24 * kMsPerHour;
   Batch b;
   gen::Generator g(*ref.areas, *ref.catalogue, config);
+  if (!g_inventory.empty()) {
+    std::ofstream inventory(g_inventory, std::ios::binary);
+    g.WriteInventoryCsv(inventory);
+  }
   std::string text;
   g.Run([&](std::string_view line) {
     if (b.lines.size() >= events) return;
@@ -113,9 +124,15 @@ double ThreadCpuNow() {
 // Every line through a fresh one-worker pipeline (rules on or off); returns the CPU seconds its
 // threads used (the caller's routing included) and sets `wall_s`. With rules, also times one full
 // rules evaluation at the end (`evaluation_s`, best of 5).
+// --config DIR: the pipeline's config directory instead of the shipped one (an A/B of a rules
+// setting in one run of the same build).
+std::string g_config_dir;
+
 double RunEngine(const Batch& batch, uint64_t premises, bool rules, uint64_t* accepted,
                  double* wall_s, double* evaluation_s = nullptr) {
   pipeline::PipelineConfig config = bench::PipelineConfigFor(1, rules);
+  if (!g_config_dir.empty()) config.reference.config_dir = g_config_dir;
+  config.inventory_path = g_inventory;
   config.engine.expected_devices = premises * 2;
   SystemClock clock;
   auto built = pipeline::Pipeline::Create(config, clock);
@@ -174,10 +191,14 @@ int main(int argc, char** argv) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--engine-only") == 0) {
       engine_only = true;
+    } else if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      g_config_dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--with-inventory") == 0) {
+      g_inventory = "/tmp/smetsmon-bench-engine-inventory.csv";
     } else {
       std::fprintf(stderr,
                    "usage: smetsmon-bench-engine [--events N] [--premises N] [--repeat R] "
-                   "[--engine-only]\n");
+                   "[--engine-only] [--config DIR] [--with-inventory]\n");
       return 2;
     }
   }

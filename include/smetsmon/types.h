@@ -85,6 +85,10 @@ struct AlertEvent {
   AreaId area = kUnknownArea;
   Generation generation = Generation::kUnknown;
   uint8_t present = 0;
+  // Day the device was installed (days since 1970-01-01, from the inventory's installed_on; 0 =
+  // unknown): the migration-load rule classes its alerts as from a recent or an established
+  // installation at their event time. Never from the message.
+  uint16_t installed_day = 0;
 
   static constexpr uint8_t kHasDccTime = 1 << 0;
   static constexpr uint8_t kHasSmets = 1 << 1;

@@ -221,8 +221,12 @@ Readings Engine::WorkerReadings(size_t i, EventTime at, EventTime month_start, u
   rules->SumDeliveryHours(month_start, at, r.delivery_month);
   rules->SumWhatIf(WindowSpan::k1h, at, r.whatif_1h, live_dmcs);
   rules->SumWhatIf(WindowSpan::k24h, at, r.whatif_24h, live_dmcs);
+  r.migration_24h.assign(config_.rule_inputs->migration.cells(), 0);
+  rules->migration().SumOwned(at, r.migration_24h, live_dmcs, 2 + ref_->cohorts->size());
   w.PublishRuleInputs();
   r.noisy = rules->PublishedNoisy();
+  r.noisy_dropped = rules->noisy_dropped();
+  r.noisy_codes_untracked = rules->codes_untracked();
   rules->DrainSignals([&r](const OutageSignalRecord& s) { r.signals.push_back(s); });
   r.signals_dropped = rules->signals_dropped();
   return r;
@@ -243,7 +247,10 @@ void Engine::MergeReadings(Readings& into, Readings&& part) {
   add(into.delivery_month, part.delivery_month);
   add(into.whatif_1h, part.whatif_1h);
   add(into.whatif_24h, part.whatif_24h);
+  add(into.migration_24h, part.migration_24h);
   into.noisy.insert(into.noisy.end(), part.noisy.begin(), part.noisy.end());
+  into.noisy_dropped += part.noisy_dropped;
+  into.noisy_codes_untracked += part.noisy_codes_untracked;
   into.signals.insert(into.signals.end(), part.signals.begin(), part.signals.end());
   into.signals_dropped += part.signals_dropped;
 }
@@ -295,21 +302,13 @@ void Engine::SaveState(BinaryWriter& w) const {
     // Version 5: the duplicate filter and the devices go by virtual shard, after the workers.
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().minutes());
     WriteRing(w, const_cast<Worker&>(*worker).mutable_fleet().hours());
-    // Rule inputs: a count of windows (0 when rules are off), the windows, the noisy devices.
-    RuleInputs* rules = const_cast<Worker&>(*worker).rule_inputs();
-    const std::vector<window::BucketRing*> rings =
-        rules != nullptr ? rules->MutableRings() : std::vector<window::BucketRing*>{};
-    w.Pod<uint32_t>(static_cast<uint32_t>(rings.size()));
-    for (const window::BucketRing* ring : rings) WriteRing(w, *ring);
-    const std::vector<NoisyDevice> noisy =
-        rules != nullptr ? rules->ExportNoisy() : std::vector<NoisyDevice>{};
-    w.Pod<uint64_t>(noisy.size());
-    for (const NoisyDevice& d : noisy) w.Pod(d);
-    // Outage signals produced since the rules' last readings (version 5).
-    const std::vector<OutageSignalRecord> signals =
-        rules != nullptr ? rules->PendingSignals() : std::vector<OutageSignalRecord>{};
-    w.Pod<uint64_t>(rules != nullptr ? rules->signals_dropped() : 0);
-    w.Vector(signals);
+    // Rule inputs (version 6): one length-prefixed part (RuleInputs::SaveState), empty when
+    // the rules are off, so that its layout can grow without moving anything else.
+    BinaryWriter part = BinaryWriter::ToMemory();
+    if (const RuleInputs* rules = worker->rule_inputs()) rules->SaveState(part);
+    const std::string bytes = part.TakeBytes();
+    w.Pod<uint64_t>(bytes.size());
+    w.Bytes(bytes.data(), bytes.size());
   }
   WriteShards(w);
 }
@@ -463,24 +462,28 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
       }
     }
     // Rule inputs. Taken under other rules (a changed rules.yaml) they no longer fit: the
-    // windows that do not match start empty rather than refusing the restart.
+    // windows that do not match start empty rather than refusing the restart; a part taken
+    // without rules (empty) leaves them fresh.
     RuleInputs* rules = worker->rule_inputs();
-    const std::vector<window::BucketRing*> rings =
-        rules != nullptr ? rules->MutableRings() : std::vector<window::BucketRing*>{};
-    const auto ring_count = r.Pod<uint32_t>();
-    for (uint32_t i = 0; i < ring_count && r.ok(); ++i) {
-      const auto raw = ReadRingRaw(r, size_t{1} << 20, size_t{1} << 28);
-      if (r.ok() && ring_count == rings.size()) rings[i]->Import(raw);  // false: shape changed
+    absl::Status rules_status;
+    if (version >= 6) {
+      const auto length = r.Pod<uint64_t>();
+      if (!r.ok() || length > r.remaining()) {
+        r.Fail();
+        break;
+      }
+      std::string bytes(length, '\0');
+      r.Bytes(bytes.data(), bytes.size());
+      if (rules != nullptr && r.ok() && length > 0) {
+        BinaryReader part = BinaryReader::FromMemory(bytes);
+        rules_status = rules->LoadState(part, version);
+      }
+    } else {
+      rules_status =
+          rules != nullptr ? rules->LoadState(r, version) : RuleInputs::SkipLegacyState(r, version);
     }
-    const auto noisy_count = r.Pod<uint64_t>();
-    std::vector<NoisyDevice> noisy;
-    for (uint64_t i = 0; i < noisy_count && r.ok(); ++i) noisy.push_back(r.Pod<NoisyDevice>());
-    if (rules != nullptr && r.ok()) rules->ImportNoisy(noisy);
-    if (version >= 5) {
-      const auto dropped = r.Pod<uint64_t>();
-      const std::vector<OutageSignalRecord> signals = r.Vector<OutageSignalRecord>(
-          rules != nullptr ? rules->setup().signal_capacity : size_t{1} << 20);
-      if (rules != nullptr && r.ok()) rules->RestoreSignals(signals, dropped);
+    if (!rules_status.ok()) {
+      return absl::DataLossError(absl::StrCat(path, ": ", rules_status.message()));
     }
   }
   if (!r.ok())

@@ -44,7 +44,11 @@ struct Readings {
   std::vector<uint64_t> views[std::size(kAllViews)];  // by View, FleetLayout cells
   std::vector<uint64_t> delivery_1h, delivery_24h, delivery_month;
   std::vector<uint64_t> whatif_1h, whatif_24h;
-  std::vector<NoisyDevice> noisy;  // noisiest first (after Finish)
+  std::vector<uint64_t> migration_24h;  // MigrationLayout cells
+  std::vector<NoisyDevice> noisy;       // noisiest first (after Finish)
+  // Cumulative: alerts of devices over the threshold not listed (the list was full), and of
+  // devices over the code-counting mark whose codes were not counted (that table was full).
+  uint64_t noisy_dropped = 0, noisy_codes_untracked = 0;
   // Outage signals since the previous readings, by time, premises, device, kind (after Finish).
   std::vector<OutageSignalRecord> signals;
   uint64_t signals_dropped = 0;  // cumulative
@@ -110,8 +114,10 @@ class Engine {
   //   entries: only redeliveries within one horizon of the restart could then count twice);
   //   5: the outage signals not yet read by the rules; the duplicate filter's entries and the
   //   devices in one length-prefixed section per virtual shard (after the per-worker parts), so
-  //   a shard's state is read, written or moved on its own, to any number of workers.
-  static constexpr uint32_t kStateVersion = 5;
+  //   a shard's state is read, written or moved on its own, to any number of workers; 6: each
+  //   worker's rule inputs in one length-prefixed part (RuleInputs::SaveState), with the noisy
+  //   devices' exact code tallies in place of the old noisy table (converted on load).
+  static constexpr uint32_t kStateVersion = 6;
   static constexpr uint32_t kOldestStateVersion = 3;
   void SaveState(BinaryWriter& w) const;
   absl::Status LoadState(BinaryReader& r, uint32_t version, const std::string& path);

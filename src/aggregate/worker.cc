@@ -48,6 +48,9 @@ ApplyOutcome Worker::Apply(const AlertEvent& e, EventTime stream) {
   bool inserted = false;
   DeviceState& device = devices_.FindOrInsert(e.device.value, &inserted);
   if (inserted) counters_.new_devices.Add(1);
+  // The noisy-device rule starts a device's code tally from its last two alerts before this one.
+  LastAlerts before;
+  if (rule_inputs_ && !inserted) before = LastAlerts::Of(device);
   device.Apply(e.event_time, e.code, e.throttled_count, (e.present & AlertEvent::kHasVoltage) != 0,
                e.voltage_dv, layout_->IsOutageStart(code_slot), layout_->IsOutageEnd(code_slot));
   fleet_.Add(e.event_time, area_slot, code_slot, e.generation, e.dmc.value, e.cohort.value,
@@ -56,7 +59,7 @@ ApplyOutcome Worker::Apply(const AlertEvent& e, EventTime stream) {
   if (rule_inputs_) {
     rule_inputs_->Add(e, code_slot, area_slot, layout_->IsOutageStart(code_slot),
                       layout_->IsOutageEnd(code_slot), layout_->IsRestoredLong(code_slot), device,
-                      e.throttled_count);
+                      before, e.throttled_count);
   }
   counters_.accepted.Add(1);
   return ApplyOutcome::kAccepted;
@@ -75,12 +78,14 @@ void Worker::ApplyBatch(std::span<const AlertEvent> events, std::span<const int6
   const auto prefetch_keys = [&](size_t from) {
     for (size_t j = from; j < std::min(n, from + kGroup); ++j) {
       devices_.Prefetch(events[j].device.value);
+      if (rule_inputs_) rule_inputs_->PrefetchKey(events[j].device.value);
     }
   };
   const auto prefetch_values = [&](size_t from) {
     for (size_t j = from; j < std::min(n, from + kGroup); ++j) {
       dedup_.Prefetch(events[j].alert_fingerprint, DedupSegmentOf(events[j].device));
       devices_.PrefetchValue(events[j].device.value);
+      if (rule_inputs_) rule_inputs_->PrefetchTally(events[j].device.value);
     }
   };
   prefetch_keys(0);

@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "app/gonogo_override.h"
 #include "base/fields.h"
 #include "base/json_writer.h"
 #include "metrics/daemon_metrics.h"
@@ -31,7 +33,9 @@ bool SameToken(const std::string& a, const std::string& b) {
 }
 
 // A device's state as JSON, or 404; on its owning worker's thread, from a copy of its state.
-http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::DeviceState* found) {
+// `inputs` (the worker's rule inputs, null without rules) give its alerts by code when counted.
+http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::DeviceState* found,
+                            const aggregate::RuleInputs* inputs) {
   if (found == nullptr) return Error(404, "no alerts seen from device " + FormatDeviceId(id));
   const aggregate::DeviceState& s = *found;
   const catalog::AreaTable& areas = *d.engine->ref().areas;
@@ -46,6 +50,28 @@ http::Response RenderDevice(const Daemon& d, DeviceId id, const aggregate::Devic
     w.Uint(s.hour_counts[static_cast<size_t>(((h % 24) + 24) % 24)]);
   }
   w.EndArray();
+  // Its alerts by code over the same 24 h as alerts_24h (they add up to it), while its codes are
+  // counted (docs/rules.md, "Noisy devices"); null otherwise.
+  w.Key("codes_24h");
+  const std::optional<aggregate::NoisyDevice> codes =
+      inputs != nullptr ? inputs->CodesOf(id.value, s, EventTime{s.last_seen_ms()}) : std::nullopt;
+  if (codes.has_value()) {
+    w.BeginObject();
+    w.Key("top").BeginArray();
+    for (int c = 0; c < aggregate::NoisyDevice::kTopCodes; ++c) {
+      if (codes->code_count[c] == 0) continue;
+      w.BeginObject();
+      w.Field("code", FormatAlertCode(AlertCode{codes->code[c]}));
+      w.Field("count", codes->code_count[c]);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Field("other_codes", codes->other_count);
+    w.Field("untracked", codes->untracked);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
   w.Key("last_alerts").BeginArray();
   for (size_t i = 0; i < s.last_time_s.size(); ++i) {
     if (s.last_time_s[i] == 0) continue;
@@ -102,7 +128,7 @@ void Device(const Daemon& d, const std::string& id_text, http::Responder respond
   }
   const size_t owner = d.engine->WorkerIndexFor(*id);
   const bool posted = d.pipeline->RunOnWorker(owner, [&d, id = *id, respond](aggregate::Worker& w) {
-    respond(RenderDevice(d, id, w.devices().Find(id.value)));
+    respond(RenderDevice(d, id, w.devices().Find(id.value), w.rule_inputs()));
   });
   if (!posted) respond(Error(503, "the device's worker is not running"));
 }
@@ -242,7 +268,10 @@ http::Response Answer(const Daemon& d, const http::Request& request) {
   } else if (path == "/api/v1/gonogo") {
     report::WriteGoNoGo(w, snap);
   } else if (path == "/api/v1/delivery") {
-    report::WriteDelivery(w, snap.delivery, d.engine->rule_inputs_setup()->latency_bounds_ms);
+    report::WriteDelivery(w, snap.delivery, snap.delivery_csp,
+                          d.engine->rule_inputs_setup()->latency_bounds_ms);
+  } else if (path == "/api/v1/storms") {
+    report::WriteStorms(w, snap);
   } else if (path == "/api/v1/top") {
     report::WriteNoisy(w, snap);
   } else {
@@ -251,10 +280,36 @@ http::Response Answer(const Daemon& d, const http::Request& request) {
   return Json(200, w.str());
 }
 
+// POST /api/v1/gonogo/override (app/gonogo_override.h): an override changes what the OPSG is
+// told, so it is refused unless a bearer token is configured (403) and given (401).
+http::Response GoNoGoOverride(const Daemon& d, const http::Request& request) {
+  if (request.method != "POST") return Error(405, "method not allowed: POST an override");
+  if (d.bearer_token.empty()) {
+    return Error(403,
+                 "Go/No-Go overrides need a bearer token: configure http.bearer_token_file or "
+                 "http.bearer_token_env and send Authorization: Bearer <token>");
+  }
+  if (!SameToken(request.authorization, "Bearer " + d.bearer_token)) {
+    return Error(401, "missing or wrong bearer token");
+  }
+  if (d.evaluator == nullptr) return Error(404, "rules are off: no rules.yaml");
+  SystemClock system_clock;
+  const Clock& clock = d.clock != nullptr ? *d.clock : system_clock;
+  return RecordGoNoGoOverride(*d.evaluator, request.body, clock.Now());
+}
+
 }  // namespace
 
 void HandleHttp(const Daemon& d, const http::Request& request, http::Responder respond) {
   const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/api/v1/gonogo/override") {
+    respond(GoNoGoOverride(d, request));
+    return;
+  }
+  if (request.method == "POST") {  // every other path is read-only
+    respond(Error(405, absl::StrCat("method not allowed: ", path, " is read-only")));
+    return;
+  }
   if (path.rfind("/api/v1/devices/", 0) == 0) {
     if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
       respond(Error(401, "missing or wrong bearer token"));

@@ -59,6 +59,9 @@ struct Daemon {
     config_view_ = std::move(v);
   }
   int64_t ready_max_lag_messages = 10000;
+  // Wall-clock time for what the API stamps (a Go/No-Go override's recorded_at); null: the
+  // system clock.
+  const Clock* clock = nullptr;
   std::string bearer_token;  // non-empty: required on /api/v1/*  // /readyz: assigned and within
                              // this many messages
 

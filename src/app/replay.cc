@@ -24,9 +24,12 @@ namespace {
 constexpr char kUsage[] =
     "usage: smetsmon replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE]\n"
     "                        [--report json|text] [--snapshot-in FILE] [--snapshot-out FILE]\n"
+    "                        [--storm-seed FILE] [--baselines-out FILE]\n"
     "                        [--workers N] [--batch-lines N] [--no-progress]\n"
     "Replays JSON Lines alert files (plain or .gz) on event time and prints a report.\n"
-    "With --report json the last line of stdout is one JSON object.\n";
+    "With --report json the last line of stdout is one JSON object.\n"
+    "--baselines-out writes the storm baselines learned (a seed for storms.seed_file or\n"
+    "--storm-seed of a later run); --storm-seed starts storm detection from such a file.\n";
 
 struct Args {
   std::vector<std::string> files;
@@ -35,6 +38,7 @@ struct Args {
   std::string rejects;
   std::string report = "text";
   std::string snapshot_in, snapshot_out;
+  std::string storm_seed, baselines_out;
   size_t workers = 1;
   size_t batch_lines = 4096;  // lines per batch handed to the pipeline (the answer is the same)
   bool progress = true;
@@ -73,6 +77,10 @@ int RunReplay(int argc, char** argv) {
       if (!value(&args.snapshot_in)) return UsageError("--snapshot-in needs a file");
     } else if (a == "--snapshot-out") {
       if (!value(&args.snapshot_out)) return UsageError("--snapshot-out needs a file");
+    } else if (a == "--storm-seed") {
+      if (!value(&args.storm_seed)) return UsageError("--storm-seed needs a file");
+    } else if (a == "--baselines-out") {
+      if (!value(&args.baselines_out)) return UsageError("--baselines-out needs a file");
     } else if (a == "--workers") {
       std::string n;
       if (!value(&n) || std::atoi(n.c_str()) < 1)
@@ -109,6 +117,7 @@ int RunReplay(int argc, char** argv) {
   config.inventory_path = args.inventory;
   config.checkpoint_path = args.snapshot_in;
   config.checkpoint_required = true;
+  config.storm_seed_file = args.storm_seed;
   if (!args.snapshot_in.empty() && !std::filesystem::exists(args.snapshot_in)) {
     std::fprintf(stderr, "smetsmon: cannot restore snapshot: %s: no such file\n",
                  args.snapshot_in.c_str());
@@ -177,6 +186,16 @@ int RunReplay(int argc, char** argv) {
   if (rejects) {
     if (auto s = rejects->Close(); !s.ok()) {
       std::fprintf(stderr, "smetsmon: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  if (!args.baselines_out.empty()) {
+    if (pipeline.evaluator() == nullptr) {
+      std::fprintf(stderr, "smetsmon: --baselines-out needs rules (no rules.yaml)\n");
+      return 1;
+    }
+    if (auto s = pipeline.evaluator()->WriteStormBaselines(args.baselines_out); !s.ok()) {
+      std::fprintf(stderr, "smetsmon: cannot write storm baselines: %s\n", s.ToString().c_str());
       return 1;
     }
   }

@@ -88,6 +88,7 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   SystemClock system_clock;
   const Clock& clock = hooks.clock != nullptr ? *hooks.clock : system_clock;
   Daemon d;
+  d.clock = &clock;
   d.bearer_token = settings.http_bearer_token;
   pipeline::PipelineConfig pipeline_config = PipelineConfigOf(settings);
   pipeline_config.log_findings = true;

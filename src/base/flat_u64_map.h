@@ -2,8 +2,9 @@
 // millions of entries at a high load factor: keys and values live in two separate arrays (probing
 // touches only the dense key array, 8 keys per cache line), capacity need not be a power of two
 // (so a table can be sized to 90 % full), and memory comes zeroed (base/big_alloc.h: huge pages for
-// large tables) so that untouched pages cost no RSS. Linear probing; no deletion (devices are not
-// forgotten).
+// large tables) so that untouched pages cost no RSS. Linear probing; Erase shifts the entries
+// after a removed one back (no tombstones), for tables that forget keys (the device table never
+// does: devices are not forgotten).
 //
 // The key ~0 (the broadcast EUI-64) cannot be stored: an empty slot holds 0, keys are stored
 // complemented. Thread-safety: none; one owning thread (see aggregate/worker.h).
@@ -74,10 +75,18 @@ class FlatU64Map {
 
   // Second stage of a prefetch pipeline: once the key's slot is likely cached (Prefetch was
   // called earlier), finds where its value lives (or would be inserted) and prefetches that.
-  void PrefetchValue(uint64_t key) const {
+  // With `max_probe` (a table whose keys are often absent, with probe runs that can be long): at
+  // most that many keys are looked at, and only the value of a key found is fetched.
+  void PrefetchValue(uint64_t key, size_t max_probe = SIZE_MAX) const {
     const uint64_t stored = ~key;
     size_t i = FastRange(Mix64(key), capacity_);
-    while (keys_[i] != stored && keys_[i] != 0) i = Next(i);
+    for (size_t probed = 1; keys_[i] != stored; i = Next(i), ++probed) {
+      if (keys_[i] == 0) {
+        if (max_probe != SIZE_MAX) return;
+        break;
+      }
+      if (probed >= max_probe) return;
+    }
     // A value may straddle two cache lines: fetch both.
     __builtin_prefetch(&values_[i], 1);
     __builtin_prefetch(reinterpret_cast<const char*>(&values_[i]) + sizeof(V) - 1, 1);
@@ -112,6 +121,30 @@ class FlatU64Map {
     ++size_;
     *inserted = true;
     return values_[i];
+  }
+
+  // Removes `key` (false if absent). Each entry after it in the probe run moves back into the
+  // hole unless its home slot lies between the hole and it, so every entry stays reachable from
+  // its home without tombstones. The freed slot is zeroed (FindOrInsert hands out zeroed values).
+  // Moves entries: slot indices and pointers to values are invalidated.
+  bool Erase(uint64_t key) {
+    const uint64_t stored = ~key;
+    size_t hole = FastRange(Mix64(key), capacity_);
+    for (; keys_[hole] != stored; hole = Next(hole)) {
+      if (keys_[hole] == 0) return false;
+    }
+    for (size_t j = Next(hole); keys_[j] != 0; j = Next(j)) {
+      const size_t home = FastRange(Mix64(~keys_[j]), capacity_);
+      const bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+      if (stays) continue;
+      keys_[hole] = keys_[j];
+      std::memcpy(static_cast<void*>(&values_[hole]), &values_[j], sizeof(V));
+      hole = j;
+    }
+    keys_[hole] = 0;
+    std::memset(static_cast<void*>(&values_[hole]), 0, sizeof(V));
+    --size_;
+    return true;
   }
 
   // fn(uint64_t key, V& value) for every entry, in slot order.

@@ -1,5 +1,6 @@
 #include "catalog/inventory.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 
 #include <fcntl.h>
@@ -7,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "base/fields.h"
@@ -155,10 +158,23 @@ absl::Status Inventory::LoadCsv(const std::string& path) {
   return status;
 }
 
+uint64_t Smets1InstallDays::CountBetween(int32_t first_day, int32_t last_day) const {
+  if (first_day > last_day) return 0;
+  // Clamped into the u16 range so the comparisons below are exact.
+  const auto clamp = [](int32_t d) { return static_cast<uint16_t>(std::clamp(d, 0, 0xFFFF)); };
+  if (last_day < 0 || first_day > 0xFFFF) return 0;
+  const auto lo = std::lower_bound(days.begin(), days.end(), clamp(first_day));
+  const auto hi = std::upper_bound(lo, days.end(), clamp(last_day));
+  return static_cast<uint64_t>(hi - lo);
+}
+
 void Inventory::RecountPremises() {
   premises_by_area_.assign(by_area_.size(), 0);
   premises_by_dmc_.assign(by_dmc_.size(), 0);
   for (uint64_t& g : premises_by_generation_) g = 0;
+  smets1_days_.clear();
+  smets1_undated_ = 0;
+  absl::flat_hash_map<uint32_t, size_t> pair_index;  // dmc << 16 | cohort -> smets1_days_
   // A transient set of MPANs seen (freed on return): counted once, with the first device's
   // attributes (a hub and its meters agree on area and, for SMETS1, on DMC).
   absl::flat_hash_set<uint64_t> seen;
@@ -168,7 +184,22 @@ void Inventory::RecountPremises() {
     ++premises_by_area_[areas_->Slot(rec.area)];
     ++premises_by_generation_[static_cast<int>(rec.generation)];
     if (rec.dmc.value < premises_by_dmc_.size()) ++premises_by_dmc_[rec.dmc.value];
+    if (rec.generation != Generation::kSmets1) return;
+    const uint16_t day = InstalledDay16(rec.installed_day);
+    if (day == 0) {
+      ++smets1_undated_;
+      return;
+    }
+    const uint32_t key = uint32_t{rec.dmc.value} << 16 | rec.cohort.value;
+    const auto [it, inserted] = pair_index.try_emplace(key, smets1_days_.size());
+    if (inserted) smets1_days_.push_back(Smets1InstallDays{rec.dmc, rec.cohort, {}});
+    smets1_days_[it->second].days.push_back(day);
   });
+  for (Smets1InstallDays& d : smets1_days_) std::sort(d.days.begin(), d.days.end());
+  std::sort(smets1_days_.begin(), smets1_days_.end(),
+            [](const Smets1InstallDays& a, const Smets1InstallDays& b) {
+              return std::tie(a.dmc, a.cohort) < std::tie(b.dmc, b.cohort);
+            });
 }
 
 }  // namespace smetsmon::catalog

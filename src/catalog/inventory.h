@@ -1,6 +1,7 @@
 // The device inventory (contract CSV: device_id,mpxn,gsp_group,smets,dmc,cohort,installed_on):
 // per-device enrichment for events that lack fields, and installation counts per area,
-// generation, DMC and cohort (denominators for per-installation rates).
+// generation, DMC and cohort (denominators for per-installation rates), and SMETS1 installation
+// days per DMC x cohort (recent vs established installations, rules/migration_load.h).
 //
 // Loaded once at startup with a hand-written parser over an mmap of the file (tens of millions of
 // lines in seconds); immutable afterwards and safe to share between threads.
@@ -25,6 +26,23 @@ struct InventoryRecord {
   CohortId cohort{0};
   AreaId area = kUnknownArea;
   Generation generation = Generation::kUnknown;
+};
+
+// The 16-bit installation day an AlertEvent carries: 0 (unknown) outside 1 .. 65535 (2149-06-06).
+inline uint16_t InstalledDay16(int32_t day) {
+  return day > 0 && day <= 0xFFFF ? static_cast<uint16_t>(day) : uint16_t{0};
+}
+
+// The SMETS1 premises of one DMC x cohort with a known installation day, as a sorted list of
+// days: how many were installed in any range of days is two binary searches, so the
+// migration-load rule counts recent installations at each evaluation without scanning the fleet.
+struct Smets1InstallDays {
+  DmcId dmc{0};
+  CohortId cohort{0};
+  std::vector<uint16_t> days;  // ascending
+
+  // Premises installed on a day in [first_day, last_day] (inclusive; empty when first > last).
+  uint64_t CountBetween(int32_t first_day, int32_t last_day) const;
 };
 
 struct InventoryLoadStats {
@@ -64,6 +82,10 @@ class Inventory {
     return premises_by_generation_[static_cast<int>(g)];
   }
   const std::vector<uint64_t>& premises_by_dmc() const { return premises_by_dmc_; }
+  // SMETS1 premises by DMC x cohort and installation day (InstalledDay16 of the device counted
+  // for the premises), ordered by DMC id then cohort id; and the SMETS1 premises without one.
+  const std::vector<Smets1InstallDays>& smets1_install_days() const { return smets1_days_; }
+  uint64_t smets1_undated_premises() const { return smets1_undated_; }
   void RecountPremises();
 
  private:
@@ -84,6 +106,8 @@ class Inventory {
   std::vector<uint64_t> premises_by_area_;
   uint64_t premises_by_generation_[3] = {0, 0, 0};
   std::vector<uint64_t> premises_by_dmc_;
+  std::vector<Smets1InstallDays> smets1_days_;
+  uint64_t smets1_undated_ = 0;
 };
 
 }  // namespace smetsmon::catalog

@@ -339,6 +339,7 @@ RejectReason Decoder::Enrich(AlertEvent* e) const {
       if (!(e->present & AlertEvent::kHasDmc)) e->dmc = inv->dmc;
       if (!(e->present & AlertEvent::kHasCohort)) e->cohort = inv->cohort;
       if (!(e->present & AlertEvent::kHasMpxn)) e->mpxn = inv->mpxn;
+      e->installed_day = catalog::InstalledDay16(inv->installed_day);
     }
   }
   if (e->generation == Generation::kUnknown) e->generation = Generation::kSmets2;

@@ -4,7 +4,7 @@
 //
 // After a successful parse the event is enriched: area by gsp_group, then the MPAN distributor id,
 // then the inventory, else unknown; generation, DMC, cohort and mpxn from the inventory when the
-// message lacks them; generation defaults to SMETS2.
+// message lacks them; generation defaults to SMETS2; the installation day from the inventory only.
 //
 // Thread-safety: one Decoder per thread (it owns a simdjson parser, a padded buffer and symbol
 // caches). Time domain: `now` is processing time, used only for the future-time check.

@@ -925,8 +925,9 @@ void Generator::Finish() {
 
 void Generator::WriteInventoryCsv(std::ostream& out) const {
   std::string buf = "device_id,mpxn,gsp_group,smets,dmc,cohort,installed_on\n";
-  // Install dates [A]: SMETS1 2012-2018; SMETS2 from mid-2018 to the day before the start. From a
-  // hash of the premises, not a random stream, so this method stays const and repeatable.
+  // Install dates [A]: SMETS1 2012-2018 (a share migrated recently: recent_migrations); SMETS2
+  // from mid-2018 to the day before the start. From a hash of the premises, not a random
+  // stream, so this method stays const and repeatable.
   constexpr int64_t kSmets1From = 15340, kSmets1To = 17896;  // 2012-01-01 .. 2018-12-31
   constexpr int64_t kSmets2From = 17683;                     // 2018-06-01
   const int64_t smets2_to = std::max(kSmets2From, FloorDiv(config_.start_ms, kMsPerDay) - 1);
@@ -935,10 +936,20 @@ void Generator::WriteInventoryCsv(std::ostream& out) const {
     const Premises& p = premises_[i];
     const bool smets1 = (p.flags & kSmets1) != 0;
     const uint64_t h = Mix64(population_seed_ ^ (uint64_t{i} * 0x9E3779B97F4A7C15ULL));
-    const int64_t day =
+    int64_t day =
         smets1 ? kSmets1From + static_cast<int64_t>(h % (kSmets1To - kSmets1From + 1))
                : kSmets2From +
                      static_cast<int64_t>(h % static_cast<uint64_t>(smets2_to - kSmets2From + 1));
+    const GeneratorConfig::RecentMigrations& recent = config_.recent_migrations;
+    if (smets1 && recent.enabled && recent.within_days > 1) {
+      // A second hash of the premises picks the recent ones and their day in
+      // [start - within_days + 1, start - 1].
+      const uint64_t h2 = Mix64(h ^ 0xA24BAED4963EE407ULL);
+      if (static_cast<double>(h2 >> 11) * 0x1.0p-53 < recent.smets1_share) {
+        day = FloorDiv(config_.start_ms, kMsPerDay) - 1 -
+              static_cast<int64_t>(Mix64(h2) % static_cast<uint64_t>(recent.within_days - 1));
+      }
+    }
     FormatDate(day, date);
     const uint64_t mpan = MpanOf(i);
     for (const DeviceId id : {HubId(i), MeterId(i)}) {

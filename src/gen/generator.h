@@ -76,6 +76,14 @@ struct GeneratorConfig {
     double premises_share = 0.1;
     int64_t spread_ms = 10 * kMsPerMinute;
   } comms_incident;
+  // Recent SMETS1 migrations, in the inventory only (the traffic is the same): this share of the
+  // SMETS1 premises has an installed_on in the `within_days` - 1 days before the start (the
+  // others 2012-2018), so the migration-load rule has recent installations to take a rate from.
+  struct RecentMigrations {
+    bool enabled = true;
+    double smets1_share = 0.1;
+    int64_t within_days = 30;
+  } recent_migrations;
 
   double duplicate_share = 0.002;  // re-sent 1-30 min of stream time later, same alert_id
   double late_share = 0.001;       // redelivered 25-47 h after it was raised (fresh alert_id)

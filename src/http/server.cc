@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,13 +29,24 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     request_ = {};
+    // A parser per request: it carries the body limit (a longer body is refused with a 413).
+    parser_.emplace();
+    parser_->body_limit(kMaxRequestBodyBytes);
     stream_.expires_after(kIoTimeout);
     bhttp::async_read(
-        stream_, buffer_, request_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      // The rest of the body is not read: answer and close the connection.
+      Write(MakeResponse(Response{413, "application/json",
+                                  absl::StrCat(R"({"error":"request body over )",
+                                               kMaxRequestBodyBytes, R"( bytes"})")},
+                         11, false));
+      return;
+    }
     if (ec) {
       // Closed, timed out or malformed: answer a malformed request, drop the rest.
       if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
@@ -47,7 +59,9 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
-    if (request_.method() != bhttp::verb::get && request_.method() != bhttp::verb::head) {
+    request_ = parser_->release();
+    if (request_.method() != bhttp::verb::get && request_.method() != bhttp::verb::head &&
+        request_.method() != bhttp::verb::post) {
       Write(MakeResponse(Response{405, "application/json", R"({"error":"method not allowed"})"},
                          request_.version(), request_.keep_alive()));
       return;
@@ -55,6 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Request req;
     req.method = std::string(request_.method_string());
     req.target = std::string(request_.target());
+    req.body = std::move(request_.body());
     if (auto it = request_.find(bhttp::field::authorization); it != request_.end()) {
       req.authorization = std::string(it->value());
     }
@@ -112,6 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t requests_ = 0;  // requests read on this connection
   uint64_t answered_ = 0;  // the last one answered
   beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> request_;
   bhttp::response<bhttp::string_body> response_;
   Handler handler_;  // a copy: sessions may outlive a server being torn down

@@ -2,10 +2,14 @@
 // later the API). Shape of the Beast examples: an acceptor, one session per connection, a timeout
 // on every read and write, one response in flight per connection.
 //
+// GET, HEAD and POST reach the handler (other methods get a 405); a request body is read up to
+// kMaxRequestBodyBytes, and a longer one is answered 413 and the connection closed.
+//
 // Thread-safety: runs on the io_context it is given; the handler is called on that context's
 // thread(s) and must not block it; its responder may be called from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,10 +29,14 @@ struct Response {
   std::string body;
 };
 
+// The largest request body read (the API's POSTs are small JSON objects).
+inline constexpr size_t kMaxRequestBodyBytes = 64 * 1024;
+
 struct Request {
-  std::string method;
+  std::string method;         // "GET", "HEAD" or "POST"
   std::string target;         // path and query string
   std::string authorization;  // the Authorization header, "" when absent
+  std::string body;           // at most kMaxRequestBodyBytes
 };
 
 // Answers a request by calling `respond` once, from any thread, now or later (a device query

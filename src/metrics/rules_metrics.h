@@ -1,9 +1,12 @@
 // The rules' Prometheus probe: open findings, the Go/No-Go, what-if counts, delivery within
-// target, noisy devices, read at scrape time from the evaluator's last published snapshot.
-// Labels come only from bounded sets (kind, area, region, criterion, rule, level, priority,
-// window); never a device id (per-device data is in the HTTP API).
+// target (per region and per CSP), noisy devices, read at scrape time from the evaluator's last
+// published snapshot; and the delivery latency histogram, read from the workers' cumulative
+// counters. Labels come only from bounded sets (kind, area, region, csp, criterion, rule, level,
+// priority, window; the migration load's dmc, cohort, installed, days: at most 256 DMC x cohort
+// pairs); never a device id (per-device data is in the HTTP API).
 //
-// Thread-safety: Collect() may run on any thread; it copies the evaluator's snapshot.
+// Thread-safety: Collect() may run on any thread; it copies the evaluator's snapshot and loads
+// the workers' single-writer counters.
 #pragma once
 
 #include <vector>

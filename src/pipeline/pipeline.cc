@@ -333,6 +333,7 @@ absl::Status Pipeline::BuildEngine(bool restore, std::string* rules_state) {
   config_.engine.rule_inputs = nullptr;
   if (config_.rules && std::filesystem::exists(rules_path)) {
     SMETSMON_ASSIGN_OR_RETURN(rules::RulesConfig rules, rules::LoadRulesConfig(rules_path, *ref_));
+    if (!config_.storm_seed_file.empty()) rules.storm_seed_file = config_.storm_seed_file;
     rules_config_ = std::make_unique<rules::RulesConfig>(std::move(rules));
     const aggregate::FleetLayout layout(*ref_->areas, *ref_->catalogue, *ref_->dmcs,
                                         *ref_->cohorts);

@@ -77,7 +77,9 @@ struct PipelineConfig {
   // Write checkpoints in a forked child process: the workers pause only for the fork (the
   // kernel shares their memory copy-on-write), not for the write. Off: they pause for the write.
   bool checkpoint_in_child = true;
-  bool rules = true;               // <config_dir>/rules.yaml, when present
+  bool rules = true;  // <config_dir>/rules.yaml, when present
+  // Overrides rules.yaml's `storms.seed_file` when set (`replay --storm-seed`).
+  std::string storm_seed_file;
   bool log_findings = false;       // one log line per finding opened or closed (the daemon)
   int64_t grid_ms = kMsPerMinute;  // the rules' evaluation grid, event time
   size_t max_inflight_batches = 8;

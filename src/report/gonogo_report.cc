@@ -12,7 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/fields.h"
 #include "base/json_writer.h"
+#include "report/migration_load_report.h"
 #include "rules/format.h"
 
 namespace smetsmon::report {
@@ -21,8 +23,10 @@ using rules::AreaRow;
 using rules::CriterionResult;
 using rules::DmcRow;
 using rules::FormatCount;
+using rules::GoNoGoOverride;
 using rules::GoNoGoResult;
 using rules::GroupDigits;
+using rules::PreviousRag;
 using rules::Rag;
 using rules::RagName;
 
@@ -131,6 +135,92 @@ void WriteNumber(JsonWriter& w, double v) {
   }
 }
 
+// {"rag","overridden","available","value"} of the previous decision, or null (none, or new).
+void WritePrevious(JsonWriter& w, const PreviousRag& p) {
+  if (!p.present) {
+    w.Null();
+    return;
+  }
+  w.BeginObject();
+  w.Field("rag", RagName(p.rag));
+  w.Key("overridden").Bool(p.overridden);
+  w.Key("available").Bool(p.available);
+  w.Key("value");
+  if (p.available) {
+    WriteNumber(w, p.value);
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+}
+
+// The computed RAG of a criterion id or "overall" in `r`.
+Rag ComputedRag(const GoNoGoResult& r, const std::string& criterion) {
+  if (criterion == rules::kOverallCriterion) return r.overall;
+  for (const CriterionResult& c : r.criteria) {
+    if (c.id == criterion) return c.rag;
+  }
+  return Rag::kUnknown;
+}
+
+// ---- The LSC table's cells ----
+
+std::string RagCell(Rag effective, bool overridden) {
+  return overridden ? absl::StrCat(RagUpper(effective), " (override)") : RagUpper(effective);
+}
+
+// Why a criterion has its computed RAG: the value against the threshold it crossed (or stayed
+// under), then the detail.
+std::string ComputedReason(const CriterionResult& c) {
+  if (!c.available) return c.detail.empty() ? "no data" : c.detail;
+  const std::string v = FormatNumber(c.value);
+  std::string why;
+  switch (c.rag) {
+    case Rag::kRed:
+      why = absl::StrCat(v, c.lower_is_worse ? " <= red " : " >= red ", FormatNumber(c.red));
+      break;
+    case Rag::kAmber:
+      why = absl::StrCat(v, c.lower_is_worse ? " <= amber " : " >= amber ", FormatNumber(c.amber));
+      break;
+    default:
+      why = absl::StrCat(v, c.lower_is_worse ? " above amber " : " below amber ",
+                         FormatNumber(c.amber));
+      break;
+  }
+  return c.detail.empty() ? why : absl::StrCat(why, ": ", c.detail);
+}
+
+std::string OverrideReason(const GoNoGoOverride& o, Rag computed) {
+  return absl::StrCat("override by ", o.by, ": ", o.reason, " (computed ", RagUpper(computed), ")");
+}
+
+// "AMBER -> RED (worse)", "unchanged", "new criterion", with the value's move when both have one.
+std::string ChangeCell(rules::RagChange change, const PreviousRag& p, Rag now, bool value_known,
+                       double value) {
+  std::string out;
+  switch (change) {
+    case rules::RagChange::kNoPrevious:
+      return "first decision";
+    case rules::RagChange::kNew:
+      return "new criterion";
+    case rules::RagChange::kUnchanged:
+      out = absl::StrCat("unchanged (", RagUpper(now), ")");
+      break;
+    default:
+      out = absl::StrCat(RagUpper(p.rag), p.overridden ? " (override)" : "", " -> ", RagUpper(now),
+                         " (", rules::RagChangeName(change), ")");
+      break;
+  }
+  if (value_known && p.available) {
+    const double delta = value - p.value;
+    absl::StrAppend(&out, "; ", FormatNumber(p.value), " -> ", FormatNumber(value), " (",
+                    delta > 0 ? "+" : "", delta == 0 ? "0" : FormatNumber(delta), ")");
+  } else if (value_known != p.available) {
+    absl::StrAppend(&out, value_known ? "; data again" : "; no data now");
+  }
+  return out;
+}
+
 // ---- Files ----
 
 absl::Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content) {
@@ -193,6 +283,13 @@ std::string GoNoGoToJson(const GoNoGoResult& r) {
     w.Field("rag", RagName(c.rag));
     w.Field("detail", c.detail);
     w.Field("explanation", c.explanation);
+    w.Field("effective_rag", RagName(c.effective));
+    w.Key("overridden").Bool(c.overridden);
+    if (r.daily) {
+      w.Key("previous");
+      WritePrevious(w, c.previous);
+      w.Field("change", rules::RagChangeName(rules::ChangeSincePrevious(r, c)));
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -225,6 +322,37 @@ std::string GoNoGoToJson(const GoNoGoResult& r) {
     w.EndObject();
   }
   w.EndArray();
+  w.Key("migration_load");
+  WriteMigrationLoadJson(w, r.migration);
+  w.Field("effective_overall", RagName(r.effective_overall));
+  w.Field("effective_recommendation", r.effective_recommendation);
+  w.Key("overall_overridden").Bool(r.overall_overridden);
+  if (r.daily) {
+    w.Key("previous_decision");
+    if (r.previous_date.empty()) {
+      w.Null();
+    } else {
+      w.BeginObject();
+      w.Field("local_date", r.previous_date);
+      w.Field("overall", RagName(r.previous_overall.rag));
+      w.Key("overall_overridden").Bool(r.previous_overall.overridden);
+      w.EndObject();
+    }
+    w.Field("overall_change", rules::RagChangeName(rules::OverallChangeSincePrevious(r)));
+  }
+  w.Key("overrides").BeginArray();
+  for (const GoNoGoOverride& o : r.overrides) {
+    w.BeginObject();
+    w.Field("criterion", o.criterion);
+    w.Field("rag", RagName(o.rag));
+    w.Field("computed_rag", RagName(ComputedRag(r, o.criterion)));
+    w.Field("reason", o.reason);
+    w.Field("by", o.by);
+    w.Key("recorded_at_ms").Int(o.recorded_at_ms);
+    w.Field("recorded_at", FormatRfc3339Utc(o.recorded_at_ms));
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
   return w.str();
 }
@@ -235,8 +363,74 @@ std::string GoNoGoToText(const GoNoGoResult& r) {
       absl::StrCat("SMETS1 migration Go/No-Go, ", r.local_date, " ", r.local_time,
                    r.daily ? " (daily decision)" : " (continuous evaluation)");
   absl::StrAppend(&out, title, "\n", std::string(title.size(), '='), "\n\n");
-  absl::StrAppend(&out, "Overall: ", RagUpper(r.overall), "\n");
-  absl::StrAppend(&out, "Recommendation: ", r.recommendation, "\n\n");
+  const bool overall_changed = r.effective_overall != r.overall || r.overall_overridden;
+  absl::StrAppend(&out, "Overall: ", RagUpper(r.effective_overall),
+                  r.overall_overridden ? " (operator override"
+                  : overall_changed    ? " (after the operators' overrides"
+                                       : "",
+                  overall_changed ? absl::StrCat("; computed ", RagUpper(r.overall), ")") : "",
+                  "\n");
+  absl::StrAppend(&out, "Recommendation: ", r.effective_recommendation, "\n");
+  if (r.effective_recommendation != r.recommendation) {
+    absl::StrAppend(&out, "Computed recommendation: ", r.recommendation, "\n");
+  }
+  if (r.daily && !r.previous_date.empty()) {
+    absl::StrAppend(&out, "Since ", r.previous_date, ": ",
+                    ChangeCell(rules::OverallChangeSincePrevious(r), r.previous_overall,
+                               r.effective_overall, false, 0),
+                    "\n");
+  }
+  out += "\n";
+
+  // The decision as the LSC table records it: criterion, RAG, why, what changed since the
+  // previous decision (daily decisions), the overall last.
+  if (!r.criteria.empty()) {
+    absl::StrAppend(&out, "Decision\n");
+    std::vector<std::string> headers = {"criterion", "RAG", "reason"};
+    if (r.daily) {
+      headers.push_back(r.previous_date.empty() ? "since the previous decision"
+                                                : absl::StrCat("since ", r.previous_date));
+    }
+    // The change column is the last (free text); the reason is padded before it.
+    TextTable t(headers, std::vector<bool>(headers.size(), false));
+    for (const CriterionResult& c : r.criteria) {
+      const GoNoGoOverride* o = rules::LatestOverride(r, c.id);
+      std::vector<std::string> row = {c.id, RagCell(c.effective, c.overridden),
+                                      o != nullptr ? OverrideReason(*o, c.rag) : ComputedReason(c)};
+      if (r.daily) {
+        row.push_back(ChangeCell(rules::ChangeSincePrevious(r, c), c.previous, c.effective,
+                                 c.available, c.value));
+      }
+      t.Add(std::move(row));
+    }
+    const GoNoGoOverride* o = rules::LatestOverride(r, rules::kOverallCriterion);
+    std::vector<std::string> row = {
+        "overall", RagCell(r.effective_overall, r.overall_overridden),
+        o != nullptr ? OverrideReason(*o, r.overall)
+        : overall_changed
+            ? absl::StrCat(r.effective_recommendation, " (criteria overridden; computed ",
+                           RagUpper(r.overall), ")")
+            : r.recommendation};
+    if (r.daily) {
+      row.push_back(ChangeCell(rules::OverallChangeSincePrevious(r), r.previous_overall,
+                               r.effective_overall, false, 0));
+    }
+    t.Add(std::move(row));
+    out += t.Render();
+    out += "\n";
+  }
+  if (!r.overrides.empty()) {
+    absl::StrAppend(&out, "Overrides (oldest first; the latest of each criterion is in force)\n");
+    TextTable t({"recorded at", "criterion", "RAG", "by", "reason"},
+                {false, false, false, false, false});
+    for (const GoNoGoOverride& ov : r.overrides) {
+      t.Add({FormatRfc3339Utc(ov.recorded_at_ms), ov.criterion,
+             absl::StrCat(RagUpper(ComputedRag(r, ov.criterion)), " -> ", RagUpper(ov.rag)), ov.by,
+             ov.reason});
+    }
+    out += t.Render();
+    out += "\n";
+  }
 
   absl::StrAppend(&out, "Criteria\n");
   if (r.criteria.empty()) {
@@ -298,6 +492,8 @@ std::string GoNoGoToText(const GoNoGoResult& r) {
     }
     out += t.Render();
   }
+
+  absl::StrAppend(&out, "\n", MigrationLoadToText(r.migration));
 
   absl::StrAppend(&out, "\nNotes\n");
   if (r.notes.empty()) {

@@ -12,16 +12,27 @@ namespace smetsmon::report {
 
 // One JSON object: {"at_ms","local_date","local_time","daily","overall","recommendation",
 // "notes":[...],"criteria":[{"id","metric","value","amber","red","direction","available","rag",
-// "detail","explanation"}],"dmcs":[{"dmc","installations","alerts_24h",
-// "alerts_per_installation","noisy_devices"}],"areas":[{"area","dno_group","region",
-// "smets1_alerts_24h","dno_flood_alerts_24h","dno_flood_threshold","open_findings"}]}.
-// "direction" is "higher_is_worse" or "lower_is_worse"; a value without data (or not finite) is
-// null; integral values are written exactly, others with 6 significant digits.
+// "detail","explanation","effective_rag","overridden"[,"previous","change"]}],"dmcs":[{"dmc",
+// "installations","alerts_24h","alerts_per_installation","noisy_devices"}],"areas":[{"area",
+// "dno_group","region","smets1_alerts_24h","dno_flood_alerts_24h","dno_flood_threshold",
+// "open_findings"}],"effective_overall","effective_recommendation","overall_overridden"
+// [,"previous_decision","overall_change"],"overrides":[{"criterion","rag","computed_rag","reason",
+// "by","recorded_at_ms","recorded_at"}]}.
+// "overall"/"rag" are computed; "effective_*" are in force after the operators' overrides. The
+// bracketed keys are for daily decisions: "previous" is the criterion in the previous decision
+// ({"rag","overridden","available","value"}, null when there was none or the criterion is new),
+// "change" and "overall_change" a RagChangeName, "previous_decision" {"local_date","overall",
+// "overall_overridden"} or null. "direction" is "higher_is_worse" or "lower_is_worse"; a value
+// without data (or not finite) is null; integral values are written exactly, others with 6
+// significant digits.
 std::string GoNoGoToJson(const rules::GoNoGoResult& r);
 
 // A plain-text report (ASCII, fixed-width columns, thousands separators): title with the local
-// date/time, overall RAG and recommendation, the criteria table and their explanations, per-DMC
-// and per-area tables, then the notes.
+// date/time, the overall RAG in force (and the computed one when an override changed it), the
+// recommendation, the change since the previous decision; the decision as the LSC table records
+// it (criterion, RAG, reason, and for daily decisions what changed since the previous decision,
+// RAG and value); the overrides (who, when, why); the criteria's figures and explanations,
+// per-DMC and per-area tables, then the notes.
 std::string GoNoGoToText(const rules::GoNoGoResult& r);
 
 // Writes <history_dir>/gonogo-<local_date>.json and .txt (creating the directory if missing;

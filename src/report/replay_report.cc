@@ -159,11 +159,14 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
     w.Key("whatif");
     WriteWhatIf(w, rules->whatif);
     w.Key("delivery");
-    WriteDelivery(w, rules->delivery, engine.rule_inputs_setup()->latency_bounds_ms);
+    WriteDelivery(w, rules->delivery, rules->delivery_csp,
+                  engine.rule_inputs_setup()->latency_bounds_ms);
     w.Key("noisy");
     WriteNoisy(w, *rules);
     w.Key("gonogo");
     WriteGoNoGo(w, *rules);
+    w.Key("storms");
+    WriteStorms(w, *rules);
   }
   w.EndObject();
   return w.str();
@@ -200,9 +203,29 @@ std::string BuildReportText(const Engine& engine, const ReplayStats& stats,
                         f.scope, ": ", f.explanation, "\n");
       }
     }
+    // What the storm thresholds rest on: a scope still learning cannot storm (below the ceiling).
+    const auto& by_basis = rules->storm_basis_counts;
+    absl::StrAppend(
+        &out, "  storm scopes: ", by_basis[2], " learned (usual rate per hour of day), ",
+        by_basis[1], " provisional (recent level), ", by_basis[0], " learning",
+        rules->storm_plateaus_accepted > 0 ? absl::StrCat("; ", rules->storm_plateaus_accepted,
+                                                          " storm(s) closed by the plateau policy")
+                                           : std::string(),
+        "\n");
     absl::StrAppend(&out, "  what-if:\n");
     for (const rules::WhatIfRow& w : rules->whatif) {
       if (!w.sentence.empty()) absl::StrAppend(&out, "    ", w.sentence, "\n");
+    }
+    // The PMR's view: delivery within target per Communication Service Provider.
+    if (!rules->delivery_csp.empty()) {
+      absl::StrAppend(&out, "  delivery within target per CSP (24 h):\n");
+      for (const rules::CspDeliveryRow& c : rules->delivery_csp) {
+        const rules::DeliveryRow& d = c.delivery;
+        if (d.window != "24h" || d.delivered == 0) continue;
+        absl::StrAppend(&out, "    ", c.csp, ", ", d.priority, ": ", d.within_target, " of ",
+                        d.delivered, absl::StrFormat(" (%.1f %%), ", d.share * 100.0),
+                        rules::RagName(d.rag), "\n");
+      }
     }
     absl::StrAppend(&out, "\n", GoNoGoToText(rules->gonogo));
   }

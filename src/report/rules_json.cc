@@ -26,6 +26,16 @@ void WriteFinding(JsonWriter& w, const Finding& f) {
     w.Null();
   }
   w.Key("open").Bool(f.open());
+  // Whether the figures can still change: open, or closed while a late tally counts (a power
+  // outage's restorations after it closed, until tally_until_ms).
+  w.Key("final").Bool(f.figures_final());
+  w.Field("tally", TallyName(f.tally));
+  w.Key("tally_until_ms");
+  if (f.tally_until) {
+    w.Int(f.tally_until->ms);
+  } else {
+    w.Null();
+  }
   w.Field("explanation", f.explanation);
   w.Key("figures").BeginObject();
   for (const auto& [k, v] : f.figures) w.Key(k).Double(v);
@@ -41,6 +51,37 @@ void WriteFindings(JsonWriter& w, const RulesSnapshot& s) {
   w.EndArray();
   w.Key("closed").BeginArray();
   for (const Finding& f : s.closed_findings) WriteFinding(w, f);
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteStorms(JsonWriter& w, const RulesSnapshot& s) {
+  w.BeginObject();
+  w.Key("evaluated_at_ms").Int(s.evaluated_at.ms);
+  w.Key("by_basis").BeginObject();
+  for (int b = 0; b < rules::kStormBasisCount; ++b) {
+    w.Field(rules::StormBasisName(static_cast<rules::StormBasis>(b)),
+            static_cast<uint64_t>(s.storm_basis_counts[static_cast<size_t>(b)]));
+  }
+  w.EndObject();
+  w.Field("plateaus_accepted", s.storm_plateaus_accepted);
+  w.Field("scopes_dropped", s.storm_scopes_dropped);
+  w.Key("scopes").BeginArray();
+  for (const rules::StormScopeRow& r : s.storm_scopes) {
+    w.BeginObject();
+    w.Field("scope", r.scope);
+    w.Field("label", r.label);
+    w.Field("basis", rules::StormBasisName(r.basis));
+    w.Key("rate_per_hour").Double(r.rate_per_hour);
+    w.Key("expected_per_hour").Double(r.expected_per_hour);
+    w.Key("threshold_per_hour").Double(r.threshold_per_hour);
+    w.Key("level_per_hour").Double(r.level_per_hour);
+    w.Key("known_hours").Int(r.known_hours);
+    w.Key("storming").Bool(r.storming);
+    w.Key("ceiling").Bool(r.ceiling);
+    w.Key("observed_at_ms").Int(r.observed_at.ms);
+    w.EndObject();
+  }
   w.EndArray();
   w.EndObject();
 }
@@ -71,16 +112,10 @@ void WriteWhatIf(JsonWriter& w, const std::vector<WhatIfRow>& rows) {
 }
 
 void WriteDelivery(JsonWriter& w, const std::vector<DeliveryRow>& rows,
+                   const std::vector<rules::CspDeliveryRow>& csp_rows,
                    const std::vector<int64_t>& latency_bounds_ms) {
-  w.BeginObject();
-  w.Key("latency_bounds_ms").BeginArray();
-  for (int64_t b : latency_bounds_ms) w.Int(b);
-  w.EndArray();
-  w.Key("rows").BeginArray();
-  for (const DeliveryRow& r : rows) {
-    w.BeginObject();
-    w.Field("priority", r.priority);
-    w.Field("region", r.region);
+  // What a region row and a CSP row share, after their scope.
+  const auto body = [&w](const DeliveryRow& r) {
     w.Field("window", r.window);
     w.Field("delivered", r.delivered);
     w.Field("within_target", r.within_target);
@@ -92,6 +127,30 @@ void WriteDelivery(JsonWriter& w, const std::vector<DeliveryRow>& rows,
     w.Key("latency_buckets").BeginArray();
     for (uint64_t c : r.latency_buckets) w.Uint(c);
     w.EndArray();
+  };
+  w.BeginObject();
+  w.Key("latency_bounds_ms").BeginArray();
+  for (int64_t b : latency_bounds_ms) w.Int(b);
+  w.EndArray();
+  // The SEC's view: per Communication Service Provider, the sums of its regions' rows.
+  w.Key("csp_rows").BeginArray();
+  for (const rules::CspDeliveryRow& c : csp_rows) {
+    w.BeginObject();
+    w.Field("priority", c.delivery.priority);
+    w.Field("csp", c.csp);
+    w.Key("regions").BeginArray();
+    for (const std::string& region : c.regions) w.String(region);
+    w.EndArray();
+    body(c.delivery);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("rows").BeginArray();
+  for (const DeliveryRow& r : rows) {
+    w.BeginObject();
+    w.Field("priority", r.priority);
+    w.Field("region", r.region);
+    body(r);
     w.EndObject();
   }
   w.EndArray();
@@ -117,6 +176,8 @@ void WriteNoisyRows(JsonWriter& w, const std::vector<NoisyRow>& rows) {
       w.EndObject();
     }
     w.EndArray();
+    w.Field("other_codes", r.other_codes);
+    w.Field("untracked", r.untracked);
     w.EndObject();
   }
   w.EndArray();

@@ -7,8 +7,11 @@
 // Thread-safety: Tick runs on one thread (replay's, or the daemon's rules thread). The Report*
 // and Snapshot accessors may be called from any thread: they copy what the last evaluation
 // published, under a mutex taken once per evaluation (never on the per-event path).
+// RecordGoNoGoOverride may be called from any thread (the HTTP io thread): it never waits for an
+// evaluation (see there).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -41,6 +44,15 @@ struct DeliveryRow {
   std::vector<uint64_t> latency_buckets;  // counts per bucket (bounds in latency_bounds_ms)
 };
 
+// Delivery for one Communication Service Provider x priority class x window, as the SEC's
+// Performance Measurement Report gives it: the sums of its regions' rows, judged against the
+// class's service levels as a region is (rules/csp_delivery.h).
+struct CspDeliveryRow {
+  std::string csp;                   // "CSP North"
+  std::vector<std::string> regions;  // the comms regions it serves
+  DeliveryRow delivery;              // delivery.region is the CSP's name
+};
+
 // What a changed voltage acceptance level would have stopped, for one rule x scope.
 struct WhatIfRow {
   std::string rule;    // "SMETS1 8F40"
@@ -58,7 +70,21 @@ struct NoisyRow {
   std::string area, dmc;
   int generation = 0;
   uint32_t alerts_24h = 0;
+  // Its alerts by code over the same 24 h: the top codes (most first), the other known codes
+  // together, and the alerts whose code is unknown; they sum to alerts_24h.
   std::vector<std::pair<std::string, uint32_t>> top_codes;
+  uint32_t other_codes = 0;
+  uint32_t untracked = 0;
+};
+
+// One storm scope as the detector last saw it: what its threshold rests on.
+struct StormScopeRow {
+  std::string scope, label;
+  StormBasis basis = StormBasis::kLearning;
+  double rate_per_hour = 0, expected_per_hour = 0, threshold_per_hour = 0, level_per_hour = 0;
+  int known_hours = 0;  // hours of the day whose usual rate is learned (of 24)
+  bool storming = false, ceiling = false;
+  EventTime observed_at{0};
 };
 
 struct RulesSnapshot {
@@ -66,6 +92,7 @@ struct RulesSnapshot {
   std::vector<Finding> open_findings;
   std::vector<Finding> closed_findings;  // newest last, bounded
   std::vector<DeliveryRow> delivery;
+  std::vector<CspDeliveryRow> delivery_csp;  // per CSP (rules.yaml `csps`), by window and class
   std::vector<WhatIfRow> whatif;
   std::vector<NoisyRow> noisy_top;                                 // the top-K noisiest overall
   std::map<std::string, std::vector<NoisyRow>> noisy_top_by_area;  // top-K per area
@@ -73,9 +100,13 @@ struct RulesSnapshot {
   uint64_t noisy_devices = 0, noisy_smets1_devices = 0;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_area;
   std::vector<std::pair<std::string, uint64_t>> noisy_by_dmc;
-  GoNoGoResult gonogo;                       // the continuous evaluation
-  std::vector<GoNoGoResult> gonogo_history;  // daily decisions, oldest first
+  uint64_t noisy_dropped = 0, noisy_codes_untracked = 0;  // cumulative (aggregate::Readings)
+  GoNoGoResult gonogo;                                    // the continuous evaluation
+  std::vector<GoNoGoResult> gonogo_history;               // daily decisions, oldest first
   uint64_t outage_signals = 0, outage_signals_dropped = 0;
+  std::vector<StormScopeRow> storm_scopes;  // by scope key
+  std::array<size_t, kStormBasisCount> storm_basis_counts{};
+  uint64_t storm_plateaus_accepted = 0, storm_scopes_dropped = 0;
 };
 
 class Evaluator {
@@ -121,9 +152,24 @@ class Evaluator {
   // decision time (else it re-arms, as Reload does). Findings and counters always come back.
   // Same thread as Tick, before the first Tick.
   absl::Status LoadState(BinaryReader& r);
-  static constexpr uint32_t kStateVersion = 1;
+  // 2: each part length-prefixed (a part taken under other settings or another layout restarts
+  // alone). Version 1 (before parts were framed) is refused: the rules start afresh.
+  static constexpr uint32_t kStateVersion = 2;
+
+  // The storm detector's learned baselines (no storms), for `storms.seed_file` of another run:
+  // `smetsmon replay HISTORY --baselines-out FILE`. Same thread as Tick.
+  absl::Status WriteStormBaselines(const std::string& path) const;
 
   RulesSnapshot Snapshot() const;
+  // An operator's override of a criterion or the overall RAG of the latest daily decision
+  // (DailyDecision::Override: its validation, FailedPrecondition before the first decision).
+  // Any thread, at once: applied to the decision history under its own lock and patched into the
+  // published snapshot under the snapshot's mutex, both held for in-memory work only (an
+  // evaluation holds the snapshot's mutex only to publish), so Snapshot(), the API and the metrics
+  // show it on return, and the next checkpoint keeps it. The decision's history files
+  // (set_decision_sink) are written again by the rules thread at its next evaluation. Returns the
+  // decision as it now stands.
+  absl::StatusOr<GoNoGoResult> RecordGoNoGoOverride(GoNoGoOverride o);
   // The fleet views an evaluation reads (Engine::ViewBit), for the readings; any thread.
   uint32_t views_needed() const { return views_needed_.load(std::memory_order_relaxed); }
   // Where each daily decision goes besides the history (its files, report/gonogo_report.h); set
@@ -134,6 +180,8 @@ class Evaluator {
   void set_log_events(bool on) { log_events_ = on; }
   const RulesConfig& config() const { return config_; }
   const catalog::AreaTable& areas() const { return *engine_->ref().areas; }
+  // The engine it evaluates (its cumulative counters are read at scrape: the latency histogram).
+  const aggregate::Engine& engine() const { return *engine_; }
   const LocalCalendar& calendar() const { return calendar_; }
   uint64_t evaluations() const { return evaluations_; }
 
@@ -145,11 +193,17 @@ class Evaluator {
   std::unique_ptr<OutageTracker> MakeOutageTracker(const OutageConfig& c) const;
   // What the storm state depends on besides StormConfig (the detector's own fingerprint).
   std::string StormContextFingerprint() const;
+  // Seeds a detector with no baselines from `storms.seed_file` (if set): a file that cannot be
+  // used is an error at startup (Create), a warning when storms restart later (ReseedStorms).
+  absl::Status SeedStorms();
+  void ReseedStorms();
+  void FillStorms(RulesSnapshot* snap) const;
   void ResetState();  // as freshly created
   void PublishRestored(const GoNoGoResult& gonogo, EventTime evaluated_at,
                        uint64_t signals_dropped);
   void CloseOpen(FindingKind kind, const std::string& why);
   void LogFindingChanges();
+  void WriteDecision(const GoNoGoResult& decision);  // to the decision sink; a failure is logged
   void EvaluateStorms(EventTime now, const std::vector<uint64_t>& rate_view, double per_hour);
   void EvaluateDnoFloods(EventTime now, const std::vector<uint64_t>& day_view,
                          std::vector<uint64_t>* flood_alerts_by_area, size_t* areas_flooded);
@@ -180,10 +234,14 @@ class Evaluator {
   std::vector<bool> storm_excluded_;  // by category
   bool log_events_ = false;
   DecisionSink decision_sink_;
+  // Set by RecordGoNoGoOverride (any thread): the latest decision's files are stale.
+  std::atomic<bool> gonogo_files_pending_{false};
   std::atomic<uint32_t> views_needed_;
   std::set<std::string> logged_open_;  // finding ids open at the last log
 
-  mutable std::mutex mu_;  // guards published_
+  // Guards published_. Taken before daily_'s own lock where both are held (publishing the
+  // history, RecordGoNoGoOverride), never after it.
+  mutable std::mutex mu_;
   RulesSnapshot published_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "rules/state_io.h"
 
 namespace smetsmon::rules {
@@ -20,6 +21,10 @@ namespace {
 
 constexpr uint64_t kMaxFindings = 1 << 20;  // per list; a valid book holds far fewer
 constexpr uint64_t kMaxFigures = 1 << 12;   // per finding; a handful in practice
+// Layout 1 (before findings had a tally) starts with the open count (at most kMaxFindings);
+// later layouts start with this tag, then their layout number, so both are told apart.
+constexpr uint64_t kLayoutTag = 0x534D'4642'0000'0000ULL;  // "SMFB"
+constexpr uint32_t kLayout = 2;
 
 void SaveFinding(BinaryWriter& w, const Finding& f) {
   w.String(f.id);
@@ -36,9 +41,11 @@ void SaveFinding(BinaryWriter& w, const Finding& f) {
     w.String(name);
     w.Pod<double>(value);
   }
+  PutEnum(w, f.tally);
+  PutOptionalTime(w, f.tally_until);
 }
 
-Finding LoadFinding(BinaryReader& r, size_t area_count) {
+Finding LoadFinding(BinaryReader& r, size_t area_count, uint32_t layout) {
   Finding f;
   f.id = r.String(kMaxText);
   f.kind = GetEnum<FindingKind>(r, kFindingKindCount - 1);
@@ -55,7 +62,25 @@ Finding LoadFinding(BinaryReader& r, size_t area_count) {
     std::string name = r.String(kMaxText);
     f.figures[std::move(name)] = r.Pod<double>();
   }
+  if (layout >= 2) {
+    f.tally = GetEnum<Tally>(r, static_cast<uint8_t>(Tally::kFinal));
+    f.tally_until = GetOptionalTime(r);
+    // A tally has its end time; an open finding is not counting late data yet.
+    if ((f.tally != Tally::kNone) != f.tally_until.has_value()) r.Fail();
+    if (f.tally == Tally::kCounting && !f.end.has_value()) r.Fail();
+  }
   return f;
+}
+
+// Drops the oldest findings whose figures are final down to `capacity`: one still counting would
+// never be published final otherwise (the oldest of all goes only when every one is counting).
+void TrimHistory(std::deque<Finding>& closed, size_t capacity) {
+  while (closed.size() > capacity) {
+    auto drop = std::find_if(closed.begin(), closed.end(),
+                             [](const Finding& c) { return c.tally != Tally::kCounting; });
+    if (drop == closed.end()) drop = closed.begin();
+    closed.erase(drop);
+  }
 }
 
 }  // namespace
@@ -68,6 +93,18 @@ const char* SeverityName(Severity s) {
       return "warning";
     case Severity::kCritical:
       return "critical";
+  }
+  return "?";
+}
+
+const char* TallyName(Tally t) {
+  switch (t) {
+    case Tally::kNone:
+      return "none";
+    case Tally::kCounting:
+      return "counting";
+    case Tally::kFinal:
+      return "final";
   }
   return "?";
 }
@@ -109,7 +146,27 @@ void FindingBook::Close(const std::string& id, EventTime end) {
   open_.erase(it);
   f.end = end;
   closed_.push_back(std::move(f));
-  while (closed_.size() > closed_capacity_) closed_.pop_front();
+  TrimHistory(closed_, closed_capacity_);
+}
+
+bool FindingBook::UpdateClosed(const Finding& f) {
+  for (auto it = closed_.rbegin(); it != closed_.rend(); ++it) {
+    if (it->id != f.id) continue;
+    it->explanation = f.explanation;
+    it->figures = f.figures;
+    it->tally = f.tally;
+    it->tally_until = f.tally_until;
+    return true;
+  }
+  return false;
+}
+
+void FindingBook::EndTallies(FindingKind kind, const std::string& why) {
+  for (Finding& f : closed_) {
+    if (f.kind != kind || f.tally != Tally::kCounting) continue;
+    f.tally = Tally::kFinal;
+    absl::StrAppend(&f.explanation, " ", why);
+  }
 }
 
 const Finding* FindingBook::FindOpen(const std::string& id) const {
@@ -140,6 +197,8 @@ std::vector<Finding> FindingBook::All() const {
 }
 
 void FindingBook::Save(BinaryWriter& w) const {
+  w.Pod<uint64_t>(kLayoutTag);
+  w.Pod<uint32_t>(kLayout);
   PutCount(w, open_.size());
   for (const auto& [id, f] : open_) SaveFinding(w, f);
   PutCount(w, closed_.size());
@@ -149,19 +208,27 @@ void FindingBook::Save(BinaryWriter& w) const {
 absl::Status FindingBook::Load(BinaryReader& r, size_t area_count) {
   std::map<std::string, Finding> open;
   std::deque<Finding> closed;
-  const uint64_t n_open = GetCount(r, kMaxFindings);
+  // Layout 1 has no tag: its first field is the open count.
+  uint32_t layout = 1;
+  uint64_t n_open = r.Pod<uint64_t>();
+  if (r.ok() && n_open == kLayoutTag) {
+    layout = r.Pod<uint32_t>();
+    if (layout < 2 || layout > kLayout) r.Fail();
+    n_open = r.Pod<uint64_t>();
+  }
+  if (n_open > kMaxFindings) r.Fail();
   for (uint64_t i = 0; i < n_open && r.ok(); ++i) {
-    Finding f = LoadFinding(r, area_count);
+    Finding f = LoadFinding(r, area_count, layout);
     // An open finding has no end, and ids are unique (they key the book).
     if (f.end.has_value() || open.count(f.id) != 0) r.Fail();
     if (r.ok()) open.emplace(f.id, std::move(f));
   }
   const uint64_t n_closed = GetCount(r, kMaxFindings);
   for (uint64_t i = 0; i < n_closed && r.ok(); ++i) {
-    Finding f = LoadFinding(r, area_count);
+    Finding f = LoadFinding(r, area_count, layout);
     if (!f.end.has_value()) r.Fail();
     if (r.ok()) closed.push_back(std::move(f));
-    while (closed.size() > closed_capacity_) closed.pop_front();
+    TrimHistory(closed, closed_capacity_);
   }
   if (!r.ok()) {
     r.Fail();

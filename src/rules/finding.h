@@ -28,10 +28,20 @@ enum class FindingKind : uint8_t {
   kCommsIncident = 2,  // restoration flood without preceding outage alerts: not a grid fault
   kDnoFlood = 3,       // an area's DNO receives more alerts of a category per day than agreed
   kDeliveryBelowMinimum = 4,  // share of a priority class delivered within target below the MSL
-  kNoisyDevices = 5,          // devices over the per-device daily alert threshold in an area
+  kNoisyDevices = 5,          // devices with more than the daily alert threshold in an area
 };
 inline constexpr int kFindingKindCount = 6;
 const char* FindingKindName(FindingKind k);  // "storm", "power_outage", "comms_incident", ...
+
+// Whether a closed finding's figures can still change. Most are final when the finding closes; a
+// power outage goes on counting the restorations that arrive after it closed, for
+// outages.final_tally_after, so that its figures end up as the final tally of the cut.
+enum class Tally : uint8_t {
+  kNone = 0,      // no late tally: a closed finding's figures are final at close
+  kCounting = 1,  // closed, late data still counts until tally_until
+  kFinal = 2,     // closed, the late tally is over (the figures are the final tally)
+};
+const char* TallyName(Tally t);  // "none", "counting", "final"
 
 struct Finding {
   std::string id;  // stable across evaluations: "<kind>:<scope>:<start ms>"
@@ -44,8 +54,12 @@ struct Finding {
   std::optional<EventTime> end;           // set when it cleared
   std::string explanation;                // one or two sentences with the numbers
   std::map<std::string, double> figures;  // the numbers, by name (for the API and metrics)
+  Tally tally = Tally::kNone;
+  std::optional<EventTime> tally_until;  // with a tally: when late data stops counting
 
   bool open() const { return !end.has_value(); }
+  // Closed, and nothing will change its figures any more.
+  bool figures_final() const { return end.has_value() && tally != Tally::kCounting; }
 };
 
 // Open findings by id plus a bounded history of closed ones (newest last).
@@ -56,8 +70,16 @@ class FindingBook {
   // Opens a finding (or replaces the open one with the same id, keeping its start).
   void Upsert(Finding f);
   // Closes the open finding `id` at `end` (its explanation/figures may be updated first by
-  // Upsert); no-op if not open.
+  // Upsert); no-op if not open. The history then drops its oldest findings whose figures are final
+  // (one still counting stays until it is final: its tracker bounds how many there are).
   void Close(const std::string& id, EventTime end);
+  // A closed finding still counting late data: replaces the explanation, figures, tally and
+  // tally_until of the closed finding `f.id` (its start, end and labels stay). False when the
+  // history does not hold it.
+  bool UpdateClosed(const Finding& f);
+  // Every closed finding of `kind` still counting becomes final as it is, `why` appended to its
+  // explanation: what counted for it (its tracker) started afresh.
+  void EndTallies(FindingKind kind, const std::string& why);
   const Finding* FindOpen(const std::string& id) const;
   // The open finding whose id starts with `prefix` ("<kind>:<scope>:"), if any.
   const Finding* FindOpenByPrefix(const std::string& prefix) const;

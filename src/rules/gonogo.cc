@@ -99,6 +99,10 @@ absl::Status ValidateGoNoGoConfig(const GoNoGoConfig& config) {
                                   ? absl::StrCat("gonogo criterion #", i + 1)
                                   : absl::StrCat("gonogo criterion '", c.id, "' (#", i + 1, ")");
     if (c.id.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": id is empty"));
+    if (c.id == kOverallCriterion) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": id \"overall\" is reserved for the overall RAG (metrics, overrides)"));
+    }
     if (!seen.insert(c.id).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": id is used by an earlier criterion; ids must be unique"));
@@ -136,8 +140,11 @@ Rag ClassifyRag(double value, double amber, double red, bool lower_is_worse) {
   return Rag::kGreen;
 }
 
-GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& calendar,
-                            const GoNoGoInputs& inputs, EventTime now, bool daily) {
+namespace {
+
+// The computed result (EvaluateGoNoGo sets the effective RAGs from it).
+GoNoGoResult EvaluateComputed(const GoNoGoConfig& config, const LocalCalendar& calendar,
+                              const GoNoGoInputs& inputs, EventTime now, bool daily) {
   GoNoGoResult r;
   r.at = now;
   r.local_date = calendar.LocalDate(now);
@@ -145,6 +152,7 @@ GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& cal
   r.daily = daily;
   r.dmcs = inputs.dmcs;
   r.areas = inputs.areas;
+  r.migration = inputs.migration;
 
   std::array<size_t, 3> count{};  // green, amber, red among available criteria
   std::vector<std::string> missing;
@@ -227,8 +235,183 @@ GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& cal
   return r;
 }
 
+// Effective RAGs from the computed ones and the overrides (the latest of each criterion wins; an
+// overall override wins over the criteria's; without one, criteria overrides recombine by `mode`).
+void ApplyOverrides(GoNoGoConfig::Overall mode, GoNoGoResult& r) {
+  bool any_criterion = false;
+  std::vector<Rag> effective;
+  for (CriterionResult& c : r.criteria) {
+    const GoNoGoOverride* o = LatestOverride(r, c.id);
+    c.overridden = o != nullptr;
+    c.effective = o != nullptr ? o->rag : c.rag;
+    any_criterion |= c.overridden;
+    effective.push_back(c.effective);
+  }
+  const GoNoGoOverride* overall = LatestOverride(r, kOverallCriterion);
+  r.overall_overridden = overall != nullptr;
+  r.effective_overall = overall != nullptr ? overall->rag
+                        : any_criterion    ? CombineRags(mode, effective)
+                                           : r.overall;
+  r.effective_recommendation =
+      r.effective_overall == r.overall ? r.recommendation : RecommendationFor(r.effective_overall);
+}
+
+PreviousRag PreviousOf(const CriterionResult& c) {
+  return PreviousRag{true, c.effective, c.overridden, c.available, c.value};
+}
+
+// Links `r` to `previous` (null: the first decision).
+void LinkPrevious(const GoNoGoResult* previous, GoNoGoResult& r) {
+  r.previous_date.clear();
+  r.previous_overall = {};
+  for (CriterionResult& c : r.criteria) c.previous = {};
+  if (previous == nullptr) return;
+  r.previous_date = previous->local_date;
+  r.previous_overall = {true, previous->effective_overall, previous->overall_overridden, false, 0};
+  for (CriterionResult& c : r.criteria) {
+    for (const CriterionResult& p : previous->criteria) {
+      if (p.id == c.id) c.previous = PreviousOf(p);
+    }
+  }
+}
+
+RagChange Change(bool has_previous, const PreviousRag& prev, Rag now) {
+  if (!has_previous) return RagChange::kNoPrevious;
+  if (!prev.present) return RagChange::kNew;
+  if (prev.rag == now) return RagChange::kUnchanged;
+  if (prev.rag == Rag::kUnknown || now == Rag::kUnknown) return RagChange::kChanged;
+  return now > prev.rag ? RagChange::kWorse : RagChange::kBetter;
+}
+
+}  // namespace
+
+GoNoGoResult EvaluateGoNoGo(const GoNoGoConfig& config, const LocalCalendar& calendar,
+                            const GoNoGoInputs& inputs, EventTime now, bool daily) {
+  GoNoGoResult r = EvaluateComputed(config, calendar, inputs, now, daily);
+  ApplyOverrides(config.overall, r);
+  return r;
+}
+
+Rag CombineRags(GoNoGoConfig::Overall mode, const std::vector<Rag>& rags) {
+  std::array<size_t, 3> count{};
+  size_t unknown = 0;
+  for (Rag r : rags) {
+    if (r == Rag::kUnknown) {
+      ++unknown;
+    } else {
+      ++count[static_cast<size_t>(r)];
+    }
+  }
+  if (count[0] + count[1] + count[2] == 0) return Rag::kUnknown;
+  Rag overall = Rag::kGreen;
+  for (size_t i = 0; i < 3; ++i) {
+    if (count[i] > 0) overall = static_cast<Rag>(i);
+  }
+  if (mode == GoNoGoConfig::Overall::kMajority) {
+    size_t best = 0;
+    for (int i = 2; i >= 0; --i) {  // worst first: a tie keeps the worse
+      if (count[static_cast<size_t>(i)] > best) {
+        best = count[static_cast<size_t>(i)];
+        overall = static_cast<Rag>(i);
+      }
+    }
+  }
+  if (overall == Rag::kGreen && unknown > 0) overall = Rag::kAmber;
+  return overall;
+}
+
+std::string RecommendationFor(Rag r) { return Recommendation(r); }
+
+const GoNoGoOverride* LatestOverride(const GoNoGoResult& r, const std::string& criterion) {
+  for (auto it = r.overrides.rbegin(); it != r.overrides.rend(); ++it) {
+    if (it->criterion == criterion) return &*it;
+  }
+  return nullptr;
+}
+
+const char* RagChangeName(RagChange c) {
+  switch (c) {
+    case RagChange::kNoPrevious:
+      return "no_previous";
+    case RagChange::kNew:
+      return "new";
+    case RagChange::kUnchanged:
+      return "unchanged";
+    case RagChange::kBetter:
+      return "better";
+    case RagChange::kWorse:
+      return "worse";
+    case RagChange::kChanged:
+      return "changed";
+  }
+  return "changed";
+}
+
+RagChange ChangeSincePrevious(const GoNoGoResult& r, const CriterionResult& c) {
+  return Change(!r.previous_date.empty(), c.previous, c.effective);
+}
+
+RagChange OverallChangeSincePrevious(const GoNoGoResult& r) {
+  return Change(!r.previous_date.empty(), r.previous_overall, r.effective_overall);
+}
+
+absl::Status ValidateOverride(const GoNoGoOverride& o, const GoNoGoResult& decision) {
+  const auto blank = [](const std::string& s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+  };
+  bool known = o.criterion == kOverallCriterion;
+  std::vector<std::string> ids;
+  for (const CriterionResult& c : decision.criteria) {
+    known |= c.id == o.criterion;
+    ids.push_back(c.id);
+  }
+  ids.push_back(kOverallCriterion);
+  if (!known) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown criterion '", o.criterion,
+                                                   "': the decision of ", decision.local_date,
+                                                   " has ", absl::StrJoin(ids, ", ")));
+  }
+  if (o.rag != Rag::kGreen && o.rag != Rag::kAmber && o.rag != Rag::kRed) {
+    return absl::InvalidArgumentError("rag must be green, amber or red");
+  }
+  if (blank(o.reason)) return absl::InvalidArgumentError("reason is empty: say why");
+  if (o.reason.size() > kMaxOverrideReason) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason is longer than ", kMaxOverrideReason, " bytes"));
+  }
+  if (blank(o.by)) return absl::InvalidArgumentError("by is empty: say who decided");
+  if (o.by.size() > kMaxOverrideBy) {
+    return absl::InvalidArgumentError(absl::StrCat("by is longer than ", kMaxOverrideBy, " bytes"));
+  }
+  if (decision.overrides.size() >= kMaxOverridesPerDecision) {
+    return absl::ResourceExhaustedError(absl::StrCat("the decision of ", decision.local_date,
+                                                     " already has ", kMaxOverridesPerDecision,
+                                                     " overrides"));
+  }
+  return absl::OkStatus();
+}
+
 DailyDecision::DailyDecision(GoNoGoConfig config, LocalCalendar calendar)
     : config_(std::move(config)), calendar_(std::move(calendar)) {}
+
+DailyDecision::DailyDecision(DailyDecision&& other) noexcept
+    : calendar_(std::move(other.calendar_)) {
+  std::lock_guard lock(other.mu_);
+  config_ = std::move(other.config_);
+  next_due_ = other.next_due_;
+  history_ = std::move(other.history_);
+}
+
+DailyDecision& DailyDecision::operator=(DailyDecision&& other) noexcept {
+  if (this == &other) return *this;
+  std::scoped_lock lock(mu_, other.mu_);
+  config_ = std::move(other.config_);
+  calendar_ = std::move(other.calendar_);
+  next_due_ = other.next_due_;
+  history_ = std::move(other.history_);
+  return *this;
+}
 
 bool DailyDecision::Due(EventTime now) {
   if (!next_due_) {
@@ -241,6 +424,7 @@ bool DailyDecision::Due(EventTime now) {
 }
 
 void DailyDecision::Reconfigure(GoNoGoConfig config) {
+  std::lock_guard lock(mu_);
   const bool moved = config.decision_hour != config_.decision_hour ||
                      config.decision_minute != config_.decision_minute;
   config_ = std::move(config);
@@ -248,9 +432,37 @@ void DailyDecision::Reconfigure(GoNoGoConfig config) {
   while (history_.size() > config_.history_kept) history_.pop_front();
 }
 
-void DailyDecision::Record(const GoNoGoResult& r) {
-  history_.push_back(r);
+GoNoGoResult DailyDecision::Record(const GoNoGoResult& r) {
+  std::lock_guard lock(mu_);
+  GoNoGoResult recorded = r;
+  LinkPrevious(history_.empty() ? nullptr : &history_.back(), recorded);
+  history_.push_back(recorded);
   while (history_.size() > config_.history_kept) history_.pop_front();
+  return recorded;
+}
+
+absl::StatusOr<GoNoGoResult> DailyDecision::Override(GoNoGoOverride o) {
+  std::lock_guard lock(mu_);
+  if (history_.empty()) {
+    return absl::FailedPreconditionError(
+        "no daily decision has been taken yet: an override applies to the latest daily decision");
+  }
+  GoNoGoResult& latest = history_.back();
+  if (absl::Status s = ValidateOverride(o, latest); !s.ok()) return s;
+  latest.overrides.push_back(std::move(o));
+  ApplyOverrides(config_.overall, latest);
+  return latest;
+}
+
+std::vector<GoNoGoResult> DailyDecision::history() const {
+  std::lock_guard lock(mu_);
+  return {history_.begin(), history_.end()};
+}
+
+std::optional<GoNoGoResult> DailyDecision::Latest() const {
+  std::lock_guard lock(mu_);
+  if (history_.empty()) return std::nullopt;
+  return history_.back();
 }
 
 // ---- Checkpoint state --------------------------------------------------------------------
@@ -297,7 +509,7 @@ void SaveGoNoGoResult(BinaryWriter& w, const GoNoGoResult& r) {
 }
 
 GoNoGoResult LoadGoNoGoResult(BinaryReader& r) {
-  constexpr auto kMaxRag = static_cast<uint8_t>(Rag::kUnknown);
+  constexpr auto kMaxRagValue = static_cast<uint8_t>(Rag::kUnknown);
   GoNoGoResult out;
   out.at = GetTime(r);
   out.local_date = r.String(kMaxText);
@@ -315,9 +527,9 @@ GoNoGoResult LoadGoNoGoResult(BinaryReader& r) {
     c.red = r.Pod<double>();
     c.lower_is_worse = GetBool(r);
     c.available = GetBool(r);
-    c.rag = GetEnum<Rag>(r, kMaxRag);
+    c.rag = GetEnum<Rag>(r, kMaxRagValue);
   }
-  out.overall = GetEnum<Rag>(r, kMaxRag);
+  out.overall = GetEnum<Rag>(r, kMaxRagValue);
   out.recommendation = r.String(kMaxText);
   const uint64_t n_notes = GetCount(r, kMaxStateRows);
   for (uint64_t i = 0; i < n_notes && r.ok(); ++i) out.notes.push_back(r.String(kMaxText));
@@ -340,13 +552,89 @@ GoNoGoResult LoadGoNoGoResult(BinaryReader& r) {
     a.dno_flood_threshold = r.Pod<uint64_t>();
     a.open_findings = r.Pod<uint64_t>();
   }
+  for (CriterionResult& c : out.criteria) c.effective = c.rag;
+  out.effective_overall = out.overall;
+  out.effective_recommendation = out.recommendation;
   return out;
 }
 
-// What the schedule (next_due_) depends on.
-std::string DailyDecision::Fingerprint() const {
+namespace {
+
+constexpr auto kMaxRag = static_cast<uint8_t>(Rag::kUnknown);
+
+void SavePrevious(BinaryWriter& w, const PreviousRag& p) {
+  PutBool(w, p.present);
+  PutEnum(w, p.rag);
+  PutBool(w, p.overridden);
+  PutBool(w, p.available);
+  w.Pod<double>(p.value);
+}
+
+PreviousRag LoadPrevious(BinaryReader& r) {
+  PreviousRag p;
+  p.present = GetBool(r);
+  p.rag = GetEnum<Rag>(r, kMaxRag);
+  p.overridden = GetBool(r);
+  p.available = GetBool(r);
+  p.value = r.Pod<double>();
+  return p;
+}
+
+// What layout 2 adds to each decision after SaveGoNoGoResult: the effective RAGs, the link to the
+// previous decision and the overrides (the effective RAGs are kept as decided, not recomputed
+// under a later configuration), then its migration load (rules/migration_load.h).
+void SaveDecisionExtras(BinaryWriter& w, const GoNoGoResult& r) {
+  PutEnum(w, r.effective_overall);
+  PutBool(w, r.overall_overridden);
+  w.String(r.effective_recommendation);
+  w.String(r.previous_date);
+  SavePrevious(w, r.previous_overall);
+  for (const CriterionResult& c : r.criteria) {  // as many as SaveGoNoGoResult wrote
+    PutEnum(w, c.effective);
+    PutBool(w, c.overridden);
+    SavePrevious(w, c.previous);
+  }
+  PutCount(w, r.overrides.size());
+  for (const GoNoGoOverride& o : r.overrides) {
+    w.String(o.criterion);
+    PutEnum(w, o.rag);
+    w.String(o.reason);
+    w.String(o.by);
+    w.Pod<int64_t>(o.recorded_at_ms);
+  }
+  SaveMigrationLoad(w, r.migration);
+}
+
+void LoadDecisionExtras(BinaryReader& r, GoNoGoResult& out) {
+  out.effective_overall = GetEnum<Rag>(r, kMaxRag);
+  out.overall_overridden = GetBool(r);
+  out.effective_recommendation = r.String(kMaxText);
+  out.previous_date = r.String(kMaxText);
+  out.previous_overall = LoadPrevious(r);
+  for (CriterionResult& c : out.criteria) {
+    if (!r.ok()) break;
+    c.effective = GetEnum<Rag>(r, kMaxRag);
+    c.overridden = GetBool(r);
+    c.previous = LoadPrevious(r);
+  }
+  const uint64_t n = GetCount(r, kMaxOverridesPerDecision);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    GoNoGoOverride& o = out.overrides.emplace_back();
+    o.criterion = r.String(kMaxText);
+    o.rag = GetEnum<Rag>(r, kMaxRag);
+    o.reason = r.String(kMaxText);
+    o.by = r.String(kMaxText);
+    o.recorded_at_ms = r.Pod<int64_t>();
+  }
+  if (r.ok()) out.migration = LoadMigrationLoad(r);
+}
+
+}  // namespace
+
+// The layout, then what the schedule (next_due_) depends on.
+std::string DailyDecision::Fingerprint(uint32_t layout) const {
   return state_io::Fingerprint()
-      .Pod<uint32_t>(1)  // the fingerprint's own layout
+      .Pod<uint32_t>(layout)
       .String(config_.timezone)
       .Pod<int32_t>(config_.decision_hour)
       .Pod<int32_t>(config_.decision_minute)
@@ -354,26 +642,48 @@ std::string DailyDecision::Fingerprint() const {
 }
 
 void DailyDecision::SaveState(BinaryWriter& w) const {
-  w.String(Fingerprint());
+  w.String(Fingerprint(kStateLayout));
   PutOptionalTime(w, next_due_);
+  std::lock_guard lock(mu_);
   PutCount(w, history_.size());
-  for (const GoNoGoResult& r : history_) SaveGoNoGoResult(w, r);
+  for (const GoNoGoResult& r : history_) {
+    SaveGoNoGoResult(w, r);
+    SaveDecisionExtras(w, r);
+  }
 }
 
 absl::Status DailyDecision::LoadState(BinaryReader& r, bool* schedule_rearmed) {
   const std::string fingerprint = r.String(kMaxFingerprint);
+  if (!r.ok()) return absl::DataLossError("Go/No-Go state: truncated or malformed");
+  // The fingerprint's first field is the layout (the settings' own bytes follow).
+  BinaryReader fp = BinaryReader::FromMemory(fingerprint);
+  const auto layout = fp.Pod<uint32_t>();
+  if (!fp.ok()) return absl::DataLossError("Go/No-Go state: malformed fingerprint");
+  if (layout != 1 && layout != kStateLayout) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Go/No-Go state: layout ", layout, ", this build reads 1 and ", kStateLayout));
+  }
   const std::optional<EventTime> next_due = GetOptionalTime(r);
   std::deque<GoNoGoResult> history;
   const uint64_t n = GetCount(r, kMaxStateHistory);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     GoNoGoResult result = LoadGoNoGoResult(r);
+    if (layout == 1) {
+      // Decisions from before overrides and links: link each to the one before it, as Record
+      // would have.
+      LinkPrevious(history.empty() ? nullptr : &history.back(), result);
+    } else {
+      LoadDecisionExtras(r, result);
+    }
     if (r.ok()) history.push_back(std::move(result));
     while (history.size() > config_.history_kept) history.pop_front();
   }
   if (!r.ok()) return absl::DataLossError("Go/No-Go state: truncated or malformed");
-  const bool same_schedule = fingerprint == Fingerprint();
+  const bool same_schedule =
+      fingerprint.substr(sizeof(uint32_t)) == Fingerprint(kStateLayout).substr(sizeof(uint32_t));
   if (schedule_rearmed != nullptr) *schedule_rearmed = !same_schedule;
   next_due_ = same_schedule ? next_due : std::nullopt;
+  std::lock_guard lock(mu_);
   history_ = std::move(history);
   return absl::OkStatus();
 }

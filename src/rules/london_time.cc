@@ -53,6 +53,8 @@ std::string LocalCalendar::LocalTimeOfDay(EventTime t) const {
   return absl::FormatTime("%H:%M:%S %Z", ToAbsl(t), tz_);
 }
 
+int LocalCalendar::LocalHour(EventTime t) const { return absl::ToCivilHour(ToAbsl(t), tz_).hour(); }
+
 EventTime LocalCalendar::StartOfLocalMonth(EventTime t) const {
   const absl::CivilMonth month = absl::ToCivilMonth(ToAbsl(t), tz_);
   return FromAbsl(absl::FromCivil(absl::CivilSecond(month), tz_));

@@ -32,6 +32,7 @@ class LocalCalendar {
   std::string LocalDate(EventTime t) const;       // "YYYY-MM-DD" in local time
   std::string FormatLocal(EventTime t) const;     // "YYYY-MM-DD HH:MM:SS BST" (zone abbreviation)
   std::string LocalTimeOfDay(EventTime t) const;  // "HH:MM:SS BST"
+  int LocalHour(EventTime t) const;               // 0-23, local wall clock
 
   // Local midnight on the 1st of t's local month (the first instant of that day if midnight was
   // skipped in some zone).

@@ -15,11 +15,13 @@ namespace smetsmon::rules {
 
 using state_io::GetBool;
 using state_io::GetCount;
+using state_io::GetEnum;
 using state_io::GetTimeMs;
 using state_io::kMaxFingerprint;
 using state_io::kMaxText;
 using state_io::PutBool;
 using state_io::PutCount;
+using state_io::PutEnum;
 
 namespace {
 
@@ -82,6 +84,9 @@ absl::Status OutageConfig::Validate() const {
   if (max_outage_age_ms <= 0) return bad("max_outage_age_ms", "must be > 0");
   if (max_premises == 0) return bad("max_premises", "must be > 0");
   if (allowed_lateness_ms < 0) return bad("allowed_lateness_ms", "must be >= 0");
+  if (final_tally_after_ms < 0 || final_tally_after_ms > 30 * kMsPerDay) {
+    return bad("final_tally_after_ms", "must be in [0, 30 days]");
+  }
   return absl::OkStatus();
 }
 
@@ -112,6 +117,27 @@ OutageTracker::AreaStatus OutageTracker::Status(AreaId a) const {
   out.restored = s.outage.restored;
   out.long_interruptions = s.outage.long_interruptions;
   return out;
+}
+
+size_t OutageTracker::counting_outages() const {
+  size_t n = 0;
+  for (const AreaState& a : areas_) {
+    n += !a.outage.open && a.outage.counting;
+    for (const AreaOutage& o : a.earlier) n += o.counting;
+  }
+  return n;
+}
+
+OutageTracker::AreaOutage* OutageTracker::CountingOutage(const Premises& p) {
+  if (p.outage == 0 || p.area == kUnknownArea) return nullptr;
+  AreaState& a = areas_[p.area.value];
+  if (a.outage.serial == p.outage) {
+    return a.outage.open || a.outage.counting ? &a.outage : nullptr;
+  }
+  for (AreaOutage& o : a.earlier) {
+    if (o.serial == p.outage) return o.counting ? &o : nullptr;
+  }
+  return nullptr;
 }
 
 // ---- Signals -------------------------------------------------------------------------------
@@ -146,6 +172,8 @@ void OutageTracker::ExpireOld(int64_t now_ms) {
   absl::erase_if(premises_, [&](const auto& kv) {
     const Premises& p = kv.second;
     if (LastActivity(p.has_start, p.start_ms, p.restored, p.restore_ms) >= cutoff) return false;
+    // Held for the tally of its closed outage: its restoration may still come.
+    if (!p.restored && CountingOutage(p) != nullptr) return false;
     Forget(p);
     ++expired_;
     return true;
@@ -168,6 +196,7 @@ void OutageTracker::EvictOldest() {
     if (removed >= k || LastActivity(p.has_start, p.start_ms, p.restored, p.restore_ms) > cutoff) {
       return false;
     }
+    if (!p.restored && p.outage != 0 && CountingOutage(p) != nullptr) ++tally_premises_evicted_;
     Forget(p);
     ++removed;
     return true;
@@ -219,8 +248,22 @@ void OutageTracker::OnNewStart(uint64_t key, Premises& p) {
   AreaState& a = areas_[p.area.value];
   if (!p.restored) ++a.open_premises;
   if (a.outage.open) {
-    if (p.start_ms >= a.outage.start_ms) Attach(p, a);
+    if (p.start_ms >= a.outage.start_ms) Attach(p, a.outage);
     return;
+  }
+  // A late AD1 of a closed outage still counting: one more premises it affected.
+  const auto contains = [&](const AreaOutage& o) {
+    return o.counting && p.start_ms >= o.start_ms && p.start_ms <= o.end_ms;
+  };
+  if (a.outage.serial != 0 && contains(a.outage)) {
+    Attach(p, a.outage);
+    return;
+  }
+  for (AreaOutage& o : a.earlier) {
+    if (contains(o)) {
+      Attach(p, o);
+      return;
+    }
   }
   if (a.outage.serial != 0 && p.start_ms <= a.outage.end_ms) return;  // the closed outage's
   if (a.starts.size() >= config_.max_premises) {
@@ -231,12 +274,11 @@ void OutageTracker::OnNewStart(uint64_t key, Premises& p) {
   a.starts.push_back({p.start_ms, key});
 }
 
-void OutageTracker::Attach(Premises& p, AreaState& a) {
-  AreaOutage& o = a.outage;
+void OutageTracker::Attach(Premises& p, AreaOutage& o) const {
   p.outage = o.serial;
   ++o.affected;
   o.last_start_ms = std::max(o.last_start_ms, p.start_ms);
-  if (p.restored) {
+  if (p.restored && Counts(o, p.restore_ms)) {
     ++o.restored;
     if (p.long_interruption) ++o.long_interruptions;
     o.last_restore_ms = std::max(o.last_restore_ms, p.restore_ms);
@@ -270,11 +312,8 @@ void OutageTracker::AddRestoration(const OutageSignal& s) {
     return;
   }
   Premises& p = it->second;
-  AreaOutage* o = nullptr;
-  if (p.outage != 0 && p.area != kUnknownArea) {
-    AreaOutage& candidate = areas_[p.area.value].outage;
-    if (candidate.open && candidate.serial == p.outage) o = &candidate;
-  }
+  // Open, or closed and still counting its final tally.
+  AreaOutage* o = CountingOutage(p);
   if (p.has_start && !p.restored) {
     // Before its start it belongs to an earlier episode whose AD1 never came: unmatched.
     if (s.time.ms < p.start_ms) return;
@@ -282,7 +321,7 @@ void OutageTracker::AddRestoration(const OutageSignal& s) {
     p.restore_ms = s.time.ms;
     p.long_interruption = long_code || s.time.ms - p.start_ms >= config_.long_interruption_ms;
     if (p.area != kUnknownArea) --areas_[p.area.value].open_premises;
-    if (o != nullptr) {
+    if (o != nullptr && Counts(*o, p.restore_ms)) {
       ++o->restored;
       if (p.long_interruption) ++o->long_interruptions;
       o->last_restore_ms = std::max(o->last_restore_ms, p.restore_ms);
@@ -295,7 +334,7 @@ void OutageTracker::AddRestoration(const OutageSignal& s) {
     // still marks it long.
     if (long_code && !p.long_interruption) {
       p.long_interruption = true;
-      if (o != nullptr) ++o->long_interruptions;
+      if (o != nullptr && Counts(*o, p.restore_ms)) ++o->long_interruptions;
     }
     return;
   }
@@ -318,7 +357,10 @@ void OutageTracker::Evaluate(EventTime now, FindingBook& book) {
     ExpireOld(now.ms);
     last_sweep_ms_ = now.ms;
   }
-  for (size_t i = 0; i < areas_.size(); ++i) EvaluateArea(i, now, book);
+  for (size_t i = 0; i < areas_.size(); ++i) {
+    EvaluateArea(i, now, book);
+    EvaluateTallies(i, now, book);
+  }
   for (size_t r = 0; r < regions_.size(); ++r) EvaluateRegion(r, now, book);
 }
 
@@ -364,15 +406,44 @@ void OutageTracker::EvaluateArea(size_t i, EventTime now, FindingBook& book) {
     reason = CloseReason::kAge;
     o.end_ms = now.ms;
   }
-  PublishAreaOutage(i, now, reason, book);
   if (reason != CloseReason::kNone) {
     o.open = false;
-    book.Close(o.id, {o.end_ms});
+    o.reason = reason;
+    o.affected_at_close = o.affected;
+    o.restored_at_close = o.restored;
+    o.long_at_close = o.long_interruptions;
+    o.has_tally = config_.final_tally_after_ms > 0;
+    o.counting = o.has_tally;
+    o.tally_until_ms = o.end_ms + config_.final_tally_after_ms;
   }
+  book.Upsert(AreaOutageFinding(i, o, now));
+  if (reason != CloseReason::kNone) book.Close(o.id, {o.end_ms});
+}
+
+void OutageTracker::EvaluateTallies(size_t i, EventTime now, FindingBook& book) {
+  AreaState& a = areas_[i];
+  const auto step = [&](AreaOutage& o) {
+    if (now.ms >= o.tally_until_ms) o.counting = false;
+    // Gone from the history only when it holds more than its capacity of counting findings.
+    (void)book.UpdateClosed(AreaOutageFinding(i, o, now));
+  };
+  if (!a.outage.open && a.outage.counting) step(a.outage);
+  for (AreaOutage& o : a.earlier) step(o);
+  a.earlier.erase(std::remove_if(a.earlier.begin(), a.earlier.end(),
+                                 [](const AreaOutage& o) { return !o.counting; }),
+                  a.earlier.end());
 }
 
 void OutageTracker::OpenAreaOutage(size_t i, int64_t start_ms) {
   AreaState& a = areas_[i];
+  if (a.outage.counting) {
+    // The previous outage goes on counting its own premises' restorations.
+    a.earlier.push_back(std::move(a.outage));
+    if (a.earlier.size() > kMaxCountingPerArea) {
+      a.earlier.front().counting = false;  // published final, and dropped, by EvaluateTallies
+      ++tallies_cut_short_;
+    }
+  }
   a.outage = AreaOutage{};
   AreaOutage& o = a.outage;
   o.serial = next_serial_++;
@@ -388,19 +459,23 @@ void OutageTracker::OpenAreaOutage(size_t i, int64_t start_ms) {
     auto it = premises_.find(st.premises);
     if (it == premises_.end()) continue;  // evicted since
     Premises& p = it->second;
-    if (p.has_start && p.outage == 0 && p.area.value == i && p.start_ms >= start_ms) Attach(p, a);
+    if (p.has_start && p.outage == 0 && p.area.value == i && p.start_ms >= start_ms) {
+      Attach(p, a.outage);
+    }
   }
   a.starts.clear();
   a.starts_sorted = true;
 }
 
-void OutageTracker::PublishAreaOutage(size_t i, EventTime now, CloseReason reason,
-                                      FindingBook& book) const {
+Finding OutageTracker::AreaOutageFinding(size_t i, const AreaOutage& o, EventTime now) const {
   const AreaId id{static_cast<uint8_t>(i)};
   const catalog::Area& area = areas_table_.area(id);
-  const AreaOutage& o = areas_[i].outage;
+  const CloseReason reason = o.open ? CloseReason::kNone : o.reason;
   const uint64_t installed = installations_[i];
   const uint64_t unrestored = o.affected - std::min(o.affected, o.restored);
+  // What the close reason describes: the figures when it closed.
+  const uint64_t unrestored_at_close =
+      o.affected_at_close - std::min(o.affected_at_close, o.restored_at_close);
   const double restored_share =
       o.affected ? static_cast<double>(o.restored) / static_cast<double>(o.affected) : 0.0;
   const int64_t end = reason == CloseReason::kNone ? std::max(now.ms, o.start_ms) : o.end_ms;
@@ -437,16 +512,32 @@ void OutageTracker::PublishAreaOutage(size_t i, EventTime now, CloseReason reaso
                       " % restored by ", FormatUtcClock(o.end_ms, now), " UTC");
       break;
     case CloseReason::kQuiet:
-      absl::StrAppend(&f.explanation, "; ", FormatCount(unrestored),
+      absl::StrAppend(&f.explanation, "; ", FormatCount(unrestored_at_close),
                       " not reported restored; no outage or restoration alert since ",
                       FormatUtcClock(o.end_ms, now), " UTC (",
                       FormatDuration(config_.close_quiet_ms), ")");
       break;
     case CloseReason::kAge:
-      absl::StrAppend(&f.explanation, "; ", FormatCount(unrestored),
+      absl::StrAppend(&f.explanation, "; ", FormatCount(unrestored_at_close),
                       " not reported restored after ", FormatDuration(config_.max_outage_age_ms),
-                      "; no longer tracked");
+                      o.has_tally ? "" : "; no longer tracked");
       break;
+  }
+  if (reason != CloseReason::kNone && o.has_tally) {
+    const uint64_t after_close = o.restored - std::min(o.restored, o.restored_at_close);
+    f.tally = o.counting ? Tally::kCounting : Tally::kFinal;
+    f.tally_until = EventTime{o.tally_until_ms};
+    if (o.counting) {
+      absl::StrAppend(&f.explanation, "; ", FormatCount(after_close),
+                      " more restored since it closed, counted until ",
+                      FormatUtcClock(o.tally_until_ms, now), " UTC");
+    } else {
+      absl::StrAppend(&f.explanation, "; final tally: ", FormatCount(o.restored), " of ",
+                      FormatCount(o.affected), " restored (", FormatPercent(restored_share),
+                      " %), ", FormatCount(after_close), " of them after it closed; ",
+                      FormatCount(unrestored), " not reported restored by ",
+                      FormatUtcClock(std::min(o.tally_until_ms, now.ms), now), " UTC");
+    }
   }
   f.figures["affected_premises"] = static_cast<double>(o.affected);
   f.figures["restored_premises"] = static_cast<double>(o.restored);
@@ -458,7 +549,13 @@ void OutageTracker::PublishAreaOutage(size_t i, EventTime now, CloseReason reaso
     f.figures["share_of_installations"] =
         static_cast<double>(o.affected) / static_cast<double>(installed);
   }
-  book.Upsert(std::move(f));
+  if (reason != CloseReason::kNone) {
+    f.figures["affected_premises_at_close"] = static_cast<double>(o.affected_at_close);
+    f.figures["restored_premises_at_close"] = static_cast<double>(o.restored_at_close);
+    f.figures["restored_after_close"] =
+        static_cast<double>(o.restored - std::min(o.restored, o.restored_at_close));
+  }
+  return f;
 }
 
 bool OutageTracker::Explained(const Restoration& r) const {
@@ -553,7 +650,7 @@ void OutageTracker::EvaluateRegion(size_t r, EventTime now, FindingBook& book) {
 // table: premises, starts and restorations name areas by index, outages by area and region.
 std::string OutageTracker::Fingerprint() const {
   state_io::Fingerprint f;
-  f.Pod<uint32_t>(1)  // the fingerprint's own layout
+  f.Pod<uint32_t>(2)  // the layout: 2 added the final tally (closed outages still counting)
       .Pod(config_.window_ms)
       .Pod(config_.min_premises)
       .Pod(config_.min_share)
@@ -569,6 +666,54 @@ std::string OutageTracker::Fingerprint() const {
   return f.Take();
 }
 
+void OutageTracker::SaveOutage(BinaryWriter& w, const AreaOutage& o) {
+  w.Pod<uint32_t>(o.serial);
+  PutBool(w, o.open);
+  w.Pod<int64_t>(o.start_ms);
+  w.Pod<int64_t>(o.end_ms);
+  w.Pod<uint64_t>(o.affected);
+  w.Pod<uint64_t>(o.restored);
+  w.Pod<uint64_t>(o.long_interruptions);
+  w.Pod<int64_t>(o.last_start_ms);
+  w.Pod<int64_t>(o.last_restore_ms);
+  w.String(o.id);
+  PutEnum(w, o.reason);
+  PutBool(w, o.has_tally);
+  PutBool(w, o.counting);
+  w.Pod<int64_t>(o.tally_until_ms);
+  w.Pod<uint64_t>(o.affected_at_close);
+  w.Pod<uint64_t>(o.restored_at_close);
+  w.Pod<uint64_t>(o.long_at_close);
+}
+
+OutageTracker::AreaOutage OutageTracker::LoadOutage(BinaryReader& r) {
+  AreaOutage o;
+  o.serial = r.Pod<uint32_t>();
+  o.open = GetBool(r);
+  o.start_ms = GetTimeMs(r);
+  o.end_ms = GetTimeMs(r);
+  o.affected = r.Pod<uint64_t>();
+  o.restored = r.Pod<uint64_t>();
+  o.long_interruptions = r.Pod<uint64_t>();
+  o.last_start_ms = GetTimeMs(r);
+  o.last_restore_ms = GetTimeMs(r);
+  o.id = r.String(kMaxText);
+  o.reason = GetEnum<CloseReason>(r, static_cast<uint8_t>(CloseReason::kAge));
+  o.has_tally = GetBool(r);
+  o.counting = GetBool(r);
+  o.tally_until_ms = GetTimeMs(r);
+  o.affected_at_close = r.Pod<uint64_t>();
+  o.restored_at_close = r.Pod<uint64_t>();
+  o.long_at_close = r.Pod<uint64_t>();
+  // An open outage has no close reason and no tally; a counting one has a tally; a closed one
+  // has its reason; the counts only grow from those at close.
+  if (o.open && (o.reason != CloseReason::kNone || o.has_tally)) r.Fail();
+  if (!o.open && o.serial != 0 && o.reason == CloseReason::kNone) r.Fail();
+  if (o.counting && !o.has_tally) r.Fail();
+  if (o.restored_at_close > o.restored || o.affected_at_close > o.affected) r.Fail();
+  return o;
+}
+
 void OutageTracker::SaveState(BinaryWriter& w) const {
   w.String(Fingerprint());
   w.Pod<int64_t>(latest_ms_);
@@ -578,6 +723,8 @@ void OutageTracker::SaveState(BinaryWriter& w) const {
   w.Pod<uint64_t>(expired_);
   w.Pod<uint64_t>(dropped_signals_);
   w.Pod<uint64_t>(unknown_area_signals_);
+  w.Pod<uint64_t>(tally_premises_evicted_);
+  w.Pod<uint64_t>(tallies_cut_short_);
   PutCount(w, areas_.size());
   for (const AreaState& a : areas_) {
     PutCount(w, a.starts.size());
@@ -587,17 +734,9 @@ void OutageTracker::SaveState(BinaryWriter& w) const {
     }
     PutBool(w, a.starts_sorted);
     w.Pod<uint64_t>(a.open_premises);
-    const AreaOutage& o = a.outage;
-    w.Pod<uint32_t>(o.serial);
-    PutBool(w, o.open);
-    w.Pod<int64_t>(o.start_ms);
-    w.Pod<int64_t>(o.end_ms);
-    w.Pod<uint64_t>(o.affected);
-    w.Pod<uint64_t>(o.restored);
-    w.Pod<uint64_t>(o.long_interruptions);
-    w.Pod<int64_t>(o.last_start_ms);
-    w.Pod<int64_t>(o.last_restore_ms);
-    w.String(o.id);
+    SaveOutage(w, a.outage);
+    PutCount(w, a.earlier.size());
+    for (const AreaOutage& o : a.earlier) SaveOutage(w, o);
   }
   PutCount(w, regions_.size());
   for (const RegionState& g : regions_) {
@@ -633,6 +772,13 @@ void OutageTracker::SaveState(BinaryWriter& w) const {
 
 absl::Status OutageTracker::LoadState(BinaryReader& r) {
   const std::string fingerprint = r.String(kMaxFingerprint);
+  if (!r.ok()) return absl::DataLossError("outage state: truncated or malformed");
+  // Another layout (its first field) cannot be read past this point: its own bytes are left to
+  // the caller's framing (the evaluator's length-prefixed part).
+  if (fingerprint.size() < sizeof(uint32_t) ||
+      fingerprint.compare(0, sizeof(uint32_t), Fingerprint(), 0, sizeof(uint32_t)) != 0) {
+    return absl::FailedPreconditionError("outage state of another layout");
+  }
   const int64_t latest_ms = GetTimeMs(r);
   const int64_t last_sweep_ms = GetTimeMs(r);
   const auto next_serial = r.Pod<uint32_t>();
@@ -640,6 +786,8 @@ absl::Status OutageTracker::LoadState(BinaryReader& r) {
   const auto expired = r.Pod<uint64_t>();
   const auto dropped_signals = r.Pod<uint64_t>();
   const auto unknown_area_signals = r.Pod<uint64_t>();
+  const auto tally_premises_evicted = r.Pod<uint64_t>();
+  const auto tallies_cut_short = r.Pod<uint64_t>();
   if (next_serial == 0) r.Fail();  // 0 means "no outage"; serials skip it
 
   // Areas are validated against the saved area count; that it is this table's is the
@@ -658,18 +806,15 @@ absl::Status OutageTracker::LoadState(BinaryReader& r) {
     }
     a.starts_sorted = GetBool(r);
     a.open_premises = r.Pod<uint64_t>();
-    AreaOutage& o = a.outage;
-    o.serial = r.Pod<uint32_t>();
-    o.open = GetBool(r);
-    o.start_ms = GetTimeMs(r);
-    o.end_ms = GetTimeMs(r);
-    o.affected = r.Pod<uint64_t>();
-    o.restored = r.Pod<uint64_t>();
-    o.long_interruptions = r.Pod<uint64_t>();
-    o.last_start_ms = GetTimeMs(r);
-    o.last_restore_ms = GetTimeMs(r);
-    o.id = r.String(kMaxText);
-    if (o.open && o.serial == 0) r.Fail();
+    a.outage = LoadOutage(r);
+    if (a.outage.open && a.outage.serial == 0) r.Fail();
+    const uint64_t n_earlier = GetCount(r, kMaxCountingPerArea + 1);
+    for (uint64_t k = 0; k < n_earlier && r.ok(); ++k) {
+      AreaOutage o = LoadOutage(r);
+      // Closed outages still counting (or ended early, to be published final).
+      if (o.open || o.serial == 0 || !o.has_tally) r.Fail();
+      if (r.ok()) a.earlier.push_back(std::move(o));
+    }
   }
   const uint64_t n_regions = GetCount(r, kMaxStateAreas);
   std::vector<RegionState> regions;
@@ -723,6 +868,8 @@ absl::Status OutageTracker::LoadState(BinaryReader& r) {
   expired_ = expired;
   dropped_signals_ = dropped_signals;
   unknown_area_signals_ = unknown_area_signals;
+  tally_premises_evicted_ = tally_premises_evicted;
+  tallies_cut_short_ = tallies_cut_short;
   return absl::OkStatus();
 }
 

@@ -20,6 +20,19 @@
 // max_outage_age_ms old. Starts up to the end of a closed outage belong to it and do not open a
 // new one.
 //
+// Final tally. Closing at 95 % restored (or quiet, or by age) says the power is back, not how
+// many premises were cut and restored: the rest of the restorations, and AD1s delivered late,
+// arrive afterwards. For final_tally_after_ms after its end a closed outage goes on counting them
+// (a restoration of a premises it affected, stamped up to end + final_tally_after_ms; a late AD1
+// stamped between its start and end, which adds an affected premises), and its closed finding is
+// updated with each evaluation (Tally::kCounting, figures as now plus those at close). At the first
+// evaluation at or after end + final_tally_after_ms its figures are final (Tally::kFinal); what
+// arrives later is not counted. A new outage in the same area does not end the tally of the
+// previous one (at most kMaxCountingPerArea closed outages of an area count at once; the oldest is
+// ended early beyond that, counted). The unrestored premises of a counting outage are kept until
+// its tally ends even when older than max_outage_age_ms (they still count toward max_premises,
+// whose evictions are counted, those of such premises also in tally_premises_evicted).
+//
 // Communications incident (kCommsIncident, per comms region). Opens when, among the region's
 // restorations of the last window_ms, at least comms_min_restorations are unmatched and at most
 // comms_max_matched_share of them are matched. A restoration is matched when its premises has an
@@ -31,8 +44,9 @@
 // Time domain: event time. Add takes signals in any order; Evaluate(now) takes the evaluator's
 // stream time and decides on everything added so far, so a replay gives the live findings.
 // Memory: at most max_premises premises (the oldest eighth is evicted, and counted, when full;
-// ~40 bytes each), premises forgotten max_outage_age_ms after their last signal, per-area and
-// per-region signal lists trimmed to the window (and capped at max_premises entries each).
+// ~40 bytes each), premises forgotten max_outage_age_ms after their last signal (or when the tally
+// they are held for ends), per-area and per-region signal lists trimmed to the window (and capped
+// at max_premises entries each), per area at most kMaxCountingPerArea closed outages counting.
 // Thread-safety: none; owned by the single rules-evaluation thread. The AreaTable must outlive the
 // tracker.
 #pragma once
@@ -78,8 +92,12 @@ struct OutageConfig {
   // Outage starts this far behind window_ms before the evaluation time still count toward opening
   // an area outage.
   int64_t allowed_lateness_ms = 5 * kMsPerMinute;
+  // Restorations (and late AD1s) this long after a closed outage's end still count toward its
+  // figures; then they are final. 0: final at close.
+  int64_t final_tally_after_ms = 24 * kMsPerHour;
 
-  // Positive window, age and premises cap; min_premises >= 1; shares in [0, 1]; durations >= 0.
+  // Positive window, age and premises cap; min_premises >= 1; shares in [0, 1]; durations >= 0
+  // (final_tally_after_ms at most 30 days).
   absl::Status Validate() const;
 };
 
@@ -94,8 +112,14 @@ class OutageTracker {
   // (or one outside the table) still matches its premises but opens nothing; it is counted. A
   // signal more than max_outage_age_ms older than the newest time seen is dropped and counted.
   void Add(const OutageSignal& s);
-  // Opens, updates and closes kPowerOutage and kCommsIncident findings as of `now`.
+  // Opens, updates and closes kPowerOutage and kCommsIncident findings as of `now`, and updates
+  // the closed kPowerOutage findings still counting (FindingBook::UpdateClosed) until final.
   void Evaluate(EventTime now, FindingBook& book);
+  // Takes a new final_tally_after_ms (a rules reload): for outages closing from now on.
+  void set_final_tally_after_ms(int64_t ms) { config_.final_tally_after_ms = ms; }
+
+  // Closed outages of an area that count at once; beyond, the oldest one's tally ends early.
+  static constexpr size_t kMaxCountingPerArea = 8;
 
   struct AreaStatus {
     uint64_t open_outage_premises = 0;  // premises of the area with an unrestored outage start
@@ -113,6 +137,12 @@ class OutageTracker {
   // Signals too old on arrival, and list entries refused because a list was at its cap.
   uint64_t dropped_signals() const { return dropped_signals_; }
   uint64_t unknown_area_signals() const { return unknown_area_signals_; }
+  // Closed outages whose tally is still counting (all areas).
+  size_t counting_outages() const;
+  // Premises held for a counting tally that the max_premises cap evicted (also in evicted()), and
+  // tallies ended early because an area had more than kMaxCountingPerArea counting.
+  uint64_t tally_premises_evicted() const { return tally_premises_evicted_; }
+  uint64_t tallies_cut_short() const { return tallies_cut_short_; }
 
   // Everything tracked (premises, per-area starts and outages, per-region restorations and
   // incidents, serials, counters), for the evaluator's checkpoint, after a fingerprint of the
@@ -120,9 +150,11 @@ class OutageTracker {
   void SaveState(BinaryWriter& w) const;
   // Replaces the state with what SaveState wrote. Taken under other settings (those whose change
   // makes Evaluator::Reload restart the tracker) or another area table (areas are indices here):
-  // FailedPrecondition, the bytes consumed and the state unchanged. Malformed: DataLoss, the
-  // reader failed and the state unchanged. A state over max_premises is taken as it is (the cap
-  // applies again from the next new premises).
+  // FailedPrecondition, the bytes consumed and the state unchanged. Of another layout (the
+  // fingerprint's first field; 2 since the final tally): FailedPrecondition after the
+  // fingerprint, the rest unread (the evaluator's part framing skips it), the state unchanged.
+  // Malformed: DataLoss, the reader failed and the state unchanged. A state over max_premises is
+  // taken as it is (the cap applies again from the next new premises).
   absl::Status LoadState(BinaryReader& r);
 
  private:
@@ -157,12 +189,24 @@ class OutageTracker {
     int64_t last_start_ms = 0;
     int64_t last_restore_ms = 0;
     std::string id;
+    // When closed: why, the figures then, and the tally (counting: late data counts up to
+    // tally_until_ms; the tally exists when final_tally_after_ms was > 0 at close).
+    CloseReason reason = CloseReason::kNone;
+    bool has_tally = false;
+    bool counting = false;
+    int64_t tally_until_ms = 0;
+    uint64_t affected_at_close = 0;
+    uint64_t restored_at_close = 0;
+    uint64_t long_at_close = 0;
   };
   struct AreaState {
     std::vector<Stamp> starts;  // unattached starts within the detection horizon
     bool starts_sorted = true;
     uint64_t open_premises = 0;
     AreaOutage outage;
+    // Closed outages before `outage` whose tally is still counting (oldest first); one that
+    // stopped counting is published final once and dropped.
+    std::vector<AreaOutage> earlier;
   };
   struct RegionState {
     std::vector<Restoration> restorations;  // within the window
@@ -176,7 +220,13 @@ class OutageTracker {
   void AddStart(const OutageSignal& s);
   void AddRestoration(const OutageSignal& s);
   void OnNewStart(uint64_t key, Premises& p);
-  void Attach(Premises& p, AreaState& a);
+  void Attach(Premises& p, AreaOutage& o) const;
+  // The outage `p` is attached to if it is open or still counting, else null.
+  AreaOutage* CountingOutage(const Premises& p);
+  // Whether a restoration at `ms` counts toward `o` (open, or within its tally).
+  static bool Counts(const AreaOutage& o, int64_t ms) {
+    return o.open || (o.counting && ms <= o.tally_until_ms);
+  }
   Premises& Insert(uint64_t key);
   void Forget(const Premises& p);
   void ExpireOld(int64_t now_ms);
@@ -184,7 +234,10 @@ class OutageTracker {
   bool Explained(const Restoration& r) const;
   void EvaluateArea(size_t i, EventTime now, FindingBook& book);
   void OpenAreaOutage(size_t i, int64_t start_ms);
-  void PublishAreaOutage(size_t i, EventTime now, CloseReason reason, FindingBook& book) const;
+  Finding AreaOutageFinding(size_t i, const AreaOutage& o, EventTime now) const;
+  static void SaveOutage(BinaryWriter& w, const AreaOutage& o);
+  static AreaOutage LoadOutage(BinaryReader& r);
+  void EvaluateTallies(size_t i, EventTime now, FindingBook& book);
   void EvaluateRegion(size_t r, EventTime now, FindingBook& book);
 
   OutageConfig config_;
@@ -200,6 +253,8 @@ class OutageTracker {
   uint64_t expired_ = 0;
   uint64_t dropped_signals_ = 0;
   uint64_t unknown_area_signals_ = 0;
+  uint64_t tally_premises_evicted_ = 0;
+  uint64_t tallies_cut_short_ = 0;
 };
 
 }  // namespace smetsmon::rules

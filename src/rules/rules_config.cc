@@ -151,6 +151,72 @@ absl::Status ReadLatencyBuckets(const std::string& file, const YAML::Node& root,
   return absl::OkStatus();
 }
 
+// `csps`: [{name, regions: [...]}], the PMR's grouping of comms regions. Names unique and not
+// empty; a region in at most one CSP (else its alerts would count twice in the CSP views).
+absl::Status ReadCsps(const std::string& file, const YAML::Node& root, RulesConfig* config) {
+  const YAML::Node list = root["csps"];
+  if (!list) return absl::OkStatus();
+  if (!list.IsSequence()) return ConfigError(file, list, "csps", "must be a list of CSPs");
+  if (list.size() > 16) return ConfigError(file, list, "csps", "at most 16 CSPs");
+  for (const YAML::Node& n : list) {
+    if (!n.IsMap()) return ConfigError(file, n, "csps", "each must be {name, regions}");
+    CspConfig c;
+    SMETSMON_ASSIGN_OR_RETURN(c.name, RequiredScalar<std::string>(file, n, "name"));
+    if (c.name.empty()) return ConfigError(file, n["name"], "csps.name", "must not be empty");
+    for (const CspConfig& other : config->csps) {
+      if (other.name == c.name) {
+        return ConfigError(file, n["name"], "csps.name", "duplicate CSP '" + c.name + "'");
+      }
+    }
+    const YAML::Node regions = n["regions"];
+    if (!regions || !regions.IsSequence() || regions.size() == 0) {
+      return ConfigError(file, regions ? regions : n, "csps.regions",
+                         "must be a non-empty list of comms regions (areas.yaml regions)");
+    }
+    for (const YAML::Node& r : regions) {
+      if (!r.IsScalar() || r.Scalar().empty()) {
+        return ConfigError(file, r, "csps.regions", "must be a comms region name");
+      }
+      const std::string& region = r.Scalar();
+      if (std::find(c.regions.begin(), c.regions.end(), region) != c.regions.end()) {
+        return ConfigError(file, r, "csps.regions", "region '" + region + "' listed twice");
+      }
+      for (const CspConfig& other : config->csps) {
+        if (std::find(other.regions.begin(), other.regions.end(), region) != other.regions.end()) {
+          return ConfigError(file, r, "csps.regions",
+                             "region '" + region + "' is already in CSP '" + other.name +
+                                 "' (a region is served by one CSP)");
+        }
+      }
+      c.regions.push_back(region);
+    }
+    config->csps.push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+// The CSPs' regions against the area table's comms regions.
+absl::Status CheckCspRegions(const std::string& file, const YAML::Node& root,
+                             const catalog::AreaTable& areas) {
+  const YAML::Node list = root["csps"];
+  if (!list || !list.IsSequence()) return absl::OkStatus();
+  for (const YAML::Node& n : list) {
+    for (const YAML::Node& r : n["regions"]) {
+      const std::vector<std::string>& known = areas.regions();
+      if (std::find(known.begin(), known.end(), r.Scalar()) == known.end()) {
+        std::string list_text;
+        for (const std::string& k : known) {
+          absl::StrAppend(&list_text, list_text.empty() ? "" : ", ", k);
+        }
+        return ConfigError(file, r, "csps.regions",
+                           absl::StrCat("unknown comms region '", r.Scalar(),
+                                        "' (areas.yaml regions: ", list_text, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadVoltageWhatIf(const std::string& file, const YAML::Node& root,
                                const catalog::AlertCatalogue& catalogue, RulesConfig* config) {
   const YAML::Node list = root["voltage_whatif"];
@@ -225,22 +291,44 @@ absl::Status ReadStorms(const std::string& file, const YAML::Node& root,
   const YAML::Node s = root["storms"];
   if (!s) return absl::OkStatus();
   StormConfig& c = config->storm;
+  uint64_t ceiling = 0;
   SMETSMON_RETURN_IF_ERROR(ReadPositive(file, s, "factor", &c.factor));
   SMETSMON_RETURN_IF_ERROR(ReadPositive(file, s, "floor_per_hour", &c.floor_per_hour));
   SMETSMON_RETURN_IF_ERROR(ReadShare(file, s, "clear_ratio", &c.clear_ratio));
-  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "min_duration", &c.min_duration_ms));
-  int64_t half_life_ms = static_cast<int64_t>(c.baseline_half_life_hours * kMsPerHour);
-  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "baseline_half_life", &half_life_ms));
-  if (half_life_ms <= 0) {
-    return ConfigError(file, s["baseline_half_life"], "baseline_half_life", "must be positive");
+  SMETSMON_RETURN_IF_ERROR(ReadPositive(file, s, "provisional_factor", &c.provisional_factor));
+  if (s["ceiling_per_hour"]) {
+    // 0 is allowed: no ceiling.
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, s, "ceiling_per_hour", 0, &ceiling));
+    c.ceiling_per_hour = static_cast<double>(ceiling);
   }
-  c.baseline_half_life_hours = static_cast<double>(half_life_ms) / kMsPerHour;
+  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "min_duration", &c.min_duration_ms));
+  if (s["baseline_half_life"]) {
+    return ConfigError(file, s["baseline_half_life"], "baseline_half_life",
+                       "replaced by profile_half_life (the usual rate of each hour of the day, "
+                       "in days) and level_half_life (the recent level): see docs/rules.md");
+  }
+  int64_t profile_half_life_ms = static_cast<int64_t>(c.profile_half_life_days * kMsPerDay);
+  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "profile_half_life", &profile_half_life_ms));
+  if (profile_half_life_ms < kMsPerDay) {
+    return ConfigError(file, s["profile_half_life"], "profile_half_life", "must be at least 1d");
+  }
+  c.profile_half_life_days = static_cast<double>(profile_half_life_ms) / kMsPerDay;
+  SMETSMON_RETURN_IF_ERROR(
+      ReadDuration(file, s, "profile_min_coverage", &c.profile_min_coverage_ms));
+  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "level_half_life", &c.level_half_life_ms));
   SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "warmup", &c.warmup_ms));
+  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "plateau_after", &c.plateau_after_ms));
+  SMETSMON_RETURN_IF_ERROR(ReadShare(file, s, "plateau_tolerance", &c.plateau_tolerance));
   SMETSMON_RETURN_IF_ERROR(ReadDuration(file, s, "rate_window", &config->storm_rate_window_ms));
   if (config->storm_rate_window_ms != kMsPerMinute &&
       config->storm_rate_window_ms != 5 * kMsPerMinute &&
       config->storm_rate_window_ms != kMsPerHour) {
     return ConfigError(file, s["rate_window"], "rate_window", "must be 1m, 5m or 1h");
+  }
+  c.rate_window_ms = config->storm_rate_window_ms;
+  if (const YAML::Node seed = s["seed_file"]) {
+    if (!seed.IsScalar()) return ConfigError(file, seed, "seed_file", "must be a path");
+    config->storm_seed_file = seed.as<std::string>();
   }
   if (absl::Status v = c.Validate(); !v.ok()) {
     return ConfigError(file, s, "storms", std::string(v.message()));
@@ -264,6 +352,7 @@ absl::Status ReadOutages(const std::string& file, const YAML::Node& root, RulesC
       ReadCount(file, o, "comms_min_restorations", 1, &c.comms_min_restorations));
   SMETSMON_RETURN_IF_ERROR(
       ReadShare(file, o, "comms_max_matched_share", &c.comms_max_matched_share));
+  SMETSMON_RETURN_IF_ERROR(ReadDuration(file, o, "final_tally_after", &c.final_tally_after_ms));
   if (c.window_ms <= 0) return ConfigError(file, o["window"], "window", "must be positive");
   if (absl::Status v = c.Validate(); !v.ok()) {
     return ConfigError(file, o, "outages", std::string(v.message()));
@@ -290,6 +379,12 @@ absl::Status ReadGoNoGo(const std::string& file, const YAML::Node& root, RulesCo
   SMETSMON_ASSIGN_OR_RETURN(c.history_dir,
                             OptionalScalar<std::string>(file, g, "history_dir", c.history_dir));
   SMETSMON_RETURN_IF_ERROR(ReadCount(file, g, "history_kept", 1, &c.history_kept));
+  SMETSMON_RETURN_IF_ERROR(ReadCount(file, g, "recent_days", 1, &c.recent_days));
+  if (c.recent_days > 3660) {
+    return ConfigError(file, g["recent_days"], "recent_days", "must be at most 3660 (10 years)");
+  }
+  SMETSMON_RETURN_IF_ERROR(
+      ReadCount(file, g, "planned_installations_per_day", 0, &c.planned_installations_per_day));
   SMETSMON_ASSIGN_OR_RETURN(std::string overall,
                             OptionalScalar<std::string>(file, g, "overall", "worst"));
   if (overall == "worst") {
@@ -354,7 +449,14 @@ void ResolveClasses(const catalog::AlertCatalogue& catalogue, RulesConfig* confi
 
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::ReferenceData& ref) {
-  return LoadRulesConfig(path, *ref.catalogue);
+  SMETSMON_ASSIGN_OR_RETURN(RulesConfig config, LoadRulesConfig(path, *ref.catalogue));
+  // The CSPs' regions against the area table (a reload has none to hand: changing the CSP
+  // mapping needs a restart, which comes through here).
+  if (!config.csps.empty() && ref.areas != nullptr) {
+    SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(path));
+    SMETSMON_RETURN_IF_ERROR(CheckCspRegions(path, root, *ref.areas));
+  }
+  return config;
 }
 
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
@@ -366,12 +468,25 @@ absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
   SMETSMON_RETURN_IF_ERROR(ReadPriorities(path, root, &config));
   SMETSMON_RETURN_IF_ERROR(ReadHighPriority(path, root, catalogue, &config));
   SMETSMON_RETURN_IF_ERROR(ReadLatencyBuckets(path, root, &config));
+  SMETSMON_RETURN_IF_ERROR(ReadCsps(path, root, &config));
   SMETSMON_RETURN_IF_ERROR(ReadVoltageWhatIf(path, root, catalogue, &config));
   if (const YAML::Node n = root["noisy_devices"]) {
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "threshold_24h", 1, &config.noisy_threshold_24h));
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "top_k", 1, &config.noisy_top_k));
     SMETSMON_RETURN_IF_ERROR(
         ReadCount(path, n, "capacity_per_worker", 16, &config.noisy_capacity_per_worker));
+    SMETSMON_RETURN_IF_ERROR(
+        ReadCount(path, n, "track_codes_from", 1, &config.noisy_track_codes_from));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "track_capacity_per_worker", 16,
+                                       &config.noisy_track_capacity_per_worker));
+    if (config.noisy_track_codes_from > config.noisy_threshold_24h) {
+      // Codes must be counted before a device is noisy; the default follows a low threshold.
+      if (n["track_codes_from"]) {
+        return ConfigError(path, n, "noisy_devices.track_codes_from",
+                           "must not exceed threshold_24h");
+      }
+      config.noisy_track_codes_from = config.noisy_threshold_24h;
+    }
   }
   SMETSMON_RETURN_IF_ERROR(ReadDnoFloods(path, root, catalogue, &config));
   if (const YAML::Node c = root["capacity"]) {
@@ -406,6 +521,18 @@ aggregate::RuleInputsSetup BuildRuleInputsSetup(const RulesConfig& config,
     s.region_of_area_slot.push_back(
         static_cast<uint8_t>(r == kUnknownRegion ? areas.regions().size() : r.value));
   }
+  // Each region slot's CSP; the unknown region and regions no CSP serves have none.
+  s.csp_of_region_slot.assign(s.region_slots, -1);
+  for (const CspConfig& csp : config.csps) {
+    for (const std::string& region : csp.regions) {
+      for (size_t r = 0; r < areas.regions().size(); ++r) {
+        if (areas.regions()[r] == region) {
+          s.csp_of_region_slot[r] = static_cast<int8_t>(s.csp_names.size());
+        }
+      }
+    }
+    s.csp_names.push_back(csp.name);
+  }
   s.dmc_limit = layout.dmc_limit();
   s.voltage_rule_of_cell.assign(catalogue.slot_count() * 2, -1);
   for (const VoltageRuleConfig& v : config.voltage_whatif) {
@@ -417,7 +544,11 @@ aggregate::RuleInputsSetup BuildRuleInputsSetup(const RulesConfig& config,
   }
   s.noisy_threshold_24h = config.noisy_threshold_24h;
   s.noisy_capacity_per_worker = config.noisy_capacity_per_worker;
+  s.noisy_track_codes_from = config.noisy_track_codes_from;
+  s.noisy_track_capacity_per_worker = config.noisy_track_capacity_per_worker;
   s.allowed_lateness_ms = allowed_lateness_ms;
+  s.migration = aggregate::MigrationLayout::Make(layout.dmc_limit(), layout.cohort_limit(),
+                                                 config.gonogo.recent_days);
   return s;
 }
 

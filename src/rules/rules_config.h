@@ -33,6 +33,14 @@ struct VoltageRuleConfig {
   aggregate::VoltageRule rule;
 };
 
+// A Communication Service Provider as the SEC's Performance Measurement Report groups delivery:
+// the DCC comms regions (areas.yaml `regions`) it serves.
+struct CspConfig {
+  std::string name;                  // "CSP North"
+  std::vector<std::string> regions;  // ["north"]
+  bool operator==(const CspConfig&) const = default;
+};
+
 struct DnoFloodRule {
   std::string name;
   Generation generation = Generation::kUnknown;  // kUnknown = any generation
@@ -48,12 +56,19 @@ struct RulesConfig {
   std::vector<catalog::CategoryIndex> high_priority_categories;
   std::vector<AlertCode> high_priority_codes;
   std::vector<int64_t> latency_bounds_ms;
+  // Delivery per CSP (`csps`): names unique, each region in at most one CSP; empty = no CSP
+  // views (the latency histogram then says csp="unknown" throughout).
+  std::vector<CspConfig> csps;
 
   std::vector<VoltageRuleConfig> voltage_whatif;
 
   uint32_t noisy_threshold_24h = 100;
   size_t noisy_top_k = 20;
   size_t noisy_capacity_per_worker = 50'000;
+  // A device's codes are counted from when its 24 h count reaches this (<= threshold), for at
+  // most this many devices below the threshold per worker: a noisy device's codes are exact.
+  uint32_t noisy_track_codes_from = 3;
+  size_t noisy_track_capacity_per_worker = 100'000;
 
   std::vector<DnoFloodRule> dno_floods;
 
@@ -64,6 +79,9 @@ struct RulesConfig {
   int64_t storm_rate_window_ms = 5 * kMsPerMinute;
   // Categories the storm detector leaves alone (outages have their own detector).
   std::vector<catalog::CategoryIndex> storm_excluded_categories;
+  // Learned baselines to start from when the detector has none (`storms.seed_file`, written by
+  // `smetsmon replay --baselines-out`); "" = learn from nothing.
+  std::string storm_seed_file;
   OutageConfig outage;
   GoNoGoConfig gonogo;
 
@@ -73,10 +91,13 @@ struct RulesConfig {
 };
 
 // Loads config/rules.yaml (`path`), resolving codes, categories and classes against the
-// catalogue. A missing file is an error; use DefaultRulesConfig for built-in defaults.
+// catalogue, and the CSPs' regions against the area table. A missing file is an error; use
+// DefaultRulesConfig for built-in defaults.
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::ReferenceData& ref);
-// The same against a given catalogue (a reload resolves the rules against the reloaded one).
+// The same against a given catalogue (a reload resolves the rules against the reloaded one); the
+// CSPs' region names are not checked (the CSP mapping needs a restart: Evaluator::Reload refuses
+// a changed one).
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
                                             const catalog::AlertCatalogue& catalogue);
 

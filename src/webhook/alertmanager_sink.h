@@ -28,7 +28,10 @@
 // alert.
 //
 // Labels and annotations are those of the webhook payload (FindingAlert), so the alert is the same
-// whichever route delivers it.
+// whichever route delivers it. A power outage resolved while its figures still count (rules::Tally)
+// is sent resolved once, with the figures at close; its final tally is not sent here (Alertmanager
+// does not notify again for a resolved alert whose annotations change): it goes to the webhooks,
+// the API and the metrics.
 //
 // Time domain: Update's `now` is processing time (the daemon's clock seam): resend timing, the
 // endsAt of firing alerts and the 24 h hold. startsAt and a resolved alert's endsAt are the

@@ -79,12 +79,13 @@ absl::Status Dispatcher::Reload() {
   }
   // A receiver can have two files of one finding after a crash between writing the newer and
   // deleting the older (or a request abandoned in flight after a newer state was queued): the
-  // newest stands, resolved after every firing, then by n (not by time: a clock can step back).
+  // newest stands, resolved after every firing, a final tally after its resolved, then by n (not
+  // by time: a clock can step back).
   // The others are deleted, counted as superseded. Files of receivers no longer configured are
   // all dead-lettered below.
   const auto older = [](const Notification& a, const Notification& b) {
-    return std::tie(a.resolved, a.firing_number, a.created_ms, a.key) <
-           std::tie(b.resolved, b.firing_number, b.created_ms, b.key);
+    return std::tie(a.resolved, a.final_tally, a.firing_number, a.created_ms, a.key) <
+           std::tie(b.resolved, b.final_tally, b.firing_number, b.created_ms, b.key);
   };
   std::map<std::pair<std::string, std::string>, const Notification*> newest;
   for (const Notification& n : loaded.pending) {
@@ -149,9 +150,27 @@ absl::Status Dispatcher::Reload() {
 
 bool Dispatcher::ApplyReloadedLocked(const Notification& n, size_t lane) {
   if (n.resolved) {
-    if (recently_resolved_.count(n.finding_id) != 0) return false;
-    MarkResolvedLocked(n.finding_id);
-    return true;
+    bool changed = false;
+    if (recently_resolved_.count(n.finding_id) == 0) {
+      MarkResolvedLocked(n.finding_id);
+      changed = true;
+    }
+    auto awaiting = awaiting_final_.find(n.finding_id);
+    if (n.final_tally && awaiting != awaiting_final_.end() && awaiting->second.lanes[lane]) {
+      // The final tally is spooled for this receiver: it is owed nothing more.
+      awaiting->second.lanes[lane] = false;
+      if (std::none_of(awaiting->second.lanes.begin(), awaiting->second.lanes.end(),
+                       [](bool b) { return b; })) {
+        awaiting_final_.erase(awaiting);
+      }
+      changed = true;
+    } else if (n.counting && (awaiting == awaiting_final_.end() || !awaiting->second.lanes[lane])) {
+      // Resolved while counting, and no final tally spooled after it (that one would have
+      // replaced this file): the receiver is owed it.
+      AwaitFinalLocked(n.finding_id, lane);
+      changed = true;
+    }
+    return changed;
   }
   if (recently_resolved_.count(n.finding_id) != 0) return false;
   // A file written before notifications were numbered (0) is at least the first firing.
@@ -180,9 +199,25 @@ void Dispatcher::MarkResolvedLocked(const std::string& id) {
   }
 }
 
+void Dispatcher::AwaitFinalLocked(const std::string& id, size_t lane) {
+  auto [it, inserted] = awaiting_final_.try_emplace(id);
+  if (inserted) {
+    it->second.seq = next_awaiting_seq_++;
+    it->second.lanes.assign(lanes_.size(), false);
+  }
+  it->second.lanes[lane] = true;
+  if (awaiting_final_.size() <= kRecentlyResolvedCapacity) return;
+  auto oldest = awaiting_final_.begin();
+  for (auto a = awaiting_final_.begin(); a != awaiting_final_.end(); ++a) {
+    if (a->second.seq < oldest->second.seq) oldest = a;
+  }
+  awaiting_final_.erase(oldest);
+}
+
 // told.state lines: `firing: <severity> <receiver>=<n>,...|- <finding id>` (n: that receiver's
-// last firing notification of the finding; the id last: it may hold spaces) and
-// `resolved: <finding id>`, oldest first.
+// last firing notification of the finding; the id last: it may hold spaces),
+// `resolved: <finding id>`, oldest first, and `awaiting_final: <receiver>,... <finding id>` (the
+// receivers owed the final tally of a finding resolved while counting), oldest first.
 std::vector<StateLine> Dispatcher::EncodeToldLocked() const {
   std::vector<StateLine> lines;
   lines.reserve(firing_.size() + recently_resolved_order_.size());
@@ -196,6 +231,16 @@ std::vector<StateLine> Dispatcher::EncodeToldLocked() const {
                                     told.empty() ? "-" : absl::StrJoin(told, ","), " ", id));
   }
   for (const std::string& id : recently_resolved_order_) lines.emplace_back("resolved", id);
+  std::vector<std::pair<uint64_t, std::string>> awaiting;
+  for (const auto& [id, a] : awaiting_final_) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      if (a.lanes[i]) names.push_back(lanes_[i].config.name);
+    }
+    awaiting.emplace_back(a.seq, absl::StrCat(absl::StrJoin(names, ","), " ", id));
+  }
+  std::sort(awaiting.begin(), awaiting.end());
+  for (auto& [seq, line] : awaiting) lines.emplace_back("awaiting_final", std::move(line));
   return lines;
 }
 
@@ -205,12 +250,35 @@ void Dispatcher::LoadTold() {
   if (absl::IsNotFound(lines.status())) return;  // first start
   std::map<std::string, Tracked> firing;
   std::deque<std::string> resolved;
+  std::vector<std::pair<std::string, std::vector<size_t>>> awaiting;  // oldest first
   size_t unknown_receivers = 0;
   absl::Status bad = lines.status();
+  const auto lane_named = [&](absl::string_view name) {
+    return std::find_if(lanes_.begin(), lanes_.end(),
+                        [&](const Lane& l) { return l.config.name == name; });
+  };
   for (size_t i = 0; bad.ok() && i < lines->size(); ++i) {
     const auto& [key, value] = (*lines)[i];
     if (key == "resolved" && !value.empty()) {
       resolved.push_back(value);
+      continue;
+    }
+    if (key == "awaiting_final") {
+      const std::vector<absl::string_view> parts = absl::StrSplit(value, absl::MaxSplits(' ', 1));
+      if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+        bad = absl::DataLossError(absl::StrCat("line ", i + 2, ": bad 'awaiting_final' line"));
+        break;
+      }
+      std::vector<size_t> owed;
+      for (absl::string_view name : absl::StrSplit(parts[0], ',')) {
+        const auto lane = lane_named(name);
+        if (lane == lanes_.end()) {
+          ++unknown_receivers;
+          continue;
+        }
+        owed.push_back(static_cast<size_t>(lane - lanes_.begin()));
+      }
+      if (!owed.empty()) awaiting.emplace_back(std::string(parts[1]), std::move(owed));
       continue;
     }
     const std::vector<absl::string_view> parts = absl::StrSplit(value, absl::MaxSplits(' ', 2));
@@ -256,6 +324,9 @@ void Dispatcher::LoadTold() {
   std::lock_guard lock(mu_);
   firing_ = std::move(firing);
   for (const std::string& id : resolved) MarkResolvedLocked(id);
+  for (const auto& [id, owed] : awaiting) {
+    for (size_t lane : owed) AwaitFinalLocked(id, lane);
+  }
   Log(LogLevel::kInfo, "webhook told state loaded",
       {{"file", path},
        {"firing", absl::StrCat(firing_.size())},
@@ -284,13 +355,27 @@ absl::Status Dispatcher::WriteTold(uint64_t version, const std::vector<StateLine
   return absl::OkStatus();
 }
 
+namespace {
+
+// What the notification is and where it stands in the finding's history, nothing else (no
+// clock): a replay of the same events from the same told state derives the same key.
+std::string KeyOf(const std::string& receiver, const std::string& finding_id, const char* status,
+                  rules::Severity severity, uint32_t n) {
+  return Sha256Hex(absl::StrCat(receiver, "\n", finding_id, "\n", status, "\n",
+                                rules::SeverityName(severity), "\n", n))
+      .substr(0, 32);
+}
+
+}  // namespace
+
 std::string IdempotencyKey(const std::string& receiver, const std::string& finding_id,
                            bool resolved, rules::Severity severity, uint32_t n) {
-  // What the notification is and where it stands in the finding's history, nothing else (no
-  // clock): a replay of the same events from the same told state derives the same key.
-  return Sha256Hex(absl::StrCat(receiver, "\n", finding_id, "\n", resolved ? "resolved" : "firing",
-                                "\n", rules::SeverityName(severity), "\n", n))
-      .substr(0, 32);
+  return KeyOf(receiver, finding_id, resolved ? "resolved" : "firing", severity, n);
+}
+
+std::string FinalTallyKey(const std::string& receiver, const std::string& finding_id,
+                          rules::Severity severity) {
+  return KeyOf(receiver, finding_id, "final", severity, 0);
 }
 
 bool Dispatcher::KeepPendingLocked(const std::string& key) {
@@ -328,6 +413,8 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
     std::lock_guard lock(mu_);
     std::vector<std::pair<size_t, uint32_t>> targets;  // (lane, n of the key)
     bool changed = false;
+    const bool counting = resolved && f.tally == rules::Tally::kCounting;
+    bool final_tally = false;  // the targets get the finding's final-tally update
     if (!resolved) {
       auto it = firing_.find(f.id);
       if (recently_resolved_.count(f.id) != 0) {
@@ -364,6 +451,17 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
           }
         }
       }
+    } else if (const auto awaiting = awaiting_final_.find(f.id);
+               awaiting != awaiting_final_.end()) {
+      // Told resolved while its figures were counting: once final, they get them, once.
+      if (!counting) {
+        changed = true;
+        final_tally = true;
+        for (size_t i = 0; i < lanes_.size(); ++i) {
+          if (awaiting->second.lanes[i]) targets.emplace_back(i, 0);
+        }
+        awaiting_final_.erase(awaiting);
+      }
     } else if (recently_resolved_.count(f.id) == 0) {
       changed = true;
       const auto it = firing_.find(f.id);
@@ -371,25 +469,30 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
         if (!lanes_[i].config.send_resolved) continue;
         const bool was_told =
             it != firing_.end() ? it->second.told[i] > 0 : Matches(lanes_[i].config, f, areas_);
-        if (was_told) targets.emplace_back(i, 0);  // n = 0: a finding resolves once
+        if (!was_told) continue;
+        targets.emplace_back(i, 0);  // n = 0: a finding resolves once
+        if (counting) AwaitFinalLocked(f.id, i);
       }
       MarkResolvedLocked(f.id);
     }
     for (const auto& [lane, number] : targets) {
       const ReceiverConfig& rc = lanes_[lane].config;
-      std::string key = IdempotencyKey(rc.name, f.id, resolved, f.severity, number);
+      std::string key = final_tally ? FinalTallyKey(rc.name, f.id, f.severity)
+                                    : IdempotencyKey(rc.name, f.id, resolved, f.severity, number);
       if (KeepPendingLocked(key)) continue;
       Notification n;
       n.receiver = rc.name;
       n.finding_id = f.id;
       n.resolved = resolved;
+      n.counting = counting && !final_tally;
+      n.final_tally = final_tally;
       n.firing_number = number;
       n.priority = PriorityOf(f.severity);
       n.created_ms = now;
       n.next_attempt_ms = now;
       n.key = std::move(key);
       n.body = BuildAlertmanagerPayload(f, resolved, rc.name, config_.external_url, areas_,
-                                        ProcessingTime{now});
+                                        ProcessingTime{now}, final_tally);
       if (absl::Status s = spool_.Save(n); !s.ok()) {
         Log(LogLevel::kError, "webhook spool write failed: notification kept in memory only",
             {{"receiver", rc.name}, {"finding", f.id}, {"error", s.ToString()}});

@@ -60,6 +60,16 @@
 // evaluator can hold a finding open for a while that was closed, and notified, before the
 // restart, until the re-read events close it again.
 //
+// Final tally. A finding can close while its figures still count late data (rules::Tally: a
+// power outage counts restorations for outages.final_tally_after after it closes). Its resolved
+// notification goes at close, with the figures at close (annotation figures_final "false",
+// final_tally_at); once the finding is given with its figures final, the receivers told resolved
+// get one more notification of it: status "resolved" again, figures_final "true", the final
+// figures, under its own key (FinalTallyKey). It never re-opens or pages: the finding stays
+// resolved. A finding already final when it resolves gets only its resolved notification. Who is
+// owed a final tally survives a restart (told.state `awaiting_final:` lines, and the `tally:` line
+// of a pending spool file), at most the last 4096 findings.
+//
 // Order: each receiver's queue is ordered by (priority, next attempt time): critical findings go
 // before warnings before info, and an item waiting out its backoff never holds back a ready one.
 // Receivers are independent: each has its own queue, request slot and circuit breaker, so one
@@ -126,6 +136,10 @@ struct ReceiverStats {
 // notification of the finding to the receiver (1, 2, ...), 0 for a resolved one (see above).
 std::string IdempotencyKey(const std::string& receiver, const std::string& finding_id,
                            bool resolved, rules::Severity severity, uint32_t n);
+// The key of a finding's final-tally update: as IdempotencyKey over "final" instead of
+// "firing"/"resolved", n = 0 (one per finding and receiver).
+std::string FinalTallyKey(const std::string& receiver, const std::string& finding_id,
+                          rules::Severity severity);
 
 // What the receivers were told, in the spool directory (see above).
 inline constexpr char kToldStateFile[] = "told.state";
@@ -143,11 +157,13 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // A finding's state: call with every open finding (resolved=false) and once with each closed
-  // one (resolved=true); repeated calls without a change are no-ops, and so is a firing call for
+  // A finding's state: call with every open finding (resolved=false) and with each closed one
+  // (resolved=true); repeated calls without a change are no-ops, and so is a firing call for
   // a finding already resolved. One notification is spooled per matching receiver when the
   // finding opens, when its severity changes, and when it closes (to the receivers told it was
-  // firing, if they want resolved ones), unless a notification with the same key is pending.
+  // firing, if they want resolved ones), and, for a finding that closed still counting, when its
+  // figures are final (to the receivers told it resolved), unless one with the same key is
+  // pending.
   // Returns how many were spooled; an error means a spool file or told.state could not be
   // written (the notifications are still queued in memory but would not survive a restart).
   absl::StatusOr<size_t> Enqueue(const rules::Finding& finding, bool resolved);
@@ -216,6 +232,8 @@ class Dispatcher {
   bool KeepPendingLocked(const std::string& key);
   // Under mu_: records `id` as resolved (no longer firing, in the bounded recent list).
   void MarkResolvedLocked(const std::string& id);
+  // Under mu_: records that `lane` is owed the final tally of `id` (bounded, oldest dropped).
+  void AwaitFinalLocked(const std::string& id, size_t lane);
   // Under mu_: a reloaded notification's part in what was told; true when it changed anything.
   bool ApplyReloadedLocked(const Notification& n, size_t lane);
   // told.state: read at Create (before the spool), encoded under mu_, written outside it.
@@ -235,6 +253,12 @@ class Dispatcher {
   std::map<std::string, Tracked> firing_;
   std::set<std::string> recently_resolved_;
   std::deque<std::string> recently_resolved_order_;  // oldest first
+  struct AwaitingFinal {  // a finding resolved while counting: who is owed its final tally
+    uint64_t seq = 0;     // insertion order, to drop the oldest beyond capacity
+    std::vector<bool> lanes;
+  };
+  std::map<std::string, AwaitingFinal> awaiting_final_;
+  uint64_t next_awaiting_seq_ = 1;
   uint64_t next_seq_ = 1;
   uint64_t refires_ignored_ = 0;
   uint64_t told_version_ = 0;  // bumped on each change of firing_ / recently_resolved_

@@ -119,6 +119,12 @@ AlertContent FindingAlert(const rules::Finding& f, const catalog::AreaTable& are
   for (const auto& [name, value] : f.figures) out.annotations[name] = FormatNumber(value);
   out.annotations["summary"] = Summary(f, areas);
   out.annotations["description"] = f.explanation;
+  if (!f.open() && f.tally != rules::Tally::kNone && f.tally_until.has_value()) {
+    // Closed with a late tally (a power outage): whether these figures are its final tally, and
+    // when they will be.
+    out.annotations["figures_final"] = f.figures_final() ? "true" : "false";
+    out.annotations["final_tally_at"] = FormatRfc3339Utc(f.tally_until->ms);
+  }
   return out;
 }
 
@@ -143,8 +149,9 @@ std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
 
 std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
                                      std::string_view receiver, std::string_view external_url,
-                                     const catalog::AreaTable& areas, ProcessingTime now) {
-  const char* status = resolved ? "resolved" : "firing";
+                                     const catalog::AreaTable& areas, ProcessingTime now,
+                                     bool final_tally) {
+  const char* status = resolved || final_tally ? "resolved" : "firing";
   const AlertContent alert = FindingAlert(f, areas);
   const Labels& labels = alert.labels;
   const Labels& annotations = alert.annotations;
@@ -154,7 +161,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   JsonWriter::Escape(f.id, &group_key);  // Alertmanager quotes label values like Go strings
   group_key.append("\"}");
   std::string ends_at = "0001-01-01T00:00:00Z";
-  if (resolved) ends_at = FormatRfc3339Utc(f.end ? f.end->ms : now.ms);
+  if (resolved || final_tally) ends_at = FormatRfc3339Utc(f.end ? f.end->ms : now.ms);
 
   JsonWriter w;
   w.BeginObject();
@@ -162,6 +169,7 @@ std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
   w.Field("groupKey", group_key);
   w.Key("truncatedAlerts").Uint(0);
   w.Field("status", status);
+  if (final_tally) w.Key("finalTally").Bool(true);
   w.Field("receiver", receiver);
   WriteMap(w, "groupLabels", Labels{{"finding_id", f.id}});
   WriteMap(w, "commonLabels", labels);

@@ -3,11 +3,14 @@
 // HMAC signature that lets the receiver check the body came from us.
 //
 //   {"version":"4","groupKey":"{}:{finding_id=\"...\"}","truncatedAlerts":0,
-//    "status":"firing"|"resolved","receiver":"ukpn","groupLabels":{"finding_id":...},
+//    "status":"firing"|"resolved",["finalTally":true,]"receiver":"ukpn",
+//    "groupLabels":{"finding_id":...},
 //    "commonLabels":{...the alert's labels},"commonAnnotations":{...the alert's annotations},
 //    "externalURL":"...","alerts":[{"status":...,"labels":{"alertname":"smetsmon_power_outage",
 //    "severity","kind","area","distributor_id","dno_group","region","scope","finding_id"},
-//    "annotations":{"summary","description", one per figure},"startsAt":RFC3339,
+//    "annotations":{"summary","description", one per figure, and for a closed finding with a
+//    late tally (rules::Tally: a power outage) "figures_final":"true"|"false" and
+//    "final_tally_at":RFC3339},"startsAt":RFC3339,
 //    "endsAt":RFC3339 or "0001-01-01T00:00:00Z" while firing,"generatorURL":...,
 //    "fingerprint":16 hex digits}]}
 //
@@ -48,9 +51,13 @@ struct PostableFinding {
 std::string BuildPostableAlerts(const std::vector<PostableFinding>& findings,
                                 std::string_view external_url, const catalog::AreaTable& areas);
 
+// `final_tally`: the update of a resolved finding whose figures became final (dispatcher.h): status
+// "resolved", and a top-level "finalTally":true (Alertmanager's format has no such field; a
+// receiver that does not know it sees one more resolved notification of the finding).
 std::string BuildAlertmanagerPayload(const rules::Finding& f, bool resolved,
                                      std::string_view receiver, std::string_view external_url,
-                                     const catalog::AreaTable& areas, ProcessingTime now);
+                                     const catalog::AreaTable& areas, ProcessingTime now,
+                                     bool final_tally = false);
 
 // Stable 16-hex-digit fingerprint of a finding id (first 8 bytes of its SHA-256).
 std::string FindingFingerprint(std::string_view finding_id);

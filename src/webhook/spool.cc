@@ -49,6 +49,9 @@ std::string EncodeNotification(const Notification& n, std::string_view dead_reas
   absl::StrAppend(&out, "receiver: ", n.receiver, "\n");
   absl::StrAppend(&out, "finding: ", n.finding_id, "\n");
   absl::StrAppend(&out, "status: ", n.resolved ? "resolved" : "firing", "\n");
+  if (n.final_tally || n.counting) {
+    absl::StrAppend(&out, "tally: ", n.final_tally ? "final" : "counting", "\n");
+  }
   absl::StrAppend(&out, "firing_number: ", n.firing_number, "\n");
   absl::StrAppend(&out, "priority: ", n.priority, "\n");
   absl::StrAppend(&out, "created_ms: ", n.created_ms, "\n");
@@ -100,6 +103,10 @@ absl::StatusOr<Notification> DecodeNotification(std::string_view text) {
       ok = v == "firing" || v == "resolved";
       n.resolved = v == "resolved";
       seen |= 4;
+    } else if (k == "tally") {  // optional: resolved notifications of a finding with a tally
+      ok = v == "counting" || v == "final";
+      n.counting = v == "counting";
+      n.final_tally = v == "final";
     } else if (k == "firing_number") {  // optional: absent in files written before it
       ok = ParseInt(v, &n.firing_number);
     } else if (k == "priority") {
@@ -127,6 +134,9 @@ absl::StatusOr<Notification> DecodeNotification(std::string_view text) {
   if (!magic) return absl::DataLossError("empty header");
   if (seen != 511) return absl::DataLossError("missing header fields");
   if (n.receiver.empty()) return absl::DataLossError("empty receiver");
+  if ((n.counting || n.final_tally) && !n.resolved) {
+    return absl::DataLossError("a tally on a firing notification");
+  }
   if (static_cast<size_t>(body_length) != body.size()) {
     return absl::DataLossError(absl::StrCat("body is ", body.size(), " bytes, header says ",
                                             body_length, " (truncated?)"));

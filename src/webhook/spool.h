@@ -23,6 +23,7 @@
 //   receiver: ukpn
 //   finding: power_outage:area=Eastern:1709287200000
 //   status: firing
+//   [tally: counting|final]            (resolved only: see Notification)
 //   firing_number: 1                   (n of the key; 0 when resolved)
 //   priority: 2
 //   created_ms: 1709287260000
@@ -60,6 +61,10 @@ struct Notification {
   uint32_t attempts = 0;        // failed attempts so far
   std::string key;              // Idempotency-Key: 32 hex digits, also the file name
   std::string body;             // the JSON payload, fixed at enqueue time
+  // Resolved only. counting: sent while the finding's figures still count late data (a power
+  // outage's final tally), so a final-tally update follows; final_tally: that update.
+  bool counting = false;
+  bool final_tally = false;
 };
 
 std::string EncodeNotification(const Notification& n, std::string_view dead_reason = "");

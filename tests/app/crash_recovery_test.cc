@@ -136,8 +136,11 @@ std::map<std::pair<std::string, std::string>, std::set<std::string>> Notificatio
   for (const webhook::testing::ReceivedRequest& req : r.requests()) {
     auto body = webhook::testing::JsonParser::Parse(req.body);
     if (!body || (*body)["alerts"].array.empty()) continue;
-    out[{(*body)["alerts"][0]["labels"]["finding_id"].string, (*body)["status"].string}].insert(
-        req.Header("idempotency-key"));
+    // A power cut's final-tally update is a second "resolved" of its finding, under its own key.
+    const bool final_tally = body->Has("finalTally") && (*body)["finalTally"].boolean;
+    out[{(*body)["alerts"][0]["labels"]["finding_id"].string,
+         final_tally ? "final_tally" : (*body)["status"].string}]
+        .insert(req.Header("idempotency-key"));
   }
   return out;
 }

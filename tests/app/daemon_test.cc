@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gen/generator.h"
 #include "testing/fixtures.h"
 #include "testing/mock_kafka.h"
@@ -45,7 +47,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   ManualClock clock(ProcessingTime{4'000'000'000'000});
   DaemonHooks hooks;
   hooks.clock = &clock;
-  std::string metrics_text, findings, gonogo, whatif, delivery, top, device, areas;
+  std::string metrics_text, findings, gonogo, whatif, delivery, top, device, areas, storms;
   int no_token = 0, wrong_token = 0, bad_device = 0, unknown_device = 0, metrics_open = 0;
   // A device the generator certainly wrote: the first valid line's.
   std::string known_device;
@@ -82,6 +84,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
       whatif = Get(port, "/api/v1/whatif").second;
       delivery = Get(port, "/api/v1/delivery").second;
       top = Get(port, "/api/v1/top").second;
+      storms = Get(port, "/api/v1/storms").second;
       metrics_text = Get(port, "/metrics").second;
       missing = Get(port, "/nope").first;
       device = Get(port, "/api/v1/devices/" + known_device).second;
@@ -130,6 +133,17 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
       << whatif;
   EXPECT_NE(delivery.find("\"priority\":\"critical\""), std::string::npos) << delivery;
   EXPECT_NE(top.find("\"count\":"), std::string::npos) << top;
+  // Storm scopes say what their thresholds rest on, in the API and the metrics alike.
+  EXPECT_NE(storms.find("\"scopes\":[{\"scope\":"), std::string::npos) << storms;
+  for (const char* basis : {"learning", "provisional", "learned"}) {
+    const size_t at = storms.find(absl::StrCat("\"", basis, "\":"));
+    ASSERT_NE(at, std::string::npos) << storms;
+    const double n = std::stod(storms.substr(at + std::strlen(basis) + 3));
+    EXPECT_EQ(testing::MetricValue(metrics_text,
+                                   absl::StrCat("smetsmon_storm_scopes{basis=\"", basis, "\"}")),
+              n)
+        << basis;
+  }
   EXPECT_GE(testing::MetricValue(metrics_text, "smetsmon_rules_evaluations_total"), 1);
   // Devices and areas; the bearer token guards the API (not health or metrics).
   ASSERT_EQ(known_device.size(), 23u);

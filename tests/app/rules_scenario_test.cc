@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aggregate/engine.h"
@@ -161,8 +162,13 @@ class RulesScenarioTest : public ::testing::Test {
 
   // Replays the file as `smetsmon replay` does with config/rules.yaml; returns the final
   // snapshot.
-  rules::RulesSnapshot Replay(const Generated& g, size_t workers = 1) {
+  // `storm_seed`: storm baselines to start from; `baselines_out`: where to write the storm
+  // baselines learned (`replay --storm-seed/--baselines-out`).
+  rules::RulesSnapshot Replay(const Generated& g, size_t workers = 1,
+                              const std::string& storm_seed = "",
+                              const std::string& baselines_out = "") {
     pipeline::PipelineConfig config = testing::TestPipelineConfig(/*rules=*/true);
+    config.storm_seed_file = storm_seed;
     config.engine.workers = workers;
     config.engine.expected_devices = size_t{1} << 17;  // presize only: the table grows
     config.engine.dedup_capacity = size_t{1} << 22;    // above any file here: no evictions
@@ -180,6 +186,10 @@ class RulesScenarioTest : public ::testing::Test {
     EXPECT_EQ(counters.dedup_evictions, 0u);
     rules::RulesSnapshot snapshot = p->evaluator()->Snapshot();
     EXPECT_EQ(snapshot.outage_signals_dropped, 0u);
+    if (!baselines_out.empty()) {
+      p->Stop();
+      EXPECT_TRUE(p->evaluator()->WriteStormBaselines(baselines_out).ok());
+    }
     return snapshot;
   }
 
@@ -453,6 +463,70 @@ TEST_F(RulesScenarioTest, ReplaysOfTheSameFileGiveTheSameFindings) {
   // drains their outage signals worker by worker).
   const rules::RulesSnapshot sharded = Replay(g, 3);
   EXPECT_EQ(describe_all(first), describe_all(sharded));
+}
+
+// Storms on generated days: the generator's background is steady with its daily profile, so a
+// day of it is never a storm, from a cold start or from learned baselines; its floods rise from
+// that normal level, so they are storms, on the flooded categories only, from their start.
+TEST_F(RulesScenarioTest, SteadyDaysAreNeverStormsAndFloodsAre) {
+  const auto day = [](int64_t start_ms, uint64_t seed, bool floods) {
+    gen::GeneratorConfig c;
+    c.premises = 100000;
+    c.population_seed = 42;  // one estate for every day
+    c.seed = seed;
+    c.start_ms = start_ms;
+    c.duration_ms = 24 * kMsPerHour;
+    c.dmc_flood.enabled = floods;
+    c.pf_flood.enabled = floods;
+    c.power_cut.enabled = false;
+    c.comms_incident.enabled = false;
+    return c;
+  };
+  const int64_t day3 = gen::GeneratorConfig{}.start_ms;
+  const int64_t day1 = day3 - 2 * kMsPerDay, day2 = day3 - kMsPerDay;
+  const std::string seed1 = testing::TempPath("storm-baselines-1.bin");
+  const std::string seed2 = testing::TempPath("storm-baselines-2.bin");
+
+  // Day 1 from a cold start, day 2 from day 1's baselines: steady traffic, no storm.
+  const rules::RulesSnapshot first = Replay(Generate(day(day1, 11, false), "day1"), 1, "", seed1);
+  EXPECT_TRUE(FindingsOf(first, FindingKind::kStorm).empty());
+  EXPECT_GT(first.storm_basis_counts[static_cast<size_t>(rules::StormBasis::kProvisional)], 0u);
+  const rules::RulesSnapshot second =
+      Replay(Generate(day(day2, 12, false), "day2"), 1, seed1, seed2);
+  EXPECT_TRUE(FindingsOf(second, FindingKind::kStorm).empty());
+  // Seeded, every scope knows its hours at the end of the second day.
+  EXPECT_EQ(second.storm_basis_counts[static_cast<size_t>(rules::StormBasis::kLearning)], 0u);
+  EXPECT_GT(second.storm_basis_counts[static_cast<size_t>(rules::StormBasis::kLearned)], 0u);
+
+  // Day 3 has the floods: storms on their categories, opening within the minimum duration (and
+  // the rate window's fill) of their start, all closed once the floods end; none elsewhere.
+  const gen::GeneratorConfig flood_day = day(day3, 13, true);
+  const Generated floods = Generate(flood_day, "day3");
+  for (const std::string& seed : {seed2, std::string()}) {
+    SCOPED_TRACE(seed.empty() ? "cold start" : "seeded");
+    const rules::RulesSnapshot third = Replay(floods, 1, seed);
+    const std::vector<Finding> storms = FindingsOf(third, FindingKind::kStorm);
+    bool dmc_storm = false, pf_storm = false;
+    for (const Finding& f : storms) {
+      const bool voltage = absl::StrContains(f.scope, "category=voltage");
+      const bool pf = absl::StrContains(f.scope, "category=power_quality.power_factor");
+      ASSERT_TRUE(voltage || pf) << Describe(f);
+      const int64_t start = day3 + (voltage ? flood_day.dmc_flood.start_offset_ms
+                                            : flood_day.pf_flood.start_offset_ms);
+      const int64_t end =
+          start + (voltage ? flood_day.dmc_flood.duration_ms : flood_day.pf_flood.duration_ms);
+      EXPECT_GE(f.start.ms, start) << Describe(f);
+      // The DMC flood is far above any threshold: its storms open at once (the minimum duration
+      // after the rate window fills); the power-factor flood is nearer the floor in small scopes.
+      EXPECT_LE(f.start.ms, voltage ? start + 15 * kMsPerMinute : end) << Describe(f);
+      EXPECT_FALSE(f.open()) << Describe(f);
+      dmc_storm = dmc_storm ||
+                  f.scope == absl::StrCat("dmc=", flood_day.dmc_flood.dmc, " category=voltage");
+      pf_storm = pf_storm || pf;
+    }
+    EXPECT_TRUE(dmc_storm);
+    EXPECT_TRUE(pf_storm);
+  }
 }
 
 }  // namespace

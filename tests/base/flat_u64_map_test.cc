@@ -92,6 +92,42 @@ TEST(FlatU64MapTest, MatchesStdUnorderedMapOnRandomOperations) {
   EXPECT_EQ(m.size(), ref.size());
 }
 
+TEST(FlatU64MapTest, EraseKeepsEveryOtherEntryReachableAndZeroesWhatItFrees) {
+  // A small table kept near its maximum load, so probe runs are long and wrap around its end:
+  // random inserts and erases against a reference.
+  FlatU64Map<Value> m(32);
+  std::unordered_map<uint64_t, uint64_t> ref;
+  uint64_t x = 987654321;
+  bool inserted = false;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const uint64_t key = (x >> 17) % 40;
+    if ((x >> 62) < 2) {
+      Value& v = m.FindOrInsert(key, &inserted);
+      ASSERT_EQ(inserted, ref.count(key) == 0);
+      if (inserted) {
+        EXPECT_EQ(v.a, 0u);  // a freed slot comes back zeroed
+      }
+      v.a += 1;
+      ref[key] += 1;
+    } else {
+      EXPECT_EQ(m.Erase(key), ref.erase(key) == 1);
+    }
+    ASSERT_EQ(m.size(), ref.size());
+  }
+  for (const auto& [key, n] : ref) {
+    const Value* v = m.Find(key);
+    ASSERT_NE(v, nullptr) << key;
+    EXPECT_EQ(v->a, n);
+  }
+  size_t visited = 0;
+  m.ForEach([&](uint64_t key, const Value& v) {
+    ++visited;
+    EXPECT_EQ(v.a, ref.at(key));
+  });
+  EXPECT_EQ(visited, ref.size());
+}
+
 TEST(FlatU64MapTest, LargeTablesComeFromZeroedHugePageMemory) {
   // Above the big-allocation threshold the table is mmap'd: still empty and usable.
   FlatU64Map<Value> m(1 << 20);

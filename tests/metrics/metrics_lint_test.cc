@@ -161,6 +161,7 @@ TEST(MetricsLintTest, PromtoolAcceptsEverySeriesAndTheBudgetHolds) {
   for (const char* family :
        {"smetsmon_events_accepted_total", "smetsmon_gonogo_status", "smetsmon_findings_open",
         "smetsmon_whatif_stopped_alerts", "smetsmon_delivery_within_target_ratio",
+        "smetsmon_delivery_csp_within_target_ratio", "smetsmon_delivery_latency_seconds_bucket",
         "smetsmon_noisy_devices", "smetsmon_alerts_total", "smetsmon_window_alerts",
         "smetsmon_webhook_deliveries_total", "smetsmon_webhook_queue_depth",
         "smetsmon_webhook_oldest_pending_age_seconds", "smetsmon_alertmanager_posts_total",

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "report/gonogo_report.h"
+#include "rules/state_io.h"
 #include "testing/london.h"
 
 namespace smetsmon::rules {
@@ -325,7 +327,8 @@ TEST(GoNoGoToJsonTest, Fields) {
              "\"red\":4,\"direction\":\"higher_is_worse\",\"available\":true,\"rag\":"
              "\"green\",\"detail\":\"412,311 alerts / 180,000 installations\","
              "\"explanation\":\"OPSG asked to slow or pause migration if SMETS1 alerts "
-             "grow\"}"),
+             "grow\",\"effective_rag\":\"green\",\"overridden\":false,\"previous\":null,"
+             "\"change\":\"no_previous\"}"),
       std::string::npos)
       << j;
   EXPECT_NE(j.find("{\"id\":\"pra_delivered_pct\",\"metric\":\"pra_delivered_pct\",\"value\":"
@@ -336,7 +339,8 @@ TEST(GoNoGoToJsonTest, Fields) {
   EXPECT_NE(j.find("{\"id\":\"noisy_devices\",\"metric\":\"noisy_devices\",\"value\":null,"
                    "\"amber\":100,\"red\":1000,\"direction\":\"higher_is_worse\","
                    "\"available\":false,\"rag\":\"unknown\",\"detail\":\"no data: metric not "
-                   "reported\",\"explanation\":\"\"}"),
+                   "reported\",\"explanation\":\"\",\"effective_rag\":\"unknown\","
+                   "\"overridden\":false,\"previous\":null,\"change\":\"no_previous\"}"),
             std::string::npos)
       << j;
   EXPECT_NE(j.find("\"dmcs\":[{\"dmc\":\"8F40\",\"installations\":120000,\"alerts_24h\":1234567,"
@@ -350,6 +354,13 @@ TEST(GoNoGoToJsonTest, Fields) {
             std::string::npos)
       << j;
   EXPECT_EQ(j.find("nan"), std::string::npos);
+  // In force: the computed decision (no overrides); the first decision has nothing before it.
+  EXPECT_NE(j.find("\"effective_overall\":\"amber\",\"effective_recommendation\":\"go with "
+                   "caution: slow the migration\",\"overall_overridden\":false,"
+                   "\"previous_decision\":null,\"overall_change\":\"no_previous\","
+                   "\"overrides\":[]}"),
+            std::string::npos)
+      << j;
 }
 
 TEST(GoNoGoToJsonTest, LargeIntegralValuesAreExactAndNonFiniteIsNull) {
@@ -564,6 +575,464 @@ TEST(DailyDecisionTest, DrivesEvaluateAndRecordAcrossDays) {
     EXPECT_TRUE(std::filesystem::exists(cfg.history_dir + "/gonogo-" + date + ".txt")) << date;
   }
   std::filesystem::remove_all(cfg.history_dir);
+}
+
+TEST(ValidateGoNoGoConfigTest, OverallIsAReservedId) {
+  GoNoGoConfig cfg;
+  cfg.criteria = {Higher("a", 1, 2), Higher("overall", 1, 2)};
+  const absl::Status s = ValidateGoNoGoConfig(cfg);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'overall' (#2): id \"overall\" is reserved"), std::string::npos) << s;
+}
+
+// ---- The overall rule, shared by the computed decision and the overrides ----
+
+TEST(CombineRagsTest, AgreesWithEvaluateGoNoGoOnEveryCombination) {
+  const std::vector<Rag> all = {Rag::kGreen, Rag::kAmber, Rag::kRed, Rag::kUnknown};
+  for (GoNoGoConfig::Overall mode :
+       {GoNoGoConfig::Overall::kWorst, GoNoGoConfig::Overall::kMajority}) {
+    for (size_t n = 1; n <= 3; ++n) {
+      const GoNoGoConfig cfg = ConfigFor(n, mode);
+      size_t combos = 1;
+      for (size_t i = 0; i < n; ++i) combos *= all.size();
+      for (size_t k = 0; k < combos; ++k) {
+        std::vector<Rag> rags;
+        GoNoGoInputs in;
+        for (size_t i = 0, rest = k; i < n; ++i, rest /= all.size()) {
+          rags.push_back(all[rest % all.size()]);
+          if (rags.back() == Rag::kUnknown) continue;  // the metric is missing
+          in.metrics[absl::StrCat("m", i)] = Val(rags.back() == Rag::kGreen   ? 1
+                                                 : rags.back() == Rag::kAmber ? 5
+                                                                              : 10);
+        }
+        const GoNoGoResult r = EvaluateGoNoGo(cfg, London(), in, Utc(2026, 1, 15, 6, 0), true);
+        EXPECT_EQ(CombineRags(mode, rags), r.overall) << "combination " << k << " of " << n;
+        // Without overrides, what is in force is what was computed.
+        EXPECT_EQ(r.effective_overall, r.overall);
+        EXPECT_EQ(r.effective_recommendation, r.recommendation);
+        for (const CriterionResult& c : r.criteria) EXPECT_EQ(c.effective, c.rag);
+      }
+    }
+  }
+  EXPECT_EQ(CombineRags(GoNoGoConfig::Overall::kWorst, {}), Rag::kUnknown);
+}
+
+// ---- Daily decisions over several days: "since yesterday" ----
+
+// m0: higher is worse (amber 5, red 10); m1: lower is worse (amber 95, red 90).
+GoNoGoConfig TwoCriteria() {
+  GoNoGoConfig cfg;
+  cfg.criteria = {Higher("m0", 5, 10), Lower("m1", 95, 90)};
+  return cfg;
+}
+
+struct Day {
+  EventTime at;
+  std::optional<double> m0, m1;  // nullopt: no data that day
+};
+
+// Four mornings (06:00 GMT): green, amber on m0, red on m0 with m1 missing, green again.
+std::vector<Day> FourDays() {
+  return {{Utc(2026, 3, 10, 6, 0), 3, 97},
+          {Utc(2026, 3, 11, 6, 0), 6, 97},
+          {Utc(2026, 3, 12, 6, 0), 12, std::nullopt},
+          {Utc(2026, 3, 13, 6, 0), 4, 96}};
+}
+
+GoNoGoInputs InputsOf(const Day& d) {
+  GoNoGoInputs in;
+  if (d.m0) in.metrics["m0"] = Val(*d.m0);
+  if (d.m1) in.metrics["m1"] = Val(*d.m1);
+  return in;
+}
+
+// The change the scenario implies, worked out apart from the code under test.
+RagChange ExpectedChange(std::optional<Rag> before, Rag now) {
+  if (!before) return RagChange::kNoPrevious;
+  if (*before == now) return RagChange::kUnchanged;
+  if (*before == Rag::kUnknown || now == Rag::kUnknown) return RagChange::kChanged;
+  return static_cast<int>(now) > static_cast<int>(*before) ? RagChange::kWorse : RagChange::kBetter;
+}
+
+TEST(DailyDecisionTest, EachDecisionSaysWhatChangedSinceThePreviousOne) {
+  DailyDecision d(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  std::optional<Rag> m0_before, m1_before, overall_before;
+  std::optional<Day> before;
+  for (const Day& day : days) {
+    const GoNoGoResult recorded =
+        d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(day), day.at, true));
+    const Rag m0 = day.m0 ? ClassifyRag(*day.m0, 5, 10, false) : Rag::kUnknown;
+    const Rag m1 = day.m1 ? ClassifyRag(*day.m1, 95, 90, true) : Rag::kUnknown;
+    const Rag overall = CombineRags(GoNoGoConfig::Overall::kWorst, {m0, m1});
+    ASSERT_EQ(recorded.criteria.size(), 2u);
+    EXPECT_EQ(recorded.criteria[0].rag, m0);
+    EXPECT_EQ(recorded.criteria[1].rag, m1);
+    EXPECT_EQ(ChangeSincePrevious(recorded, recorded.criteria[0]), ExpectedChange(m0_before, m0))
+        << recorded.local_date;
+    EXPECT_EQ(ChangeSincePrevious(recorded, recorded.criteria[1]), ExpectedChange(m1_before, m1))
+        << recorded.local_date;
+    EXPECT_EQ(OverallChangeSincePrevious(recorded), ExpectedChange(overall_before, overall))
+        << recorded.local_date;
+    if (before) {
+      EXPECT_EQ(recorded.previous_date, d.calendar().LocalDate(before->at));
+      const PreviousRag& p0 = recorded.criteria[0].previous;
+      EXPECT_TRUE(p0.present);
+      EXPECT_EQ(p0.rag, *m0_before);
+      EXPECT_EQ(p0.available, before->m0.has_value());
+      if (before->m0) {
+        EXPECT_EQ(p0.value, *before->m0);
+      }
+      EXPECT_EQ(recorded.criteria[1].previous.available, before->m1.has_value());
+      if (before->m1) {
+        EXPECT_EQ(recorded.criteria[1].previous.value, *before->m1);
+      }
+      EXPECT_EQ(recorded.previous_overall.rag, *overall_before);
+    } else {
+      EXPECT_EQ(recorded.previous_date, "");
+      EXPECT_FALSE(recorded.criteria[0].previous.present);
+    }
+    // The history holds what Record returned (what the files show).
+    EXPECT_EQ(GoNoGoToJson(d.history().back()), GoNoGoToJson(recorded));
+    m0_before = m0;
+    m1_before = m1;
+    overall_before = overall;
+    before = day;
+  }
+  ASSERT_EQ(d.history().size(), days.size());
+  // The scenario has each kind of change at least once.
+  const std::vector<GoNoGoResult> h = d.history();
+  EXPECT_EQ(ChangeSincePrevious(h[1], h[1].criteria[0]), RagChange::kWorse);
+  EXPECT_EQ(ChangeSincePrevious(h[1], h[1].criteria[1]), RagChange::kUnchanged);
+  EXPECT_EQ(ChangeSincePrevious(h[2], h[2].criteria[1]), RagChange::kChanged);
+  EXPECT_EQ(ChangeSincePrevious(h[3], h[3].criteria[0]), RagChange::kBetter);
+}
+
+TEST(DailyDecisionTest, ACriterionAddedByAReloadIsNew) {
+  DailyDecision d(DailyConfig(), London());
+  GoNoGoInputs in;
+  in.metrics["m0"] = Val(1);
+  in.metrics["m9"] = Val(1);
+  d.Record(EvaluateGoNoGo(d.config(), d.calendar(), in, Utc(2026, 3, 10, 6, 0), true));
+  GoNoGoConfig more = DailyConfig();
+  more.criteria.push_back(Higher("m9", 5, 10));
+  d.Reconfigure(more);
+  const GoNoGoResult r =
+      d.Record(EvaluateGoNoGo(d.config(), d.calendar(), in, Utc(2026, 3, 11, 6, 0), true));
+  EXPECT_EQ(ChangeSincePrevious(r, r.criteria[0]), RagChange::kUnchanged);
+  EXPECT_EQ(ChangeSincePrevious(r, r.criteria[1]), RagChange::kNew);
+  EXPECT_NE(GoNoGoToJson(r).find("\"id\":\"m9\""), std::string::npos);
+  EXPECT_NE(GoNoGoToJson(r).find("\"previous\":null,\"change\":\"new\""), std::string::npos);
+}
+
+TEST(GoNoGoToTextTest, DailyReportReadsLikeTheLscTable) {
+  DailyDecision d(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[0]), days[0].at, true));
+  const GoNoGoResult r =
+      d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[1]), days[1].at, true));
+  const std::string t = GoNoGoToText(r);
+  // Day 2: m0 went from 3 (green) to 6 (amber >= 5); m1 stayed at 97 (green, above amber 95).
+  EXPECT_NE(t.find("Overall: AMBER\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("Since 2026-03-10: GREEN -> AMBER (worse)\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("Decision\n"
+                   "  criterion  RAG    reason                               since 2026-03-10\n"
+                   "  ---------  -----  -----------------------------------  "
+                   "-----------------------------------\n"
+                   "  m0         AMBER  6 >= amber 5                         GREEN -> AMBER "
+                   "(worse); 3 -> 6 (+3)\n"
+                   "  m1         GREEN  97 above amber 95                    unchanged (GREEN); "
+                   "97 -> 97 (0)\n"
+                   "  overall    AMBER  go with caution: slow the migration  GREEN -> AMBER "
+                   "(worse)\n"),
+            std::string::npos)
+      << t;
+  // The decision table comes before the figures.
+  EXPECT_LT(t.find("Decision\n"), t.find("Criteria\n"));
+  // The JSON carries the same comparison.
+  const std::string j = GoNoGoToJson(r);
+  EXPECT_NE(j.find("\"id\":\"m0\""), std::string::npos);
+  EXPECT_NE(j.find("\"effective_rag\":\"amber\",\"overridden\":false,\"previous\":{\"rag\":"
+                   "\"green\",\"overridden\":false,\"available\":true,\"value\":3},\"change\":"
+                   "\"worse\"}"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"previous_decision\":{\"local_date\":\"2026-03-10\",\"overall\":\"green\","
+                   "\"overall_overridden\":false},\"overall_change\":\"worse\""),
+            std::string::npos)
+      << j;
+  // The first decision says so.
+  const std::string first = GoNoGoToText(d.history().front());
+  EXPECT_NE(first.find("since the previous decision"), std::string::npos) << first;
+  EXPECT_NE(first.find("first decision"), std::string::npos) << first;
+}
+
+// ---- Overrides ----
+
+GoNoGoOverride Ov(const std::string& criterion, Rag rag, const std::string& reason = "known cause",
+                  const std::string& by = "J Smith", int64_t recorded_at_ms = 1'773'100'000'000) {
+  return GoNoGoOverride{criterion, rag, reason, by, recorded_at_ms};
+}
+
+TEST(GoNoGoOverrideTest, NothingToOverrideBeforeTheFirstDecision) {
+  DailyDecision d(TwoCriteria(), London());
+  const absl::StatusOr<GoNoGoResult> r = d.Override(Ov("m0", Rag::kGreen));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_TRUE(d.history().empty());
+}
+
+TEST(GoNoGoOverrideTest, RefusalsSayWhatIsWrong) {
+  DailyDecision d(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[1]), days[1].at, true));
+  const auto refused = [&](const GoNoGoOverride& o) {
+    const absl::StatusOr<GoNoGoResult> r = d.Override(o);
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? std::string("accepted") : std::string(r.status().message());
+  };
+  EXPECT_EQ(refused(Ov("m7", Rag::kGreen)),
+            "unknown criterion 'm7': the decision of 2026-03-11 has m0, m1, overall");
+  EXPECT_EQ(refused(Ov("m0", Rag::kUnknown)), "rag must be green, amber or red");
+  EXPECT_EQ(refused(Ov("m0", Rag::kGreen, " \t")), "reason is empty: say why");
+  EXPECT_EQ(refused(Ov("m0", Rag::kGreen, "why", "")), "by is empty: say who decided");
+  EXPECT_EQ(refused(Ov("m0", Rag::kGreen, std::string(kMaxOverrideReason + 1, 'x'))),
+            absl::StrCat("reason is longer than ", kMaxOverrideReason, " bytes"));
+  EXPECT_EQ(refused(Ov("m0", Rag::kGreen, "why", std::string(kMaxOverrideBy + 1, 'x'))),
+            absl::StrCat("by is longer than ", kMaxOverrideBy, " bytes"));
+  // Nothing refused was kept.
+  EXPECT_TRUE(d.history().back().overrides.empty());
+  EXPECT_EQ(d.history().back().effective_overall, Rag::kAmber);
+  // The overrides of one decision are bounded.
+  for (size_t i = 0; i < kMaxOverridesPerDecision; ++i) {
+    ASSERT_TRUE(d.Override(Ov("m1", Rag::kGreen)).ok()) << i;
+  }
+  const absl::StatusOr<GoNoGoResult> r = d.Override(Ov("m1", Rag::kGreen));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+}
+
+TEST(GoNoGoOverrideTest, LifecycleKeepsTheComputedRagAndAppliesToTheLatestDecisionOnly) {
+  DailyDecision d(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[0]), days[0].at, true));
+  const GoNoGoResult computed =
+      d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[1]), days[1].at, true));
+  ASSERT_EQ(computed.criteria[0].rag, Rag::kAmber);  // m0 = 6
+  ASSERT_EQ(computed.overall, Rag::kAmber);
+
+  // m0 overridden to green: the overall is recombined from what is in force (both green).
+  absl::StatusOr<GoNoGoResult> r = d.Override(Ov("m0", Rag::kGreen, "DMC firmware fix deployed"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->criteria[0].rag, Rag::kAmber);  // the computed RAG is never lost
+  EXPECT_EQ(r->criteria[0].effective, Rag::kGreen);
+  EXPECT_TRUE(r->criteria[0].overridden);
+  EXPECT_FALSE(r->criteria[1].overridden);
+  EXPECT_EQ(r->overall, Rag::kAmber);
+  EXPECT_EQ(r->effective_overall,
+            CombineRags(GoNoGoConfig::Overall::kWorst, {Rag::kGreen, computed.criteria[1].rag}));
+  EXPECT_EQ(r->effective_overall, Rag::kGreen);
+  EXPECT_FALSE(r->overall_overridden);
+  EXPECT_EQ(r->effective_recommendation, "go");
+  EXPECT_EQ(r->recommendation, "go with caution: slow the migration");
+
+  // The overall overridden to red wins over the criteria.
+  r = d.Override(Ov("overall", Rag::kRed, "LSC holds migration for the carrier outage", "LSC"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->effective_overall, Rag::kRed);
+  EXPECT_TRUE(r->overall_overridden);
+  EXPECT_EQ(r->effective_recommendation, "pause the migration");
+
+  // A second override of m0: the latest is in force, both are kept.
+  r = d.Override(Ov("m0", Rag::kRed, "second look", "A N Other"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->criteria[0].effective, Rag::kRed);
+  ASSERT_EQ(r->overrides.size(), 3u);
+  EXPECT_EQ(r->overrides[0].reason, "DMC firmware fix deployed");
+  EXPECT_EQ(LatestOverride(*r, "m0")->by, "A N Other");
+  EXPECT_EQ(GoNoGoToJson(d.history().back()), GoNoGoToJson(*r));
+  // The earlier decision is untouched.
+  EXPECT_TRUE(d.history().front().overrides.empty());
+
+  // The JSON and the text show the override next to the computed RAG.
+  const std::string j = GoNoGoToJson(*r);
+  EXPECT_NE(j.find("\"rag\":\"amber\",\"detail\":\"\",\"explanation\":\"\",\"effective_rag\":"
+                   "\"red\",\"overridden\":true"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"effective_overall\":\"red\",\"effective_recommendation\":\"pause the "
+                   "migration\",\"overall_overridden\":true"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("{\"criterion\":\"overall\",\"rag\":\"red\",\"computed_rag\":\"amber\","
+                   "\"reason\":\"LSC holds migration for the carrier outage\",\"by\":\"LSC\","
+                   "\"recorded_at_ms\":1773100000000,\"recorded_at\":\"2026-03-09T23:46:40"),
+            std::string::npos)
+      << j;
+  const std::string t = GoNoGoToText(*r);
+  EXPECT_NE(t.find("Overall: RED (operator override; computed AMBER)\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("Recommendation: pause the migration\n"
+                   "Computed recommendation: go with caution: slow the migration\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("  m0         RED (override)  override by A N Other: second look (computed "
+                   "AMBER)"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("  overall    RED (override)  override by LSC: LSC holds migration for the "
+                   "carrier outage (computed AMBER)"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("Overrides (oldest first"), std::string::npos) << t;
+  EXPECT_NE(t.find("AMBER -> GREEN  J Smith    DMC firmware fix deployed\n"), std::string::npos)
+      << t;
+
+  // The next decision is computed afresh; its "since" compares with what was in force.
+  const GoNoGoResult next =
+      d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[2]), days[2].at, true));
+  EXPECT_TRUE(next.overrides.empty());
+  EXPECT_FALSE(next.criteria[0].overridden);
+  EXPECT_EQ(next.criteria[0].previous.rag, Rag::kRed);
+  EXPECT_TRUE(next.criteria[0].previous.overridden);
+  EXPECT_EQ(next.criteria[0].previous.value, *days[1].m0);
+  EXPECT_EQ(next.previous_overall.rag, Rag::kRed);
+  EXPECT_TRUE(next.previous_overall.overridden);
+  EXPECT_EQ(ChangeSincePrevious(next, next.criteria[0]), RagChange::kUnchanged);  // red, red
+  // Overrides now go to the new decision.
+  ASSERT_TRUE(d.Override(Ov("m1", Rag::kGreen)).ok());
+  EXPECT_EQ(d.history()[1].overrides.size(), 3u);
+  EXPECT_EQ(d.history()[2].overrides.size(), 1u);
+}
+
+// ---- Checkpoint state ----
+
+std::string SaveDaily(const DailyDecision& d) {
+  BinaryWriter w = BinaryWriter::ToMemory();
+  d.SaveState(w);
+  EXPECT_TRUE(w.ok());
+  return w.TakeBytes();
+}
+
+std::string HistoryJson(const DailyDecision& d) {
+  std::string out;
+  for (const GoNoGoResult& r : d.history()) absl::StrAppend(&out, GoNoGoToJson(r), "\n");
+  return out;
+}
+
+// Three decisions, overrides on the second and the third.
+DailyDecision DecisionsWithOverrides() {
+  DailyDecision d(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  EXPECT_FALSE(d.Due(EventTime{days[0].at.ms - kMsPerHour}));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(d.Due(days[i].at));
+    d.Record(EvaluateGoNoGo(d.config(), d.calendar(), InputsOf(days[i]), days[i].at, true));
+    if (i >= 1) {
+      EXPECT_TRUE(d.Override(Ov("m0", Rag::kGreen, absl::StrCat("day ", i))).ok());
+    }
+  }
+  EXPECT_TRUE(d.Override(Ov("overall", Rag::kAmber, "hold at amber", "LSC")).ok());
+  return d;
+}
+
+TEST(DailyDecisionStateTest, RoundTripKeepsOverridesLinksAndSchedule) {
+  const DailyDecision d = DecisionsWithOverrides();
+  const std::string bytes = SaveDaily(d);
+  DailyDecision restored(TwoCriteria(), London());
+  BinaryReader r = BinaryReader::FromMemory(bytes);
+  bool rearmed = true;
+  ASSERT_TRUE(restored.LoadState(r, &rearmed).ok());
+  ASSERT_TRUE(r.Finish().ok());
+  EXPECT_FALSE(rearmed);
+  EXPECT_EQ(restored.next_due(), d.next_due());
+  EXPECT_EQ(HistoryJson(restored), HistoryJson(d));
+  EXPECT_EQ(restored.history().back().overrides.size(), 2u);
+  EXPECT_EQ(restored.history().back().effective_overall, Rag::kAmber);
+  // Saved again, byte for byte the same.
+  EXPECT_EQ(SaveDaily(restored), bytes);
+  // Overrides go on from where they were.
+  ASSERT_TRUE(restored.Override(Ov("m1", Rag::kRed)).ok());
+  EXPECT_EQ(restored.history().back().overrides.size(), 3u);
+}
+
+TEST(DailyDecisionStateTest, ReadsThePreviousLayoutAndLinksItsDecisions) {
+  // Layout 1, as the build before overrides wrote it: the fingerprint (layout, zone, decision
+  // time), the schedule, then the decisions alone.
+  DailyDecision source(TwoCriteria(), London());
+  const std::vector<Day> days = FourDays();
+  std::vector<GoNoGoResult> decisions;
+  for (const Day& day : days) {
+    decisions.push_back(
+        EvaluateGoNoGo(source.config(), source.calendar(), InputsOf(day), day.at, true));
+  }
+  BinaryWriter w = BinaryWriter::ToMemory();
+  w.String(state_io::Fingerprint()
+               .Pod<uint32_t>(1)
+               .String("Europe/London")
+               .Pod<int32_t>(6)
+               .Pod<int32_t>(0)
+               .Take());
+  state_io::PutOptionalTime(w, Utc(2026, 3, 14, 6, 0));
+  state_io::PutCount(w, decisions.size());
+  for (const GoNoGoResult& r : decisions) SaveGoNoGoResult(w, r);
+  const std::string bytes = w.TakeBytes();
+
+  DailyDecision restored(TwoCriteria(), London());
+  BinaryReader r = BinaryReader::FromMemory(bytes);
+  bool rearmed = true;
+  ASSERT_TRUE(restored.LoadState(r, &rearmed).ok());
+  ASSERT_TRUE(r.Finish().ok());
+  EXPECT_FALSE(rearmed);  // same zone and decision time: the schedule is kept
+  EXPECT_EQ(restored.next_due(), Utc(2026, 3, 14, 6, 0));
+  // The same history as recording the decisions one by one today.
+  DailyDecision recorded(TwoCriteria(), London());
+  for (const GoNoGoResult& r : decisions) recorded.Record(r);
+  EXPECT_EQ(HistoryJson(restored), HistoryJson(recorded));
+  EXPECT_EQ(restored.history()[1].previous_date, "2026-03-10");
+  // And overrides apply to its latest decision.
+  ASSERT_TRUE(restored.Override(Ov("m0", Rag::kAmber)).ok());
+}
+
+TEST(DailyDecisionStateTest, AnUnknownLayoutIsAFailedPreconditionAndChangesNothing) {
+  BinaryWriter w = BinaryWriter::ToMemory();
+  w.String(state_io::Fingerprint().Pod<uint32_t>(99).String("Europe/London").Take());
+  state_io::PutOptionalTime(w, std::nullopt);
+  state_io::PutCount(w, 0);
+  const std::string bytes = w.TakeBytes();
+  DailyDecision d = DecisionsWithOverrides();
+  const std::string before = HistoryJson(d);
+  BinaryReader r = BinaryReader::FromMemory(bytes);
+  const absl::Status s = d.LoadState(r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(HistoryJson(d), before);
+}
+
+TEST(DailyDecisionStateTest, TruncatedOrDamagedStateIsDataLossWithoutACrash) {
+  const DailyDecision source = DecisionsWithOverrides();
+  const std::string bytes = SaveDaily(source);
+  const std::string before = HistoryJson(source);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    DailyDecision d = DecisionsWithOverrides();
+    BinaryReader r = BinaryReader::FromMemory(std::string_view(bytes).substr(0, cut));
+    const absl::Status s = d.LoadState(r);
+    ASSERT_FALSE(s.ok() && r.Finish().ok()) << "cut at " << cut;
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << "cut at " << cut << ": " << s;
+    }
+    EXPECT_EQ(HistoryJson(d), before) << "cut at " << cut;
+  }
+  // Every byte flipped in turn: refused or read, never a crash or an invalid RAG.
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string damaged = bytes;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0xFF);
+    DailyDecision d(TwoCriteria(), London());
+    BinaryReader r = BinaryReader::FromMemory(damaged);
+    if (!d.LoadState(r).ok()) continue;
+    for (const GoNoGoResult& h : d.history()) {
+      EXPECT_LE(static_cast<int>(h.effective_overall), static_cast<int>(Rag::kUnknown));
+      for (const CriterionResult& c : h.criteria) {
+        EXPECT_LE(static_cast<int>(c.effective), static_cast<int>(Rag::kUnknown));
+      }
+    }
+  }
 }
 
 }  // namespace

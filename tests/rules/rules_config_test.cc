@@ -40,7 +40,9 @@ TEST_F(RulesConfigTest, ShippedConfigLoads) {
             (std::vector<int32_t>{2530, 2550, 2580, 2600}));
   EXPECT_EQ(c->dno_floods.at(0).threshold_per_day, 2000u);
   EXPECT_EQ(c->gonogo.decision_hour, 6);
-  EXPECT_EQ(c->gonogo.criteria.size(), 6u);
+  EXPECT_EQ(c->gonogo.criteria.size(), 7u);
+  EXPECT_EQ(c->gonogo.recent_days, 30);
+  EXPECT_EQ(c->gonogo.planned_installations_per_day, 10000u);
   EXPECT_EQ(c->storm_rate_window_ms, 5 * kMsPerMinute);
   EXPECT_EQ(c->outage.long_interruption_ms, 3 * kMsPerMinute);
   EXPECT_EQ(c->class_of_slot.size(), ref_.catalogue->slot_count());
@@ -51,6 +53,8 @@ TEST_F(RulesConfigTest, MinimalConfigTakesDefaultsAndMapsUnknownPrioritiesToTheL
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->latency_bounds_ms.size(), 12u);
   EXPECT_TRUE(c->voltage_whatif.empty());
+  EXPECT_EQ(c->gonogo.recent_days, 30);  // the migration load's defaults: no plan set
+  EXPECT_EQ(c->gonogo.planned_installations_per_day, 0u);
   // Catalogue priorities (critical, high, ...) are not class names here: every code is "rest".
   for (uint8_t cls : c->class_of_slot) EXPECT_EQ(cls, 1);
 }
@@ -85,6 +89,11 @@ TEST_F(RulesConfigTest, MistakesNameTheFileLineAndField) {
   EXPECT_NE(
       ErrorOf(std::string(kMinimal) + "gonogo: {decision_time: \"25:00\"}\n").find("decision_time"),
       std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kMinimal) + "gonogo: {recent_days: 0}\n").find("recent_days"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kMinimal) + "gonogo: {planned_installations_per_day: -1}\n")
+                .find("planned_installations_per_day"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kMinimal) +
                     "gonogo:\n  criteria:\n    - {id: a, metric: m, amber: 5, red: 1}\n")
                 .find("gonogo"),

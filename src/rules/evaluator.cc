@@ -924,9 +924,11 @@ GoNoGoInputs Evaluator::BuildGoNoGoInputs(const std::vector<uint64_t>& day_view,
       smets1_24h += n;
     }
   }
+  // Installations are premises (a comms hub and its meters count once), as DCC counts them and
+  // as the per-DMC table and the migration load do.
   const uint64_t installs =
-      inventory != nullptr && inventory->installs_by_generation(Generation::kSmets1) > 0
-          ? inventory->installs_by_generation(Generation::kSmets1)
+      inventory != nullptr && inventory->premises_by_generation(Generation::kSmets1) > 0
+          ? inventory->premises_by_generation(Generation::kSmets1)
           : config_.smets1_installations;
   MetricValue per_install;
   if (installs > 0) {

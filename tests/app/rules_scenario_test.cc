@@ -322,6 +322,11 @@ TEST_F(RulesScenarioTest, DmcFloodShowsInWhatIfAndRaisesTheGoNoGo) {
   ASSERT_TRUE(quiet_per_install->available) << quiet_per_install->detail;
   EXPECT_LT(quiet_per_install->value, per_install->value);
   EXPECT_LT(static_cast<int>(quiet_per_install->rag), static_cast<int>(per_install->rag));
+  // An installation is a premises (its hub and meter count once): the quiet day's value is the
+  // generator's background per premises.
+  EXPECT_NEAR(quiet_per_install->value, config.smets1_alerts_per_day,
+              0.05 * config.smets1_alerts_per_day)
+      << quiet_per_install->detail;
   const auto smets1_alerts = [](const std::vector<AlertEvent>& events) {
     uint64_t n = 0;
     for (const AlertEvent& e : events)

@@ -4,10 +4,6 @@
 // metrics (the daily status in force, the computed one, override_active) and the history files,
 // and kept across a restart (the evaluator's checkpoint state). Hermetic: a manual clock, event
 // times as arguments, loopback on port 0, no sleeps.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -53,32 +49,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// One raw HTTP/1.1 exchange on loopback: `request` as given, the response's status and body.
-std::pair<int, std::string> Exchange(uint16_t port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {-1, ""};
-  }
-  for (size_t sent = 0; sent < request.size();) {
-    const ssize_t n = ::write(fd, request.data() + sent, request.size() - sent);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
-  std::string resp;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const int status = resp.size() > 12 ? std::atoi(resp.c_str() + 9) : -1;
-  const size_t body = resp.find("\r\n\r\n");
-  return {status, body == std::string::npos ? "" : resp.substr(body + 4)};
-}
-
 std::pair<int, std::string> Post(uint16_t port, const std::string& path, const std::string& body,
                                  const std::string& token) {
   std::string req = absl::StrCat("POST ", path,
@@ -87,7 +57,7 @@ std::pair<int, std::string> Post(uint16_t port, const std::string& path, const s
                                  body.size(), "\r\n");
   if (!token.empty()) absl::StrAppend(&req, "Authorization: Bearer ", token, "\r\n");
   absl::StrAppend(&req, "\r\n", body);
-  return Exchange(port, req);
+  return testing::HttpExchange(port, req);
 }
 
 std::string OverrideBody(const std::string& criterion, const std::string& rag,
@@ -387,15 +357,15 @@ TEST_F(GoNoGoApiTest, ABodyOverTheLimitIs413) {
   std::thread io_thread([&io] { io.run(); });
   const uint16_t port = (*server)->port();
   // Over the limit (announced by Content-Length): 413, the handler never called.
-  const auto [too_big, body] =
-      Exchange(port, absl::StrCat("POST /api/v1/gonogo/override HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                  "Content-Length: ",
-                                  http::kMaxRequestBodyBytes + 1, "\r\n\r\n"));
+  const auto [too_big, body] = testing::HttpExchange(
+      port, absl::StrCat("POST /api/v1/gonogo/override HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Length: ",
+                         http::kMaxRequestBodyBytes + 1, "\r\n\r\n"));
   // At the limit: read whole and handed over with its method.
   const std::string at_limit(http::kMaxRequestBodyBytes, 'x');
   const auto [ok, ok_body] = Post(port, "/x", at_limit, "");
   // Methods other than GET, HEAD and POST stop at the server.
-  const auto [put, put_body] = Exchange(
+  const auto [put, put_body] = testing::HttpExchange(
       port, "PUT /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   io.stop();
   io_thread.join();

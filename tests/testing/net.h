@@ -24,9 +24,10 @@ extern char** environ;
 
 namespace smetsmon::testing {
 
-// GET http://127.0.0.1:port/path; returns (status, body), status -1 when nothing answered.
-inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path,
-                                           const std::string& bearer_token = "") {
+// One raw HTTP/1.1 exchange on loopback: `request` sent as given (it should ask for
+// `Connection: close`); returns (status, body), status -1 when nothing answered. A chunked body
+// (Go servers such as Alertmanager's) is reassembled.
+inline std::pair<int, std::string> HttpExchange(uint16_t port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -36,10 +37,11 @@ inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& pat
     ::close(fd);
     return {-1, ""};
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  if (!bearer_token.empty()) req += "Authorization: Bearer " + bearer_token + "\r\n";
-  req += "\r\n";
-  (void)::write(fd, req.data(), req.size());
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = ::write(fd, request.data() + sent, request.size() - sent);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
   std::string resp;
   char buf[8192];
   ssize_t n;
@@ -53,7 +55,7 @@ inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& pat
   if (headers.find("transfer-encoding: chunked") == std::string::npos) {
     return {status, resp.substr(body + 4)};
   }
-  // Chunked (Go servers such as Alertmanager's): hex size line, data, CRLF, until size 0.
+  // Chunked: hex size line, data, CRLF, until size 0.
   std::string out;
   size_t at = body + 4;
   for (;;) {
@@ -65,6 +67,15 @@ inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& pat
     at = eol + 2 + size + 2;
   }
   return {status, out};
+}
+
+// GET http://127.0.0.1:port/path; returns (status, body), status -1 when nothing answered.
+inline std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path,
+                                           const std::string& bearer_token = "") {
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!bearer_token.empty()) req += "Authorization: Bearer " + bearer_token + "\r\n";
+  req += "\r\n";
+  return HttpExchange(port, req);
 }
 
 // A port nobody listens on right now (for servers that cannot bind port 0 and report it).

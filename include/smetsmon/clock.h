@@ -36,18 +36,30 @@ class SystemClock final : public Clock {
   }
 };
 
+// Advance moves both clocks; StepWall moves the wall clock alone (an NTP step or an operator
+// setting the date), as a test of code that must measure intervals on the monotonic clock.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(ProcessingTime start) : now_ms_(start.ms) {}
-  ProcessingTime Now() const override { return {now_ms_.load(std::memory_order_relaxed)}; }
+  ProcessingTime Now() const override {
+    return {now_ms_.load(std::memory_order_relaxed) +
+            wall_offset_ms_.load(std::memory_order_relaxed)};
+  }
   int64_t MonotonicNs() const override {
     return now_ms_.load(std::memory_order_relaxed) * 1'000'000;
   }
   void Advance(int64_t ms) { now_ms_.fetch_add(ms, std::memory_order_relaxed); }
-  void Set(ProcessingTime t) { now_ms_.store(t.ms, std::memory_order_relaxed); }
+  // Sets the wall clock to `t`, the monotonic one along with it (no step between the two).
+  void Set(ProcessingTime t) {
+    now_ms_.store(t.ms - wall_offset_ms_.load(std::memory_order_relaxed),
+                  std::memory_order_relaxed);
+  }
+  // Steps the wall clock by `ms` (negative: back); the monotonic clock does not move.
+  void StepWall(int64_t ms) { wall_offset_ms_.fetch_add(ms, std::memory_order_relaxed); }
 
  private:
   std::atomic<int64_t> now_ms_;
+  std::atomic<int64_t> wall_offset_ms_{0};
 };
 
 }  // namespace smetsmon

@@ -26,17 +26,25 @@ bool DedupFilter::SeenBefore(uint64_t fp, EventTime stream_time, size_t segment)
   // Fingerprint 0 marks an empty way; remap the (1 in 2^64) real zero.
   if (fp == 0) fp = 1;
   const int64_t now_s = stream_time.ms / 1000;
-  Set& set = sets_[SetOf(fp, segment)];
-  size_t victim = 0;
-  for (size_t w = 0; w < kWays; ++w) {
-    if (set.fingerprint[w] == fp && set.expires_s[w] >= now_s) return true;
-    if (set.expires_s[w] < set.expires_s[victim]) victim = w;
+  Set* candidates[2] = {&sets_[SetOf(fp, segment)], &sets_[OtherSetOf(fp, segment)]};
+  size_t live[2] = {0, 0};
+  size_t victim[2] = {0, 0};
+  for (size_t c = 0; c < 2; ++c) {
+    const Set& set = *candidates[c];
+    for (size_t w = 0; w < kWays; ++w) {
+      const bool is_live = set.fingerprint[w] != 0 && set.expires_s[w] >= now_s;
+      if (is_live && set.fingerprint[w] == fp) return true;
+      live[c] += is_live;
+      if (set.expires_s[w] < set.expires_s[victim[c]]) victim[c] = w;
+    }
   }
-  // Prefer a way that is empty or expired; otherwise evict the oldest live entry.
-  const bool live = set.fingerprint[victim] != 0 && set.expires_s[victim] >= now_s;
-  if (live) ++evictions_;
-  set.fingerprint[victim] = fp;
-  set.expires_s[victim] = now_s + horizon_ms_ / 1000;
+  // The less loaded candidate (the first on a tie); in it the way that is empty, expired or
+  // else the oldest live entry, which is then evicted.
+  const size_t c = live[1] < live[0] ? 1 : 0;
+  Set& set = *candidates[c];
+  if (live[c] == kWays) ++evictions_;
+  set.fingerprint[victim[c]] = fp;
+  set.expires_s[victim[c]] = now_s + horizon_ms_ / 1000;
   return false;
 }
 

@@ -1,7 +1,11 @@
 // Remembers alert-id fingerprints for a horizon of stream time so that a redelivered alert is
-// counted once. Bounded memory: a set-associative cache of 4-entry, 64-byte sets; a full set
-// evicts its oldest entry (counted: a non-zero eviction rate means the capacity is too small for
-// the horizon at the current alert rate, and a redelivery might then count twice).
+// counted once. Bounded memory: a set-associative cache of 4-entry, 64-byte sets. Each fingerprint
+// has two candidate sets (two hashes) and goes into the one with fewer live entries; only when
+// both are full is the oldest live entry of the chosen set evicted (counted: a non-zero eviction
+// rate means the capacity is too small for the horizon at the current alert rate, and a
+// redelivery might then count twice). Two choices matter: with one set per fingerprint, 6 M live
+// ids at a 25 % load factor overflow about 26,000 sets (a Poisson tail); with two, none
+// (docs/performance.md). A lookup reads both sets (two cache lines, both prefetched).
 //
 // The sets are split into `segments` of equal size: a fingerprint lives in the segment its caller
 // names (the engine passes the device's virtual shard) and in a set chosen by its hash within it.
@@ -34,6 +38,7 @@ class DedupFilter {
   bool SeenBefore(uint64_t fingerprint, EventTime stream_time, size_t segment = 0);
   void Prefetch(uint64_t fingerprint, size_t segment = 0) const {
     __builtin_prefetch(&sets_[SetOf(fingerprint, segment)]);
+    __builtin_prefetch(&sets_[OtherSetOf(fingerprint, segment)]);
   }
 
   uint64_t evictions() const { return evictions_; }
@@ -63,6 +68,12 @@ class DedupFilter {
   size_t SetOf(uint64_t fp, size_t segment) const {
     return segment * sets_per_segment_ +
            static_cast<size_t>(FastRange(Mix64(fp), sets_per_segment_));
+  }
+  // The second candidate (may equal the first in a tiny filter: then there is one choice).
+  // Checkpoints before two choices placed every entry in SetOf's set, where it is still found.
+  size_t OtherSetOf(uint64_t fp, size_t segment) const {
+    return segment * sets_per_segment_ +
+           static_cast<size_t>(FastRange(Mix64(fp ^ 0x9e3779b97f4a7c15ULL), sets_per_segment_));
   }
 
   size_t segments_;

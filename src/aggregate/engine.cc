@@ -186,8 +186,10 @@ CounterTotals Engine::Counters() const {
     t.late_1h += w->fleet().late_1h();
     t.late_24h += w->fleet().late_24h();
     t.devices += c.new_devices.Get();
+    t.devices_refused += c.devices_refused.Get();
     t.dedup_evictions += w->dedup().evictions();
   }
+  t.cell_saturations = window::BucketRing::saturations();
   return t;
 }
 

@@ -27,7 +27,9 @@ struct CounterTotals {
   uint64_t late_1h = 0;
   uint64_t late_24h = 0;
   uint64_t devices = 0;
+  uint64_t devices_refused = 0;  // events of new devices refused a state (max_devices)
   uint64_t dedup_evictions = 0;
+  uint64_t cell_saturations = 0;  // window cell adds clipped at 2^32 - 1 (whole process)
   uint64_t rejected_total() const {
     uint64_t s = 0;
     for (uint64_t r : rejected) s += r;

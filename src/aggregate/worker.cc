@@ -15,7 +15,8 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t ind
       areas_(&layout.areas()),
       worker_count_(workers),
       stream_ms_(EventTime::Min().ms),
-      devices_(config.expected_devices / workers),
+      devices_(std::min(config.expected_devices, config.max_devices) / workers),
+      shard_device_cap_((config.max_devices + kVirtualShards - 1) / kVirtualShards),
       dedup_(config.dedup_capacity / kVirtualShards, config.dedup_horizon_ms,
              OwnedShards(index, workers)),
       fleet_(layout, config.window),
@@ -27,6 +28,30 @@ void Worker::PublishRuleInputs() {
   if (!rule_inputs_) return;
   rule_inputs_->Publish(stream_time(),
                         [this](uint64_t id) -> const DeviceState* { return devices_.Find(id); });
+}
+
+DeviceState& Worker::NewDeviceState(DeviceId id) {
+  if (shard_devices_stale_) RecountShardDevices();
+  size_t& in_shard = shard_devices_[VirtualShardOf(id)];
+  if (in_shard >= shard_device_cap_) {
+    // Past the capacity the event still counts everywhere but in per-device state: the table,
+    // and so the process, never grows beyond what max_devices was sized for.
+    counters_.devices_refused.Add(1);
+    refused_scratch_ = DeviceState{};
+    return refused_scratch_;
+  }
+  ++in_shard;
+  counters_.new_devices.Add(1);
+  bool inserted = false;
+  return devices_.FindOrInsert(id.value, &inserted);
+}
+
+void Worker::RecountShardDevices() {
+  shard_devices_.fill(0);
+  devices_.ForEach([this](uint64_t key, const DeviceState&) {
+    ++shard_devices_[VirtualShardOf(DeviceId{key})];
+  });
+  shard_devices_stale_ = false;
 }
 
 void Worker::MoveStreamTime(EventTime t) {
@@ -45,9 +70,9 @@ ApplyOutcome Worker::Apply(const AlertEvent& e, EventTime stream) {
   }
   const catalog::CodeSlot code_slot = catalogue_->SlotOf(e.code);
   const size_t area_slot = areas_->Slot(e.area);
-  bool inserted = false;
-  DeviceState& device = devices_.FindOrInsert(e.device.value, &inserted);
-  if (inserted) counters_.new_devices.Add(1);
+  DeviceState* found = devices_.Find(e.device.value);
+  const bool inserted = found == nullptr;
+  DeviceState& device = inserted ? NewDeviceState(e.device) : *found;
   // The noisy-device rule starts a device's code tally from its last two alerts before this one.
   LastAlerts before;
   if (rule_inputs_ && !inserted) before = LastAlerts::Of(device);

@@ -16,6 +16,7 @@
 // stopped (snapshot, tests) or from the owner.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -43,8 +44,18 @@ struct EngineConfig {
   WindowConfig window;
   int64_t idle_lag_ms = 5 * kMsPerMinute;
   int64_t dedup_horizon_ms = kMsPerHour;
-  size_t dedup_capacity = size_t{4} << 20;    // ids remembered, all workers together
+  // Ids remembered, all workers together (16 B each: 384 MiB). Sized for a peak hour of 6 M
+  // alert ids at the default horizon with no eviction: a load factor under 25 % of the 4-way,
+  // two-choice sets (dedup_filter.h, docs/performance.md).
+  size_t dedup_capacity = size_t{24} << 20;
   size_t expected_devices = size_t{1} << 20;  // device table presize, all workers together
+  // Device table capacity, all workers together (the national fleet is ~30 M meters). Enforced
+  // per virtual shard (ceil(max_devices / kVirtualShards) each), so which devices are refused
+  // does not depend on the worker count. A new device past it gets no device state; its events
+  // still count in the fleet windows and totals (WorkerCounters::devices_refused).
+  size_t max_devices = 40'000'000;
+  // The largest throttled_count the decoder accepts (decode::DecoderRefs); above it: bad_value.
+  uint32_t max_throttled_count = 1'000'000;
   // What the rules need from the per-event path (delivery, what-if, noisy devices, outage
   // signals); null = rules off. Owned by the caller, outlives the engine.
   const RuleInputsSetup* rule_inputs = nullptr;
@@ -68,6 +79,7 @@ struct WorkerCounters {
   Counter duplicates;  // messages whose alert id was seen within the horizon
   Counter rejected[kRejectReasonCount];
   Counter new_devices;
+  Counter devices_refused;  // events of new devices whose virtual shard's table was full
 };
 
 enum class ApplyOutcome : uint8_t { kAccepted, kDuplicate };
@@ -108,7 +120,13 @@ class Worker {
   const DedupFilter& dedup() const { return dedup_; }
 
   // Snapshot support; owner stopped.
-  FlatU64Map<DeviceState>& mutable_devices() { return devices_; }
+  // (The per-shard device counts behind max_devices are recounted before the next new device.)
+  FlatU64Map<DeviceState>& mutable_devices() {
+    shard_devices_stale_ = true;
+    return devices_;
+  }
+  // Devices a virtual shard may hold (EngineConfig::max_devices / kVirtualShards, rounded up).
+  size_t shard_device_cap() const { return shard_device_cap_; }
   DedupFilter& mutable_dedup() { return dedup_; }
   FleetPartial& mutable_fleet() { return fleet_; }
   WorkerCounters& mutable_counters() { return counters_; }
@@ -117,6 +135,10 @@ class Worker {
 
  private:
   void MoveStreamTime(EventTime t);
+  // The state of a device seen for the first time: a new table entry, or, when its virtual shard
+  // is full, the scratch state (zeroed, kept by no one) with the refusal counted.
+  DeviceState& NewDeviceState(DeviceId id);
+  void RecountShardDevices();
 
   const FleetLayout* layout_;
   const catalog::AlertCatalogue* catalogue_;
@@ -124,6 +146,10 @@ class Worker {
   size_t worker_count_;
   std::atomic<int64_t> stream_ms_;
   FlatU64Map<DeviceState> devices_;
+  size_t shard_device_cap_;
+  std::array<size_t, kVirtualShards> shard_devices_{};  // entries per virtual shard (owned ones)
+  bool shard_devices_stale_ = false;
+  DeviceState refused_scratch_{};
   DedupFilter dedup_;
   FleetPartial fleet_;
   WorkerCounters counters_;

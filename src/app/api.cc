@@ -1,5 +1,8 @@
 #include "app/api.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -12,6 +15,23 @@
 #include "report/rules_json.h"
 
 namespace smetsmon::app {
+
+// Both sides are hashed to SHA-256 first and the digests compared in constant time, so the time
+// taken says neither how many bytes matched nor how long the token is.
+bool BearerMatches(std::string_view authorization, std::string_view expected) {
+  unsigned char a[EVP_MAX_MD_SIZE];
+  unsigned char b[EVP_MAX_MD_SIZE];
+  unsigned int a_len = 0;
+  unsigned int b_len = 0;
+  if (EVP_Digest(authorization.data(), authorization.size(), a, &a_len, EVP_sha256(), nullptr) !=
+          1 ||
+      EVP_Digest(expected.data(), expected.size(), b, &b_len, EVP_sha256(), nullptr) != 1 ||
+      a_len != b_len) {
+    return false;
+  }
+  return CRYPTO_memcmp(a, b, a_len) == 0;
+}
+
 namespace {
 
 http::Response Json(int status, std::string body) {
@@ -24,12 +44,8 @@ http::Response Error(int status, const std::string& message) {
   return Json(status, w.str());
 }
 
-// Constant-time comparison: the token check should not leak how many bytes matched.
-bool SameToken(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+bool SameToken(const std::string& authorization, const std::string& expected) {
+  return BearerMatches(authorization, expected);
 }
 
 // A device's state as JSON, or 404; on its owning worker's thread, from a copy of its state.
@@ -248,9 +264,12 @@ http::Response Answer(const Daemon& d, const http::Request& request) {
     return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not ready\n"};
   }
   if (path == "/metrics") {
+    if (d.metrics_require_token && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
+      return Error(401, "missing or wrong bearer token");
+    }
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             metrics::RenderText({d.metrics.get(), d.rules_metrics.get(), d.webhook_metrics.get(),
-                                 &d.process_metrics, &d.config_metrics})};
+                                 &d.process_metrics, &d.config_metrics, d.http_metrics.get()})};
   }
   if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
   if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {

@@ -6,6 +6,8 @@
 // answered from the owning worker's thread. Reads only through thread-safe paths.
 #pragma once
 
+#include <string_view>
+
 #include "app/daemon.h"
 #include "http/server.h"
 
@@ -13,5 +15,9 @@ namespace smetsmon::app {
 
 // Answers /healthz, /readyz, /metrics and /api/v1/*; 404 JSON for anything else.
 void HandleHttp(const Daemon& d, const http::Request& request, http::Responder respond);
+
+// Whether an Authorization header value equals the expected one ("Bearer <token>"), in time
+// that depends on neither where they differ nor their lengths.
+bool BearerMatches(std::string_view authorization, std::string_view expected);
 
 }  // namespace smetsmon::app

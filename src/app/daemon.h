@@ -17,6 +17,7 @@
 #include "ingest/kafka_source.h"
 #include "metrics/config_metrics.h"
 #include "metrics/daemon_metrics.h"
+#include "metrics/http_metrics.h"
 #include "metrics/process_metrics.h"
 #include "metrics/rules_metrics.h"
 #include "metrics/webhook_metrics.h"
@@ -62,6 +63,8 @@ struct Daemon {
   // Wall-clock time for what the API stamps (a Go/No-Go override's recorded_at); null: the
   // system clock.
   const Clock* clock = nullptr;
+  bool metrics_require_token = false;                  // /metrics needs the bearer token too
+  std::unique_ptr<metrics::HttpMetrics> http_metrics;  // the HTTP server's refusals; null in tests
   std::string bearer_token;  // non-empty: required on /api/v1/*  // /readyz: assigned and within
                              // this many messages
 

@@ -90,6 +90,9 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
   Daemon d;
   d.clock = &clock;
   d.bearer_token = settings.http_bearer_token;
+  d.metrics_require_token = settings.http_metrics_require_token;
+  // Again here: `demo --http` sets the listen address after the settings were loaded.
+  if (auto s = CheckHttpExposure(settings); !s.ok()) return s;
   pipeline::PipelineConfig pipeline_config = PipelineConfigOf(settings);
   pipeline_config.log_findings = true;
   auto built = pipeline::Pipeline::Create(pipeline_config, clock);
@@ -137,16 +140,20 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
     outputs_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       const rules::RulesSnapshot snap = d.evaluator->Snapshot();
-      d.alertmanager->Update(snap.open_findings, snap.closed_findings, clock.Now());
+      d.alertmanager->Update(snap.open_findings, snap.closed_findings, clock.Now(),
+                             clock.MonotonicNs() / 1'000'000);
       schedule_outputs();
     });
   };
   if (d.alertmanager != nullptr) schedule_outputs();
-  auto server = http::Server::Start(io, settings.http_listen,
-                                    [&d](const http::Request& r, http::Responder respond) {
-                                      HandleHttp(d, r, std::move(respond));
-                                    });
+  auto server = http::Server::Start(
+      io, settings.http_listen,
+      [&d](const http::Request& r, http::Responder respond) {
+        HandleHttp(d, r, std::move(respond));
+      },
+      settings.http_server);
   if (!server.ok()) return server.status();
+  d.http_metrics = std::make_unique<metrics::HttpMetrics>((*server)->stats());
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "base/log.h"
+#include "base/secrets.h"
 #include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
@@ -31,9 +33,37 @@ absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std
   return absl::OkStatus();
 }
 
+// `<property>_file` or `<property>_env`: where a Kafka property's (secret) value comes from.
+// Returns the property's name when it is a secret one (base/secrets.h), "" for any other key
+// (our own keys such as dead_letter_file among them).
+std::string SecretSourceOf(const std::string& key) {
+  std::string property;
+  if (absl::EndsWith(key, "_file")) property = key.substr(0, key.size() - 5);
+  if (absl::EndsWith(key, "_env")) property = key.substr(0, key.size() - 4);
+  return IsSecretKey(property) ? property : "";
+}
+
 }  // namespace
 
-absl::StatusOr<Settings> LoadSettings(const std::string& config) {
+absl::Status CheckHttpExposure(const Settings& s) {
+  if (s.http_bearer_token.empty() && s.http_metrics_require_token) {
+    return absl::InvalidArgumentError(
+        "http.metrics_require_token needs a bearer token (http.bearer_token_file or "
+        "http.bearer_token_env)");
+  }
+  if (s.http_bearer_token.empty() && !s.http_allow_unauthenticated &&
+      !http::IsLoopbackListen(s.http_listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "http.listen ", s.http_listen,
+        " is reachable from other hosts but no bearer token is configured: set "
+        "http.bearer_token_file (or http.bearer_token_env), listen on 127.0.0.1, or set "
+        "http.allow_unauthenticated: true to serve the API to anyone who can connect"));
+  }
+  return absl::OkStatus();
+}
+
+// The loader's body; LoadSettings turns a yaml-cpp exception escaping it into a Status.
+static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config) {
   Settings s;
   const bool is_file = std::filesystem::is_regular_file(config);
   const std::string config_dir =
@@ -56,6 +86,16 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     SMETSMON_RETURN_IF_ERROR(ReadDuration(file, e, "dedup_horizon", &c.dedup_horizon_ms));
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "dedup_capacity", 4, &c.dedup_capacity));
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "expected_devices", 1, &c.expected_devices));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_devices", 1, &c.max_devices));
+    size_t max_throttled = c.max_throttled_count;
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_throttled_count", 1, &max_throttled));
+    // A window cell is 32-bit and saturates (window/bucket_ring.h); 4294 messages at the default
+    // bound fill one, so the bound stays far below the cell.
+    if (max_throttled > 0xFFFFFFFFu) {
+      return yaml::ConfigError(file, e["max_throttled_count"], "max_throttled_count",
+                               "must be at most 4294967295");
+    }
+    c.max_throttled_count = static_cast<uint32_t>(max_throttled);
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_dmcs", 1, &s.reference.max_dmcs));
     SMETSMON_RETURN_IF_ERROR(ReadCount(file, e, "max_cohorts", 1, &s.reference.max_cohorts));
     if (s.reference.max_dmcs > 60000 || s.reference.max_cohorts > 60000) {
@@ -74,42 +114,115 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
         s.kafka.topic = value;
       } else if (key == "dead_letter_topic") {
         s.kafka.dead_letter_topic = value;
+      } else if (key == "dead_letter_file") {
+        s.kafka.dead_letter_file = value;
+      } else if (key == "dead_letter_flush") {
+        SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.dead_letter_flush_ms));
       } else if (key == "max_partition_skew") {
         SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.max_partition_skew_ms));
       } else if (key == "batch_size" || key == "max_inflight_batches") {
         size_t n = 0;
         SMETSMON_RETURN_IF_ERROR(ReadCount(file, k, key, 1, &n));
         (key == "batch_size" ? s.kafka.batch_size : s.kafka.max_inflight_batches) = n;
+      } else if (!SecretSourceOf(key).empty()) {
+        continue;  // below, once every inline key is known
       } else {
+        if (IsSecretKey(key)) {
+          Log(LogLevel::kWarn,
+              "an inline secret in the configuration: prefer its _file or _env variant",
+              {{"file", file}, {"key", "kafka." + key}});
+        }
         s.kafka.properties[key] = value;  // a librdkafka property, checked when the client starts
       }
     }
+    // `sasl.password_file: PATH` / `sasl.password_env: NAME` (any property): its value read now.
+    for (const auto& kv : k) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string property = SecretSourceOf(key);
+      if (property.empty()) continue;
+      const bool from_file = absl::EndsWith(key, "_file");
+      if (s.kafka.properties.count(property) || k[property + (from_file ? "_env" : "_file")]) {
+        return yaml::ConfigError(
+            file, kv.second, "kafka." + key,
+            absl::StrCat("give one of ", property, ", ", property, "_file and ", property, "_env"));
+      }
+      const absl::StatusOr<std::string> secret =
+          from_file ? ReadSecretFile(kv.second.Scalar()) : ReadSecretEnv(kv.second.Scalar());
+      if (!secret.ok()) {
+        return yaml::ConfigError(file, kv.second, "kafka." + key,
+                                 std::string(secret.status().message()));
+      }
+      s.kafka.properties[property] = *secret;
+    }
   }
   if (const YAML::Node h = root["http"]) {
+    if (!h.IsMap()) return yaml::ConfigError(file, h, "http", "must be a map");
     SMETSMON_ASSIGN_OR_RETURN(s.http_listen,
                               yaml::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
-    // The API's bearer token: from a file or an environment variable, never inline.
+    // The API's bearer token: from a file or an environment variable; inline is warned about.
     SMETSMON_ASSIGN_OR_RETURN(std::string token_file,
                               yaml::OptionalScalar<std::string>(file, h, "bearer_token_file", ""));
     SMETSMON_ASSIGN_OR_RETURN(std::string token_env,
                               yaml::OptionalScalar<std::string>(file, h, "bearer_token_env", ""));
+    SMETSMON_ASSIGN_OR_RETURN(std::string token_inline,
+                              yaml::OptionalScalar<std::string>(file, h, "bearer_token", ""));
+    if (int(!token_file.empty()) + int(!token_env.empty()) + int(!token_inline.empty()) > 1) {
+      return yaml::ConfigError(file, h, "bearer_token",
+                               "give one of bearer_token, bearer_token_file and bearer_token_env");
+    }
     if (!token_file.empty()) {
-      std::ifstream in(token_file);
-      std::string token;
-      if (!in || !std::getline(in, token) || token.empty()) {
+      const absl::StatusOr<std::string> token = ReadSecretFile(token_file);
+      if (!token.ok()) {
         return yaml::ConfigError(file, h["bearer_token_file"], "bearer_token_file",
-                                 "cannot read a token from " + token_file);
+                                 std::string(token.status().message()));
       }
-      s.http_bearer_token = token;
+      s.http_bearer_token = *token;
     } else if (!token_env.empty()) {
-      const char* v = std::getenv(token_env.c_str());
-      if (v == nullptr || *v == 0) {
+      const absl::StatusOr<std::string> token = ReadSecretEnv(token_env);
+      if (!token.ok()) {
         return yaml::ConfigError(file, h["bearer_token_env"], "bearer_token_env",
-                                 "environment variable " + token_env + " is not set");
+                                 std::string(token.status().message()));
       }
-      s.http_bearer_token = v;
+      s.http_bearer_token = *token;
+    } else if (!token_inline.empty()) {
+      Log(LogLevel::kWarn,
+          "an inline secret in the configuration: prefer its _file or _env variant",
+          {{"file", file}, {"key", "http.bearer_token"}});
+      s.http_bearer_token = token_inline;
+    }
+    SMETSMON_ASSIGN_OR_RETURN(s.http_metrics_require_token,
+                              yaml::OptionalScalar<bool>(file, h, "metrics_require_token", false));
+    SMETSMON_ASSIGN_OR_RETURN(s.http_allow_unauthenticated,
+                              yaml::OptionalScalar<bool>(file, h, "allow_unauthenticated", false));
+    http::ServerOptions& o = s.http_server;
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, h, "max_connections", 1, &o.max_connections));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, h, "header_limit_bytes", 1024, &o.header_limit_bytes));
+    SMETSMON_RETURN_IF_ERROR(ReadCount(file, h, "body_limit_bytes", 1024, &o.body_limit_bytes));
+    if (o.header_limit_bytes > (size_t{1} << 30)) {
+      return yaml::ConfigError(file, h["header_limit_bytes"], "header_limit_bytes",
+                               "must be at most 1 GiB");
+    }
+    for (auto [key, out] : {std::pair{"read_timeout", &o.read_timeout_ms},
+                            std::pair{"write_timeout", &o.write_timeout_ms},
+                            std::pair{"idle_timeout", &o.idle_timeout_ms},
+                            std::pair{"answer_timeout", &o.answer_timeout_ms}}) {
+      SMETSMON_RETURN_IF_ERROR(ReadDuration(file, h, key, out));
+      if (*out < 1) return yaml::ConfigError(file, h[key], key, "must be positive");
+    }
+    if (const YAML::Node rl = h["rate_limit"]) {
+      if (!rl.IsMap()) return yaml::ConfigError(file, rl, "rate_limit", "must be a map");
+      SMETSMON_ASSIGN_OR_RETURN(o.rate_per_s,
+                                yaml::OptionalScalar<double>(file, rl, "per_second", o.rate_per_s));
+      SMETSMON_ASSIGN_OR_RETURN(o.rate_burst,
+                                yaml::OptionalScalar<double>(file, rl, "burst", o.rate_burst));
+      SMETSMON_RETURN_IF_ERROR(ReadCount(file, rl, "max_clients", 1, &o.rate_max_clients));
+      if (!(o.rate_per_s >= 0) || (o.rate_per_s > 0 && !(o.rate_burst >= 1))) {
+        return yaml::ConfigError(file, rl, "rate_limit",
+                                 "per_second must be >= 0 (0: off) and burst >= 1");
+      }
     }
   }
+  SMETSMON_RETURN_IF_ERROR(CheckHttpExposure(s));
   if (const YAML::Node inv = root["inventory"]) {
     SMETSMON_ASSIGN_OR_RETURN(s.inventory_path,
                               yaml::OptionalScalar<std::string>(file, inv, "path", ""));
@@ -142,6 +255,10 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
     }
   }
   return s;
+}
+
+absl::StatusOr<Settings> LoadSettings(const std::string& config) {
+  return yaml::GuardYaml(config, [&] { return LoadSettingsUnguarded(config); });
 }
 
 }  // namespace smetsmon::app

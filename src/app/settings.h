@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "aggregate/worker.h"
 #include "catalog/reference_data.h"
+#include "http/server.h"
 #include "ingest/kafka_source.h"
 
 namespace smetsmon::app {
@@ -20,7 +21,13 @@ struct Settings {
   aggregate::EngineConfig engine;
   ingest::KafkaConfig kafka;  // `kafka:` section: our keys plus any librdkafka property
   std::string http_listen = "127.0.0.1:9477";
-  std::string http_bearer_token;  // non-empty: /api/v1/* requires "Authorization: Bearer <it>"
+  // `http.bearer_token_file`, `http.bearer_token_env` or (warned about) `http.bearer_token`;
+  // non-empty: /api/v1/* requires "Authorization: Bearer <it>".
+  std::string http_bearer_token;
+  bool http_metrics_require_token = false;  // /metrics needs the bearer token too
+  // A listen address other than loopback without a bearer token needs this (CheckHttpExposure).
+  bool http_allow_unauthenticated = false;
+  http::ServerOptions http_server;  // limits, timeouts and the per-client rate limit
   // `checkpoint: {path, interval}`: the state with the Kafka offsets it reflects, restored at
   // start, written every interval and at stop (pipeline/checkpoint.h). Empty path: none (the
   // state then lives only in memory, and offsets are committed as batches are applied).
@@ -36,6 +43,10 @@ struct Settings {
 
 // Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.
 absl::StatusOr<Settings> LoadSettings(const std::string& config);
+
+// A non-loopback `http_listen` without a bearer token is refused unless
+// `http_allow_unauthenticated`; so is `http_metrics_require_token` without a token.
+absl::Status CheckHttpExposure(const Settings& s);
 
 // "5m" -> 300000. Nullopt when malformed.
 std::optional<int64_t> ParseDurationMs(const std::string& s);

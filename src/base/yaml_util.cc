@@ -1,6 +1,7 @@
 #include "base/yaml_util.h"
 
 #include <charconv>
+#include <limits>
 
 #include "smetsmon/types.h"
 
@@ -12,6 +13,11 @@ absl::Status ConfigError(const std::string& file, const YAML::Node& at, const st
                          const std::string& what) {
   const int line = at.Mark().is_null() ? 0 : at.Mark().line + 1;
   return absl::InvalidArgumentError(absl::StrCat(file, ":", line, ": field '", field, "' ", what));
+}
+
+absl::Status YamlExceptionError(const std::string& file, const YAML::Exception& e) {
+  const int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+  return absl::InvalidArgumentError(absl::StrCat(file, ":", line, ": malformed: ", e.msg));
 }
 
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path) {
@@ -31,12 +37,16 @@ std::optional<int64_t> ParseDurationMs(const std::string& s) {
   auto [p, ec] = std::from_chars(s.data(), end, n);
   if (ec != std::errc() || n < 0) return std::nullopt;
   const std::string_view unit(p, static_cast<size_t>(end - p));
-  if (unit.empty() || unit == "ms") return n;
-  if (unit == "s") return n * kMsPerSecond;
-  if (unit == "m") return n * kMsPerMinute;
-  if (unit == "h") return n * kMsPerHour;
-  if (unit == "d") return n * kMsPerDay;
-  return std::nullopt;
+  int64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = kMsPerSecond;
+  if (unit == "m") scale = kMsPerMinute;
+  if (unit == "h") scale = kMsPerHour;
+  if (unit == "d") scale = kMsPerDay;
+  if (scale == 0) return std::nullopt;
+  // A duration past int64 milliseconds is malformed, not a wrapped (negative) one (fuzz/).
+  if (n > std::numeric_limits<int64_t>::max() / scale) return std::nullopt;
+  return n * scale;
 }
 
 absl::Status ReadDuration(const std::string& file, const YAML::Node& map, const std::string& key,

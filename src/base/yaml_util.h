@@ -19,6 +19,21 @@ absl::Status ConfigError(const std::string& file, const YAML::Node& at, const st
 // Loads a YAML file; a missing file or syntax error becomes InvalidArgument naming the line.
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
 
+// InvalidArgument naming the file and line of a yaml-cpp exception.
+absl::Status YamlExceptionError(const std::string& file, const YAML::Exception& e);
+
+// Runs a loader's body and turns a yaml-cpp exception escaping it (operator[] on a scalar, a
+// conversion of the wrong node kind, ...) into a Status: a hostile or mistyped file must not end
+// the process (found by fuzz/config_fuzz.cc). Every config loader's public entry goes through it.
+template <typename F>
+auto GuardYaml(const std::string& file, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const YAML::Exception& e) {
+    return YamlExceptionError(file, e);
+  }
+}
+
 // Required scalar field of a map node, converted to T (std::string, int64_t, double, bool).
 template <typename T>
 absl::StatusOr<T> RequiredScalar(const std::string& file, const YAML::Node& map,

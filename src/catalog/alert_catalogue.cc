@@ -39,89 +39,94 @@ absl::StatusOr<std::vector<std::string>> NameList(const std::string& path, const
 }  // namespace
 
 absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
-  SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
-  AlertCatalogue c;
-  SMETSMON_ASSIGN_OR_RETURN(c.categories_, NameList(path, root, "categories"));
-  SMETSMON_ASSIGN_OR_RETURN(c.priorities_, NameList(path, root, "priorities"));
-  if (c.categories_.size() > 250) return ConfigError(path, root, "categories", "has over 250");
-  if (c.priorities_.size() > 16) return ConfigError(path, root, "priorities", "has over 16");
-  auto other = std::find(c.categories_.begin(), c.categories_.end(), "other");
-  if (other == c.categories_.end()) {
-    c.categories_.push_back("other");
-    other = c.categories_.end() - 1;
-  }
-  c.other_category_ = static_cast<CategoryIndex>(other - c.categories_.begin());
-  SMETSMON_ASSIGN_OR_RETURN(
-      std::string default_priority,
-      OptionalScalar<std::string>(path, root, "default_priority", c.priorities_.back()));
-  const auto dp = std::find(c.priorities_.begin(), c.priorities_.end(), default_priority);
-  if (dp == c.priorities_.end()) {
-    return ConfigError(path, root["default_priority"], "default_priority",
-                       "names unknown priority '" + default_priority + "'");
-  }
-  c.default_priority_ = static_cast<PriorityIndex>(dp - c.priorities_.begin());
+  return yaml::GuardYaml(path, [&]() -> absl::StatusOr<AlertCatalogue> {
+    SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+    AlertCatalogue c;
+    SMETSMON_ASSIGN_OR_RETURN(c.categories_, NameList(path, root, "categories"));
+    SMETSMON_ASSIGN_OR_RETURN(c.priorities_, NameList(path, root, "priorities"));
+    if (c.categories_.size() > 250) return ConfigError(path, root, "categories", "has over 250");
+    if (c.priorities_.size() > 16) return ConfigError(path, root, "priorities", "has over 16");
+    auto other = std::find(c.categories_.begin(), c.categories_.end(), "other");
+    if (other == c.categories_.end()) {
+      c.categories_.push_back("other");
+      other = c.categories_.end() - 1;
+    }
+    c.other_category_ = static_cast<CategoryIndex>(other - c.categories_.begin());
+    SMETSMON_ASSIGN_OR_RETURN(
+        std::string default_priority,
+        OptionalScalar<std::string>(path, root, "default_priority", c.priorities_.back()));
+    const auto dp = std::find(c.priorities_.begin(), c.priorities_.end(), default_priority);
+    if (dp == c.priorities_.end()) {
+      return ConfigError(path, root["default_priority"], "default_priority",
+                         "names unknown priority '" + default_priority + "'");
+    }
+    c.default_priority_ = static_cast<PriorityIndex>(dp - c.priorities_.begin());
 
-  const YAML::Node alerts = root["alerts"];
-  if (!alerts || !alerts.IsSequence()) return ConfigError(path, root, "alerts", "must be a list");
-  if (alerts.size() >= 0xFFFF) return ConfigError(path, alerts, "alerts", "has too many entries");
-  c.device_slots_ = std::make_shared<std::vector<CodeSlot>>(65536, CodeSlot{0});
-  const auto other_slot = static_cast<CodeSlot>(alerts.size());
-  c.other_slot_ = other_slot;
-  std::fill(c.device_slots_->begin(), c.device_slots_->end(), other_slot);
-  std::vector<std::pair<std::string, const YAML::Node>> clears;  // resolved after all codes
-  for (const auto& node : alerts) {
-    AlertInfo info;
-    SMETSMON_ASSIGN_OR_RETURN(std::string code_text,
-                              RequiredScalar<std::string>(path, node, "code"));
-    const auto code = ParseAlertCode(code_text);
-    if (!code) return ConfigError(path, node["code"], "code", "is not an alert code: " + code_text);
-    info.code = *code;
-    if (c.SlotOf(info.code) != other_slot) {
-      return ConfigError(path, node["code"], "code", "is listed twice: " + code_text);
+    const YAML::Node alerts = root["alerts"];
+    if (!alerts || !alerts.IsSequence()) return ConfigError(path, root, "alerts", "must be a list");
+    if (alerts.size() >= 0xFFFF) return ConfigError(path, alerts, "alerts", "has too many entries");
+    c.device_slots_ = std::make_shared<std::vector<CodeSlot>>(65536, CodeSlot{0});
+    const auto other_slot = static_cast<CodeSlot>(alerts.size());
+    c.other_slot_ = other_slot;
+    std::fill(c.device_slots_->begin(), c.device_slots_->end(), other_slot);
+    std::vector<std::pair<std::string, const YAML::Node>> clears;  // resolved after all codes
+    for (const auto& node : alerts) {
+      AlertInfo info;
+      SMETSMON_ASSIGN_OR_RETURN(std::string code_text,
+                                RequiredScalar<std::string>(path, node, "code"));
+      const auto code = ParseAlertCode(code_text);
+      if (!code)
+        return ConfigError(path, node["code"], "code", "is not an alert code: " + code_text);
+      info.code = *code;
+      if (c.SlotOf(info.code) != other_slot) {
+        return ConfigError(path, node["code"], "code", "is listed twice: " + code_text);
+      }
+      SMETSMON_ASSIGN_OR_RETURN(info.name, RequiredScalar<std::string>(path, node, "name"));
+      SMETSMON_ASSIGN_OR_RETURN(std::string category,
+                                RequiredScalar<std::string>(path, node, "category"));
+      const int cat = c.CategoryIndexOf(category);
+      if (cat < 0) {
+        return ConfigError(path, node["category"], "category",
+                           "names a category not in 'categories': " + category);
+      }
+      info.category = static_cast<CategoryIndex>(cat);
+      SMETSMON_ASSIGN_OR_RETURN(info.recipient,
+                                OptionalScalar<std::string>(path, node, "recipient", ""));
+      SMETSMON_ASSIGN_OR_RETURN(
+          std::string priority,
+          OptionalScalar<std::string>(path, node, "priority", default_priority));
+      const auto p = std::find(c.priorities_.begin(), c.priorities_.end(), priority);
+      if (p == c.priorities_.end()) {
+        return ConfigError(path, node["priority"], "priority",
+                           "names unknown priority '" + priority + "'");
+      }
+      info.priority = static_cast<PriorityIndex>(p - c.priorities_.begin());
+      if (node["clear_code"]) clears.emplace_back(code_text, node);
+      const auto slot = static_cast<CodeSlot>(c.alerts_.size());
+      if (info.code.is_dcc()) {
+        c.dcc_slots_[info.code.value] = slot;
+      } else {
+        (*c.device_slots_)[info.code.value] = slot;
+      }
+      c.alerts_.push_back(std::move(info));
     }
-    SMETSMON_ASSIGN_OR_RETURN(info.name, RequiredScalar<std::string>(path, node, "name"));
-    SMETSMON_ASSIGN_OR_RETURN(std::string category,
-                              RequiredScalar<std::string>(path, node, "category"));
-    const int cat = c.CategoryIndexOf(category);
-    if (cat < 0) {
-      return ConfigError(path, node["category"], "category",
-                         "names a category not in 'categories': " + category);
+    for (const auto& [code_text, node] : clears) {
+      SMETSMON_ASSIGN_OR_RETURN(std::string clear_text,
+                                RequiredScalar<std::string>(path, node, "clear_code"));
+      const auto clear = ParseAlertCode(clear_text);
+      if (!clear)
+        return ConfigError(path, node["clear_code"], "clear_code", "is not an alert code");
+      const CodeSlot set_slot = c.SlotOf(*ParseAlertCode(code_text));
+      c.alerts_[set_slot].clears = *clear;
+      const CodeSlot clear_slot = c.SlotOf(*clear);
+      if (clear_slot == other_slot) {
+        return ConfigError(path, node["clear_code"], "clear_code",
+                           "names a code with no entry of its own: " + clear_text);
+      }
+      c.alerts_[clear_slot].is_clear = true;
     }
-    info.category = static_cast<CategoryIndex>(cat);
-    SMETSMON_ASSIGN_OR_RETURN(info.recipient,
-                              OptionalScalar<std::string>(path, node, "recipient", ""));
-    SMETSMON_ASSIGN_OR_RETURN(std::string priority, OptionalScalar<std::string>(
-                                                        path, node, "priority", default_priority));
-    const auto p = std::find(c.priorities_.begin(), c.priorities_.end(), priority);
-    if (p == c.priorities_.end()) {
-      return ConfigError(path, node["priority"], "priority",
-                         "names unknown priority '" + priority + "'");
-    }
-    info.priority = static_cast<PriorityIndex>(p - c.priorities_.begin());
-    if (node["clear_code"]) clears.emplace_back(code_text, node);
-    const auto slot = static_cast<CodeSlot>(c.alerts_.size());
-    if (info.code.is_dcc()) {
-      c.dcc_slots_[info.code.value] = slot;
-    } else {
-      (*c.device_slots_)[info.code.value] = slot;
-    }
-    c.alerts_.push_back(std::move(info));
-  }
-  for (const auto& [code_text, node] : clears) {
-    SMETSMON_ASSIGN_OR_RETURN(std::string clear_text,
-                              RequiredScalar<std::string>(path, node, "clear_code"));
-    const auto clear = ParseAlertCode(clear_text);
-    if (!clear) return ConfigError(path, node["clear_code"], "clear_code", "is not an alert code");
-    const CodeSlot set_slot = c.SlotOf(*ParseAlertCode(code_text));
-    c.alerts_[set_slot].clears = *clear;
-    const CodeSlot clear_slot = c.SlotOf(*clear);
-    if (clear_slot == other_slot) {
-      return ConfigError(path, node["clear_code"], "clear_code",
-                         "names a code with no entry of its own: " + clear_text);
-    }
-    c.alerts_[clear_slot].is_clear = true;
-  }
-  return c;
+    return c;
+  });
 }
 
 absl::StatusOr<AlertCatalogue> AlertCatalogue::ReindexedLike(const AlertCatalogue& running) const {

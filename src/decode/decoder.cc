@@ -307,7 +307,8 @@ RejectReason Decoder::DecodePadded(std::string_view message, size_t padded_capac
       case 't':
         if (KeyIs(key, "throttled_count\"")) {
           if ((r = ReadInt(v, &n)) != RejectReason::kNone) return r;
-          if (n < 1 || n > 0xFFFFFFFF) return RejectReason::kBadValue;
+          if (n < 1 || n > static_cast<int64_t>(refs_.max_throttled_count))
+            return RejectReason::kBadValue;
           e.throttled_count = static_cast<uint32_t>(n);
         }
         break;

@@ -7,7 +7,8 @@
 // message lacks them; generation defaults to SMETS2; the installation day from the inventory only.
 //
 // Thread-safety: one Decoder per thread (it owns a simdjson parser, a padded buffer and symbol
-// caches). Time domain: `now` is processing time, used only for the future-time check.
+// caches). Time domain: `now` is the future-time check's reference, used for nothing else: the
+// pipeline passes the later of the wall clock and the stream's own time (pipeline/future_time.h).
 #pragma once
 
 #include <cstdint>
@@ -26,12 +27,16 @@ namespace smetsmon::decode {
 
 inline constexpr size_t kMaxMessageBytes = 64 * 1024;
 inline constexpr int64_t kMaxFutureMs = kMsPerHour;
+inline constexpr uint32_t kDefaultMaxThrottledCount = 1'000'000;
 
 struct DecoderRefs {
   const catalog::AreaTable* areas = nullptr;
   catalog::SymbolTable* dmcs = nullptr;
   catalog::SymbolTable* cohorts = nullptr;
   const catalog::Inventory* inventory = nullptr;  // optional
+  // The largest `throttled_count` accepted (engine.max_throttled_count); above it the message is
+  // bad_value. Bounds what one message can add to a window cell (aggregate/worker.h).
+  uint32_t max_throttled_count = kDefaultMaxThrottledCount;
 };
 
 class Decoder {

@@ -21,13 +21,24 @@ class DeadLetterSink {
 };
 
 // One JSON object per line: {"reason":"bad_time","source":"f.jsonl","line":7,"raw":"<original>"}
-// where raw is the rejected line, whole, as a JSON string.
+// where raw is the rejected line, whole, as a JSON string. The Kafka ingest's fallback file
+// (KafkaConfig::dead_letter_file) uses the same format with source "<topic>/<partition>" and line
+// the message's offset, and is opened for append: it outlives restarts.
 class FileDeadLetterSink final : public DeadLetterSink {
  public:
-  static absl::StatusOr<std::unique_ptr<FileDeadLetterSink>> Open(const std::string& path);
+  // Truncates `path` unless `append`.
+  static absl::StatusOr<std::unique_ptr<FileDeadLetterSink>> Open(const std::string& path,
+                                                                  bool append = false);
   ~FileDeadLetterSink() override;
   void Reject(std::string_view source, uint64_t position, RejectReason reason,
               std::string_view raw) override;
+  // Reject, saying whether this record was handed to the file whole (a failed write is also
+  // remembered: Sync and Close then fail).
+  bool Append(std::string_view source, uint64_t position, RejectReason reason,
+              std::string_view raw);
+  // Makes every record appended so far durable (fflush, fsync); an error if any write failed
+  // since the last successful Sync, or the flush or fsync fails.
+  absl::Status Sync();
   absl::Status Close();
 
  private:

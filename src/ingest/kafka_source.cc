@@ -1,6 +1,7 @@
 #include "ingest/kafka_source.h"
 
 #include "base/log.h"
+#include "base/secrets.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -37,13 +38,7 @@ const std::set<std::string> kConsumerOnly = {"group.id",
                                              "check.crcs"};
 
 absl::Status SetAll(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& props) {
-  char err[512];
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, "=", v, ": ", err));
-    }
-  }
-  return absl::OkStatus();
+  return SetKafkaProperties(conf, props);
 }
 
 void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
@@ -51,7 +46,25 @@ void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
   static_cast<KafkaIngest*>(opaque)->OnRebalance(static_cast<int>(err), parts);
 }
 
+void DeliveryReportCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* opaque) {
+  static_cast<KafkaIngest*>(opaque)->OnDeliveryReport(message);
+}
+
 }  // namespace
+
+absl::Status SetKafkaProperties(rd_kafka_conf_t* conf,
+                                const std::map<std::string, std::string>& props) {
+  char err[512];
+  for (const auto& [k, v] : props) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      // A secret's value is never printed, nor librdkafka's message quoting it.
+      const std::string why = IsSecretKey(k) ? RedactSecret(err, v) : std::string(err);
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka property ", PropertyForDisplay(k, v), ": ", why));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // A batch of consumed messages: the pipeline reads their payloads in place, so they are destroyed
 // only when the batch comes back applied.
@@ -161,9 +174,17 @@ absl::Status KafkaIngest::Init() {
       rd_kafka_conf_destroy(pconf);
       return s;
     }
+    rd_kafka_conf_set_opaque(pconf, this);
+    rd_kafka_conf_set_dr_msg_cb(pconf, &DeliveryReportCallback);
     producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
     if (producer_ == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("kafka dead-letter producer: ", err));
+    }
+    if (!config_.dead_letter_file.empty()) {
+      absl::StatusOr<std::unique_ptr<FileDeadLetterSink>> file =
+          FileDeadLetterSink::Open(config_.dead_letter_file, /*append=*/true);
+      if (!file.ok()) return file.status();
+      dead_file_ = *std::move(file);
     }
   }
   return absl::OkStatus();
@@ -173,7 +194,11 @@ KafkaIngest::~KafkaIngest() {
   if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
   if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
   if (producer_ != nullptr) {
-    rd_kafka_flush(producer_, 10'000);
+    // Whatever is still in the producer is settled here: delivered, or to the file; the offsets
+    // of anything still unsettled were not committed.
+    SettleDeadLetters();
+    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(producer_, 1000);  // serves the purged messages' reports: frees their records
     rd_kafka_destroy(producer_);
   }
 }
@@ -349,18 +374,110 @@ void KafkaIngest::AlignPartitions() {
 void KafkaIngest::DeadLetter(const void* payload, size_t len, RejectReason reason,
                              const char* topic, int32_t partition, int64_t offset) {
   if (producer_ == nullptr) return;
-  const std::string_view why = RejectReasonName(reason);
-  const std::string part = std::to_string(partition);
-  const std::string off = std::to_string(offset);
+  Produce(std::make_unique<DeadRecord>(DeadRecord{
+      reason, topic, partition, offset, std::string(static_cast<const char*>(payload), len)}));
+}
+
+void KafkaIngest::Produce(std::unique_ptr<DeadRecord> r) {
+  const std::string_view why = RejectReasonName(r->reason);
+  const std::string part = std::to_string(r->partition);
+  const std::string off = std::to_string(r->offset);
+  // No copy: the record owns the payload until its delivery report.
   const rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_, RD_KAFKA_V_TOPIC(config_.dead_letter_topic.c_str()),
-      RD_KAFKA_V_VALUE(const_cast<void*>(payload), len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_VALUE(r->raw.data(), r->raw.size()), RD_KAFKA_V_OPAQUE(r.get()),
       RD_KAFKA_V_HEADER("reason", why.data(), static_cast<ssize_t>(why.size())),
-      RD_KAFKA_V_HEADER("source_topic", topic, -1),
+      RD_KAFKA_V_HEADER("source_topic", r->topic.c_str(), -1),
       RD_KAFKA_V_HEADER("source_partition", part.data(), static_cast<ssize_t>(part.size())),
       RD_KAFKA_V_HEADER("source_offset", off.data(), static_cast<ssize_t>(off.size())),
       RD_KAFKA_V_END);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Fallback(std::move(r), DeadLetterError::kEnqueue);
+    return;
+  }
+  r.release();  // OnDeliveryReport takes it back
+  in_producer_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KafkaIngest::OnDeliveryReport(const rd_kafka_message_t* m) {
+  std::unique_ptr<DeadRecord> r(static_cast<DeadRecord*>(m->_private));
+  if (r == nullptr) return;
+  in_producer_.fetch_sub(1, std::memory_order_relaxed);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    dead_lettered_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const bool purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                      m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
+                      m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT;
+  Fallback(std::move(r), purged ? DeadLetterError::kTimeout : DeadLetterError::kDelivery);
+}
+
+void KafkaIngest::CountError(DeadLetterError why) {
+  dead_errors_[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void KafkaIngest::Fallback(std::unique_ptr<DeadRecord> r, DeadLetterError why) {
+  CountError(why);
+  if (dead_file_ != nullptr && why != DeadLetterError::kFile) {
+    if (dead_file_->Append(absl::StrCat(r->topic, "/", r->partition),
+                           static_cast<uint64_t>(r->offset), r->reason, r->raw)) {
+      unsynced_.push_back(std::move(r));
+    } else {
+      CountError(DeadLetterError::kFile);
+      unsent_.push_back(std::move(r));
+    }
+  } else {
+    unsent_.push_back(std::move(r));
+  }
+  held_records_.store(unsynced_.size() + unsent_.size(), std::memory_order_relaxed);
+}
+
+bool KafkaIngest::SettleDeadLetters() {
+  if (producer_ == nullptr) return true;
+  const uint64_t fallback_before = dead_fallback_.load(std::memory_order_relaxed);
+  // What waits from an earlier round (no file, or the file failed) gets the topic again.
+  std::vector<std::unique_ptr<DeadRecord>> retry;
+  retry.swap(unsent_);
+  for (std::unique_ptr<DeadRecord>& r : retry) Produce(std::move(r));
+  // Serves the delivery reports: failures land in Fallback.
+  rd_kafka_flush(producer_, static_cast<int>(config_.dead_letter_flush_ms));
+  if (in_producer_.load(std::memory_order_relaxed) > 0 && dead_file_ != nullptr) {
+    // The bound passed: the rest goes to the file so ingestion goes on. A purged message that
+    // was in flight may have reached the topic as well (at least once, never lost).
+    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 100 && in_producer_.load(std::memory_order_relaxed) > 0; ++i) {
+      rd_kafka_poll(producer_, 10);
+    }
+  }
+  if (dead_file_ != nullptr && !unsynced_.empty()) {
+    if (absl::Status s = dead_file_->Sync(); s.ok()) {
+      dead_fallback_.fetch_add(unsynced_.size(), std::memory_order_relaxed);
+      unsynced_.clear();
+    } else {
+      Log(LogLevel::kError, "dead-letter file not durable: offsets held back",
+          {{"error", std::string(s.message())}});
+      for (std::unique_ptr<DeadRecord>& r : unsynced_) {
+        CountError(DeadLetterError::kFile);
+        unsent_.push_back(std::move(r));
+      }
+      unsynced_.clear();
+    }
+  }
+  held_records_.store(unsynced_.size() + unsent_.size(), std::memory_order_relaxed);
+  const uint64_t fell_back = dead_fallback_.load(std::memory_order_relaxed) - fallback_before;
+  if (fell_back > 0) {
+    Log(LogLevel::kWarn, "dead-letter topic unavailable: records written to the dead-letter file",
+        {{"records", absl::StrCat(fell_back)}, {"file", config_.dead_letter_file}});
+  }
+  const bool settled = in_producer_.load(std::memory_order_relaxed) == 0 && unsent_.empty();
+  if (!settled) {
+    Log(LogLevel::kWarn, "dead letters not delivered: offsets held back",
+        {{"records", absl::StrCat(in_producer_.load(std::memory_order_relaxed) + unsent_.size())},
+         {"note", dead_file_ == nullptr ? "set kafka.dead_letter_file to go on without the topic"
+                                        : "the dead-letter file failed"}});
+  }
+  return settled;
 }
 
 void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
@@ -374,14 +491,25 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
     applied = std::max(applied, next);
   }
   if (!checkpointing_ && !b.next_offsets.empty()) {
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(b.next_offsets.size()));
     for (const auto& [partition, next] : b.next_offsets) {
-      rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), partition)->offset = next;
+      int64_t& held = held_offsets_[partition];
+      held = std::max(held, next);
     }
-    // Fails only for partitions no longer assigned (lost): those are not ours to commit.
-    rd_kafka_offsets_store(consumer_, list);
-    rd_kafka_topic_partition_list_destroy(list);
+    // Offsets past a rejected message are stored only once its dead letter is settled.
+    const bool unsettled = !b.rejected.empty() ||
+                           held_records_.load(std::memory_order_relaxed) > 0 ||
+                           in_producer_.load(std::memory_order_relaxed) > 0;
+    if (!unsettled || SettleDeadLetters()) {
+      rd_kafka_topic_partition_list_t* list =
+          rd_kafka_topic_partition_list_new(static_cast<int>(held_offsets_.size()));
+      for (const auto& [partition, next] : held_offsets_) {
+        rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), partition)->offset = next;
+      }
+      // Fails only for partitions no longer assigned (lost): those are not ours to commit.
+      rd_kafka_offsets_store(consumer_, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      held_offsets_.clear();
+    }
   }
   if (checkpointing_ && uncommitted_since_ns_.load(std::memory_order_relaxed) == 0 &&
       !b.messages.empty()) {
@@ -399,8 +527,12 @@ void KafkaIngest::TakeCheckpoint(bool sync) {
     CheckpointDone(*pipeline_->PollCheckpoint(/*wait=*/true), sync);
   }
   Reap(/*wait=*/true);
-  // A rejected message's offset is committed only with its dead letter handed to the broker.
-  if (producer_ != nullptr) rd_kafka_flush(producer_, 10'000);
+  // A rejected message's offset is committed only with its dead letter delivered or durable;
+  // otherwise this checkpoint waits (the next attempt is an interval later).
+  if (!SettleDeadLetters()) {
+    last_checkpoint_ns_ = clock_->MonotonicNs();
+    return;
+  }
   std::vector<pipeline::SourceOffset> offsets;
   for (const auto& [partition, next] : applied_next_) {
     offsets.push_back({config_.topic, partition, next});
@@ -486,6 +618,7 @@ void KafkaIngest::Run() {
   int stalled_waits = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     Reap(/*wait=*/false);
+    if (producer_ != nullptr) rd_kafka_poll(producer_, 0);  // dead letters' delivery reports
     if (checkpointing_) {
       PollPendingCheckpoint();
       const int64_t now_ns = clock_->MonotonicNs();
@@ -628,6 +761,12 @@ KafkaStats KafkaIngest::stats() const {
   }
   s.commit_held_back_s = CommitHeldBackS();
   s.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
+  s.dead_letter_fallback = dead_fallback_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < s.dead_letter_errors.size(); ++i) {
+    s.dead_letter_errors[i] = dead_errors_[i].load(std::memory_order_relaxed);
+  }
+  s.dead_letter_pending =
+      in_producer_.load(std::memory_order_relaxed) + held_records_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);
   s.paused = pauses_.load(std::memory_order_relaxed);
   s.aligned = aligned_.load(std::memory_order_relaxed);

@@ -25,7 +25,17 @@
 // workers make no progress for a second, it pauses its partitions and keeps serving rebalances
 // until they catch up.
 // Invalid messages are counted by reason and produced whole to the dead-letter topic with the
-// reason and source topic/partition/offset in headers.
+// reason and source topic/partition/offset in headers. Nothing rejected is dropped silently: a
+// delivery report confirms each dead letter, and no offset is committed (or, without checkpoints,
+// stored) past a rejected message before its record is delivered to the topic or made durable in
+// the local dead-letter file. Before each checkpoint the producer is flushed for at most
+// `dead_letter_flush_ms`; what the topic refused (a failed delivery report) or did not take within
+// that bound (purged from the producer) is appended to `dead_letter_file` (JSON Lines, see
+// dead_letter.h) and fsync'd before the checkpoint is written, so ingestion goes on while the
+// topic is unavailable. Without a file those records are kept in memory and produced again before
+// the next checkpoint, and checkpoints (and commits) wait until they are delivered: nothing is
+// lost, but a restart reads more again. A record purged while in flight may also have reached the
+// topic: at least once in the topic or the file, never neither.
 // Time: processing time from the Clock only for the future-time check and idle window advance
 // (asked of the pipeline when every assigned partition is read to its end).
 #pragma once
@@ -45,6 +55,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ingest/dead_letter.h"
 #include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
 
@@ -52,12 +63,23 @@ struct rd_kafka_s;
 struct rd_kafka_queue_s;
 struct rd_kafka_message_s;
 struct rd_kafka_topic_partition_list_s;
+struct rd_kafka_conf_s;
 
 namespace smetsmon::ingest {
+
+// Sets each librdkafka property on `conf`; the first refused one is an error naming the key, and
+// for a secret key (base/secrets.h: sasl.password, ssl.key.password, sasl.jaas.config...) its
+// value shows as <redacted>, also where librdkafka's own message quotes it.
+absl::Status SetKafkaProperties(rd_kafka_conf_s* conf,
+                                const std::map<std::string, std::string>& props);
 
 struct KafkaConfig {
   std::string topic = "smets.alerts";
   std::string dead_letter_topic = "smets.alerts.dlq";  // empty: rejected messages only counted
+  // Where dead letters the topic did not take go (appended, JSON Lines); empty: none (see above).
+  std::string dead_letter_file;
+  // How long a checkpoint waits for the dead-letter topic to acknowledge what was produced.
+  int64_t dead_letter_flush_ms = 5000;
   // librdkafka properties, as kcat -X users write them (bootstrap.servers, security.protocol...).
   std::map<std::string, std::string> properties;
   size_t batch_size = 4096;
@@ -81,9 +103,14 @@ struct KafkaConfig {
 };
 
 struct KafkaStats {
-  uint64_t consumed = 0;       // messages taken from Kafka
-  uint64_t applied = 0;        // messages whose batch every worker has finished
-  uint64_t dead_lettered = 0;  // produced to the dead-letter topic
+  uint64_t consumed = 0;              // messages taken from Kafka
+  uint64_t applied = 0;               // messages whose batch every worker has finished
+  uint64_t dead_lettered = 0;         // delivered to the dead-letter topic (acknowledged)
+  uint64_t dead_letter_fallback = 0;  // written to the dead-letter file instead
+  // Dead letters the topic did not take or the file could not keep, by DeadLetterError.
+  std::array<uint64_t, 4> dead_letter_errors{};
+  // Dead letters neither delivered nor durable yet (in the producer or held in memory).
+  uint64_t dead_letter_pending = 0;
   uint64_t rebalances = 0;
   uint64_t paused = 0;   // times fetching was paused for backpressure
   uint64_t aligned = 0;  // times a partition was paused for running ahead in event time
@@ -92,6 +119,16 @@ struct KafkaStats {
   // were applied after it (0 when nothing waits): what a restart would read again.
   double commit_held_back_s = 0;
 };
+
+// Why a dead letter did not reach the topic (the label of smetsmon_dead_letter_errors_total).
+enum class DeadLetterError : uint8_t {
+  kDelivery = 0,  // the broker refused it (a failed delivery report)
+  kTimeout = 1,   // not acknowledged within dead_letter_flush_ms (purged from the producer)
+  kEnqueue = 2,   // the producer did not take it (its local queue full)
+  kFile = 3,      // the dead-letter file write or fsync failed (kept in memory, retried)
+};
+inline constexpr std::array<const char*, 4> kDeadLetterErrorNames = {"delivery", "timeout",
+                                                                     "enqueue", "file"};
 
 struct PartitionLag {
   int32_t partition = 0;
@@ -120,6 +157,9 @@ class KafkaIngest {
   bool Ready(int64_t max_lag_messages) const;
   // librdkafka's rebalance callback lands here (on the poll thread); not for other callers.
   void OnRebalance(int err, rd_kafka_topic_partition_list_s* partitions);
+  // The dead-letter producer's delivery reports land here (on the poll thread, which alone polls
+  // and flushes the producer); not for other callers.
+  void OnDeliveryReport(const rd_kafka_message_s* message);
   // Blocks until `applied` reaches n or the timeout passes; true if reached.
   bool WaitForApplied(uint64_t n, int64_t timeout_ms) const;
 
@@ -145,8 +185,24 @@ class KafkaIngest {
   // On assignment: each partition starts at the restored checkpoint's offset when that is ahead
   // of the committed one.
   void SeekToRestored(rd_kafka_topic_partition_list_s* parts);
+  // A dead letter while it is neither delivered nor durable: the producer's message opaque.
+  struct DeadRecord {
+    RejectReason reason;
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+    std::string raw;
+  };
   void DeadLetter(const void* payload, size_t len, RejectReason reason, const char* topic,
                   int32_t partition, int64_t offset);
+  void Produce(std::unique_ptr<DeadRecord> record);
+  // A dead letter the topic did not take: to the file, or kept for the next flush.
+  void Fallback(std::unique_ptr<DeadRecord> record, DeadLetterError why);
+  void CountError(DeadLetterError why);
+  // Flushes the producer (bounded), falls back for what it did not deliver and syncs the file.
+  // True when every dead letter so far is delivered or durable: offsets past them may be
+  // committed.
+  bool SettleDeadLetters();
 
   pipeline::Pipeline* pipeline_;
   KafkaConfig config_;
@@ -154,7 +210,18 @@ class KafkaIngest {
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   rd_kafka_s* producer_ = nullptr;              // dead letters
-  int64_t last_idle_advance_ns_ = 0;            // poll thread only
+  // Dead letters, poll thread only: the fallback file, records written to it since its last
+  // sync (produced again if the sync fails), records waiting for the next flush (no file, or
+  // the file failed), and offsets held back while dead letters are unsettled (no checkpoints).
+  std::unique_ptr<FileDeadLetterSink> dead_file_;
+  std::vector<std::unique_ptr<DeadRecord>> unsynced_;
+  std::vector<std::unique_ptr<DeadRecord>> unsent_;
+  std::map<int32_t, int64_t> held_offsets_;
+  std::atomic<uint64_t> in_producer_{0};
+  std::atomic<uint64_t> dead_fallback_{0};
+  std::array<std::atomic<uint64_t>, 4> dead_errors_{};
+  std::atomic<uint64_t> held_records_{0};  // unsynced_ + unsent_, for stats()
+  int64_t last_idle_advance_ns_ = 0;       // poll thread only
   // Messages polled for the batch being filled; a revoke drops those of revoked partitions
   // (their next owner starts at our committed offset), poll thread only.
   std::vector<rd_kafka_message_s*> filling_;

@@ -102,11 +102,22 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
   auto devices = Family("smetsmon_devices", "Devices with state.", MetricType::Gauge);
   Add(devices, static_cast<double>(c.devices));
   out.push_back(std::move(devices));
+  auto refused = Family("smetsmon_devices_refused_total",
+                        "Alerts of new devices given no device state: the device table was at "
+                        "engine.max_devices (the alerts still count in the fleet windows).",
+                        MetricType::Counter);
+  Add(refused, static_cast<double>(c.devices_refused));
+  out.push_back(std::move(refused));
   auto evictions = Family("smetsmon_dedup_evictions_total",
                           "Live alert ids evicted from a full dedup set (capacity too small).",
                           MetricType::Counter);
   Add(evictions, static_cast<double>(c.dedup_evictions));
   out.push_back(std::move(evictions));
+  auto saturations = Family("smetsmon_window_cell_saturations_total",
+                            "Adds to a window cell clipped at its 32-bit ceiling (hostile counts).",
+                            MetricType::Counter);
+  Add(saturations, static_cast<double>(c.cell_saturations));
+  out.push_back(std::move(saturations));
   const EventTime stream = engine_->StreamTime();
   auto stream_time = Family("smetsmon_stream_time_seconds",
                             "Largest event time seen (Unix seconds).", MetricType::Gauge);
@@ -155,6 +166,12 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                             MetricType::Counter);
     Add(fallbacks, static_cast<double>(p.router_fallbacks));
     out.push_back(std::move(fallbacks));
+    auto clock = Family("smetsmon_clock_disagreements_total",
+                        "Events more than max_future ahead of the wall clock but not of the "
+                        "stream's own time: accepted (the wall clock is behind).",
+                        MetricType::Counter);
+    Add(clock, static_cast<double>(p.clock_disagreements));
+    out.push_back(std::move(clock));
     AddCheckpointFamilies(pipeline_->checkpoint_stats(), &out);
   }
 
@@ -173,6 +190,28 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                       "Invalid messages produced to the dead-letter topic.", MetricType::Counter);
     Add(dlq, static_cast<double>(s.dead_lettered));
     out.push_back(std::move(dlq));
+    auto dlq_fallback = Family("smetsmon_dead_letter_fallback_total",
+                               "Dead letters the topic did not take, written (fsync'd) to "
+                               "kafka.dead_letter_file instead.",
+                               MetricType::Counter);
+    Add(dlq_fallback, static_cast<double>(s.dead_letter_fallback));
+    out.push_back(std::move(dlq_fallback));
+    auto dlq_errors = Family("smetsmon_dead_letter_errors_total",
+                             "Dead letters that did not reach the topic (or the file), by reason: "
+                             "delivery (refused), timeout (not acknowledged in time), enqueue "
+                             "(producer queue full), file (file write failed; retried).",
+                             MetricType::Counter);
+    for (size_t i = 0; i < s.dead_letter_errors.size(); ++i) {
+      Add(dlq_errors, static_cast<double>(s.dead_letter_errors[i]),
+          {{"reason", ingest::kDeadLetterErrorNames[i]}});
+    }
+    out.push_back(std::move(dlq_errors));
+    auto dlq_pending = Family("smetsmon_dead_letter_pending",
+                              "Dead letters neither delivered nor durable yet; offsets past them "
+                              "wait.",
+                              MetricType::Gauge);
+    Add(dlq_pending, static_cast<double>(s.dead_letter_pending));
+    out.push_back(std::move(dlq_pending));
     auto rebalances = Family("smetsmon_kafka_rebalances_total",
                              "Partition assignments and revokes.", MetricType::Counter);
     Add(rebalances, static_cast<double>(s.rebalances));

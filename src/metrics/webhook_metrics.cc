@@ -35,6 +35,10 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
                           "catching up after a restart) not sent: per receiver they match, at "
                           "each rules evaluation that lists them open.",
                           MetricType::Counter);
+    auto spool_errors = Family("smetsmon_webhook_spool_write_errors_total",
+                               "Spool file writes that failed per receiver (the notification "
+                               "stays queued in memory and is written again at each retry).",
+                               MetricType::Counter);
     for (const webhook::ReceiverStats& s : dispatcher_->Stats()) {
       const std::string& r = s.receiver;
       for (const auto& [outcome, n] : {std::pair<const char*, uint64_t>{"delivered", s.delivered},
@@ -49,8 +53,9 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
       Add(circuit, static_cast<double>(s.circuit), {{"receiver", r}});
       Add(opened, static_cast<double>(s.circuit_opened), {{"receiver", r}});
       Add(refires, static_cast<double>(s.refires_ignored), {{"receiver", r}});
+      Add(spool_errors, static_cast<double>(s.spool_write_errors), {{"receiver", r}});
     }
-    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened, &refires}) {
+    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened, &refires, &spool_errors}) {
       out.push_back(std::move(*f));
     }
   }

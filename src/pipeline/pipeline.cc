@@ -184,7 +184,7 @@ class Pipeline::WorkerThread {
         index_(index),
         worker_(&owner->engine_->worker(index)),
         decoder_({owner->ref_->areas.get(), owner->ref_->dmcs.get(), owner->ref_->cohorts.get(),
-                  owner->ref_->inventory.get()}),
+                  owner->ref_->inventory.get(), owner->config_.engine.max_throttled_count}),
         thread_([this] { Loop(); }) {}
   ~WorkerThread() {
     {
@@ -270,7 +270,7 @@ class Pipeline::WorkerThread {
       RejectReason r = it.rejected;
       AlertEvent e;
       if (r == RejectReason::kNone) {
-        r = decoder_.Decode(batch.messages[it.index], batch.received, &e);
+        r = decoder_.Decode(batch.messages[it.index], batch.future_ref_, &e);
         // The router placed the message by its scan; a full decode that reads another device or
         // time (a key given twice) would be applied by the wrong worker or at the wrong time.
         if (r == RejectReason::kNone && (e.device != it.device || e.event_time.ms != it.event_ms)) {
@@ -403,6 +403,7 @@ absl::Status Pipeline::Build() {
   if (restored != EventTime::Min()) {
     stream_ms_.store(restored.ms, std::memory_order_relaxed);
     next_grid_ms_ = FloorTo(restored.ms, config_.grid_ms) + config_.grid_ms;
+    future_check_.Seed(restored.ms, clock_->MonotonicNs() / 1'000'000);
   }
   // 7. The evaluator (its outage tracker takes the inventory's premises per area), with the
   // checkpoint's rules state.
@@ -432,8 +433,9 @@ absl::Status Pipeline::Build() {
       }
     }
   }
-  router_decoder_ = std::make_unique<decode::Decoder>(decode::DecoderRefs{
-      ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(), ref_->inventory.get()});
+  router_decoder_ = std::make_unique<decode::Decoder>(
+      decode::DecoderRefs{ref_->areas.get(), ref_->dmcs.get(), ref_->cohorts.get(),
+                          ref_->inventory.get(), config_.engine.max_throttled_count});
   // 8. Threads: the rules thread before the workers that hand it barriers.
   if (evaluator_ != nullptr) rules_thread_ = std::make_unique<RulesThread>(this);
   for (size_t i = 0; i < engine_->worker_count(); ++i) {
@@ -480,7 +482,10 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
       pushes[w].push_back(QueueItem::AtBarrier(barrier));
     }
   };
-  const int64_t future_limit_ms = b.received.ms + decode::kMaxFutureMs;
+  // An event from the future is one more than an hour ahead of both the wall clock and the
+  // stream's own time (future_time.h): a wall clock stepped back rejects no live traffic.
+  future_check_.BeginBatch(b.received.ms, clock_->MonotonicNs() / 1'000'000);
+  b.future_ref_ = ProcessingTime{future_check_.reference_ms()};
   for (size_t i = 0; i < n; ++i) {
     SourceBatch::Item it{static_cast<uint32_t>(i), RejectReason::kNone, 0, DeviceId{0}, 0};
     decode::RouteKey key;
@@ -490,7 +495,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
       // The scan could not read it: decode it here (rare), for its device or its reject reason.
       router_fallbacks_.fetch_add(1, std::memory_order_relaxed);
       AlertEvent e;
-      it.rejected = router_decoder_->Decode(b.messages[i], b.received, &e);
+      it.rejected = router_decoder_->Decode(b.messages[i], b.future_ref_, &e);
       if (it.rejected == RejectReason::kNone) {
         key.device = e.device;
         key.event_ms = e.event_time.ms;
@@ -503,7 +508,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
       it.event_ms = key.event_ms;
       b.event_ms[i] = key.event_ms;
       // An event from the future is rejected by its worker; it never moves the stream time.
-      if (key.event_ms <= future_limit_ms) {
+      if (future_check_.Accept(key.event_ms)) {
         for (const std::shared_ptr<Barrier>& barrier : MoveStreamTime(key.event_ms)) cut(barrier);
       }
     }
@@ -511,6 +516,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
     b.items_[worker].push_back(it);
     ++routed_messages_;
   }
+  future_check_.EndBatch();
   for (size_t w = 0; w < n_workers; ++w) {
     QueueItem seg;
     seg.batch = &b;
@@ -851,6 +857,7 @@ PipelineStats Pipeline::stats() const {
   s.messages_submitted = messages_submitted_.load(std::memory_order_relaxed);
   s.messages_applied = messages_applied_.load(std::memory_order_relaxed);
   s.router_fallbacks = router_fallbacks_.load(std::memory_order_relaxed);
+  s.clock_disagreements = future_check_.disagreements();
   s.evaluations = evaluations_.load(std::memory_order_relaxed);
   s.evaluated_messages = evaluated_messages_.load(std::memory_order_relaxed);
   s.stream_time = stream_time();

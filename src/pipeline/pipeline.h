@@ -11,10 +11,11 @@
 // Data flow. A source (the Kafka consumer, replay files, a test) submits batches of raw messages
 // from one thread at a time. On that thread the router scans each message for its device id and
 // event time (decode/route_scan.h), keeps the one stream time of the whole engine (the largest
-// event time read so far, in input order; times more than an hour ahead of the batch's processing
-// time do not count) and routes the message, with the stream time it arrived at, to the worker that
-// owns its device (aggregate::VirtualShardOf). Workers decode fully and apply. So every event is
-// applied at the same stream time whatever the number of workers or the batch size.
+// event time read so far, in input order; times more than an hour ahead of both the batch's
+// processing time and the stream's own time (future_time.h) do not count) and routes the message,
+// with the stream time it arrived at, to the worker that owns its device
+// (aggregate::VirtualShardOf). Workers decode fully and apply. So every event is applied at the
+// same stream time whatever the number of workers or the batch size.
 //
 // Rules run on an aligned event-time grid: when the stream time reaches a new whole `grid_ms`
 // (a minute), the router puts a barrier at that point of every worker's queue (a jump over many
@@ -32,7 +33,8 @@
 // RunOnWorker, RunOnRules, stats and the accessors from any thread until Stop, which must not run
 // concurrently with them.
 // Time domain: event time throughout; processing time only as a batch's receive time (the
-// future-time check, a missing dcc_time) and for the idle advance (now - idle_lag).
+// future-time check, with the stream's time carried on the monotonic clock) and for the idle
+// advance (now - idle_lag).
 #pragma once
 
 #include <sys/types.h>
@@ -57,6 +59,7 @@
 #include "decode/decoder.h"
 #include "decode/route_scan.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/future_time.h"
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "smetsmon/clock.h"
@@ -95,7 +98,7 @@ class SourceBatch {
   virtual void Routed() {}
 
   std::vector<std::string_view> messages;
-  ProcessingTime received{0};  // future-time check and missing dcc_time; set by the source
+  ProcessingTime received{0};  // the wall clock for the future-time check; set by the source
 
   // Filled by the pipeline. event_ms[i]: message i's event time as scanned (0 when unknown).
   std::vector<int64_t> event_ms;
@@ -116,6 +119,8 @@ class SourceBatch {
   std::atomic<size_t> pending_{0};    // workers still to finish their part
   std::atomic<bool> applied_{false};  // set last by the worker that finished it
   int64_t submitted_ns_ = 0;
+  // The future-time check's reference for this batch (future_time.h): the decoders' `now`.
+  ProcessingTime future_ref_{0};
 };
 
 // The outcome of one checkpoint.
@@ -142,6 +147,8 @@ struct PipelineStats {
   uint64_t batches_submitted = 0, batches_applied = 0;
   uint64_t messages_submitted = 0, messages_applied = 0;
   uint64_t router_fallbacks = 0;  // messages the scan could not read, decoded by the router
+  // Events too far ahead of the wall clock accepted on the stream's own time (future_time.h).
+  uint64_t clock_disagreements = 0;
   uint64_t evaluations = 0;
   // Messages submitted before the rules' last evaluation: all of them are judged once it equals
   // messages_submitted.
@@ -272,6 +279,7 @@ class Pipeline {
   std::unique_ptr<decode::Decoder> router_decoder_;
   Rfc3339DateCache router_dates_;
   std::atomic<int64_t> stream_ms_{EventTime::Min().ms};
+  FutureTimeCheck future_check_{decode::kMaxFutureMs};
   int64_t next_grid_ms_ = EventTime::Min().ms;
   uint64_t routed_messages_ = 0;       // messages routed so far
   uint64_t last_barrier_covered_ = 0;  // routed_messages_ when the last barrier was placed

@@ -139,6 +139,7 @@ std::string BuildReportJson(const Engine& engine, const ReplayStats& /*stats*/,
   w.EndObject();
   WriteRollup(w, Fold(engine, engine.Totals()), false);
   w.Field("devices", c.devices);
+  w.Field("devices_refused", c.devices_refused);
   w.Field("dedup_evictions", c.dedup_evictions);
   if (const catalog::Inventory* inv = engine.ref().inventory.get()) WriteInventory(w, engine, *inv);
   const EventTime now = engine.StreamTime();

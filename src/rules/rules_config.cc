@@ -454,13 +454,15 @@ absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
   // mapping needs a restart, which comes through here).
   if (!config.csps.empty() && ref.areas != nullptr) {
     SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(path));
-    SMETSMON_RETURN_IF_ERROR(CheckCspRegions(path, root, *ref.areas));
+    SMETSMON_RETURN_IF_ERROR(
+        yaml::GuardYaml(path, [&] { return CheckCspRegions(path, root, *ref.areas); }));
   }
   return config;
 }
 
-absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
-                                            const catalog::AlertCatalogue& catalogue) {
+// The loader's body; LoadRulesConfig turns a yaml-cpp exception escaping it into a Status.
+static absl::StatusOr<RulesConfig> LoadRulesConfigUnguarded(
+    const std::string& path, const catalog::AlertCatalogue& catalogue) {
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(path));
   if (!root.IsMap()) return ConfigError(path, root, "(top)", "must be a map");
   RulesConfig config;
@@ -500,6 +502,11 @@ absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
   SMETSMON_RETURN_IF_ERROR(ReadGoNoGo(path, root, &config));
   ResolveClasses(catalogue, &config);
   return config;
+}
+
+absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path,
+                                            const catalog::AlertCatalogue& catalogue) {
+  return yaml::GuardYaml(path, [&] { return LoadRulesConfigUnguarded(path, catalogue); });
 }
 
 aggregate::RuleInputsSetup BuildRuleInputsSetup(const RulesConfig& config,

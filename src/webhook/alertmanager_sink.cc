@@ -156,8 +156,9 @@ AlertmanagerSink::AlertmanagerSink(const AlertmanagerConfig& config, std::string
 AlertmanagerSink::~AlertmanagerSink() = default;
 
 bool AlertmanagerSink::Update(const std::vector<rules::Finding>& open,
-                              const std::vector<rules::Finding>& closed, ProcessingTime now) {
-  if (hold_until_ms_ < 0) hold_until_ms_ = now.ms + kHoldRestoredMs;
+                              const std::vector<rules::Finding>& closed, ProcessingTime now,
+                              int64_t mono_ms) {
+  if (hold_until_ms_ < 0) hold_until_ms_ = mono_ms + kHoldRestoredMs;
   // What is firing: the open findings but those resolved already (one id, one episode).
   std::vector<const rules::Finding*> firing;
   std::set<std::string> open_ids;
@@ -189,7 +190,7 @@ bool AlertmanagerSink::Update(const std::vector<rules::Finding>& open,
     } else if (const rules::Finding* c = FindById(closed, it->first); c != nullptr) {
       QueueResolved(*c, now);
       it = held_.erase(it);
-    } else if (now.ms >= hold_until_ms_) {
+    } else if (mono_ms >= hold_until_ms_) {
       Log(LogLevel::kInfo, "alertmanager: restored firing finding not seen again, forgotten",
           {{"finding_id", it->first}});
       it = held_.erase(it);
@@ -197,7 +198,7 @@ bool AlertmanagerSink::Update(const std::vector<rules::Finding>& open,
       ++it;
     }
   }
-  const bool sent = Send(firing, now);
+  const bool sent = Send(firing, now, mono_ms);
   UpdateGauges();
   PersistIfChanged();
   return sent;
@@ -220,7 +221,8 @@ void AlertmanagerSink::QueueResolved(rules::Finding f, ProcessingTime now) {
   }
 }
 
-bool AlertmanagerSink::Send(const std::vector<const rules::Finding*>& firing, ProcessingTime now) {
+bool AlertmanagerSink::Send(const std::vector<const rules::Finding*>& firing, ProcessingTime now,
+                            int64_t mono_ms) {
   bool changed = firing.size() != told_firing_.size();
   for (const rules::Finding* f : firing) {
     if (changed) break;
@@ -228,9 +230,9 @@ bool AlertmanagerSink::Send(const std::vector<const rules::Finding*>& firing, Pr
     changed = t == told_firing_.end() || t->second.severity != f->severity;
   }
   if (in_flight_) return false;
-  if (!changed && pending_resolved_.empty() && now.ms < next_send_ms_) return false;
+  if (!changed && pending_resolved_.empty() && mono_ms < next_send_ms_) return false;
   if (firing.empty() && pending_resolved_.empty()) {
-    next_send_ms_ = now.ms + config_.resend_interval_ms;
+    next_send_ms_ = mono_ms + config_.resend_interval_ms;
     return false;
   }
 
@@ -249,7 +251,7 @@ bool AlertmanagerSink::Send(const std::vector<const rules::Finding*>& firing, Pr
   request.connect_timeout_ms = config_.connect_timeout_ms;
   request.request_timeout_ms = config_.request_timeout_ms;
   in_flight_ = true;
-  next_send_ms_ = now.ms + config_.resend_interval_ms;
+  next_send_ms_ = mono_ms + config_.resend_interval_ms;
   AsyncPost(io_, tls_.get(), config_.url, std::move(request),
             [this, told = std::move(told), resolved = pending_resolved_.size()](
                 HttpResult r) mutable { OnResult(r.status, r.error, std::move(told), resolved); });

@@ -33,9 +33,10 @@
 // does not notify again for a resolved alert whose annotations change): it goes to the webhooks,
 // the API and the metrics.
 //
-// Time domain: Update's `now` is processing time (the daemon's clock seam): resend timing, the
-// endsAt of firing alerts and the 24 h hold. startsAt and a resolved alert's endsAt are the
-// finding's event times.
+// Time domain: Update's `now` is the wall clock (the daemon's clock seam): the endsAt of firing
+// alerts (and of a finding that vanished without an end); `mono_ms` is the monotonic clock: the
+// resend interval and the 24 h hold, so a stepped wall clock neither floods Alertmanager nor stops
+// re-sending. startsAt and a resolved alert's endsAt are the finding's event times.
 // Thread-safety: Update and the completion of its requests run on the thread running `io` (the
 // daemon's io thread); one request is in flight at most; the state file is written on that
 // thread. stats() may be called from any thread.
@@ -93,7 +94,12 @@ class AlertmanagerSink {
   // bounded history; a closed finding Alertmanager was never told about is not sent). Returns
   // whether a request was started.
   bool Update(const std::vector<rules::Finding>& open, const std::vector<rules::Finding>& closed,
-              ProcessingTime now);
+              ProcessingTime now, int64_t mono_ms);
+  // The same with the monotonic clock reading the wall clock (tests that step neither).
+  bool Update(const std::vector<rules::Finding>& open, const std::vector<rules::Finding>& closed,
+              ProcessingTime now) {
+    return Update(open, closed, now, now.ms);
+  }
 
   Stats stats() const;
   const AlertmanagerConfig& config() const { return config_; }
@@ -101,7 +107,7 @@ class AlertmanagerSink {
  private:
   AlertmanagerSink(const AlertmanagerConfig& config, std::string external_url,
                    const catalog::AreaTable& areas, boost::asio::io_context& io);
-  bool Send(const std::vector<const rules::Finding*>& firing, ProcessingTime now);
+  bool Send(const std::vector<const rules::Finding*>& firing, ProcessingTime now, int64_t mono_ms);
   void OnResult(int status, const std::string& error, std::map<std::string, rules::Finding> told,
                 size_t resolved_in_request);
   // Queues the resolved notice of `f` (ending now unless it has an end) once per id.
@@ -121,11 +127,11 @@ class AlertmanagerSink {
   // Everything below: only on the io thread.
   std::map<std::string, rules::Finding> told_firing_;  // by id, as last delivered
   std::map<std::string, rules::Finding> held_;         // restored as told firing (see above)
-  int64_t hold_until_ms_ = -1;                         // set by the first Update
+  int64_t hold_until_ms_ = -1;                         // monotonic; set by the first Update
   std::deque<rules::Finding> pending_resolved_;        // oldest first, bounded
   std::set<std::string> resolved_ids_;                 // never sent as firing again
   std::deque<std::string> resolved_order_;             // oldest first, bounded
-  int64_t next_send_ms_ = 0;  // processing time a re-send is due; 0 = at the next Update
+  int64_t next_send_ms_ = 0;  // monotonic ms a re-send is due; 0 = at the next Update
   bool in_flight_ = false;
   bool failing_ = false;           // the last request failed (logged once per outage)
   std::string written_signature_;  // StateSignature() of the state file's content

@@ -1,8 +1,9 @@
 // Retry timing for webhook deliveries: exponential backoff with deterministic jitter, and a
 // per-receiver circuit breaker.
 //
-// Time domain: processing time, always passed in as milliseconds (`now_ms`); nothing here reads a
-// clock, so tests drive it with literal times.
+// Time domain: the monotonic clock, always passed in as milliseconds (`now_ms`; the dispatcher
+// gives Clock::MonotonicNs / 1e6, so a stepped wall clock neither holds a circuit open nor closes
+// it early); nothing here reads a clock, so tests drive it with literal times.
 // Thread-safety: BackoffDelayMs is a pure function. A CircuitBreaker has no locking: its owner
 // (the dispatcher, under its mutex) serialises calls.
 #pragma once

@@ -4,6 +4,7 @@
 //   webhooks:
 //     spool_dir: /var/lib/smetsmon/webhooks   # durable queue (required when receivers exist)
 //     max_age: 48h                             # then dead-lettered
+//     dead_max_age: 7d                         # dead letters (spool_dir/dead/) then deleted
 //     external_url: https://smetsmon.example    # externalURL / generatorURL in payloads
 //     backoff: {initial: 1s, max: 5m, multiplier: 2, jitter: 0.2}
 //     circuit_breaker: {failures_to_open: 5, open_for: 1m}
@@ -91,6 +92,9 @@ struct WebhookConfig {
   std::vector<ReceiverConfig> receivers;
   std::string spool_dir;
   int64_t max_age_ms = 48 * kMsPerHour;
+  // Files in spool_dir/dead/ are deleted this long after they were dead-lettered (at start and
+  // hourly), so dead/ cannot fill the disk; long enough to be looked at after a weekend.
+  int64_t dead_max_age_ms = 7 * 24 * kMsPerHour;
   BackoffConfig backoff;
   CircuitBreakerConfig circuit_breaker;
   std::string external_url;  // base URL of this daemon's HTTP API, "" when not reachable

@@ -50,10 +50,27 @@ Dispatcher::Dispatcher(WebhookConfig config, const catalog::AreaTable& areas, co
   }
 }
 
+namespace {
+
+// Deletes the dead letters past `max_age_ms` (Spool::PruneDead); wall time, as the files' times.
+void PruneDeadLetters(const Spool& spool, int64_t now_ms, int64_t max_age_ms) {
+  absl::StatusOr<size_t> removed = spool.PruneDead(now_ms, max_age_ms);
+  if (!removed.ok()) {
+    Log(LogLevel::kWarn, "webhook dead letters not pruned",
+        {{"error", std::string(removed.status().message())}});
+  } else if (*removed > 0) {
+    Log(LogLevel::kInfo, "webhook dead letters pruned",
+        {{"dir", spool.dir()}, {"files", absl::StrCat(*removed)}});
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(WebhookConfig config,
                                                                const catalog::AreaTable& areas,
                                                                const Clock& clock) {
   SMETSMON_ASSIGN_OR_RETURN(Spool spool, Spool::Open(config.spool_dir));
+  PruneDeadLetters(spool, clock.Now().ms, config.dead_max_age_ms);
   std::unique_ptr<Dispatcher> d(new Dispatcher(std::move(config), areas, clock, std::move(spool)));
   for (Lane& lane : d->lanes_) {
     if (!lane.config.url.tls) continue;
@@ -110,6 +127,8 @@ absl::Status Dispatcher::Reload() {
   std::sort(current.begin(), current.end(), [](const Notification& a, const Notification& b) {
     return std::tie(a.created_ms, a.key) < std::tie(b.created_ms, b.key);
   });
+  const int64_t wall_now = clock_.Now().ms;
+  const int64_t mono_now = MonoMs();
   std::unique_lock lock(mu_);
   size_t restored = 0;
   bool told_changed = false;
@@ -131,7 +150,14 @@ absl::Status Dispatcher::Reload() {
     // A pending notification was queued after told.state was last written if a crash came in
     // between: it says what the receiver is being told.
     if (ApplyReloadedLocked(n, lane_index)) told_changed = true;
-    AddLocked(std::move(n), lane_index);
+    // No monotonic origin survives a restart: the wall clock says how old it is, within bounds
+    // (see dispatcher.h), so no clock step dead-letters it at once or keeps it waiting forever.
+    const int64_t max_credit =
+        std::max<int64_t>(0, config_.max_age_ms - std::min(kReloadGraceMs, config_.max_age_ms));
+    const int64_t age = std::clamp<int64_t>(wall_now - n.created_ms, 0, max_credit);
+    const int64_t wait = std::clamp<int64_t>(n.next_attempt_ms - wall_now, 0,
+                                             std::max<int64_t>(1, config_.backoff.max_ms));
+    AddLocked(std::move(n), lane_index, mono_now - age, mono_now + wait);
     ++restored;
   }
   if (restored > 0) {
@@ -404,7 +430,8 @@ bool Dispatcher::KeepPendingLocked(const std::string& key) {
 }
 
 absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolved) {
-  const int64_t now = clock_.Now().ms;
+  const int64_t now = clock_.Now().ms;  // shown and stored only
+  const int64_t mono_now = MonoMs();
   absl::Status first_error;
   size_t spooled = 0;
   uint64_t told_version = 0;
@@ -494,11 +521,14 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
       n.body = BuildAlertmanagerPayload(f, resolved, rc.name, config_.external_url, areas_,
                                         ProcessingTime{now}, final_tally);
       if (absl::Status s = spool_.Save(n); !s.ok()) {
-        Log(LogLevel::kError, "webhook spool write failed: notification kept in memory only",
+        Log(LogLevel::kError,
+            "webhook spool write failed: notification queued in memory, written again at each "
+            "failed attempt",
             {{"receiver", rc.name}, {"finding", f.id}, {"error", s.ToString()}});
+        ++lanes_[lane].stats.spool_write_errors;
         if (first_error.ok()) first_error = s;
       }
-      AddLocked(std::move(n), lane);
+      AddLocked(std::move(n), lane, mono_now, mono_now);
       ++spooled;
     }
     if (changed) ++told_version_;
@@ -519,7 +549,8 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
   return spooled;
 }
 
-void Dispatcher::AddLocked(Notification n, size_t lane) {
+void Dispatcher::AddLocked(Notification n, size_t lane, int64_t born_mono_ms,
+                           int64_t next_mono_ms) {
   Lane& l = lanes_[lane];
   if (auto prev = l.latest_by_finding.find(n.finding_id); prev != l.latest_by_finding.end()) {
     Item& old = items_.at(prev->second);
@@ -537,6 +568,8 @@ void Dispatcher::AddLocked(Notification n, size_t lane) {
   Item item;
   item.seq = next_seq_++;
   item.lane = lane;
+  item.born_mono_ms = born_mono_ms;
+  item.next_mono_ms = next_mono_ms;
   item.n = std::move(n);
   l.latest_by_finding[item.n.finding_id] = item.seq;
   by_key_[item.n.key] = item.seq;
@@ -546,11 +579,11 @@ void Dispatcher::AddLocked(Notification n, size_t lane) {
 }
 
 void Dispatcher::QueueLocked(const Item& item) {
-  lanes_[item.lane].queue[item.n.priority].emplace(item.n.next_attempt_ms, item.seq);
+  lanes_[item.lane].queue[item.n.priority].emplace(item.next_mono_ms, item.seq);
 }
 
 void Dispatcher::UnqueueLocked(const Item& item) {
-  lanes_[item.lane].queue[item.n.priority].erase({item.n.next_attempt_ms, item.seq});
+  lanes_[item.lane].queue[item.n.priority].erase({item.next_mono_ms, item.seq});
 }
 
 void Dispatcher::EraseLocked(uint64_t seq) {
@@ -567,16 +600,18 @@ void Dispatcher::EraseLocked(uint64_t seq) {
   items_.erase(it);
 }
 
-void Dispatcher::ExpireLocked(int64_t now_ms) {
+void Dispatcher::ExpireLocked(int64_t mono_ms) {
   std::vector<uint64_t> expired;
   for (const auto& [seq, item] : items_) {
-    if (!item.in_flight && now_ms - item.n.created_ms >= config_.max_age_ms) expired.push_back(seq);
+    if (!item.in_flight && mono_ms - item.born_mono_ms >= config_.max_age_ms) {
+      expired.push_back(seq);
+    }
   }
   std::sort(expired.begin(), expired.end());
   for (uint64_t seq : expired) {
     Item& item = items_.at(seq);
     Lane& l = lanes_[item.lane];
-    const int64_t age_s = (now_ms - item.n.created_ms) / 1000;
+    const int64_t age_s = (mono_ms - item.born_mono_ms) / 1000;
     Log(LogLevel::kWarn, "webhook notification dead-lettered: older than max_age",
         {{"receiver", l.config.name},
          {"reason", "max_age"},
@@ -597,18 +632,20 @@ void Dispatcher::ExpireLocked(int64_t now_ms) {
   }
 }
 
-std::vector<Dispatcher::Job> Dispatcher::TakeReadyLocked(int64_t now_ms) {
-  ExpireLocked(now_ms);
+std::vector<Dispatcher::Job> Dispatcher::TakeReadyLocked(int64_t wall_ms, int64_t mono_ms) {
+  ExpireLocked(mono_ms);
   std::vector<Job> jobs;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     Lane& l = lanes_[i];
     if (l.busy) continue;
     const std::pair<int64_t, uint64_t>* ready = nullptr;
     for (int p = 2; p >= 0 && ready == nullptr; --p) {
-      if (!l.queue[p].empty() && l.queue[p].begin()->first <= now_ms) ready = &*l.queue[p].begin();
+      if (!l.queue[p].empty() && l.queue[p].begin()->first <= mono_ms) {
+        ready = &*l.queue[p].begin();
+      }
     }
     if (ready == nullptr) continue;
-    if (!l.breaker.Allow(now_ms)) continue;
+    if (!l.breaker.Allow(mono_ms)) continue;
     Item& item = items_.at(ready->second);
     UnqueueLocked(item);  // invalidates `ready`
     item.in_flight = true;
@@ -622,7 +659,7 @@ std::vector<Dispatcher::Job> Dispatcher::TakeReadyLocked(int64_t now_ms) {
     job.request.headers = {
         {"Content-Type", "application/json"},
         {"X-Smetsmon-Signature", SignatureHeader(l.config.secret, item.n.body)},
-        {"X-Smetsmon-Timestamp", absl::StrCat(now_ms / 1000)},
+        {"X-Smetsmon-Timestamp", absl::StrCat(wall_ms / 1000)},
         {"Idempotency-Key", item.n.key},
         {"X-Smetsmon-Attempt", absl::StrCat(item.n.attempts + 1)},
     };
@@ -645,7 +682,8 @@ void Dispatcher::StartJobs(std::vector<Job> jobs) {
 void Dispatcher::OnResult(size_t lane, uint64_t seq, HttpResult r) {
   --in_flight_;
   std::lock_guard lock(mu_);
-  const int64_t now = clock_.Now().ms;
+  const int64_t now = clock_.Now().ms;  // stored only
+  const int64_t mono_now = MonoMs();
   Lane& l = lanes_[lane];
   l.busy = false;
   Item& item = items_.at(seq);
@@ -668,7 +706,7 @@ void Dispatcher::OnResult(size_t lane, uint64_t seq, HttpResult r) {
     // Warn when the circuit opens, not each time a half-open trial fails (once per open_for
     // while a receiver stays down).
     const bool was_closed = l.breaker.state() == CircuitState::kClosed;
-    if (l.breaker.OnFailure(now) && was_closed) {
+    if (l.breaker.OnFailure(mono_now) && was_closed) {
       Log(LogLevel::kWarn, "webhook receiver circuit opened",
           {{"receiver", l.config.name},
            {"last_error", Describe(r)},
@@ -686,9 +724,11 @@ void Dispatcher::OnResult(size_t lane, uint64_t seq, HttpResult r) {
     int64_t delay = BackoffDelayMs(config_.backoff, item.n.attempts, item.n.key);
     // Retry-After is honoured up to the longest backoff.
     if (r.retry_after_ms > delay) delay = std::min(r.retry_after_ms, config_.backoff.max_ms);
+    item.next_mono_ms = mono_now + delay;
     item.n.next_attempt_ms = now + delay;
     if (absl::Status s = spool_.Save(item.n); !s.ok()) {
       Log(LogLevel::kError, "webhook spool write failed", {{"error", s.ToString()}});
+      ++l.stats.spool_write_errors;
     }
     QueueLocked(item);
     Log(LogLevel::kInfo, "webhook delivery failed, will retry",
@@ -722,7 +762,7 @@ size_t Dispatcher::Pump() {
   std::vector<Job> jobs;
   {
     std::lock_guard lock(mu_);
-    jobs = TakeReadyLocked(clock_.Now().ms);
+    jobs = TakeReadyLocked(clock_.Now().ms, MonoMs());
   }
   const size_t sent = jobs.size();
   StartJobs(std::move(jobs));
@@ -731,8 +771,8 @@ size_t Dispatcher::Pump() {
   return sent;
 }
 
-int64_t Dispatcher::NextWakeMsLocked(int64_t now_ms) const {
-  int64_t next = now_ms + kMaxIdleWaitMs;
+int64_t Dispatcher::NextWakeMsLocked(int64_t mono_ms) const {
+  int64_t next = mono_ms + kMaxIdleWaitMs;
   for (const Lane& l : lanes_) {
     if (l.busy) continue;  // its completion wakes the loop
     if (l.breaker.state() == CircuitState::kOpen) {
@@ -744,21 +784,27 @@ int64_t Dispatcher::NextWakeMsLocked(int64_t now_ms) const {
     }
   }
   for (const auto& [seq, item] : items_) {
-    if (!item.in_flight) next = std::min(next, item.n.created_ms + config_.max_age_ms);
+    if (!item.in_flight) next = std::min(next, item.born_mono_ms + config_.max_age_ms);
   }
-  return std::clamp(next - now_ms, kMinIdleWaitMs, kMaxIdleWaitMs);
+  return std::clamp(next - mono_ms, kMinIdleWaitMs, kMaxIdleWaitMs);
 }
 
 void Dispatcher::RunLoop() {
   auto guard = asio::make_work_guard(*io_);
+  int64_t pruned_mono = MonoMs();  // Create pruned dead/ at start; then hourly
   while (!stopping_.load()) {
-    const int64_t now = clock_.Now().ms;
+    const int64_t wall = clock_.Now().ms;
+    const int64_t mono = MonoMs();
+    if (mono - pruned_mono >= kMsPerHour) {
+      pruned_mono = mono;
+      PruneDeadLetters(spool_, wall, config_.dead_max_age_ms);
+    }
     std::vector<Job> jobs;
     int64_t wait_ms = 0;
     {
       std::lock_guard lock(mu_);
-      jobs = TakeReadyLocked(now);
-      wait_ms = NextWakeMsLocked(now);
+      jobs = TakeReadyLocked(wall, mono);
+      wait_ms = NextWakeMsLocked(mono);
     }
     StartJobs(std::move(jobs));
     io_->run_one_for(std::chrono::milliseconds(wait_ms));
@@ -783,14 +829,14 @@ void Dispatcher::Stop() {
 
 std::vector<ReceiverStats> Dispatcher::Stats() const {
   std::lock_guard lock(mu_);
-  const int64_t now = clock_.Now().ms;
+  const int64_t now = MonoMs();
   std::vector<ReceiverStats> out;
   out.reserve(lanes_.size());
   std::vector<int64_t> oldest(lanes_.size(), INT64_MAX);
   std::vector<size_t> depth(lanes_.size(), 0);
   for (const auto& [seq, item] : items_) {
     ++depth[item.lane];
-    oldest[item.lane] = std::min(oldest[item.lane], item.n.created_ms);
+    oldest[item.lane] = std::min(oldest[item.lane], item.born_mono_ms);
   }
   for (size_t i = 0; i < lanes_.size(); ++i) {
     ReceiverStats s = lanes_[i].stats;

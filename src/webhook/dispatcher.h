@@ -77,8 +77,16 @@
 // notification for the same receiver that has not been delivered yet (firing then resolved while
 // the receiver is down delivers only "resolved"), so a receiver never sees states out of order.
 //
-// Time domain: processing time from the Clock seam (enqueue time, backoff, max age, breaker);
-// payload times are the finding's event times. Network timeouts are real steady-clock timers.
+// Time domain: every interval (backoff, max age, circuit breaker, the delivery thread's waits) is
+// measured on the monotonic clock (Clock::MonotonicNs), so a wall clock stepped forward by hours
+// dead-letters nothing early and one stepped back delays nothing. The wall clock (Clock::Now) is
+// used only for what people and receivers see or what is stored: created_ms/next_attempt_ms in the
+// spool files (and the payload's times), X-Smetsmon-Timestamp. A notification reloaded from the
+// spool has no monotonic origin: its age at load is the wall time since created_ms, never less
+// than 0 (a clock stepped back restarts it) and at most max_age - kReloadGraceMs (a clock stepped
+// forward, or a long downtime, still leaves it a minute of attempts); its next attempt is at most
+// the longest backoff away. Payload times are the finding's event times. Network timeouts are
+// real steady-clock timers.
 // Keys and the told state do not depend on time, only on the sequence of states enqueued.
 // Thread-safety: Enqueue, Stats, pending and refires_ignored may be called from any thread. Pump
 // is for tests and must not be mixed with Start; Start/Stop from the owning thread. Destroying
@@ -123,7 +131,10 @@ struct ReceiverStats {
   uint64_t dead_lettered = 0;  // past max age (or unreadable/unknown receiver at load)
   uint64_t rejected = 0;       // other 4xx (and 1xx/3xx): not retried, in dead/
   uint64_t superseded = 0;     // replaced by a newer state of the same finding before delivery
-  size_t queue_depth = 0;      // pending notifications, including one in flight
+  // Spool file writes that failed: the notification stays queued in memory and its file is
+  // written again at each failed attempt (a restart before one succeeds would lose it).
+  uint64_t spool_write_errors = 0;
+  size_t queue_depth = 0;                 // pending notifications, including one in flight
   double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
   CircuitState circuit = CircuitState::kClosed;
   uint64_t circuit_opened = 0;  // times the breaker opened
@@ -143,6 +154,9 @@ std::string FinalTallyKey(const std::string& receiver, const std::string& findin
 
 // What the receivers were told, in the spool directory (see above).
 inline constexpr char kToldStateFile[] = "told.state";
+// A notification reloaded from the spool gets at least this long (or max_age, when shorter)
+// before its max age can dead-letter it, whatever the wall clock says it missed.
+inline constexpr int64_t kReloadGraceMs = 60'000;
 
 class Dispatcher {
  public:
@@ -187,6 +201,9 @@ class Dispatcher {
  private:
   struct Item {
     Notification n;
+    // Monotonic ms: when its age started (max age counts from here) and when it may be sent.
+    int64_t born_mono_ms = 0;
+    int64_t next_mono_ms = 0;
     size_t lane = 0;
     uint64_t seq = 0;
     bool in_flight = false;
@@ -195,7 +212,7 @@ class Dispatcher {
   struct Lane {
     ReceiverConfig config;
     std::unique_ptr<boost::asio::ssl::context> tls;
-    // Ready order per priority (index = priority): (next attempt ms, seq).
+    // Ready order per priority (index = priority): (next attempt, monotonic ms; seq).
     std::set<std::pair<int64_t, uint64_t>> queue[3];
     std::map<std::string, uint64_t> latest_by_finding;  // newest pending seq per finding
     CircuitBreaker breaker;
@@ -217,15 +234,17 @@ class Dispatcher {
              Spool spool);
   absl::Status Reload();
   // Under mu_: adds a notification (superseding an older one of the same finding).
-  void AddLocked(Notification n, size_t lane);
+  void AddLocked(Notification n, size_t lane, int64_t born_mono_ms, int64_t next_mono_ms);
   void QueueLocked(const Item& item);
   void UnqueueLocked(const Item& item);
   void EraseLocked(uint64_t seq);
-  void ExpireLocked(int64_t now_ms);
-  std::vector<Job> TakeReadyLocked(int64_t now_ms);
+  // `mono_ms`: the monotonic clock in ms (intervals); `wall_ms`: the wall clock (shown, stored).
+  void ExpireLocked(int64_t mono_ms);
+  std::vector<Job> TakeReadyLocked(int64_t wall_ms, int64_t mono_ms);
   void StartJobs(std::vector<Job> jobs);
   void OnResult(size_t lane, uint64_t seq, HttpResult result);
-  int64_t NextWakeMsLocked(int64_t now_ms) const;
+  int64_t NextWakeMsLocked(int64_t mono_ms) const;
+  int64_t MonoMs() const { return clock_.MonotonicNs() / 1'000'000; }
   void RunLoop();
   // Under mu_: true when a notification with `key` is pending (then it stands for the new one;
   // one that was superseded while in flight becomes the finding's current notification again).

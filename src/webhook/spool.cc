@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +189,32 @@ absl::Status Spool::DeadLetter(const Notification& n, std::string_view reason) c
   }
   SMETSMON_RETURN_IF_ERROR(WriteFileAtomically(dead_dir, name, EncodeNotification(n, reason)));
   return Remove(n);
+}
+
+absl::StatusOr<size_t> Spool::PruneDead(int64_t now_ms, int64_t max_age_ms) const {
+  const fs::path dead = fs::path(dir_) / "dead";
+  size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dead, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code file_ec;
+    if (!it->is_regular_file(file_ec) || name.size() <= kSuffixLen ||
+        name.compare(name.size() - kSuffixLen, kSuffixLen, kSuffix) != 0) {
+      continue;
+    }
+    const fs::file_time_type written = fs::last_write_time(it->path(), file_ec);
+    if (file_ec) continue;
+    const int64_t written_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::file_clock::to_sys(written).time_since_epoch())
+                                   .count();
+    if (now_ms - written_ms <= max_age_ms) continue;
+    if (fs::remove(it->path(), file_ec)) ++removed;
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("webhook spool ", dead.string(), ": ", ec.message()));
+  }
+  return removed;
 }
 
 absl::StatusOr<Spool::Loaded> Spool::Load() const {

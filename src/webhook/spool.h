@@ -13,11 +13,12 @@
 // far the numbering had gone even when the notification was spooled after told.state was last
 // written; a file without the line (written before n existed) reads as 0.
 // Notifications past their max age or rejected by the receiver go to `spool_dir/dead/` (with the
-// reason) for an operator to inspect; nothing removes them there. A notification dead-lettered
-// again under the same key gets `<key>.1.ntf`, `<key>.2.ntf`, ... so no dead letter is replaced.
-// The dispatcher keeps its `told.state` (what each receiver was told, with each finding's n per
-// receiver) in the same directory; Load reads `*.ntf` files only.
-// File format (text header, blank line, body of exactly body_length bytes):
+// reason) for an operator to inspect; PruneDead deletes those dead-lettered longer ago than a
+// maximum age (the file's modification time: when it was dead-lettered). A notification
+// dead-lettered again under the same key gets `<key>.1.ntf`, `<key>.2.ntf`, ... so no dead letter
+// is replaced. The dispatcher keeps its `told.state` (what each receiver was told, with each
+// finding's n per receiver) in the same directory; Load reads `*.ntf` files only. File format (text
+// header, blank line, body of exactly body_length bytes):
 //
 //   smetsmon-webhook-spool 1
 //   receiver: ukpn
@@ -82,6 +83,11 @@ class Spool {
   // Writes `n` with `reason` to dead/ (under a name of its own, see above) and deletes its
   // pending file.
   absl::Status DeadLetter(const Notification& n, std::string_view reason) const;
+
+  // Deletes the files in dead/ (`*.ntf`) last modified more than `max_age_ms` before `now_ms`
+  // (processing time, milliseconds since the epoch: the caller's Clock) and returns how many.
+  // A file that cannot be read or deleted is skipped (the next call tries again).
+  absl::StatusOr<size_t> PruneDead(int64_t now_ms, int64_t max_age_ms) const;
 
   struct Loaded {
     std::vector<Notification> pending;  // in file-name order

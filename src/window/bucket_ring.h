@@ -42,10 +42,22 @@ class BucketRing {
   // (the late counter is incremented). `t` must not be past the stream time.
   Cell* BucketFor(EventTime t);
 
-  // Writer: adds n to a cell without a read-modify-write instruction (single writer).
+  // Writer: adds n to a cell without a read-modify-write instruction (single writer). A cell
+  // saturates at 2^32 - 1 instead of wrapping, and each add that hit the ceiling is counted
+  // (saturations()). Cells stay 32-bit: with throttled_count bounded by the decoder (default
+  // 1,000,000) it takes 4295 hostile messages in one bucket to reach the ceiling, a count far
+  // beyond any real one, whereas 64-bit cells would double every window's memory and the
+  // checkpoint (docs/performance.md). Sums over buckets and workers are 64-bit.
   static void Bump(Cell& c, uint32_t n) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    uint32_t sum;
+    if (__builtin_add_overflow(c.load(std::memory_order_relaxed), n, &sum)) [[unlikely]] {
+      sum = UINT32_MAX;
+      saturations_.fetch_add(1, std::memory_order_relaxed);  // rare: never on a normal path
+    }
+    c.store(sum, std::memory_order_relaxed);
   }
+  // Saturated adds, all rings of the process (smetsmon_window_cell_saturations_total).
+  static uint64_t saturations() { return saturations_.load(std::memory_order_relaxed); }
 
   // Reader: adds to `out` (size cells()) the sum of the last `buckets` buckets ending with the
   // bucket that holds `now`. Buckets not (or no longer) in the ring contribute nothing.
@@ -99,6 +111,7 @@ class BucketRing {
   std::unique_ptr<std::atomic<int64_t>[]> tags_;
   std::unique_ptr<std::atomic<uint32_t>[]> versions_;
   std::unique_ptr<Cell[]> data_;
+  static inline std::atomic<uint64_t> saturations_{0};
 };
 
 }  // namespace smetsmon::window

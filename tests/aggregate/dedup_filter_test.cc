@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "aggregate/worker.h"
+
 namespace smetsmon::aggregate {
 namespace {
 
@@ -28,6 +30,28 @@ TEST(DedupFilterTest, DistinctFingerprintsAreIndependent) {
     EXPECT_FALSE(f.SeenBefore(fp * 0x9E3779B97F4A7C15ULL, kT0));
   for (uint64_t fp = 1; fp <= 100; ++fp) EXPECT_TRUE(f.SeenBefore(fp * 0x9E3779B97F4A7C15ULL, kT0));
   EXPECT_EQ(f.evictions(), 0u);
+}
+
+// A peak hour (three times the national average): 6 M distinct alert ids over one hour of stream
+// time, spread over the virtual shards by device as the engine does, at the default capacity
+// and horizon. None may be evicted, and every one is still remembered at the end of the hour.
+TEST(DedupFilterTest, DefaultCapacityHoldsAPeakHourWithoutEvictions) {
+  const EngineConfig defaults;
+  DedupFilter f(defaults.dedup_capacity / kVirtualShards, defaults.dedup_horizon_ms,
+                kVirtualShards);
+  constexpr uint64_t kIds = 6'000'000;
+  constexpr uint64_t kDevices = 2'000'000;
+  const auto fingerprint = [](uint64_t i) { return Mix64(i + 1); };  // Mix64 is a bijection
+  const auto segment = [](uint64_t i) { return VirtualShardOf(DeviceId{i % kDevices + 1}); };
+  const auto at = [](uint64_t i) { return Plus(static_cast<int64_t>(i * kMsPerHour / kIds)); };
+  for (uint64_t i = 0; i < kIds; ++i) {
+    ASSERT_FALSE(f.SeenBefore(fingerprint(i), at(i), segment(i))) << i;
+  }
+  EXPECT_EQ(f.evictions(), 0u);
+  const EventTime end = at(kIds - 1);
+  for (uint64_t i = 0; i < kIds; i += 997) {
+    ASSERT_TRUE(f.SeenBefore(fingerprint(i), end, segment(i))) << i;
+  }
 }
 
 TEST(DedupFilterTest, AFullSetEvictsItsOldestEntryAndCountsIt) {

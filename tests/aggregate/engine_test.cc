@@ -184,6 +184,76 @@ TEST_P(EngineTest, ShardingGivesTheSameNumbersAsOneWorker) {
   for (size_t w = 0; w < 4; ++w) EXPECT_GT(b.worker(w).devices().size(), 0u);
 }
 
+// max_devices is enforced per virtual shard: with room for two devices in each, the first two
+// devices of a shard get a state, later ones none, whatever the number of workers; every alert
+// still counts in the windows and totals.
+TEST_P(EngineTest, DevicesPastTheCapacityGetNoStateButTheirAlertsCount) {
+  constexpr uint64_t kDevices = 1000;
+  constexpr size_t kPerShard = 2;
+  std::vector<size_t> in_shard(kVirtualShards, 0);
+  std::vector<bool> stated(kDevices + 1, false);
+  uint64_t expected_stated = 0;
+  for (uint64_t d = 1; d <= kDevices; ++d) {
+    if (in_shard[VirtualShardOf(DeviceId{d})]++ < kPerShard) stated[d] = true;
+    expected_stated += stated[d];
+  }
+  ASSERT_LT(expected_stated, kDevices);  // the scenario does reach the cap
+  for (size_t workers : {size_t{1}, size_t{3}}) {
+    SCOPED_TRACE(workers);
+    EngineConfig config;
+    config.workers = workers;
+    config.max_devices = kPerShard * kVirtualShards;
+    config.dedup_capacity = 1 << 16;
+    Engine engine(ref_, config);
+    for (int round = 0; round < 2; ++round) {
+      for (uint64_t d = 1; d <= kDevices; ++d) {
+        Apply(engine,
+              Event(d, round * kDevices + d, round * kMsPerMinute, "8028", Generation::kSmets2));
+      }
+    }
+    const CounterTotals c = engine.Counters();
+    EXPECT_EQ(c.accepted, 2 * kDevices);
+    EXPECT_EQ(c.devices, expected_stated);
+    EXPECT_LE(c.devices, config.max_devices);
+    EXPECT_EQ(c.devices_refused, 2 * (kDevices - expected_stated));  // both alerts of each
+    for (uint64_t d = 1; d <= kDevices; ++d) {
+      const DeviceState* state = engine.FindDevice(DeviceId{d});
+      ASSERT_EQ(state != nullptr, stated[d]) << d;
+      if (state != nullptr) {
+        EXPECT_EQ(state->AlertsIn24h(EventTime{GetParam() + kMsPerMinute}), 2u);
+      }
+    }
+    EXPECT_EQ(Cell(engine, engine.Totals(), "8028", Generation::kSmets2), 2 * kDevices);
+    EXPECT_EQ(
+        Cell(engine, engine.View(View::k24h, engine.StreamTime()), "8028", Generation::kSmets2),
+        2 * kDevices);
+  }
+}
+
+// A hostile run of maximum-weight messages into one cell: the 64-bit totals stay exact, each
+// window cell stops at its 32-bit ceiling (never wraps to a small number) and every clipped add
+// is counted.
+TEST_P(EngineTest, MaxWeightMessagesSaturateWindowCellsAndTotalsStayExact) {
+  Engine engine(ref_, EngineConfig{});
+  const uint64_t weight = EngineConfig{}.max_throttled_count;
+  constexpr uint64_t kCeiling = UINT32_MAX;
+  const uint64_t fit = kCeiling / weight;  // messages that fit in a cell
+  const uint64_t n = fit + 3;
+  const uint64_t saturations_before = engine.Counters().cell_saturations;
+  for (uint64_t i = 0; i < n; ++i) {
+    AlertEvent e = Event(1 + i % 7, 1 + i, 0, "8028", Generation::kSmets2);
+    e.throttled_count = static_cast<uint32_t>(weight);
+    Apply(engine, e);
+  }
+  ASSERT_EQ(engine.Counters().accepted, n);
+  EXPECT_EQ(Cell(engine, engine.Totals(), "8028", Generation::kSmets2), n * weight);
+  const EventTime now = engine.StreamTime();
+  EXPECT_EQ(Cell(engine, engine.View(View::k1m, now), "8028", Generation::kSmets2), kCeiling);
+  EXPECT_EQ(Cell(engine, engine.View(View::k24h, now), "8028", Generation::kSmets2), kCeiling);
+  // The adds past `fit` were clipped, once in the minute ring and once in the hour ring.
+  EXPECT_EQ(engine.Counters().cell_saturations - saturations_before, 2 * (n - fit));
+}
+
 // The engine's part of a checkpoint, through memory (pipeline/checkpoint.h frames it in a file;
 // tests/pipeline/checkpoint_test.cc covers the file).
 std::string SaveState(const Engine& e) {

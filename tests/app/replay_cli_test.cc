@@ -103,6 +103,55 @@ TEST(ReplayCliTest, BadConfigFailsFastWithTheFileAndLine) {
   EXPECT_NE(out.find(dir + "/areas.yaml:3: field 'distributor_id'"), std::string::npos) << out;
 }
 
+// The engine's input bounds through the real binary: a throttled_count over
+// engine.max_throttled_count is a dead-lettered bad_value; devices past engine.max_devices (here
+// one per virtual shard) get no state, are reported as devices_refused, and their alerts count.
+TEST(ReplayCliTest, InputBoundsRejectHeavyCountsAndCapTheDeviceTable) {
+  const std::string dir = testing::TempPath("bounds-config");
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"alert_catalogue.yaml", "areas.yaml"}) {
+    std::filesystem::copy_file(testing::ConfigDir() + "/" + f, dir + "/" + f,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  constexpr int kMaxDevices = 64;  // one per virtual shard
+  constexpr int kDevices = 300;
+  constexpr int kMaxCount = 10;
+  testing::WriteFile(dir + "/smetsmon.yaml",
+                     "engine:\n  max_devices: " + std::to_string(kMaxDevices) +
+                         "\n  max_throttled_count: " + std::to_string(kMaxCount) + "\n");
+  const auto line = [](int id, int device, int count) {
+    char device_id[32];
+    std::snprintf(device_id, sizeof device_id, "00-DB-12-34-56-78-%02X-%02X", device / 256,
+                  device % 256);
+    return "{\"alert_id\":\"b" + std::to_string(id) + "\",\"device_id\":\"" + device_id +
+           "\",\"alert_code\":\"8F40\",\"event_time\":\"2023-06-26T12:00:00Z\"," +
+           "\"throttled_count\":" + std::to_string(count) + "}\n";
+  };
+  std::string input;
+  for (int d = 1; d <= kDevices; ++d) input += line(d, d, kMaxCount);  // the edge: accepted
+  input += line(kDevices + 1, 1, kMaxCount + 1);                       // one over: bad_value
+  const std::string events = testing::TempPath("bounds.jsonl");
+  const std::string rejects = testing::TempPath("bounds-rejects.jsonl");
+  testing::WriteFile(events, input);
+  const testing::CommandResult r = RunSmetsmon("replay " + events + " --config " + dir +
+                                               " --rejects " + rejects + " --report json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element report;
+  ASSERT_EQ(parser.parse(LastLine(r.out)).get(report), simdjson::SUCCESS) << r.out;
+  EXPECT_EQ(At(report, "/events/accepted"), uint64_t{kDevices});
+  EXPECT_EQ(At(report, "/events/rejected/bad_value"), 1u);
+  const auto rejected = testing::ReadLines(rejects);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_NE(rejected[0].find("\"reason\":\"bad_value\""), std::string::npos) << rejected[0];
+  EXPECT_NE(rejected[0].find("b" + std::to_string(kDevices + 1)), std::string::npos) << rejected[0];
+  const uint64_t devices = At(report, "/devices");
+  EXPECT_LE(devices, uint64_t{kMaxDevices});
+  EXPECT_GT(At(report, "/devices_refused"), 0u);
+  EXPECT_EQ(devices + At(report, "/devices_refused"), uint64_t{kDevices});  // one alert each
+  EXPECT_EQ(At(report, "/by_category/voltage"), uint64_t{kDevices} * kMaxCount);
+}
+
 TEST(ReplayCliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunSmetsmon("replay").exit_code, 2);
   EXPECT_EQ(RunSmetsmon("replay x --report xml").exit_code, 2);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "base/fields.h"
 #include "testing/fixtures.h"
 
@@ -262,6 +264,26 @@ TEST_F(DecoderTest, FutureTimeIsMeasuredAgainstTheMonitorsClock) {
   EXPECT_EQ(Decode(With(""), nullptr, ProcessingTime{event_ms - kMsPerHour}), RejectReason::kNone);
   EXPECT_EQ(Decode(With(""), nullptr, ProcessingTime{event_ms - kMsPerHour - 1}),
             RejectReason::kFutureTime);
+}
+
+TEST_F(DecoderTest, ThrottledCountAboveTheConfiguredMaximumIsBadValue) {
+  const auto decode_with = [&](uint32_t max, uint64_t count, AlertEvent* e) {
+    Decoder d({ref_.areas.get(), ref_.dmcs.get(), ref_.cohorts.get(), ref_.inventory.get(), max});
+    return d.Decode(With(absl::StrCat(R"("throttled_count":)", count)), kNow, e);
+  };
+  AlertEvent e;
+  // The default bound: its maximum is accepted with its weight, one more is refused.
+  ASSERT_EQ(Decode(With(absl::StrCat(R"("throttled_count":)", kDefaultMaxThrottledCount)), &e),
+            RejectReason::kNone);
+  EXPECT_EQ(e.throttled_count, kDefaultMaxThrottledCount);
+  EXPECT_EQ(Decode(With(absl::StrCat(R"("throttled_count":)", kDefaultMaxThrottledCount + 1))),
+            RejectReason::kBadValue);
+  // The value that used to wrap 32-bit window cells in three messages.
+  EXPECT_EQ(Decode(With(R"("throttled_count":4294967295)")), RejectReason::kBadValue);
+  // A configured bound moves the edge.
+  ASSERT_EQ(decode_with(50, 50, &e), RejectReason::kNone);
+  EXPECT_EQ(e.throttled_count, 50u);
+  EXPECT_EQ(decode_with(50, 51, &e), RejectReason::kBadValue);
 }
 
 TEST_F(DecoderTest, TooLargeMessagesAreRejectedBeforeParsing) {

@@ -59,7 +59,12 @@ class AlertmanagerSinkTest : public ::testing::Test {
   // Runs Update and, when it started a request, the io_context until the answer is handled.
   bool Update(const std::vector<rules::Finding>& open, const std::vector<rules::Finding>& closed,
               ProcessingTime now) {
-    const bool sent = sink_->Update(open, closed, now);
+    return Update(open, closed, now, now.ms);
+  }
+  // With a monotonic clock of its own (a stepped wall clock).
+  bool Update(const std::vector<rules::Finding>& open, const std::vector<rules::Finding>& closed,
+              ProcessingTime now, int64_t mono_ms) {
+    const bool sent = sink_->Update(open, closed, now, mono_ms);
     io_.restart();
     io_.run();
     return sent;
@@ -131,6 +136,18 @@ TEST_F(AlertmanagerSinkTest, ResendsOnChangeOrWhenTheIntervalIsDue) {
   EXPECT_TRUE(Update({a, b}, {}, ProcessingTime{kT0.ms + 15'000 + kResendMs}));  // due
   EXPECT_EQ(receiver_.count(), 4u);
   EXPECT_EQ(sink_->stats().firing_sent, 1u + 2 + 2 + 2);
+}
+
+TEST_F(AlertmanagerSinkTest, ResendTimingIsMonotonicWhateverTheWallClockDoes) {
+  const rules::Finding a = testing::AreaFinding(areas_, "power_outage:a:1", 12);
+  constexpr int64_t kStep = 6 * kMsPerHour;
+  ASSERT_TRUE(Update({a}, {}, kT0, 0));
+  // The wall clock stepped forward: not due before the interval has really passed.
+  EXPECT_FALSE(Update({a}, {}, ProcessingTime{kT0.ms + kStep + 5'000}, 5'000));
+  // Stepped back: due once it has, however far behind the wall clock is.
+  EXPECT_FALSE(Update({a}, {}, ProcessingTime{kT0.ms - kStep + kResendMs - 1}, kResendMs - 1));
+  EXPECT_TRUE(Update({a}, {}, ProcessingTime{kT0.ms - kStep + kResendMs}, kResendMs));
+  EXPECT_EQ(receiver_.count(), 2u);
 }
 
 TEST_F(AlertmanagerSinkTest, ClosedFindingIsSentResolvedOnceWithItsEnd) {

@@ -151,6 +151,43 @@ TEST(SpoolTest, LoadSetsAsideCorruptFilesAndCleansCrashLeftovers) {
   EXPECT_TRUE(std::filesystem::exists(dir + "/README"));
 }
 
+TEST(SpoolTest, PruneDeadDeletesOnlyDeadLettersOlderThanTheMaxAge) {
+  namespace fs = std::filesystem;
+  const std::string dir = FreshDir("spool");
+  auto spool = Spool::Open(dir);
+  ASSERT_TRUE(spool.ok());
+  const Notification old_one = Sample("11111111111111111111111111111111");
+  const Notification young = Sample("22222222222222222222222222222222");
+  const Notification pending = Sample("33333333333333333333333333333333");
+  for (const Notification* n : {&old_one, &young, &pending}) ASSERT_TRUE(spool->Save(*n).ok());
+  ASSERT_TRUE(spool->DeadLetter(old_one, "max_age").ok());
+  ASSERT_TRUE(spool->DeadLetter(young, "max_age").ok());
+  smetsmon::testing::WriteFile(dir + "/dead/README", "not ours");
+  // Dead-lettered 8 days and 6 days before `now` (set on the files: no waiting).
+  const int64_t now_ms = 1'800'000'000'000;
+  const int64_t day_ms = 86'400'000;
+  const auto at = [](int64_t ms) {
+    return std::chrono::file_clock::from_sys(
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
+  };
+  fs::last_write_time(spool->DeadPath(old_one), at(now_ms - 8 * day_ms));
+  fs::last_write_time(spool->DeadPath(young), at(now_ms - 6 * day_ms));
+  fs::last_write_time(dir + "/dead/README", at(now_ms - 30 * day_ms));
+  fs::last_write_time(spool->PendingPath(pending), at(now_ms - 30 * day_ms));
+
+  auto removed = spool->PruneDead(now_ms, 7 * day_ms);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_EQ(FilesIn(dir + "/dead", ".ntf"), std::vector<std::string>{young.key + ".ntf"});
+  EXPECT_TRUE(fs::exists(dir + "/dead/README"));         // only dead letters are pruned
+  EXPECT_TRUE(fs::exists(spool->PendingPath(pending)));  // pending files never are
+  // Two days later the other one is past the age too.
+  removed = spool->PruneDead(now_ms + 2 * day_ms, 7 * day_ms);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_TRUE(FilesIn(dir + "/dead", ".ntf").empty());
+}
+
 TEST(SpoolTest, OpenCreatesTheDirectories) {
   const std::string dir = FreshDir("spool") + "/a/b";
   ASSERT_TRUE(Spool::Open(dir).ok());

@@ -13,6 +13,12 @@ namespace {
 
 size_t RoundUpPow2(size_t n) { return std::bit_ceil(std::max<size_t>(n, 2)); }
 
+// Adds to a counter only its owning worker writes, readers load it from any thread: a plain
+// load and store, no read-modify-write instruction.
+void AddRelaxed(std::atomic<uint64_t>& c, uint64_t n) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 constexpr int64_t kSecondsPerHour = 3600;
 
 // The noisy-device table of checkpoints version 3-5 (48 bytes, written raw): codes tallied from
@@ -124,11 +130,8 @@ void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bo
     // before the event time (clock skew) counts in the first bucket and adds 0 to the sum, so
     // the sum never goes down.
     std::atomic<uint64_t>* totals = &latency_totals_[s.LatencyTotalCell(cls, region)];
-    const auto bump = [](std::atomic<uint64_t>& c, uint64_t n) {
-      c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    };
-    bump(totals[bucket], 1);
-    bump(totals[s.latency_buckets()], static_cast<uint64_t>(std::max<int64_t>(latency, 0)));
+    AddRelaxed(totals[bucket], 1);
+    AddRelaxed(totals[s.latency_buckets()], static_cast<uint64_t>(std::max<int64_t>(latency, 0)));
   }
   if ((e.present & AlertEvent::kHasVoltage) && whatif_minutes_) {
     const bool smets1 = e.generation == Generation::kSmets1;
@@ -173,8 +176,7 @@ void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bo
 void RuleInputs::PushSignal(const OutageSignalRecord& s) {
   const uint64_t head = signal_head_.load(std::memory_order_relaxed);
   if (head - signal_tail_.load(std::memory_order_acquire) > signal_mask_) {
-    signals_dropped_.store(signals_dropped_.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
+    AddRelaxed(signals_dropped_, 1);
     return;
   }
   signals_[head & signal_mask_] = s;
@@ -206,13 +208,11 @@ bool RuleInputs::Admit(uint32_t alerts_24h) {
   const RuleInputsSetup& s = *setup_;
   if (alerts_24h > s.noisy_threshold_24h) {
     if (noisy_ids_.size() < s.noisy_capacity_per_worker) return true;
-    noisy_dropped_.store(noisy_dropped_.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+    AddRelaxed(noisy_dropped_, 1);
     return false;
   }
   if (tracked_.size() - noisy_ids_.size() < s.noisy_track_capacity_per_worker) return true;
-  codes_untracked_.store(codes_untracked_.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+  AddRelaxed(codes_untracked_, 1);
   return false;
 }
 
@@ -224,8 +224,7 @@ void RuleInputs::SetNoisy(uint64_t id, Tracked& t, bool noisy) {
     return;
   }
   if (noisy_ids_.size() >= setup_->noisy_capacity_per_worker) {
-    noisy_dropped_.store(noisy_dropped_.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+    AddRelaxed(noisy_dropped_, 1);
     return;
   }
   noisy_ids_.insert(id);

@@ -47,6 +47,13 @@ class CheckpointTest : public ::testing::Test {
     c.checkpoint_path = path;
     return c;
   }
+  // A fixture of tests/pipeline/data (`name`.gz) unpacked into the test's temporary directory as
+  // `as`; its path, "" when gzip failed.
+  static std::string Unpacked(const std::string& name, const std::string& as) {
+    const std::string to = testing::TempPath(as);
+    const std::string from = std::string(SMETSMON_SOURCE_DIR) + "/tests/pipeline/data/" + name;
+    return testing::RunCommand("gzip -dc " + from + ".gz > " + to).exit_code == 0 ? to : "";
+  }
   // Applies `n` alerts (each a new alert id), minutes apart, and reaps them.
   void Feed(Pipeline& p, int from, int n) {
     std::vector<std::string> lines;
@@ -170,14 +177,10 @@ TEST_F(CheckpointTest, ARestartUnderAnotherRulesFileAndCatalogueKeepsWhatStillFi
 
 TEST_F(CheckpointTest, AVersion3SnapshotStillLoads) {
   // Written by the last build that wrote version 3 (tests/pipeline/data/README.md).
-  const std::string data = std::string(SMETSMON_SOURCE_DIR) + "/tests/pipeline/data/";
-  const std::string snapshot = testing::TempPath("v3.snap");
-  const std::string input = testing::TempPath("v3_input.jsonl");
-  ASSERT_EQ(testing::RunCommand("gzip -dc " + data + "snapshot_v3.snap.gz > " + snapshot).exit_code,
-            0);
-  ASSERT_EQ(
-      testing::RunCommand("gzip -dc " + data + "snapshot_v3_input.jsonl.gz > " + input).exit_code,
-      0);
+  const std::string snapshot = Unpacked("snapshot_v3.snap", "v3.snap");
+  const std::string input = Unpacked("snapshot_v3_input.jsonl", "v3_input.jsonl");
+  ASSERT_FALSE(snapshot.empty());
+  ASSERT_FALSE(input.empty());
   PipelineConfig c = Config(snapshot);
   c.engine.workers = 1;
   c.engine.dedup_capacity = 4096;
@@ -204,15 +207,11 @@ TEST_F(CheckpointTest, AVersion3SnapshotStillLoads) {
 TEST_F(CheckpointTest, AVersion5CheckpointStillLoadsAndItsNoisyTableIsConverted) {
   // Written by the last build that wrote version 5 (tests/pipeline/data/README.md), with
   // noisy_devices.threshold_24h: 10 so that its noisy table holds devices.
-  const std::string data = std::string(SMETSMON_SOURCE_DIR) + "/tests/pipeline/data/";
-  const std::string snapshot = testing::TempPath("v5.snap");
-  const std::string input = testing::TempPath("v5_input.jsonl");
+  const std::string snapshot = Unpacked("snapshot_v5.snap", "v5.snap");
+  const std::string input = Unpacked("snapshot_v3_input.jsonl", "v5_input.jsonl");
   const std::string config_dir = testing::TempPath("v5_config");
-  ASSERT_EQ(testing::RunCommand("gzip -dc " + data + "snapshot_v5.snap.gz > " + snapshot).exit_code,
-            0);
-  ASSERT_EQ(
-      testing::RunCommand("gzip -dc " + data + "snapshot_v3_input.jsonl.gz > " + input).exit_code,
-      0);
+  ASSERT_FALSE(snapshot.empty());
+  ASSERT_FALSE(input.empty());
   std::filesystem::remove_all(config_dir);
   std::filesystem::copy(testing::ConfigDir(), config_dir);
   const std::string rules_yaml = ReadAll(config_dir + "/rules.yaml");

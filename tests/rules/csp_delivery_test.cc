@@ -23,6 +23,7 @@
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -51,11 +52,7 @@ std::string WithCsps(const std::string& csps) {
 
 class CspDeliveryTest : public ::testing::Test {
  protected:
-  CspDeliveryTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
-  }
+  CspDeliveryTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {}
 
   absl::StatusOr<RulesConfig> LoadText(const std::string& yaml) {
     const std::string path = testing::TempPath("rules.yaml");
@@ -70,20 +67,14 @@ class CspDeliveryTest : public ::testing::Test {
   void Start(size_t workers = 2) {
     evaluator_.reset();  // before the engine it reads, before the setup the engine reads
     engine_.reset();
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMsPerMinute);
+    setup_ = testing::RuleInputsFor(ref_, config_);
     engine_ = MakeEngine(workers);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();
     evaluator_ = *std::move(ev);
   }
   std::unique_ptr<aggregate::Engine> MakeEngine(size_t workers) {
-    aggregate::EngineConfig ec;
-    ec.workers = workers;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = &setup_;
-    return std::make_unique<aggregate::Engine>(ref_, ec);
+    return testing::SmallEngine(ref_, workers, &setup_);
   }
 
   // An alert delivered `latency_ms` after it was raised; gsp nullptr: no area (region unknown).

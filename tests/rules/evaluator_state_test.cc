@@ -22,6 +22,7 @@
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -97,27 +98,18 @@ class EvaluatorStateTest : public ::testing::Test {
     std::unique_ptr<Evaluator> evaluator;
   };
 
-  EvaluatorStateTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
+  EvaluatorStateTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {
     // Storms learn within the test's hours; SMETS1 figures and DNO floods have data.
     config_.storm.warmup_ms = 30 * kMsPerMinute;
     config_.storm.min_duration_ms = 5 * kMsPerMinute;
     config_.smets1_installations = 1000;
     config_.dno_floods.front().threshold_per_day = 50;
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMsPerMinute);
+    setup_ = testing::RuleInputsFor(ref_, config_);
   }
 
   std::unique_ptr<Life> NewLife() {
     auto life = std::make_unique<Life>();
-    aggregate::EngineConfig ec;
-    ec.workers = 2;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = &setup_;
-    life->engine = std::make_unique<aggregate::Engine>(ref_, ec);
+    life->engine = testing::SmallEngine(ref_, 2, &setup_);
     life->evaluator = NewEvaluator(*life, config_);
     return life;
   }

@@ -10,6 +10,7 @@
 #include "base/fields.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -18,22 +19,12 @@ constexpr int64_t kT0 = 1687737600000;  // 2023-06-26T00:00:00Z (a Monday, BST)
 
 class EvaluatorTest : public ::testing::Test {
  protected:
-  EvaluatorTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
-  }
+  EvaluatorTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {}
 
   // Builds the engine and evaluator with the (possibly edited) config_.
   void Start(size_t workers = 2) {
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMsPerMinute);
-    aggregate::EngineConfig ec;
-    ec.workers = workers;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = &setup_;
-    engine_ = std::make_unique<aggregate::Engine>(ref_, ec);
+    setup_ = testing::RuleInputsFor(ref_, config_);
+    engine_ = testing::SmallEngine(ref_, workers, &setup_);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();
     evaluator_ = *std::move(ev);

@@ -32,6 +32,7 @@
 #include "smetsmon/clock.h"
 #include "testing/fixtures.h"
 #include "testing/pipeline.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -125,10 +126,7 @@ TEST(MigrationInputsTest, AlertsKeepTheClassOfTheirEventTimeAcrossTheBoundary) {
 
 class MigrationLoadTest : public ::testing::Test {
  protected:
-  MigrationLoadTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
+  MigrationLoadTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {
     dmc_a_ = ref_.dmcs->Intern("DMC-A");
     dmc_b_ = ref_.dmcs->Intern("DMC-B");
     ioc_ = ref_.cohorts->Intern("IOC");
@@ -159,14 +157,8 @@ class MigrationLoadTest : public ::testing::Test {
 
   void Start() {
     if (ref_.inventory) ref_.inventory->RecountPremises();
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMsPerMinute);
-    aggregate::EngineConfig ec;
-    ec.workers = 2;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = &setup_;
-    engine_ = std::make_unique<aggregate::Engine>(ref_, ec);
+    setup_ = testing::RuleInputsFor(ref_, config_);
+    engine_ = testing::SmallEngine(ref_, 2, &setup_);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();
     evaluator_ = *std::move(ev);

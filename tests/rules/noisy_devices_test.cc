@@ -17,6 +17,7 @@
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -32,15 +33,10 @@ struct Sent {
 
 class NoisyDevicesTest : public ::testing::Test {
  protected:
-  NoisyDevicesTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
-  }
+  NoisyDevicesTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {}
 
   void Start(size_t workers = 2) {
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMsPerMinute);
+    setup_ = testing::RuleInputsFor(ref_, config_);
     engine_ = MakeEngine(ref_, workers);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();
@@ -49,12 +45,7 @@ class NoisyDevicesTest : public ::testing::Test {
   }
   std::unique_ptr<aggregate::Engine> MakeEngine(catalog::ReferenceData& ref, size_t workers,
                                                 bool rules = true) {
-    aggregate::EngineConfig ec;
-    ec.workers = workers;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = rules ? &setup_ : nullptr;
-    return std::make_unique<aggregate::Engine>(ref, ec);
+    return testing::SmallEngine(ref, workers, rules ? &setup_ : nullptr);
   }
 
   AlertEvent Event(uint64_t device, const char* code, int64_t t, uint32_t n = 1) {

@@ -20,6 +20,7 @@
 #include "rules/evaluator.h"
 #include "rules/rules_config.h"
 #include "testing/fixtures.h"
+#include "testing/rules_engine.h"
 
 namespace smetsmon::rules {
 namespace {
@@ -59,22 +60,14 @@ class OutageFinalTallyTest : public ::testing::Test {
     std::unique_ptr<Evaluator> evaluator;
   };
 
-  OutageFinalTallyTest() : ref_(testing::LoadTestReference()) {
-    auto loaded = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    config_ = *std::move(loaded);
-    const aggregate::FleetLayout layout(*ref_.areas, *ref_.catalogue, *ref_.dmcs, *ref_.cohorts);
-    setup_ = BuildRuleInputsSetup(config_, layout, 5 * kMin);
-  }
+  OutageFinalTallyTest()
+      : ref_(testing::LoadTestReference()),
+        config_(testing::ShippedRules(ref_)),
+        setup_(testing::RuleInputsFor(ref_, config_)) {}
 
   std::unique_ptr<Life> NewLife() {
     auto life = std::make_unique<Life>();
-    aggregate::EngineConfig ec;
-    ec.workers = 2;
-    ec.expected_devices = 1 << 12;
-    ec.dedup_capacity = 1 << 16;
-    ec.rule_inputs = &setup_;
-    life->engine = std::make_unique<aggregate::Engine>(ref_, ec);
+    life->engine = testing::SmallEngine(ref_, 2, &setup_);
     life->evaluator = NewEvaluator(*life);
     return life;
   }

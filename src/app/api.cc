@@ -2,10 +2,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <simdjson.h>
 
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "app/gonogo_override.h"
@@ -38,9 +40,22 @@ http::Response Json(int status, std::string body) {
   return {status, "application/json", std::move(body)};
 }
 
+// A message as a JSON string: it may echo the request's path, which is the client's bytes (Beast
+// lets any byte past ASCII through), and JSON must be UTF-8, so when it is not, those bytes are
+// shown as '?' (a client's JSON parser would refuse the whole answer otherwise).
+std::string ValidUtf8(std::string_view message) {
+  std::string out(message);
+  if (!simdjson::validate_utf8(out.data(), out.size())) {
+    for (char& c : out) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+  }
+  return out;
+}
+
 http::Response Error(int status, const std::string& message) {
   JsonWriter w;
-  w.BeginObject().Field("error", message).EndObject();
+  w.BeginObject().Field("error", ValidUtf8(message)).EndObject();
   return Json(status, w.str());
 }
 

@@ -6,7 +6,7 @@ namespace smetsmon::app {
 
 int RunReplay(int argc, char** argv);     // smetsmon replay FILE... [options]
 int RunGenerate(int argc, char** argv);   // smetsmon generate --out FILE [options]
-int RunRun(int argc, char** argv);        // smetsmon run --config FILE
+int RunRun(int argc, char** argv);        // smetsmon run [--config FILE|DIR]
 int RunDemo(int argc, char** argv);       // smetsmon demo [options]
 int RunMockKafka(int argc, char** argv);  // smetsmon mock-kafka [--brokers N] [--partitions N] ...
 

@@ -4,20 +4,23 @@
 #include <string_view>
 
 #include "app/commands.h"
+#include "smetsmon/version.h"
 
 namespace {
 void Usage() {
   std::fputs(
       "usage: smetsmon <command> [options]\n"
       "  demo [--premises N] [--rate N]   mock Kafka + load generator + daemon, until Ctrl-C\n"
-      "  run --config FILE                the daemon: Kafka in, HTTP (/healthz /readyz /metrics) "
+      "  run [--config FILE|DIR]          the daemon: Kafka in, HTTP (/healthz /readyz /metrics) "
       "out\n"
+      "                 (default: ./config if present, else /etc/smetsmon)\n"
       "  replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE] [--report json]\n"
       "                 replay JSON Lines files (plain or .gz) on event time and print a report\n"
       "  generate --out FILE [--inventory-out CSV] [--premises N] [--hours H] ...\n"
       "                 write a realistic replay file (see 'smetsmon generate --help')\n"
       "  mock-kafka [--brokers N] [--partitions N] [--topic T]\n"
-      "                 a local in-memory Kafka; prints its bootstrap address, until Ctrl-C\n",
+      "                 a local in-memory Kafka; prints its bootstrap address, until Ctrl-C\n"
+      "  --version        the version and source revision\n",
       stderr);
 }
 }  // namespace
@@ -33,6 +36,10 @@ int main(int argc, char** argv) {
   if (cmd == "run") return smetsmon::app::RunRun(argc - 1, argv + 1);
   if (cmd == "demo") return smetsmon::app::RunDemo(argc - 1, argv + 1);
   if (cmd == "mock-kafka") return smetsmon::app::RunMockKafka(argc - 1, argv + 1);
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("smetsmon %s (revision %s)\n", smetsmon::kVersion, smetsmon::kRevision);
+    return 0;
+  }
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     Usage();
     return 0;

@@ -14,6 +14,7 @@
 #include "app/commands.h"
 #include "app/daemon.h"
 #include "app/reload.h"
+#include "app/sd_notify.h"
 #include "app/settings.h"
 #include "base/fields.h"
 #include "base/log.h"
@@ -22,10 +23,17 @@
 #include "ingest/kafka_source.h"
 #include "metrics/daemon_metrics.h"
 #include "report/rules_json.h"
+#include "smetsmon/version.h"
 #include "webhook/config.h"
 
 namespace smetsmon::app {
 namespace {
+
+void NotifySystemd(std::string_view state) {
+  if (absl::Status s = SdNotify(state); !s.ok()) {
+    Log(LogLevel::kWarn, "systemd notification not sent", {{"error", std::string(s.message())}});
+  }
+}
 
 // The findings' outputs from the `webhooks:` settings: the DNO webhook dispatcher (its own
 // delivery thread) and the Alertmanager sink (on the io thread).
@@ -185,7 +193,25 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
         "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,catalogue,"
         "devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
-  d.ingest->Run();  // until a signal or hooks stop it; everything it submitted is applied
+  // Under systemd (Type=notify): ready once it serves; the watchdog is fed from the io thread
+  // only while the poll loop turns, so a wedged consumer gets the unit restarted.
+  NotifySystemd("READY=1\nSTATUS=consuming");
+  boost::asio::steady_timer watchdog_timer(io);
+  uint64_t watchdog_turns = 0;
+  std::function<void()> feed_watchdog = [&, interval = WatchdogInterval()] {
+    watchdog_timer.expires_after(*interval / 2);
+    watchdog_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const uint64_t turns = d.ingest->loop_turns();
+      if (turns != watchdog_turns) NotifySystemd("WATCHDOG=1");
+      watchdog_turns = turns;
+      feed_watchdog();
+    });
+  };
+  if (WatchdogInterval().has_value()) boost::asio::post(io, feed_watchdog);
+  d.ingest->Run();
+  NotifySystemd(
+      "STOPPING=1");  // until a signal or hooks stop it; everything it submitted is applied
   // The io thread stops first, so nothing hands the workers new tasks; then the workers finish
   // what is queued (a device query answers into the stopped io context) and stop, then the rules.
   io.stop();
@@ -208,17 +234,22 @@ int RunRun(int argc, char** argv) {
     if (a == "--config" && i + 1 < argc) {
       config = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::puts("usage: smetsmon run --config FILE|DIR\nRuns the daemon: Kafka in, HTTP out.");
+      std::puts(
+          "usage: smetsmon run [--config FILE|DIR]\nRuns the daemon: Kafka in, HTTP out. Without "
+          "--config: ./config if it exists, else /etc/smetsmon.");
       return 0;
     } else {
       std::fprintf(stderr, "smetsmon run: unknown argument %s\n", a.c_str());
       return 2;
     }
   }
-  if (config.empty()) {
-    std::fprintf(stderr, "smetsmon run: --config FILE is required\n");
-    return 2;
-  }
+  const bool explicit_config = !config.empty();
+  if (!explicit_config) config = DefaultConfigDir();
+  Log(LogLevel::kInfo, "configuration",
+      {{"path", config},
+       {"from", explicit_config ? "--config" : "default search"},
+       {"version", kVersion},
+       {"revision", kRevision}});
   auto settings = LoadSettings(config);
   if (!settings.ok()) {
     std::fprintf(stderr, "smetsmon: configuration error: %s\n",

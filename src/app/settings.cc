@@ -261,4 +261,10 @@ absl::StatusOr<Settings> LoadSettings(const std::string& config) {
   return yaml::GuardYaml(config, [&] { return LoadSettingsUnguarded(config); });
 }
 
+std::string DefaultConfigDir() {
+  std::error_code ec;
+  if (std::filesystem::is_directory("config", ec)) return "config";
+  return "/etc/smetsmon";
+}
+
 }  // namespace smetsmon::app

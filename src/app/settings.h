@@ -44,6 +44,10 @@ struct Settings {
 // Reads smetsmon.yaml from `config` (a directory or the file); defaults when a directory has none.
 absl::StatusOr<Settings> LoadSettings(const std::string& config);
 
+// Where the configuration is when no --config is given: ./config if that directory exists (a
+// checkout, the demo), else /etc/smetsmon (the package's).
+std::string DefaultConfigDir();
+
 // A non-loopback `http_listen` without a bearer token is refused unless
 // `http_allow_unauthenticated`; so is `http_metrics_require_token` without a token.
 absl::Status CheckHttpExposure(const Settings& s);

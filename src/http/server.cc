@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "http/server_request.h"
 
 namespace smetsmon::http {
 
@@ -83,11 +84,67 @@ bool IsLoopbackListen(const std::string& listen) {
   return !ec && address.is_loopback();
 }
 
-namespace {
-
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+
+void ApplyLimits(RequestParser& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<std::uint32_t>(options.header_limit_bytes));
+  parser.body_limit(options.body_limit_bytes);
+}
+
+std::optional<Refusal> RefusalFor(const boost::system::error_code& ec,
+                                  const ServerOptions& options) {
+  if (ec == bhttp::error::body_limit) {
+    return Refusal{RejectReason::kBodyTooLarge, 413,
+                   absl::StrCat("request body over ", options.body_limit_bytes, " bytes")};
+  }
+  if (ec == bhttp::error::header_limit) {
+    return Refusal{RejectReason::kHeaderTooLarge, 431,
+                   absl::StrCat("request header over ", options.header_limit_bytes, " bytes")};
+  }
+  // Closed, timed out or malformed: only a malformed request is answered (the parser's own
+  // errors; end_of_stream is one of them but is a client that left).
+  if (ec && ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+      ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+    return Refusal{RejectReason::kBadRequest, 400, "bad request"};
+  }
+  return std::nullopt;
+}
+
+Response RefusalResponse(const Refusal& refusal) {
+  return Response{refusal.status, "application/json",
+                  absl::StrCat(R"({"error":")", refusal.message, R"("})")};
+}
+
+std::optional<Request> ToRequest(BeastRequest& parsed) {
+  if (parsed.method() != bhttp::verb::get && parsed.method() != bhttp::verb::head &&
+      parsed.method() != bhttp::verb::post) {
+    return std::nullopt;
+  }
+  Request req;
+  req.method = std::string(parsed.method_string());
+  req.target = std::string(parsed.target());
+  req.body = std::move(parsed.body());
+  if (auto it = parsed.find(bhttp::field::authorization); it != parsed.end()) {
+    req.authorization = std::string(it->value());
+  }
+  return req;
+}
+
+BeastResponse MakeResponse(const Response& r, unsigned version, bool keep_alive) {
+  BeastResponse res{static_cast<bhttp::status>(r.status), version};
+  res.set(bhttp::field::server, "smetsmon");
+  res.set(bhttp::field::content_type, r.content_type);
+  if (r.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(r.retry_after_s));
+  res.keep_alive(keep_alive);
+  res.body() = r.body;
+  res.prepare_payload();
+  return res;
+}
+
+namespace {
+
 using tcp = asio::ip::tcp;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
@@ -131,8 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_ = {};
     // A parser per request: it carries the header and body limits.
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(options().header_limit_bytes));
-    parser_->body_limit(options().body_limit_bytes);
+    ApplyLimits(*parser_, options());
     // The next request of a kept-alive connection may be a while coming (idle); the first is
     // read at once.
     stream_.expires_after(
@@ -153,31 +209,18 @@ class Session : public std::enable_shared_from_this<Session> {
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  void Refuse(RejectReason reason, int status, const std::string& message) {
-    shared_->stats->Reject(reason);
-    Write(MakeResponse(
-        Response{status, "application/json", absl::StrCat(R"({"error":")", message, R"("})")}, 11,
-        false));
+  void Refuse(const Refusal& refusal) {
+    shared_->stats->Reject(refusal.reason);
+    Write(MakeResponse(RefusalResponse(refusal), 11, false));
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) {
-      // The rest of the body is not read: answer and close the connection.
-      Refuse(RejectReason::kBodyTooLarge, 413,
-             absl::StrCat("request body over ", options().body_limit_bytes, " bytes"));
-      return;
-    }
-    if (ec == bhttp::error::header_limit) {
-      Refuse(RejectReason::kHeaderTooLarge, 431,
-             absl::StrCat("request header over ", options().header_limit_bytes, " bytes"));
-      return;
-    }
     if (ec) {
       if (ec == beast::error::timeout) shared_->stats->Reject(RejectReason::kTimeout);
-      // Closed, timed out or malformed: answer a malformed request, drop the rest.
-      if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-          ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
-        Refuse(RejectReason::kBadRequest, 400, "bad request");
+      // Over a limit or malformed: answered, then closed (the rest of a body over its limit is
+      // not read). Closed by the client or timed out: dropped.
+      if (std::optional<Refusal> refusal = RefusalFor(ec, options())) {
+        Refuse(*refusal);
         return;
       }
       beast::error_code ignored;
@@ -194,19 +237,13 @@ class Session : public std::enable_shared_from_this<Session> {
       Write(MakeResponse(r, request_.version(), request_.keep_alive()));
       return;
     }
-    if (request_.method() != bhttp::verb::get && request_.method() != bhttp::verb::head &&
-        request_.method() != bhttp::verb::post) {
+    std::optional<Request> accepted = ToRequest(request_);
+    if (!accepted) {
       Write(MakeResponse(Response{405, "application/json", R"({"error":"method not allowed"})"},
                          request_.version(), request_.keep_alive()));
       return;
     }
-    Request req;
-    req.method = std::string(request_.method_string());
-    req.target = std::string(request_.target());
-    req.body = std::move(request_.body());
-    if (auto it = request_.find(bhttp::field::authorization); it != request_.end()) {
-      req.authorization = std::string(it->value());
-    }
+    const Request& req = *accepted;
     // The answer may come from another thread: it is posted back here, and the first of it and
     // the timeout is written (both run on this session's executor).
     const uint64_t request_id = requests_;
@@ -229,18 +266,6 @@ class Session : public std::enable_shared_from_this<Session> {
     answered_ = request_id;
     answer_timer_.cancel();
     Write(MakeResponse(r, request_.version(), request_.keep_alive()));
-  }
-
-  static bhttp::response<bhttp::string_body> MakeResponse(const Response& r, unsigned version,
-                                                          bool keep_alive) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-    res.set(bhttp::field::server, "smetsmon");
-    res.set(bhttp::field::content_type, r.content_type);
-    if (r.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(r.retry_after_s));
-    res.keep_alive(keep_alive);
-    res.body() = r.body;
-    res.prepare_payload();
-    return res;
   }
 
   void Write(bhttp::response<bhttp::string_body> res) {

@@ -617,6 +617,7 @@ void KafkaIngest::Run() {
   constexpr int kPauseAfterStalledWaits = 100;
   int stalled_waits = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
+    loop_turns_.store(loop_turns_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     Reap(/*wait=*/false);
     if (producer_ != nullptr) rd_kafka_poll(producer_, 0);  // dead letters' delivery reports
     if (checkpointing_) {

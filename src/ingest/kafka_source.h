@@ -149,6 +149,8 @@ class KafkaIngest {
   // committed and the consumer is closed.
   void Run();
   void Stop() { stop_.store(true, std::memory_order_relaxed); }
+  // Turns of the poll loop so far (any thread): a watchdog sees the loop alive when it grows.
+  uint64_t loop_turns() const { return loop_turns_.load(std::memory_order_relaxed); }
 
   KafkaStats stats() const;
   // Lag of each assigned partition; any thread.
@@ -226,7 +228,8 @@ class KafkaIngest {
   // (their next owner starts at our committed offset), poll thread only.
   std::vector<rd_kafka_message_s*> filling_;
   std::atomic<bool> stop_{false};
-  bool paused_ = false;  // all partitions paused for backpressure
+  std::atomic<uint64_t> loop_turns_{0};  // single writer: the poll thread
+  bool paused_ = false;                  // all partitions paused for backpressure
   // Poll thread only, for alignment (the newest event time per partition is last_event_ms_):
   // when each partition last delivered messages, and the partitions paused for being ahead.
   std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic ns

@@ -9,10 +9,7 @@
 #include <string>
 
 #include "metrics/family.h"
-
-#ifndef SMETSMON_VERSION
-#define SMETSMON_VERSION "dev"
-#endif
+#include "smetsmon/version.h"
 
 namespace smetsmon::metrics {
 namespace {
@@ -107,8 +104,9 @@ std::vector<MetricFamily> ProcessMetrics::Collect() const {
                          static_cast<double>(limit.rlim_cur), MetricType::Gauge));
   }
   MetricFamily info =
-      Family("smetsmon_build_info", "Always 1; the version in a label.", MetricType::Gauge);
-  Add(info, 1, {{"version", SMETSMON_VERSION}});
+      Family("smetsmon_build_info", "Always 1; the version and source revision in labels.",
+             MetricType::Gauge);
+  Add(info, 1, {{"version", kVersion}, {"revision", kRevision}});
   out.push_back(std::move(info));
   return out;
 }

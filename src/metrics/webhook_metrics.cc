@@ -39,6 +39,11 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
                                "Spool file writes that failed per receiver (the notification "
                                "stays queued in memory and is written again at each retry).",
                                MetricType::Counter);
+    auto evicted = Family("smetsmon_webhook_spool_evicted_total",
+                          "Notifications per receiver dead-lettered to keep the pending spool "
+                          "under webhooks.spool_max_bytes / spool_max_files (lowest priority, "
+                          "then oldest, first; see spool_dir/dead/).",
+                          MetricType::Counter);
     for (const webhook::ReceiverStats& s : dispatcher_->Stats()) {
       const std::string& r = s.receiver;
       for (const auto& [outcome, n] : {std::pair<const char*, uint64_t>{"delivered", s.delivered},
@@ -54,8 +59,21 @@ std::vector<MetricFamily> WebhookMetrics::Collect() const {
       Add(opened, static_cast<double>(s.circuit_opened), {{"receiver", r}});
       Add(refires, static_cast<double>(s.refires_ignored), {{"receiver", r}});
       Add(spool_errors, static_cast<double>(s.spool_write_errors), {{"receiver", r}});
+      Add(evicted, static_cast<double>(s.spool_evicted), {{"receiver", r}});
     }
-    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened, &refires, &spool_errors}) {
+    const webhook::SpoolUsage usage = dispatcher_->spool_usage();
+    auto spool_bytes = Family("smetsmon_webhook_spool_bytes",
+                              "Total size of the pending webhook spool files (all receivers), "
+                              "against webhooks.spool_max_bytes.",
+                              MetricType::Gauge);
+    Add(spool_bytes, static_cast<double>(usage.bytes));
+    auto spool_files = Family("smetsmon_webhook_spool_files",
+                              "Pending webhook spool files (all receivers), against "
+                              "webhooks.spool_max_files.",
+                              MetricType::Gauge);
+    Add(spool_files, static_cast<double>(usage.files));
+    for (auto* f : {&deliveries, &depth, &age, &circuit, &opened, &refires, &spool_errors, &evicted,
+                    &spool_bytes, &spool_files}) {
       out.push_back(std::move(*f));
     }
   }

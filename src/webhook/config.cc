@@ -367,12 +367,16 @@ absl::StatusOr<WebhookConfig> LoadWebhookConfig(const YAML::Node& section, const
     return ConfigError(file, section, "webhooks", "must be a map (receivers, spool_dir, ...)");
   }
   const MapReader r{file, section, "webhooks"};
-  SMETSMON_RETURN_IF_ERROR(
-      r.OnlyKeys({"receivers", "spool_dir", "max_age", "dead_max_age", "backoff", "circuit_breaker",
-                  "external_url", "alertmanager"}));
+  SMETSMON_RETURN_IF_ERROR(r.OnlyKeys({"receivers", "spool_dir", "max_age", "dead_max_age",
+                                       "spool_max_bytes", "spool_max_files", "backoff",
+                                       "circuit_breaker", "external_url", "alertmanager"}));
   SMETSMON_RETURN_IF_ERROR(r.Scalar("spool_dir", &c.spool_dir));
   SMETSMON_RETURN_IF_ERROR(r.Duration("max_age", &c.max_age_ms));
   SMETSMON_RETURN_IF_ERROR(r.Duration("dead_max_age", &c.dead_max_age_ms));
+  SMETSMON_RETURN_IF_ERROR(r.Scalar("spool_max_bytes", &c.spool_max_bytes));
+  if (c.spool_max_bytes <= 0) return r.Error("spool_max_bytes", "must be a positive byte count");
+  SMETSMON_RETURN_IF_ERROR(r.Scalar("spool_max_files", &c.spool_max_files));
+  if (c.spool_max_files <= 0) return r.Error("spool_max_files", "must be a positive file count");
   SMETSMON_RETURN_IF_ERROR(r.Scalar("external_url", &c.external_url));
   if (!c.external_url.empty()) {
     auto u = ParseUrl(c.external_url);

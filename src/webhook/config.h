@@ -5,6 +5,10 @@
 //     spool_dir: /var/lib/smetsmon/webhooks   # durable queue (required when receivers exist)
 //     max_age: 48h                             # then dead-lettered
 //     dead_max_age: 7d                         # dead letters (spool_dir/dead/) then deleted
+//     spool_max_bytes: 1073741824              # pending spool files' total size (bytes, > 0)
+//     spool_max_files: 100000                  # pending spool files (> 0); over either cap the
+//                                              # lowest-priority, oldest pending notifications
+//                                              # are evicted to dead/ (see dispatcher.h)
 //     external_url: https://smetsmon.example    # externalURL / generatorURL in payloads
 //     backoff: {initial: 1s, max: 5m, multiplier: 2, jitter: 0.2}
 //     circuit_breaker: {failures_to_open: 5, open_for: 1m}
@@ -95,6 +99,11 @@ struct WebhookConfig {
   // Files in spool_dir/dead/ are deleted this long after they were dead-lettered (at start and
   // hourly), so dead/ cannot fill the disk; long enough to be looked at after a weekend.
   int64_t dead_max_age_ms = 7 * 24 * kMsPerHour;
+  // Bounds on the pending spool (files in spool_dir, not dead/): a new notification that would
+  // take it over either cap first evicts pending ones to dead/ (Dispatcher: lowest priority, then
+  // oldest), so a receiver down for days cannot fill the disk.
+  int64_t spool_max_bytes = int64_t{1} << 30;  // 1 GiB
+  int64_t spool_max_files = 100'000;
   BackoffConfig backoff;
   CircuitBreakerConfig circuit_breaker;
   std::string external_url;  // base URL of this daemon's HTTP API, "" when not reachable

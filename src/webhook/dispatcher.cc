@@ -157,12 +157,24 @@ absl::Status Dispatcher::Reload() {
     const int64_t age = std::clamp<int64_t>(wall_now - n.created_ms, 0, max_credit);
     const int64_t wait = std::clamp<int64_t>(n.next_attempt_ms - wall_now, 0,
                                              std::max<int64_t>(1, config_.backoff.max_ms));
-    AddLocked(std::move(n), lane_index, mono_now - age, mono_now + wait);
+    const size_t bytes = EncodedSize(n);
+    AddLocked(std::move(n), lane_index, mono_now - age, mono_now + wait, bytes);
     ++restored;
   }
   if (restored > 0) {
     Log(LogLevel::kInfo, "webhook notifications reloaded from spool",
-        {{"dir", spool_.dir()}, {"count", absl::StrCat(items_.size())}});
+        {{"dir", spool_.dir()},
+         {"count", absl::StrCat(items_.size())},
+         {"bytes", absl::StrCat(spool_bytes_)}});
+  }
+  if (spool_bytes_ > static_cast<uint64_t>(config_.spool_max_bytes) ||
+      items_.size() > static_cast<uint64_t>(config_.spool_max_files)) {
+    Log(LogLevel::kWarn, "webhook spool over its caps: evicting at the next notification",
+        {{"dir", spool_.dir()},
+         {"files", absl::StrCat(items_.size())},
+         {"bytes", absl::StrCat(spool_bytes_)},
+         {"spool_max_files", absl::StrCat(config_.spool_max_files)},
+         {"spool_max_bytes", absl::StrCat(config_.spool_max_bytes)}});
   }
   if (told_changed) {
     const uint64_t version = ++told_version_;
@@ -520,6 +532,12 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
       n.key = std::move(key);
       n.body = BuildAlertmanagerPayload(f, resolved, rc.name, config_.external_url, areas_,
                                         ProcessingTime{now}, final_tally);
+      const size_t bytes = EncodedSize(n);
+      if (!MakeRoomLocked(n, lane, bytes)) {
+        // Dead-lettered: the older state of the finding it replaces is out of date all the same.
+        SupersedeLocked(lane, n.finding_id);
+        continue;
+      }
       if (absl::Status s = spool_.Save(n); !s.ok()) {
         Log(LogLevel::kError,
             "webhook spool write failed: notification queued in memory, written again at each "
@@ -528,7 +546,7 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
         ++lanes_[lane].stats.spool_write_errors;
         if (first_error.ok()) first_error = s;
       }
-      AddLocked(std::move(n), lane, mono_now, mono_now);
+      AddLocked(std::move(n), lane, mono_now, mono_now, bytes);
       ++spooled;
     }
     if (changed) ++told_version_;
@@ -549,30 +567,39 @@ absl::StatusOr<size_t> Dispatcher::Enqueue(const rules::Finding& f, bool resolve
   return spooled;
 }
 
-void Dispatcher::AddLocked(Notification n, size_t lane, int64_t born_mono_ms,
-                           int64_t next_mono_ms) {
+void Dispatcher::SupersedeLocked(size_t lane, const std::string& finding_id) {
   Lane& l = lanes_[lane];
-  if (auto prev = l.latest_by_finding.find(n.finding_id); prev != l.latest_by_finding.end()) {
-    Item& old = items_.at(prev->second);
-    ++l.stats.superseded;
-    if (old.in_flight) {
-      old.superseded = true;  // OnResult drops it instead of retrying
-    } else {
-      UnqueueLocked(old);
-      if (absl::Status s = spool_.Remove(old.n); !s.ok()) {
-        Log(LogLevel::kError, "webhook spool delete failed", {{"error", s.ToString()}});
-      }
-      EraseLocked(old.seq);
+  const auto prev = l.latest_by_finding.find(finding_id);
+  if (prev == l.latest_by_finding.end()) return;
+  Item& old = items_.at(prev->second);
+  ++l.stats.superseded;
+  if (old.in_flight) {
+    old.superseded = true;  // OnResult drops it instead of retrying
+    l.latest_by_finding.erase(prev);
+  } else {
+    UnqueueLocked(old);
+    if (absl::Status s = spool_.Remove(old.n); !s.ok()) {
+      Log(LogLevel::kError, "webhook spool delete failed", {{"error", s.ToString()}});
     }
+    EraseLocked(old.seq);
   }
+}
+
+void Dispatcher::AddLocked(Notification n, size_t lane, int64_t born_mono_ms, int64_t next_mono_ms,
+                           size_t file_bytes) {
+  SupersedeLocked(lane, n.finding_id);
+  Lane& l = lanes_[lane];
   Item item;
   item.seq = next_seq_++;
   item.lane = lane;
   item.born_mono_ms = born_mono_ms;
   item.next_mono_ms = next_mono_ms;
+  item.file_bytes = file_bytes;
   item.n = std::move(n);
   l.latest_by_finding[item.n.finding_id] = item.seq;
   by_key_[item.n.key] = item.seq;
+  eviction_order_.emplace(item.n.priority, item.n.created_ms, item.seq);
+  spool_bytes_ += file_bytes;
   QueueLocked(item);
   const uint64_t seq = item.seq;
   items_.emplace(seq, std::move(item));
@@ -597,7 +624,86 @@ void Dispatcher::EraseLocked(uint64_t seq) {
   if (auto key = by_key_.find(it->second.n.key); key != by_key_.end() && key->second == seq) {
     by_key_.erase(key);
   }
+  eviction_order_.erase({it->second.n.priority, it->second.n.created_ms, seq});
+  spool_bytes_ -= it->second.file_bytes;
   items_.erase(it);
+}
+
+void Dispatcher::DeadLetterEvictedLocked(const Notification& n, size_t lane,
+                                         const std::string& reason) {
+  Lane& l = lanes_[lane];
+  Log(LogLevel::kWarn, "webhook notification dead-lettered: spool over its cap",
+      {{"receiver", l.config.name},
+       {"reason", reason},
+       {"finding", n.finding_id},
+       {"status", n.resolved ? "resolved" : "firing"},
+       {"priority", absl::StrCat(n.priority)},
+       {"key", n.key}});
+  if (absl::Status s = spool_.DeadLetter(n, reason); !s.ok()) {
+    Log(LogLevel::kError, "webhook spool write failed", {{"error", s.ToString()}});
+  }
+  ++l.stats.spool_evicted;
+}
+
+bool Dispatcher::MakeRoomLocked(const Notification& n, size_t lane, size_t file_bytes) {
+  const uint64_t max_bytes = static_cast<uint64_t>(config_.spool_max_bytes);
+  const uint64_t max_files = static_cast<uint64_t>(config_.spool_max_files);
+  // The pending notification `n` supersedes goes when `n` is added: its room is free, and it is
+  // not evicted (unless in flight: then its file stays until its request completes).
+  uint64_t spared = 0;
+  uint64_t bytes = spool_bytes_ + file_bytes;
+  uint64_t files = items_.size() + 1;
+  const Lane& l = lanes_[lane];
+  if (const auto prev = l.latest_by_finding.find(n.finding_id); prev != l.latest_by_finding.end()) {
+    const Item& old = items_.at(prev->second);
+    if (!old.in_flight) {
+      spared = old.seq;
+      bytes -= old.file_bytes;
+      --files;
+    }
+  }
+  const auto which_cap = [&] {
+    return bytes > max_bytes ? absl::StrCat("spool over its byte cap (", max_bytes, " bytes)")
+                             : absl::StrCat("spool over its file cap (", max_files, " files)");
+  };
+  if (bytes <= max_bytes && files <= max_files) return true;
+  if (file_bytes > max_bytes) {
+    DeadLetterEvictedLocked(
+        n, lane,
+        absl::StrCat("evicted: ", file_bytes, " bytes, larger than the spool's byte cap (",
+                     max_bytes, " bytes)"));
+    return false;
+  }
+  // Choose first, evict after: if room cannot be made from notifications ranked below `n`,
+  // nothing is evicted and `n` goes to dead/.
+  std::vector<std::pair<uint64_t, std::string>> victims;  // (seq, reason)
+  auto it = eviction_order_.begin();
+  while (bytes > max_bytes || files > max_files) {
+    while (it != eviction_order_.end() &&
+           (std::get<2>(*it) == spared || items_.at(std::get<2>(*it)).in_flight)) {
+      ++it;
+    }
+    const auto& [priority, created_ms, seq] =
+        it != eviction_order_.end() ? *it : std::tuple<int, int64_t, uint64_t>{3, 0, 0};
+    if (std::tie(n.priority, n.created_ms) < std::tie(priority, created_ms)) {
+      // Everything evictable outranks `n` (or nothing is evictable).
+      DeadLetterEvictedLocked(
+          n, lane,
+          absl::StrCat("evicted: ", which_cap(), "; every pending notification outranks it"));
+      return false;
+    }
+    victims.emplace_back(seq, absl::StrCat("evicted: ", which_cap()));
+    bytes -= items_.at(seq).file_bytes;
+    --files;
+    ++it;
+  }
+  for (const auto& [seq, reason] : victims) {
+    Item& victim = items_.at(seq);
+    DeadLetterEvictedLocked(victim.n, victim.lane, reason);
+    UnqueueLocked(victim);
+    EraseLocked(seq);
+  }
+  return true;
 }
 
 void Dispatcher::ExpireLocked(int64_t mono_ms) {
@@ -726,6 +832,10 @@ void Dispatcher::OnResult(size_t lane, uint64_t seq, HttpResult r) {
     if (r.retry_after_ms > delay) delay = std::min(r.retry_after_ms, config_.backoff.max_ms);
     item.next_mono_ms = mono_now + delay;
     item.n.next_attempt_ms = now + delay;
+    // A few bytes longer perhaps (attempts, times): counted, not checked against the caps.
+    const size_t bytes = EncodedSize(item.n);
+    spool_bytes_ = spool_bytes_ - item.file_bytes + bytes;
+    item.file_bytes = bytes;
     if (absl::Status s = spool_.Save(item.n); !s.ok()) {
       Log(LogLevel::kError, "webhook spool write failed", {{"error", s.ToString()}});
       ++l.stats.spool_write_errors;
@@ -853,6 +963,11 @@ std::vector<ReceiverStats> Dispatcher::Stats() const {
 size_t Dispatcher::pending() const {
   std::lock_guard lock(mu_);
   return items_.size();
+}
+
+SpoolUsage Dispatcher::spool_usage() const {
+  std::lock_guard lock(mu_);
+  return SpoolUsage{spool_bytes_, items_.size()};
 }
 
 uint64_t Dispatcher::refires_ignored() const {

@@ -77,6 +77,23 @@
 // notification for the same receiver that has not been delivered yet (firing then resolved while
 // the receiver is down delivers only "resolved"), so a receiver never sees states out of order.
 //
+// Spool bounds: the pending spool holds at most config.spool_max_bytes bytes and
+// config.spool_max_files files (the sum of the pending files' sizes and their number, kept in
+// memory: counted from what Reload read at start, so the caps hold across restarts, and updated
+// at each save and delete; nothing scans the directory). When spooling a new notification would
+// take it over either cap, pending notifications are evicted to make room: the lowest priority
+// first (info, then warning, then critical), then the oldest (created_ms), each dead-lettered to
+// dead/ with the reason ("evicted: spool over its byte cap (N bytes)"), logged and counted
+// (ReceiverStats::spool_evicted), never dropped silently. The new notification competes too: when
+// everything evictable outranks it (a higher priority, or the same priority and older), it is
+// the one dead-lettered (and not counted as spooled), and nothing pending is evicted; so is one
+// larger than the byte cap on its own. A notification in flight is not evictable, nor is the one
+// the new notification supersedes (its file goes anyway, so its room counts as free). A
+// dead-lettered new notification still supersedes the older state of its finding: that state is
+// out of date. The caps are checked when a new notification is spooled (a retry rewriting its
+// file a few bytes longer is not): a spool reloaded over caps lowered since is brought under
+// them at the next save.
+//
 // Time domain: every interval (backoff, max age, circuit breaker, the delivery thread's waits) is
 // measured on the monotonic clock (Clock::MonotonicNs), so a wall clock stepped forward by hours
 // dead-letters nothing early and one stepped back delays nothing. The wall clock (Clock::Now) is
@@ -104,6 +121,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -140,6 +158,15 @@ struct ReceiverStats {
   uint64_t circuit_opened = 0;  // times the breaker opened
   // Firing calls for a finding already resolved that matched this receiver (not sent).
   uint64_t refires_ignored = 0;
+  // Notifications dead-lettered to keep the spool under its caps (pending ones evicted, and new
+  // ones dead-lettered instead because everything pending outranked them).
+  uint64_t spool_evicted = 0;
+};
+
+// The pending spool's size (all receivers), as tracked by the dispatcher.
+struct SpoolUsage {
+  uint64_t bytes = 0;
+  uint64_t files = 0;
 };
 
 // The Idempotency-Key of a notification: the first 32 hex digits of SHA-256 over receiver,
@@ -193,6 +220,7 @@ class Dispatcher {
 
   std::vector<ReceiverStats> Stats() const;
   size_t pending() const;
+  SpoolUsage spool_usage() const;
   // Firing calls ignored because the finding had resolved already (all receivers; the per
   // receiver count is in Stats).
   uint64_t refires_ignored() const;
@@ -208,6 +236,7 @@ class Dispatcher {
     uint64_t seq = 0;
     bool in_flight = false;
     bool superseded = false;
+    size_t file_bytes = 0;  // EncodedSize(n) when last saved
   };
   struct Lane {
     ReceiverConfig config;
@@ -233,8 +262,20 @@ class Dispatcher {
   Dispatcher(WebhookConfig config, const catalog::AreaTable& areas, const Clock& clock,
              Spool spool);
   absl::Status Reload();
-  // Under mu_: adds a notification (superseding an older one of the same finding).
-  void AddLocked(Notification n, size_t lane, int64_t born_mono_ms, int64_t next_mono_ms);
+  // Under mu_: adds a notification (superseding an older one of the same finding) whose pending
+  // file is `file_bytes` long.
+  void AddLocked(Notification n, size_t lane, int64_t born_mono_ms, int64_t next_mono_ms,
+                 size_t file_bytes);
+  // Under mu_: the pending notification of `finding_id` to `lane`, if any, is replaced by a newer
+  // state: deleted, or marked to be dropped when its request completes if in flight.
+  void SupersedeLocked(size_t lane, const std::string& finding_id);
+  // Under mu_: makes room in the spool for `n` (to `lane`, `file_bytes` long) by evicting
+  // pending notifications (see above); false when `n` itself must be dead-lettered instead
+  // (done here, counted).
+  bool MakeRoomLocked(const Notification& n, size_t lane, size_t file_bytes);
+  // Under mu_: dead-letters `n` (of `lane`) with `reason`, logged and counted as evicted; the
+  // caller removes its item, if it has one.
+  void DeadLetterEvictedLocked(const Notification& n, size_t lane, const std::string& reason);
   void QueueLocked(const Item& item);
   void UnqueueLocked(const Item& item);
   void EraseLocked(uint64_t seq);
@@ -269,6 +310,9 @@ class Dispatcher {
   std::vector<Lane> lanes_;
   std::unordered_map<uint64_t, Item> items_;
   std::unordered_map<std::string, uint64_t> by_key_;  // key -> seq: one item (and file) per key
+  // Every item in eviction order: (priority, created_ms, seq), the first evicted first.
+  std::set<std::tuple<int, int64_t, uint64_t>> eviction_order_;
+  uint64_t spool_bytes_ = 0;  // sum of the items' file_bytes (the spool's files: items_.size())
   std::map<std::string, Tracked> firing_;
   std::set<std::string> recently_resolved_;
   std::deque<std::string> recently_resolved_order_;  // oldest first

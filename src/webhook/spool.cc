@@ -44,7 +44,10 @@ bool ParseInt(std::string_view s, T* out) {
 
 }  // namespace
 
-std::string EncodeNotification(const Notification& n, std::string_view dead_reason) {
+namespace {
+
+// Everything before the blank line.
+std::string EncodeHeader(const Notification& n, std::string_view dead_reason) {
   std::string out;
   absl::StrAppend(&out, kMagic, "\n");
   absl::StrAppend(&out, "receiver: ", n.receiver, "\n");
@@ -65,9 +68,18 @@ std::string EncodeNotification(const Notification& n, std::string_view dead_reas
     std::replace(reason.begin(), reason.end(), '\n', ' ');
     absl::StrAppend(&out, "reason: ", reason, "\n");
   }
+  return out;
+}
+
+}  // namespace
+
+std::string EncodeNotification(const Notification& n, std::string_view dead_reason) {
+  std::string out = EncodeHeader(n, dead_reason);
   absl::StrAppend(&out, "\n", n.body);
   return out;
 }
+
+size_t EncodedSize(const Notification& n) { return EncodeHeader(n, "").size() + 1 + n.body.size(); }
 
 absl::StatusOr<Notification> DecodeNotification(std::string_view text) {
   const size_t header_end = text.find("\n\n");

@@ -69,6 +69,8 @@ struct Notification {
 };
 
 std::string EncodeNotification(const Notification& n, std::string_view dead_reason = "");
+// EncodeNotification(n).size(), the size of n's pending file, without copying the body.
+size_t EncodedSize(const Notification& n);
 absl::StatusOr<Notification> DecodeNotification(std::string_view text);
 
 class Spool {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -145,6 +146,28 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
         << basis;
   }
   EXPECT_GE(testing::MetricValue(metrics_text, "smetsmon_rules_evaluations_total"), 1);
+  // The pipeline's and checkpoint's series the alerting rules use (metrics_lint_test checks the
+  // rest without a running pipeline).
+  {
+    std::ifstream in(std::string(SMETSMON_SOURCE_DIR) + "/deploy/prometheus/smetsmon.rules.yml");
+    const std::string rules((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(rules.empty());
+    size_t checked = 0;
+    for (const char* prefix : {"smetsmon_checkpoint_", "smetsmon_pipeline_"}) {
+      for (size_t at = rules.find(prefix); at != std::string::npos;
+           at = rules.find(prefix, at + 1)) {
+        size_t end = at;
+        while (end < rules.size() &&
+               (std::islower(static_cast<unsigned char>(rules[end])) || rules[end] == '_')) {
+          ++end;
+        }
+        const std::string name = rules.substr(at, end - at);
+        EXPECT_NE(metrics_text.find("\n" + name), std::string::npos) << "rules use " << name;
+        ++checked;
+      }
+    }
+    EXPECT_GE(checked, 5u);
+  }
   // Devices and areas; the bearer token guards the API (not health or metrics).
   ASSERT_EQ(known_device.size(), 23u);
   EXPECT_NE(device.find("\"device_id\":\"" + known_device + "\""), std::string::npos) << device;

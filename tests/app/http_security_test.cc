@@ -47,6 +47,20 @@ TEST(MetricsAuthTest, MetricsNeedTheTokenOnlyWhenConfiguredTo) {
   EXPECT_EQ(Get(d, "/healthz").status, 200);
 }
 
+// Found by the http fuzzer: a path's bytes past ASCII were echoed as they came, and an error that
+// is not UTF-8 is not JSON.
+TEST(ApiErrorTest, AnEchoedPathThatIsNotUtf8IsMadeValidJson) {
+  Daemon d;
+  const http::Response not_found = Get(d, "/caf\xc3\xa9/\xff\xfe");
+  EXPECT_EQ(not_found.status, 404);
+  EXPECT_EQ(not_found.body, R"({"error":"not found: /caf??/??"})");
+  const http::Response bad_id = Get(d, "/api/v1/devices/\xc3");
+  EXPECT_EQ(bad_id.status, 400);
+  EXPECT_NE(bad_id.body.find("bad device id '?'"), std::string::npos) << bad_id.body;
+  // Valid UTF-8 is echoed unchanged.
+  EXPECT_EQ(Get(d, "/caf\xc3\xa9").body, "{\"error\":\"not found: /caf\xc3\xa9\"}");
+}
+
 TEST(HttpMetricsTest, RefusalsAreExportedByReason) {
   auto stats = std::make_shared<http::ServerStats>();
   stats->Reject(http::RejectReason::kRateLimited);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages smetsmon needs, calling apt only for what is missing.
-# Usage: scripts/bootstrap.sh [--servers] [--sanitizers]
-#   --servers: prometheus and alertmanager for the integration tests; --sanitizers: see below.
+# Usage: scripts/bootstrap.sh [--servers] [--browser] [--sanitizers]
+#   --servers: prometheus and alertmanager for the integration tests; --browser: chromium, which
+#   the status page's browser test drives headless; --sanitizers: see below.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang-format
       libboost1.81-dev libboost-system1.81-dev librdkafka-dev prometheus-cpp-dev libabsl-dev
@@ -10,6 +11,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
 for opt in "$@"; do
   case $opt in
     --servers) pkgs+=(prometheus prometheus-alertmanager) ;;
+    --browser) pkgs+=(chromium) ;;
     # clang with its sanitizer and libFuzzer runtimes (the ASan+UBSan tree and fuzz/); GCC's TSan.
     --sanitizers) pkgs+=(clang-14 libclang-rt-14-dev libtsan2 libasan8 libubsan1) ;;
     *) echo "bootstrap: unknown option $opt" >&2; exit 2 ;;

@@ -3,7 +3,7 @@
 # builds in Release with warnings as errors, and runs every test through CTest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh --servers  # prometheus (promtool) and alertmanager for the tests
+scripts/bootstrap.sh --servers --browser  # prometheus (promtool), alertmanager, chromium for tests
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
 cd build
 ctest --output-on-failure -j 2 --timeout 600

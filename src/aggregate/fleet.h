@@ -100,6 +100,9 @@ class FleetPartial {
   // only the cells of `ranges` when given (FleetLayout::LiveRanges).
   void SumInto(View v, EventTime now, std::span<uint64_t> out, bool owner = false,
                std::span<const std::pair<size_t, size_t>> ranges = {}) const;
+  // Adds to `out` (size total_cells()) the one hour bucket holding `t` (nothing when it is no
+  // longer in the 24 h ring): the status page's hourly sparklines. Any thread.
+  void SumHour(EventTime t, std::span<uint64_t> out) const { hours_.SumInto(t, 1, out); }
   uint64_t late_1h() const { return minutes_.late(); }
   uint64_t late_24h() const { return hours_.late(); }
   EventTime stream_time() const { return minutes_.stream_time(); }

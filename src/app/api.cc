@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -14,7 +15,10 @@
 #include "base/fields.h"
 #include "base/json_writer.h"
 #include "metrics/daemon_metrics.h"
+#include "report/gonogo_report.h"
 #include "report/rules_json.h"
+#include "report/status_html.h"
+#include "smetsmon/version.h"
 
 namespace smetsmon::app {
 
@@ -267,6 +271,103 @@ http::Response Catalogue(const Daemon& d) {
   return Json(200, w.str());
 }
 
+http::Response Html(std::string body) { return {200, "text/html; charset=utf-8", std::move(body)}; }
+
+// The status page (report/status_html.h), from snapshots only: the rules' last evaluation, the
+// fleet's windows (the 24 hourly buckets of each worker, summed per area) and the consumer's
+// counters. Nothing per device.
+http::Response StatusPage(const Daemon& d) {
+  const aggregate::Engine& engine = *d.engine;
+  const aggregate::FleetLayout& layout = engine.layout();
+  const catalog::AreaTable& areas = layout.areas();
+  const EventTime now = engine.StreamTime();
+  const bool any = now != EventTime::Min();
+  std::optional<rules::RulesSnapshot> snap;
+  if (d.evaluator != nullptr) snap = d.evaluator->Snapshot();
+  SystemClock system_clock;
+  const Clock& clock = d.clock != nullptr ? *d.clock : system_clock;
+
+  report::StatusPageInput in;
+  in.version = absl::StrCat(kVersion, " (revision ", kRevision, ")");
+  in.stream_time = now;
+  in.generated_at_ms = clock.Now().ms;
+  in.rules = snap ? &*snap : nullptr;
+  in.areas.resize(areas.size());
+  // Alerts of one area in a view: its main cells (every code slot, both generations).
+  auto area_sum = [&](const std::vector<uint64_t>& cells, size_t a) {
+    uint64_t n = 0;
+    for (size_t slot = 0; slot < layout.code_slots(); ++slot) {
+      for (Generation g : {Generation::kSmets1, Generation::kSmets2}) {
+        n += cells[layout.MainCell(a, slot, g)];
+      }
+    }
+    return n;
+  };
+  for (size_t a = 0; a < areas.size(); ++a) {
+    const catalog::Area& area = areas.area(AreaId{static_cast<uint8_t>(a)});
+    in.areas[a].name = area.name;
+    in.areas[a].dno_group = area.dno_group;
+    in.areas[a].region = areas.RegionLabel(area.region);
+  }
+  if (any) {
+    const std::vector<uint64_t> hour = engine.View(aggregate::View::k1h, now);
+    const std::vector<uint64_t> day = engine.View(aggregate::View::k24h, now);
+    std::vector<uint64_t> bucket(layout.total_cells());
+    for (int k = 0; k < 24; ++k) {
+      std::fill(bucket.begin(), bucket.end(), 0);
+      const EventTime t{now.ms - int64_t{k} * kMsPerHour};
+      for (size_t i = 0; i < engine.worker_count(); ++i) {
+        engine.worker(i).fleet().SumHour(t, bucket);
+      }
+      for (size_t a = 0; a < areas.size(); ++a) {
+        in.areas[a].hourly[static_cast<size_t>(23 - k)] = area_sum(bucket, a);
+      }
+    }
+    for (size_t a = 0; a < areas.size(); ++a) {
+      in.areas[a].alerts_1h = area_sum(hour, a);
+      in.areas[a].alerts_24h = area_sum(day, a);
+    }
+  }
+  if (d.ingest != nullptr) {
+    const ingest::KafkaStats stats = d.ingest->stats();
+    in.consumer.present = true;
+    in.consumer.assigned_partitions = stats.assigned_partitions;
+    in.consumer.consumed = stats.consumed;
+    in.consumer.applied = stats.applied;
+    in.consumer.dead_lettered = stats.dead_lettered;
+    in.consumer.ready = d.ingest->Ready(d.ready_max_lag_messages);
+    for (const ingest::PartitionLag& lag : d.ingest->Lag(clock.Now())) {
+      if (lag.messages > 0) in.consumer.lag_messages += lag.messages;
+      in.consumer.lag_seconds = std::max(in.consumer.lag_seconds, lag.seconds);
+    }
+  }
+  return Html(report::RenderStatusPage(in));
+}
+
+// GET /reports/gonogo/latest.html and /reports/gonogo/<YYYY-MM-DD>.html: a daily decision of the
+// history the rules keep in memory (gonogo.history_kept) as the HTML report.
+http::Response GoNoGoReport(const Daemon& d, const std::string& path) {
+  constexpr std::string_view kPrefix = "/reports/gonogo/";
+  constexpr std::string_view kSuffix = ".html";
+  if (path.size() <= kPrefix.size() + kSuffix.size() ||
+      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return Error(404, "not found: " + path);
+  }
+  if (d.evaluator == nullptr) return Error(404, "rules are off: no rules.yaml");
+  const std::string date =
+      path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  const rules::RulesSnapshot snap = d.evaluator->Snapshot();
+  const std::vector<rules::GoNoGoResult>& h = snap.gonogo_history;
+  if (date == "latest") {
+    if (h.empty()) return Error(404, "no daily Go/No-Go decision yet");
+    return Html(report::GoNoGoToHtml(h.back()));
+  }
+  for (auto it = h.rbegin(); it != h.rend(); ++it) {
+    if (it->local_date == date) return Html(report::GoNoGoToHtml(*it));
+  }
+  return Error(404, "no daily Go/No-Go decision for " + date);
+}
+
 }  // namespace
 
 namespace {
@@ -286,10 +387,14 @@ http::Response Answer(const Daemon& d, const http::Request& request) {
             metrics::RenderText({d.metrics.get(), d.rules_metrics.get(), d.webhook_metrics.get(),
                                  &d.process_metrics, &d.config_metrics, d.http_metrics.get()})};
   }
-  if (path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
+  // The status page and the reports show fleet-level data as /api/v1 does: the same token.
+  const bool page = path == "/" || path.rfind("/reports/gonogo/", 0) == 0;
+  if (!page && path.rfind("/api/v1/", 0) != 0) return Error(404, "not found: " + path);
   if (!d.bearer_token.empty() && !SameToken(request.authorization, "Bearer " + d.bearer_token)) {
     return Error(401, "missing or wrong bearer token");
   }
+  if (path == "/") return StatusPage(d);
+  if (page) return GoNoGoReport(d, path);
   if (path == "/api/v1/areas") return Areas(d);
   if (path == "/api/v1/catalogue") return Catalogue(d);
   if (d.evaluator == nullptr) return Error(404, "rules are off: no rules.yaml");

@@ -9,5 +9,6 @@ int RunGenerate(int argc, char** argv);   // smetsmon generate --out FILE [optio
 int RunRun(int argc, char** argv);        // smetsmon run [--config FILE|DIR]
 int RunDemo(int argc, char** argv);       // smetsmon demo [options]
 int RunMockKafka(int argc, char** argv);  // smetsmon mock-kafka [--brokers N] [--partitions N] ...
+int RunCheckConfig(int argc, char** argv);  // smetsmon check-config [DIR|FILE]
 
 }  // namespace smetsmon::app

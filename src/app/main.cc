@@ -14,6 +14,8 @@ void Usage() {
       "  run [--config FILE|DIR]          the daemon: Kafka in, HTTP (/healthz /readyz /metrics) "
       "out\n"
       "                 (default: ./config if present, else /etc/smetsmon)\n"
+      "  check-config [DIR|FILE]          validate the configuration as run would, without\n"
+      "                 connecting or binding (exit 0: OK, 2: errors, each as file:line)\n"
       "  replay FILE... [--config DIR] [--inventory CSV] [--rejects FILE] [--report json]\n"
       "                 replay JSON Lines files (plain or .gz) on event time and print a report\n"
       "  generate --out FILE [--inventory-out CSV] [--premises N] [--hours H] ...\n"
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return smetsmon::app::RunReplay(argc - 1, argv + 1);
   if (cmd == "generate") return smetsmon::app::RunGenerate(argc - 1, argv + 1);
   if (cmd == "run") return smetsmon::app::RunRun(argc - 1, argv + 1);
+  if (cmd == "check-config") return smetsmon::app::RunCheckConfig(argc - 1, argv + 1);
   if (cmd == "demo") return smetsmon::app::RunDemo(argc - 1, argv + 1);
   if (cmd == "mock-kafka") return smetsmon::app::RunMockKafka(argc - 1, argv + 1);
   if (cmd == "--version" || cmd == "version") {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <librdkafka/rdkafka.h>
+
 #include "absl/strings/match.h"
 #include "base/log.h"
 #include "base/secrets.h"
@@ -43,6 +45,54 @@ std::string SecretSourceOf(const std::string& key) {
   return IsSecretKey(property) ? property : "";
 }
 
+// The keys each mapping of smetsmon.yaml allows (the `webhooks:` section's are checked by
+// webhook::LoadWebhookConfig).
+constexpr std::string_view kTopKeys[] = {"engine",   "kafka",      "http",    "inventory",
+                                         "snapshot", "checkpoint", "webhooks"};
+constexpr std::string_view kEngineKeys[] = {
+    "allowed_lateness", "idle_lag",    "dedup_horizon",       "dedup_capacity",
+    "expected_devices", "max_devices", "max_throttled_count", "max_dmcs",
+    "max_cohorts",      "workers"};
+// smetsmon's own keys of `kafka:`; the section's other keys are librdkafka properties (below).
+constexpr std::string_view kKafkaKeys[] = {"topic",
+                                           "dead_letter_topic",
+                                           "dead_letter_file",
+                                           "dead_letter_flush",
+                                           "max_partition_skew",
+                                           "batch_size",
+                                           "max_inflight_batches"};
+constexpr std::string_view kHttpKeys[] = {"listen",
+                                          "bearer_token_file",
+                                          "bearer_token_env",
+                                          "bearer_token",
+                                          "metrics_require_token",
+                                          "allow_unauthenticated",
+                                          "max_connections",
+                                          "header_limit_bytes",
+                                          "body_limit_bytes",
+                                          "read_timeout",
+                                          "write_timeout",
+                                          "idle_timeout",
+                                          "answer_timeout",
+                                          "rate_limit"};
+constexpr std::string_view kRateLimitKeys[] = {"per_second", "burst", "max_clients"};
+constexpr std::string_view kPathKeys[] = {"path"};
+constexpr std::string_view kCheckpointKeys[] = {"path", "interval"};
+
+// Whether librdkafka has a (global or topic) property of this name. Only reads a fresh
+// configuration object: no value is set, nothing is loaded.
+bool IsLibrdkafkaProperty(const std::string& name) {
+  size_t size = 0;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_topic_conf_t* topic_conf = rd_kafka_topic_conf_new();
+  const bool known =
+      rd_kafka_conf_get(conf, name.c_str(), nullptr, &size) != RD_KAFKA_CONF_UNKNOWN ||
+      rd_kafka_topic_conf_get(topic_conf, name.c_str(), nullptr, &size) != RD_KAFKA_CONF_UNKNOWN;
+  rd_kafka_topic_conf_destroy(topic_conf);
+  rd_kafka_conf_destroy(conf);
+  return known;
+}
+
 }  // namespace
 
 absl::Status CheckHttpExposure(const Settings& s) {
@@ -76,9 +126,11 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
   }
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(file));
   s.settings_file = file;
+  SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, root, "", kTopKeys));
   if (root["webhooks"]) s.webhooks = root["webhooks"];
   if (const YAML::Node e = root["engine"]) {
     if (!e.IsMap()) return yaml::ConfigError(file, e, "engine", "must be a map");
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, e, "engine", kEngineKeys));
     aggregate::EngineConfig& c = s.engine;
     SMETSMON_RETURN_IF_ERROR(
         ReadDuration(file, e, "allowed_lateness", &c.window.allowed_lateness_ms));
@@ -126,6 +178,12 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
         (key == "batch_size" ? s.kafka.batch_size : s.kafka.max_inflight_batches) = n;
       } else if (!SecretSourceOf(key).empty()) {
         continue;  // below, once every inline key is known
+      } else if (key.find('.') == std::string::npos && !IsLibrdkafkaProperty(key)) {
+        // A dotted key is a librdkafka property whichever it is: librdkafka refuses an unknown
+        // one when the client is configured (and `smetsmon check-config` tries each). An
+        // undotted one is ours (a typo of topic, batch_size, ...) unless librdkafka has it
+        // (debug, log_level, acks, ...).
+        return yaml::UnknownKeyError(file, kv.first, "kafka", kKafkaKeys);
       } else {
         if (IsSecretKey(key)) {
           Log(LogLevel::kWarn,
@@ -157,6 +215,7 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
   }
   if (const YAML::Node h = root["http"]) {
     if (!h.IsMap()) return yaml::ConfigError(file, h, "http", "must be a map");
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, h, "http", kHttpKeys));
     SMETSMON_ASSIGN_OR_RETURN(s.http_listen,
                               yaml::OptionalScalar<std::string>(file, h, "listen", s.http_listen));
     // The API's bearer token: from a file or an environment variable; inline is warned about.
@@ -211,6 +270,7 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
     }
     if (const YAML::Node rl = h["rate_limit"]) {
       if (!rl.IsMap()) return yaml::ConfigError(file, rl, "rate_limit", "must be a map");
+      SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, rl, "http.rate_limit", kRateLimitKeys));
       SMETSMON_ASSIGN_OR_RETURN(o.rate_per_s,
                                 yaml::OptionalScalar<double>(file, rl, "per_second", o.rate_per_s));
       SMETSMON_ASSIGN_OR_RETURN(o.rate_burst,
@@ -224,10 +284,12 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
   }
   SMETSMON_RETURN_IF_ERROR(CheckHttpExposure(s));
   if (const YAML::Node inv = root["inventory"]) {
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, inv, "inventory", kPathKeys));
     SMETSMON_ASSIGN_OR_RETURN(s.inventory_path,
                               yaml::OptionalScalar<std::string>(file, inv, "path", ""));
   }
   if (const YAML::Node sn = root["snapshot"]) {
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, sn, "snapshot", kPathKeys));
     SMETSMON_ASSIGN_OR_RETURN(s.checkpoint_path,
                               yaml::OptionalScalar<std::string>(file, sn, "path", ""));
     if (!s.checkpoint_path.empty()) {
@@ -240,6 +302,7 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
       return yaml::ConfigError(file, root["snapshot"], "snapshot",
                                "give checkpoint.path only (snapshot.path is its older name)");
     }
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, cp, "checkpoint", kCheckpointKeys));
     SMETSMON_ASSIGN_OR_RETURN(s.checkpoint_path,
                               yaml::OptionalScalar<std::string>(file, cp, "path", ""));
     SMETSMON_RETURN_IF_ERROR(ReadDuration(file, cp, "interval", &s.checkpoint_interval_ms));

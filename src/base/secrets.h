@@ -3,7 +3,7 @@
 //
 // A secret (a Kafka `sasl.password`, `ssl.key.password`, an API bearer token, a webhook HMAC
 // secret) never appears in a log line, an error message or a metric: anything that prints a
-// configured property goes through PropertyForDisplay / RedactSecret.
+// configured property goes through PropertyMessageWithoutValue / RedactSecret.
 // Thread-safety: stateless functions.
 #pragma once
 
@@ -34,14 +34,6 @@ inline bool IsSecretKey(std::string_view key) {
   return false;
 }
 
-// "key=value", or "key=<redacted>" for a secret key.
-inline std::string PropertyForDisplay(std::string_view key, std::string_view value) {
-  std::string out(key);
-  out.push_back('=');
-  out.append(IsSecretKey(key) ? kRedacted : value);
-  return out;
-}
-
 // `text` with every occurrence of `secret` replaced by <redacted> (a library's error message may
 // quote the value it refused).
 inline std::string RedactSecret(std::string text, std::string_view secret) {
@@ -51,6 +43,23 @@ inline std::string RedactSecret(std::string text, std::string_view secret) {
     text.replace(at, secret.size(), kRedacted);
   }
   return text;
+}
+
+// librdkafka's message about a property it refused, without the value: the value it quotes
+// ("Invalid value \"x\" for configuration property ...") becomes "<redacted>", and a value long
+// enough not to match by chance (or any secret) is removed wherever else it appears. An error about
+// a property names the key, never the value: a value may be a secret under a misspelt key.
+inline std::string PropertyMessageWithoutValue(std::string_view key, std::string_view value,
+                                               std::string message) {
+  if (value.empty()) return message;
+  const std::string quoted = absl::StrCat("\"", std::string(value), "\"");
+  const std::string redacted = absl::StrCat("\"", std::string(kRedacted), "\"");
+  for (size_t at = message.find(quoted); at != std::string::npos;
+       at = message.find(quoted, at + redacted.size())) {
+    message.replace(at, quoted.size(), redacted);
+  }
+  if (IsSecretKey(key) || value.size() >= 4) message = RedactSecret(std::move(message), value);
+  return message;
 }
 
 // The whole file, one trailing newline (\n or \r\n) trimmed. An unreadable or empty file is an

@@ -41,6 +41,8 @@ absl::StatusOr<std::vector<std::string>> NameList(const std::string& path, const
 absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
   return yaml::GuardYaml(path, [&]() -> absl::StatusOr<AlertCatalogue> {
     SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(
+        path, root, "", {"categories", "priorities", "default_priority", "alerts"}));
     AlertCatalogue c;
     SMETSMON_ASSIGN_OR_RETURN(c.categories_, NameList(path, root, "categories"));
     SMETSMON_ASSIGN_OR_RETURN(c.priorities_, NameList(path, root, "priorities"));
@@ -72,6 +74,9 @@ absl::StatusOr<AlertCatalogue> AlertCatalogue::Load(const std::string& path) {
     std::vector<std::pair<std::string, const YAML::Node>> clears;  // resolved after all codes
     for (const auto& node : alerts) {
       AlertInfo info;
+      SMETSMON_RETURN_IF_ERROR(
+          yaml::CheckKeys(path, node, "alerts",
+                          {"code", "name", "category", "recipient", "priority", "clear_code"}));
       SMETSMON_ASSIGN_OR_RETURN(std::string code_text,
                                 RequiredScalar<std::string>(path, node, "code"));
       const auto code = ParseAlertCode(code_text);

@@ -34,6 +34,7 @@ std::string Slug(const std::string& name) {
 absl::StatusOr<AreaTable> AreaTable::Load(const std::string& path) {
   return yaml::GuardYaml(path, [&]() -> absl::StatusOr<AreaTable> {
     SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(path, root, "", {"regions", "areas"}));
     AreaTable t;
     t.by_distributor_.fill(kUnknownArea);
     t.by_gsp_.fill(kUnknownArea);
@@ -51,6 +52,9 @@ absl::StatusOr<AreaTable> AreaTable::Load(const std::string& path) {
     }
     for (const auto& node : areas) {
       Area a;
+      SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(
+          path, node, "areas",
+          {"distributor_id", "gsp_group", "name", "dno_group", "region", "meters"}));
       SMETSMON_ASSIGN_OR_RETURN(int64_t dist,
                                 RequiredScalar<int64_t>(path, node, "distributor_id"));
       if (dist < 10 || dist > 99) {

@@ -50,6 +50,27 @@ void DeliveryReportCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* messag
   static_cast<KafkaIngest*>(opaque)->OnDeliveryReport(message);
 }
 
+// librdkafka's own log lines, errors and statistics (kafka_client_probe.h). The log callback may
+// run on librdkafka's threads, even inside rd_kafka_new; the opaque is set before.
+void LogCallback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  static_cast<KafkaIngest*>(rd_kafka_opaque(rk))->ProbeOf(rk).OnLog(level, facility, message);
+}
+
+void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static_cast<KafkaIngest*>(opaque)->ProbeOf(rk).OnError(err, reason);
+}
+
+int StatisticsCallback(rd_kafka_t* rk, char* json, size_t length, void* opaque) {
+  static_cast<KafkaIngest*>(opaque)->ProbeOf(rk).OnStatistics(std::string_view(json, length));
+  return 0;  // librdkafka frees the document
+}
+
+void WireClientCallbacks(rd_kafka_conf_t* conf) {
+  rd_kafka_conf_set_log_cb(conf, &LogCallback);
+  rd_kafka_conf_set_error_cb(conf, &ErrorCallback);
+  rd_kafka_conf_set_stats_cb(conf, &StatisticsCallback);
+}
+
 }  // namespace
 
 absl::Status SetKafkaProperties(rd_kafka_conf_t* conf,
@@ -57,10 +78,10 @@ absl::Status SetKafkaProperties(rd_kafka_conf_t* conf,
   char err[512];
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      // A secret's value is never printed, nor librdkafka's message quoting it.
-      const std::string why = IsSecretKey(k) ? RedactSecret(err, v) : std::string(err);
+      // The key, never the value (a secret under a misspelt key is still a secret), nor
+      // librdkafka's message quoting it.
       return absl::InvalidArgumentError(
-          absl::StrCat("kafka property ", PropertyForDisplay(k, v), ": ", why));
+          absl::StrCat("kafka property '", k, "': ", PropertyMessageWithoutValue(k, v, err)));
     }
   }
   return absl::OkStatus();
@@ -123,6 +144,8 @@ absl::Status KafkaIngest::Init() {
   // catch-up). 256 MiB holds over a second of events at 1 M/s; only bytes bind.
   props.emplace("queued.max.messages.kbytes", "262144");
   props.emplace("queued.min.messages", "10000000");
+  // librdkafka's statistics (brokers' states, the fetch queue) for the metrics, every 10 s.
+  props.emplace("statistics.interval.ms", "10000");
   props["enable.auto.offset.store"] = "false";
   // End-of-partition events tell when every assigned partition is read to its end, which is
   // when the windows may advance with processing time (StreamIdle); they are not passed on.
@@ -150,6 +173,7 @@ absl::Status KafkaIngest::Init() {
   }
   rd_kafka_conf_set_opaque(conf, this);
   rd_kafka_conf_set_rebalance_cb(conf, &RebalanceCallback);
+  WireClientCallbacks(conf);
   char err[512];
   consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (consumer_ == nullptr) {
@@ -176,6 +200,7 @@ absl::Status KafkaIngest::Init() {
     }
     rd_kafka_conf_set_opaque(pconf, this);
     rd_kafka_conf_set_dr_msg_cb(pconf, &DeliveryReportCallback);
+    WireClientCallbacks(pconf);
     producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
     if (producer_ == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("kafka dead-letter producer: ", err));
@@ -188,6 +213,10 @@ absl::Status KafkaIngest::Init() {
     }
   }
   return absl::OkStatus();
+}
+
+KafkaClientProbe& KafkaIngest::ProbeOf(const rd_kafka_s* rk) {
+  return rd_kafka_type(rk) == RD_KAFKA_CONSUMER ? consumer_probe_ : producer_probe_;
 }
 
 KafkaIngest::~KafkaIngest() {
@@ -616,7 +645,7 @@ void KafkaIngest::Run() {
   // Consecutive 10 ms waits for the workers without a batch finishing.
   constexpr int kPauseAfterStalledWaits = 100;
   int stalled_waits = 0;
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop_.load(std::memory_order_acquire)) {
     loop_turns_.store(loop_turns_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     Reap(/*wait=*/false);
     if (producer_ != nullptr) rd_kafka_poll(producer_, 0);  // dead letters' delivery reports
@@ -803,8 +832,12 @@ std::vector<PartitionLag> KafkaIngest::Lag(ProcessingTime now) const {
       const int64_t position = p.offset >= 0 ? p.offset : low;
       lag.messages = std::max<int64_t>(0, high - position);
     }
+    // A partition read to its end is not behind, however old its last event: a quiet partition
+    // must not look like a stalled one.
     const auto it = last_event_ms_.find(p.partition);
-    if (it != last_event_ms_.end()) lag.seconds = static_cast<double>(now.ms - it->second) / 1000.0;
+    if (it != last_event_ms_.end() && lag.messages != 0) {
+      lag.seconds = std::max(0.0, static_cast<double>(now.ms - it->second) / 1000.0);
+    }
     out.push_back(lag);
   }
   rd_kafka_topic_partition_list_destroy(parts);

@@ -56,6 +56,7 @@
 
 #include "absl/status/statusor.h"
 #include "ingest/dead_letter.h"
+#include "ingest/kafka_client_probe.h"
 #include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
 
@@ -133,7 +134,9 @@ inline constexpr std::array<const char*, 4> kDeadLetterErrorNames = {"delivery",
 struct PartitionLag {
   int32_t partition = 0;
   int64_t messages = 0;  // high watermark - consumed position (-1 when not known yet)
-  double seconds = 0;    // now - event time of the last event consumed from the partition
+  // now - event time of the last event consumed from the partition; 0 when the partition is read
+  // to its end (messages == 0), so a quiet partition is not lagging.
+  double seconds = 0;
 };
 
 class KafkaIngest {
@@ -148,11 +151,20 @@ class KafkaIngest {
   // The poll loop; returns after Stop() once everything in flight is applied, offsets are
   // committed and the consumer is closed.
   void Run();
-  void Stop() { stop_.store(true, std::memory_order_relaxed); }
+  // Release, paired with the loop's acquire: whatever the stopping thread did before (a test's
+  // client, a signal handler's thread) happens before what follows Run() on the running thread,
+  // which may then destroy what the stopping thread was using.
+  void Stop() { stop_.store(true, std::memory_order_release); }
   // Turns of the poll loop so far (any thread): a watchdog sees the loop alive when it grows.
   uint64_t loop_turns() const { return loop_turns_.load(std::memory_order_relaxed); }
 
   KafkaStats stats() const;
+  // What librdkafka reported about the consumer and the dead-letter producer (errors, brokers'
+  // states, the fetch queue); any thread.
+  KafkaClientSnapshot consumer_client() const { return consumer_probe_.Snapshot(); }
+  KafkaClientSnapshot dead_letter_client() const { return producer_probe_.Snapshot(); }
+  // librdkafka's callbacks find the probe of the client they were called for here.
+  KafkaClientProbe& ProbeOf(const rd_kafka_s* rk);
   // Lag of each assigned partition; any thread.
   std::vector<PartitionLag> Lag(ProcessingTime now) const;
   // Assigned and caught up: every assigned partition within `max_lag_messages`.
@@ -212,6 +224,8 @@ class KafkaIngest {
   rd_kafka_s* consumer_ = nullptr;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   rd_kafka_s* producer_ = nullptr;              // dead letters
+  KafkaClientProbe consumer_probe_{"consumer"};
+  KafkaClientProbe producer_probe_{"dead_letter_producer"};
   // Dead letters, poll thread only: the fallback file, records written to it since its last
   // sync (produced again if the sync fails), records waiting for the next flush (no file, or
   // the file failed), and offsets held back while dead letters are unsettled (no checkpoints).

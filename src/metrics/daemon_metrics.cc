@@ -39,12 +39,21 @@ void DaemonMetrics::AddAlertFamilies(EventTime stream, std::vector<MetricFamily>
     }
     return folded;
   };
+  // The area as every other family labels it (its name in areas.yaml), and its DNO group: one
+  // group per area, so the label adds no series and lets a dashboard pick a DNO's areas.
+  std::vector<std::string> area_names, dno_groups;
+  for (size_t a = 0; a < l.area_slots(); ++a) {
+    const AreaId id = areas.FromSlot(a);
+    area_names.push_back(id == kUnknownArea ? "unknown" : areas.area(id).name);
+    dno_groups.push_back(id == kUnknownArea ? "unknown" : areas.area(id).dno_group);
+  }
   auto emit = [&](MetricFamily& f, const std::vector<uint64_t>& folded,
                   const std::vector<ClientMetric::Label>& extra) {
     for (size_t a = 0; a < l.area_slots(); ++a) {
       for (size_t k = 0; k < categories.size(); ++k) {
         for (size_t g = 0; g < 2; ++g) {
-          std::vector<ClientMetric::Label> labels = {{"area", areas.Label(areas.FromSlot(a))},
+          std::vector<ClientMetric::Label> labels = {{"area", area_names[a]},
+                                                     {"dno_group", dno_groups[a]},
                                                      {"category", categories[k]},
                                                      {"generation", g == 0 ? "smets1" : "smets2"}};
           labels.insert(labels.end(), extra.begin(), extra.end());
@@ -227,9 +236,11 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
     auto lag_messages =
         Family("smetsmon_kafka_consumer_lag_messages",
                "High watermark minus consumed position, per partition.", MetricType::Gauge);
-    auto lag_seconds = Family("smetsmon_kafka_consumer_lag_seconds",
-                              "Now minus the event time of the last event consumed, per partition.",
-                              MetricType::Gauge);
+    auto lag_seconds =
+        Family("smetsmon_kafka_consumer_lag_seconds",
+               "Now minus the event time of the last event consumed, per partition; 0 when "
+               "the partition is read to its end.",
+               MetricType::Gauge);
     for (const ingest::PartitionLag& l : kafka_->Lag(clock_->Now())) {
       const std::vector<ClientMetric::Label> label = {{"partition", std::to_string(l.partition)}};
       Add(lag_messages, static_cast<double>(l.messages), label);
@@ -244,8 +255,54 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                        MetricType::Gauge);
     Add(held, s.commit_held_back_s);
     out.push_back(std::move(held));
+    AddKafkaClientFamilies(&out);
   }
   return out;
+}
+
+// librdkafka's own view of its clients (ingest/kafka_client_probe.h): errors it reported, brokers
+// by connection state, the consumer's local fetch queue. Labels from fixed sets only.
+void DaemonMetrics::AddKafkaClientFamilies(std::vector<prometheus::MetricFamily>* out) const {
+  auto errors = Family("smetsmon_kafka_client_errors_total",
+                       "Errors librdkafka reported for the client (error_cb; the name is in the "
+                       "log line).",
+                       MetricType::Counter);
+  auto fatal = Family("smetsmon_kafka_client_fatal",
+                      "1 when librdkafka reported a fatal error: the client is unusable until a "
+                      "restart.",
+                      MetricType::Gauge);
+  auto brokers = Family("smetsmon_kafka_brokers",
+                        "Brokers of the cluster by the client's connection state to them, from "
+                        "librdkafka's last statistics.",
+                        MetricType::Gauge);
+  const std::pair<const char*, ingest::KafkaClientSnapshot> clients[] = {
+      {"consumer", kafka_->consumer_client()},
+      {"dead_letter_producer", kafka_->dead_letter_client()}};
+  for (const auto& [client, snap] : clients) {
+    uint64_t total = 0;
+    for (const auto& [name, count] : snap.errors) total += count;
+    Add(errors, static_cast<double>(total), {{"client", client}});
+    Add(fatal, snap.fatal ? 1 : 0, {{"client", client}});
+    for (const auto& [state, count] : snap.broker_states) {
+      Add(brokers, static_cast<double>(count), {{"client", client}, {"state", state}});
+    }
+  }
+  out->push_back(std::move(errors));
+  out->push_back(std::move(fatal));
+  if (!brokers.metric.empty()) out->push_back(std::move(brokers));
+  const ingest::KafkaClientSnapshot& consumer = clients[0].second;
+  auto queue_messages = Family("smetsmon_kafka_fetch_queue_messages",
+                               "Messages librdkafka fetched and holds for the consumer (its "
+                               "prefetch), from its last statistics.",
+                               MetricType::Gauge);
+  Add(queue_messages, static_cast<double>(consumer.fetch_queue_messages));
+  out->push_back(std::move(queue_messages));
+  auto queue_bytes = Family("smetsmon_kafka_fetch_queue_bytes",
+                            "Bytes of the consumer's prefetch (queued.max.messages.kbytes bounds "
+                            "it), from librdkafka's last statistics.",
+                            MetricType::Gauge);
+  Add(queue_bytes, static_cast<double>(consumer.fetch_queue_bytes));
+  out->push_back(std::move(queue_bytes));
 }
 
 void DaemonMetrics::AddCheckpointFamilies(const pipeline::CheckpointStats& c,

@@ -30,6 +30,7 @@ class DaemonMetrics final : public prometheus::Collectable {
   void AddAlertFamilies(EventTime stream, std::vector<prometheus::MetricFamily>* out) const;
   static void AddCheckpointFamilies(const pipeline::CheckpointStats& c,
                                     std::vector<prometheus::MetricFamily>* out);
+  void AddKafkaClientFamilies(std::vector<prometheus::MetricFamily>* out) const;
 
   const aggregate::Engine* engine_;
   const ingest::KafkaIngest* kafka_;  // null when not reading Kafka

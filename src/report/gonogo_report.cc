@@ -15,6 +15,7 @@
 #include "base/fields.h"
 #include "base/json_writer.h"
 #include "report/migration_load_report.h"
+#include "report/status_html.h"
 #include "rules/format.h"
 
 namespace smetsmon::report {
@@ -504,6 +505,154 @@ std::string GoNoGoToText(const GoNoGoResult& r) {
   return out;
 }
 
+std::string GoNoGoToHtml(const GoNoGoResult& r) {
+  const std::string title =
+      absl::StrCat("SMETS1 migration Go/No-Go, ", r.local_date, " ", r.local_time,
+                   r.daily ? " (daily decision)" : " (continuous evaluation)");
+  std::string out = HtmlDocumentStart(title, 0);
+  absl::StrAppend(&out, "<header>\n<h1>", HtmlEscape(title), "</h1>\n</header>\n<main>\n");
+  // The decision.
+  absl::StrAppend(&out, "<section id=\"decision\" aria-labelledby=\"decision-h\">\n",
+                  "<h2 id=\"decision-h\">Decision</h2>\n<p class=\"overall\">Overall: ",
+                  RagBadge(r.effective_overall, r.overall_overridden), " &mdash; <strong>",
+                  HtmlEscape(r.effective_recommendation), "</strong>");
+  if (r.effective_overall != r.overall || r.overall_overridden) {
+    absl::StrAppend(&out, " (computed ", RagBadge(r.overall), ": ", HtmlEscape(r.recommendation),
+                    ")");
+  }
+  absl::StrAppend(&out, "</p>\n");
+  if (r.daily) {
+    absl::StrAppend(&out, "<p>Since the previous decision",
+                    r.previous_date.empty() ? std::string()
+                                            : absl::StrCat(" (", HtmlEscape(r.previous_date), ")"),
+                    ": ",
+                    HtmlEscape(ChangeCell(rules::OverallChangeSincePrevious(r), r.previous_overall,
+                                          r.effective_overall, false, 0)),
+                    "</p>\n");
+  }
+  absl::StrAppend(&out, GoNoGoCriteriaTable(r, "Criteria as the LSC table records them"));
+  if (r.daily && !r.criteria.empty()) {
+    absl::StrAppend(&out, "<table>\n<caption>Since the previous decision</caption>\n<thead><tr>",
+                    "<th scope=\"col\">Criterion</th><th scope=\"col\">Change</th></tr></thead>\n",
+                    "<tbody>\n");
+    for (const CriterionResult& c : r.criteria) {
+      absl::StrAppend(&out, "<tr><th scope=\"row\">", HtmlEscape(c.id), "</th><td>",
+                      HtmlEscape(ChangeCell(rules::ChangeSincePrevious(r, c), c.previous,
+                                            c.effective, c.available, c.value)),
+                      "</td></tr>\n");
+    }
+    absl::StrAppend(&out, "</tbody>\n</table>\n");
+  }
+  absl::StrAppend(&out, "</section>\n");
+  // Overrides.
+  if (!r.overrides.empty()) {
+    absl::StrAppend(
+        &out, "<section id=\"overrides\" aria-labelledby=\"overrides-h\">\n",
+        "<h2 id=\"overrides-h\">Overrides</h2>\n<table>\n<caption>Oldest first; the "
+        "latest of each criterion is in force</caption>\n<thead><tr>",
+        "<th scope=\"col\">Recorded at</th><th scope=\"col\">Criterion</th>",
+        "<th scope=\"col\">Computed</th><th scope=\"col\">Override</th>",
+        "<th scope=\"col\">By</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
+    for (const GoNoGoOverride& o : r.overrides) {
+      absl::StrAppend(&out, "<tr><td>", FormatRfc3339Utc(o.recorded_at_ms),
+                      "</td><th scope=\"row\">", HtmlEscape(o.criterion), "</th><td>",
+                      RagBadge(ComputedRag(r, o.criterion)), "</td><td>", RagBadge(o.rag),
+                      "</td><td>", HtmlEscape(o.by), "</td><td>", HtmlEscape(o.reason),
+                      "</td></tr>\n");
+    }
+    absl::StrAppend(&out, "</tbody>\n</table>\n</section>\n");
+  }
+  // Per DMC.
+  absl::StrAppend(&out, "<section id=\"dmcs\" aria-labelledby=\"dmcs-h\">\n",
+                  "<h2 id=\"dmcs-h\">SMETS1 by DMC (last 24 h)</h2>\n");
+  if (r.dmcs.empty()) {
+    absl::StrAppend(&out, "<p class=\"empty\">No DMC figures.</p>\n");
+  } else {
+    double max_rate = 0;
+    for (const DmcRow& d : r.dmcs) {
+      if (d.installations > 0) {
+        max_rate = std::max(
+            max_rate, static_cast<double>(d.alerts_24h) / static_cast<double>(d.installations));
+      }
+    }
+    absl::StrAppend(&out, "<table>\n<caption>Alerts per SMETS1 DMC</caption>\n<thead><tr>",
+                    "<th scope=\"col\">DMC</th><th scope=\"col\" class=\"num\">Installations</th>",
+                    "<th scope=\"col\" class=\"num\">Alerts 24 h</th>",
+                    "<th scope=\"col\" class=\"num\">Alerts per installation</th>",
+                    "<th scope=\"col\">Chart</th>",
+                    "<th scope=\"col\" class=\"num\">Noisy devices</th></tr></thead>\n<tbody>\n");
+    for (const DmcRow& d : r.dmcs) {
+      const bool known = d.installations > 0;
+      const double rate =
+          known ? static_cast<double>(d.alerts_24h) / static_cast<double>(d.installations) : 0;
+      absl::StrAppend(
+          &out, "<tr><th scope=\"row\">", HtmlEscape(d.dmc), "</th><td class=\"num\">",
+          FormatCount(d.installations), "</td><td class=\"num\">", FormatCount(d.alerts_24h),
+          "</td><td class=\"num\">", known ? HtmlNumber(std::round(rate * 100) / 100) : "n/a",
+          "</td><td>",
+          known ? BarChart(rate, max_rate, {}, "",
+                           absl::StrCat(d.dmc, ": ", HtmlNumber(std::round(rate * 100) / 100),
+                                        " alerts per installation"))
+                : std::string(),
+          "</td><td class=\"num\">", FormatCount(d.noisy_devices), "</td></tr>\n");
+    }
+    absl::StrAppend(&out, "</tbody>\n</table>\n");
+  }
+  absl::StrAppend(&out, "</section>\n");
+  // Per area.
+  absl::StrAppend(&out, "<section id=\"areas\" aria-labelledby=\"areas-h\">\n",
+                  "<h2 id=\"areas-h\">By DNO area (last 24 h)</h2>\n");
+  if (r.areas.empty()) {
+    absl::StrAppend(&out, "<p class=\"empty\">No area figures.</p>\n");
+  } else {
+    absl::StrAppend(
+        &out,
+        "<table>\n<caption>SMETS1 alerts and DNO flood alerts per area; the "
+        "bar is the flood alerts against the agreed threshold</caption>\n<thead><tr>",
+        "<th scope=\"col\">Area</th><th scope=\"col\">DNO group</th>",
+        "<th scope=\"col\">Region</th><th scope=\"col\" class=\"num\">SMETS1 alerts</th>",
+        "<th scope=\"col\" class=\"num\">DNO flood alerts</th>",
+        "<th scope=\"col\" class=\"num\">Flood threshold</th>",
+        "<th scope=\"col\">Of threshold</th>",
+        "<th scope=\"col\" class=\"num\">Open findings</th></tr></thead>\n<tbody>\n");
+    for (const AreaRow& a : r.areas) {
+      std::string chart = "n/a";
+      if (a.dno_flood_threshold > 0) {
+        const double pct = static_cast<double>(a.dno_flood_alerts_24h) * 100 /
+                           static_cast<double>(a.dno_flood_threshold);
+        const BarMarker at_threshold[] = {{100, "mark-red"}};
+        chart = absl::StrCat(
+            BarChart(pct, std::max(pct, 100.0) * 1.1, at_threshold, pct >= 100 ? "rag-red" : "",
+                     absl::StrCat(a.area, ": ", HtmlNumber(std::round(pct)), " % of threshold")),
+            " ", HtmlNumber(std::round(pct)), " %");
+      }
+      absl::StrAppend(&out, "<tr><th scope=\"row\">", HtmlEscape(a.area), "</th><td>",
+                      HtmlEscape(a.dno_group), "</td><td>", HtmlEscape(a.region),
+                      "</td><td class=\"num\">", FormatCount(a.smets1_alerts_24h),
+                      "</td><td class=\"num\">", FormatCount(a.dno_flood_alerts_24h),
+                      "</td><td class=\"num\">", FormatCount(a.dno_flood_threshold),
+                      "</td><td class=\"nowrap\">", chart, "</td><td class=\"num\">",
+                      FormatCount(a.open_findings), "</td></tr>\n");
+    }
+    absl::StrAppend(&out, "</tbody>\n</table>\n");
+  }
+  absl::StrAppend(&out, "</section>\n");
+  absl::StrAppend(&out, "<section id=\"migration\" aria-labelledby=\"migration-h\">\n",
+                  "<h2 id=\"migration-h\">Migration load</h2>\n<pre>",
+                  HtmlEscape(MigrationLoadToText(r.migration)), "</pre>\n</section>\n");
+  absl::StrAppend(&out, "<section id=\"notes\" aria-labelledby=\"notes-h\">\n",
+                  "<h2 id=\"notes-h\">Notes</h2>\n");
+  if (r.notes.empty()) {
+    absl::StrAppend(&out, "<p class=\"empty\">None.</p>\n");
+  } else {
+    absl::StrAppend(&out, "<ul>\n");
+    for (const std::string& n : r.notes) absl::StrAppend(&out, "<li>", HtmlEscape(n), "</li>\n");
+    absl::StrAppend(&out, "</ul>\n");
+  }
+  absl::StrAppend(&out, "</section>\n</main>\n", kHtmlDocumentEnd);
+  return out;
+}
+
 absl::Status WriteGoNoGoHistory(const std::string& history_dir, const GoNoGoResult& r) {
   if (history_dir.empty()) return absl::OkStatus();
   if (!IsDateLike(r.local_date)) {
@@ -520,7 +669,9 @@ absl::Status WriteGoNoGoHistory(const std::string& history_dir, const GoNoGoResu
   const std::string base = "gonogo-" + r.local_date;
   absl::Status json = WriteFileAtomically(dir / (base + ".json"), GoNoGoToJson(r) + "\n");
   absl::Status text = WriteFileAtomically(dir / (base + ".txt"), GoNoGoToText(r));
-  return json.ok() ? text : json;
+  absl::Status html = WriteFileAtomically(dir / (base + ".html"), GoNoGoToHtml(r));
+  if (!json.ok()) return json;
+  return text.ok() ? html : text;
 }
 
 }  // namespace smetsmon::report

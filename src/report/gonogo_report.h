@@ -35,7 +35,14 @@ std::string GoNoGoToJson(const rules::GoNoGoResult& r);
 // per-DMC and per-area tables, then the notes.
 std::string GoNoGoToText(const rules::GoNoGoResult& r);
 
-// Writes <history_dir>/gonogo-<local_date>.json and .txt (creating the directory if missing;
+// The same report as one self-contained, printable HTML5 document (report/status_html.h: inline
+// CSS and SVG, no script, no external URL; everything from configuration or data escaped): the
+// overall in force and the recommendation, the change since the previous decision, the criteria
+// with their charts against the thresholds, the overrides, the per-DMC and per-area tables with
+// bars, the migration load and the notes. For the OPSG and GET /reports/gonogo/<date>.html.
+std::string GoNoGoToHtml(const rules::GoNoGoResult& r);
+
+// Writes <history_dir>/gonogo-<local_date>.json, .txt and .html (creating the directory if missing;
 // each file written to a temporary and renamed; a second decision the same local day replaces
 // them). Empty `history_dir`: nothing. A write error comes back as a Status.
 absl::Status WriteGoNoGoHistory(const std::string& history_dir, const rules::GoNoGoResult& r);

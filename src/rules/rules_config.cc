@@ -87,6 +87,9 @@ absl::Status ReadPriorities(const std::string& file, const YAML::Node& root, Rul
   if (list.size() > 16) return ConfigError(file, list, "priorities", "at most 16 classes");
   for (const YAML::Node& p : list) {
     PriorityClass c;
+    SMETSMON_RETURN_IF_ERROR(
+        yaml::CheckKeys(file, p, "priorities",
+                        {"name", "target", "target_service_level", "minimum_service_level"}));
     SMETSMON_ASSIGN_OR_RETURN(c.name, RequiredScalar<std::string>(file, p, "name"));
     for (const PriorityClass& other : config->classes) {
       if (other.name == c.name) return ConfigError(file, p, "name", "duplicate class " + c.name);
@@ -108,6 +111,8 @@ absl::Status ReadHighPriority(const std::string& file, const YAML::Node& root,
                               const catalog::AlertCatalogue& catalogue, RulesConfig* config) {
   const YAML::Node hp = root["high_priority"];
   if (!hp) return absl::OkStatus();
+  SMETSMON_RETURN_IF_ERROR(
+      yaml::CheckKeys(file, hp, "high_priority", {"class", "categories", "codes"}));
   SMETSMON_ASSIGN_OR_RETURN(std::string cls, RequiredScalar<std::string>(file, hp, "class"));
   for (size_t i = 0; i < config->classes.size(); ++i) {
     if (config->classes[i].name == cls) config->high_priority_class = static_cast<int>(i);
@@ -160,6 +165,7 @@ absl::Status ReadCsps(const std::string& file, const YAML::Node& root, RulesConf
   if (list.size() > 16) return ConfigError(file, list, "csps", "at most 16 CSPs");
   for (const YAML::Node& n : list) {
     if (!n.IsMap()) return ConfigError(file, n, "csps", "each must be {name, regions}");
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(file, n, "csps", {"name", "regions"}));
     CspConfig c;
     SMETSMON_ASSIGN_OR_RETURN(c.name, RequiredScalar<std::string>(file, n, "name"));
     if (c.name.empty()) return ConfigError(file, n["name"], "csps.name", "must not be empty");
@@ -224,6 +230,9 @@ absl::Status ReadVoltageWhatIf(const std::string& file, const YAML::Node& root,
   if (!list.IsSequence()) return ConfigError(file, list, "voltage_whatif", "must be a list");
   if (list.size() > 16) return ConfigError(file, list, "voltage_whatif", "at most 16 rules");
   for (const YAML::Node& r : list) {
+    SMETSMON_RETURN_IF_ERROR(
+        yaml::CheckKeys(file, r, "voltage_whatif",
+                        {"name", "code", "generation", "direction", "current", "candidates"}));
     VoltageRuleConfig v;
     SMETSMON_ASSIGN_OR_RETURN(v.rule.name, RequiredScalar<std::string>(file, r, "name"));
     SMETSMON_ASSIGN_OR_RETURN(v.code, ReadCode(file, r, "code"));
@@ -275,6 +284,8 @@ absl::Status ReadDnoFloods(const std::string& file, const YAML::Node& root,
   if (!list) return absl::OkStatus();
   if (!list.IsSequence()) return ConfigError(file, list, "dno_flood", "must be a list");
   for (const YAML::Node& r : list) {
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(
+        file, r, "dno_flood", {"name", "generation", "categories", "threshold_per_day"}));
     DnoFloodRule d;
     SMETSMON_ASSIGN_OR_RETURN(d.name, RequiredScalar<std::string>(file, r, "name"));
     SMETSMON_ASSIGN_OR_RETURN(d.generation, ReadGeneration(file, r, "generation", false));
@@ -290,6 +301,14 @@ absl::Status ReadStorms(const std::string& file, const YAML::Node& root,
                         const catalog::AlertCatalogue& catalogue, RulesConfig* config) {
   const YAML::Node s = root["storms"];
   if (!s) return absl::OkStatus();
+  // baseline_half_life is retired: allowed here so that its own error below explains what
+  // replaced it.
+  SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(
+      file, s, "storms",
+      {"factor", "floor_per_hour", "clear_ratio", "provisional_factor", "ceiling_per_hour",
+       "min_duration", "baseline_half_life", "profile_half_life", "profile_min_coverage",
+       "level_half_life", "warmup", "plateau_after", "plateau_tolerance", "rate_window",
+       "seed_file", "exclude_categories"}));
   StormConfig& c = config->storm;
   uint64_t ceiling = 0;
   SMETSMON_RETURN_IF_ERROR(ReadPositive(file, s, "factor", &c.factor));
@@ -341,6 +360,11 @@ absl::Status ReadStorms(const std::string& file, const YAML::Node& root,
 absl::Status ReadOutages(const std::string& file, const YAML::Node& root, RulesConfig* config) {
   const YAML::Node o = root["outages"];
   if (!o) return absl::OkStatus();
+  SMETSMON_RETURN_IF_ERROR(
+      yaml::CheckKeys(file, o, "outages",
+                      {"window", "min_premises", "min_share", "close_restored_share", "close_quiet",
+                       "long_interruption", "comms_min_restorations", "comms_max_matched_share",
+                       "final_tally_after"}));
   OutageConfig& c = config->outage;
   SMETSMON_RETURN_IF_ERROR(ReadDuration(file, o, "window", &c.window_ms));
   SMETSMON_RETURN_IF_ERROR(ReadCount(file, o, "min_premises", 1, &c.min_premises));
@@ -363,6 +387,10 @@ absl::Status ReadOutages(const std::string& file, const YAML::Node& root, RulesC
 absl::Status ReadGoNoGo(const std::string& file, const YAML::Node& root, RulesConfig* config) {
   const YAML::Node g = root["gonogo"];
   if (!g) return absl::OkStatus();
+  SMETSMON_RETURN_IF_ERROR(
+      yaml::CheckKeys(file, g, "gonogo",
+                      {"decision_time", "timezone", "history_dir", "history_kept", "recent_days",
+                       "planned_installations_per_day", "overall", "criteria"}));
   GoNoGoConfig& c = config->gonogo;
   SMETSMON_ASSIGN_OR_RETURN(std::string at,
                             OptionalScalar<std::string>(file, g, "decision_time", "06:00"));
@@ -397,6 +425,9 @@ absl::Status ReadGoNoGo(const std::string& file, const YAML::Node& root, RulesCo
   if (const YAML::Node list = g["criteria"]) {
     if (!list.IsSequence()) return ConfigError(file, list, "criteria", "must be a list");
     for (const YAML::Node& n : list) {
+      SMETSMON_RETURN_IF_ERROR(
+          yaml::CheckKeys(file, n, "gonogo.criteria",
+                          {"id", "metric", "explanation", "amber", "red", "lower_is_worse"}));
       CriterionConfig cr;
       SMETSMON_ASSIGN_OR_RETURN(cr.id, RequiredScalar<std::string>(file, n, "id"));
       SMETSMON_ASSIGN_OR_RETURN(cr.metric, RequiredScalar<std::string>(file, n, "metric"));
@@ -465,6 +496,10 @@ static absl::StatusOr<RulesConfig> LoadRulesConfigUnguarded(
     const std::string& path, const catalog::AlertCatalogue& catalogue) {
   SMETSMON_ASSIGN_OR_RETURN(YAML::Node root, yaml::LoadYamlFile(path));
   if (!root.IsMap()) return ConfigError(path, root, "(top)", "must be a map");
+  SMETSMON_RETURN_IF_ERROR(
+      yaml::CheckKeys(path, root, "",
+                      {"priorities", "high_priority", "latency_buckets", "csps", "voltage_whatif",
+                       "noisy_devices", "dno_flood", "capacity", "storms", "outages", "gonogo"}));
   RulesConfig config;
   config.source = path;
   SMETSMON_RETURN_IF_ERROR(ReadPriorities(path, root, &config));
@@ -473,6 +508,9 @@ static absl::StatusOr<RulesConfig> LoadRulesConfigUnguarded(
   SMETSMON_RETURN_IF_ERROR(ReadCsps(path, root, &config));
   SMETSMON_RETURN_IF_ERROR(ReadVoltageWhatIf(path, root, catalogue, &config));
   if (const YAML::Node n = root["noisy_devices"]) {
+    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(path, n, "noisy_devices",
+                                             {"threshold_24h", "top_k", "capacity_per_worker",
+                                              "track_codes_from", "track_capacity_per_worker"}));
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "threshold_24h", 1, &config.noisy_threshold_24h));
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "top_k", 1, &config.noisy_top_k));
     SMETSMON_RETURN_IF_ERROR(
@@ -492,6 +530,8 @@ static absl::StatusOr<RulesConfig> LoadRulesConfigUnguarded(
   }
   SMETSMON_RETURN_IF_ERROR(ReadDnoFloods(path, root, catalogue, &config));
   if (const YAML::Node c = root["capacity"]) {
+    SMETSMON_RETURN_IF_ERROR(
+        yaml::CheckKeys(path, c, "capacity", {"smets1_alerts_per_day", "smets1_installations"}));
     SMETSMON_RETURN_IF_ERROR(
         ReadCount(path, c, "smets1_alerts_per_day", 0, &config.smets1_capacity_per_day));
     SMETSMON_RETURN_IF_ERROR(

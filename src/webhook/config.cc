@@ -49,15 +49,18 @@ struct MapReader {
   }
 
   absl::Status OnlyKeys(std::initializer_list<std::string_view> allowed) const {
+    // The dotted path names the key in full (webhooks.receivers[0].nmae), as every error of
+    // this section does; the closest allowed key follows when one is close (base/yaml_util.h).
     for (const auto& kv : map) {
       const std::string key = kv.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return ConfigError(
-            file, kv.first, Field(key),
-            absl::StrCat(
-                "is not a known setting (expected one of: ",
-                absl::StrJoin(std::vector<std::string>(allowed.begin(), allowed.end()), ", "),
-                ")"));
+        std::string what = absl::StrCat(
+            "is not a known setting (expected one of: ",
+            absl::StrJoin(std::vector<std::string>(allowed.begin(), allowed.end()), ", "), ")");
+        if (const std::string near = yaml::ClosestKey(key, allowed); !near.empty()) {
+          absl::StrAppend(&what, "; did you mean '", near, "'?");
+        }
+        return ConfigError(file, kv.first, Field(key), what);
       }
     }
     return absl::OkStatus();

@@ -24,6 +24,9 @@ std::pair<int, std::string> Get(uint16_t port, const std::string& path,
   return testing::HttpGet(port, path, token);
 }
 
+// librdkafka connects to the brokers it needs (partition leaders, the group coordinator).
+constexpr char kBrokersUp[] = "smetsmon_kafka_brokers{client=\"consumer\",state=\"UP\"}";
+
 TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   testing::MockKafka kafka;
   auto ref = testing::LoadTestReference();
@@ -37,6 +40,7 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   settings->kafka.properties["bootstrap.servers"] = kafka.bootstraps();
   settings->kafka.properties["session.timeout.ms"] = "6000";
   settings->kafka.properties["group.id"] = "daemon-test";
+  settings->kafka.properties["statistics.interval.ms"] = "100";
   settings->http_listen = "127.0.0.1:0";
   // The traffic's partitions are read in no set order: a dedup horizon longer than the traffic
   // makes every redelivery a duplicate however they interleave (see kafka_source_test).
@@ -67,6 +71,11 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
     client = std::thread([&, port, d_stream_ms, ingest = d.ingest.get()] {
       health = Get(port, "/healthz").first;
       const bool applied = ingest->WaitForApplied(lines.size(), 60'000);
+      // librdkafka's statistics (every 100 ms here) show brokers of the mock cluster up.
+      for (int i = 0; i < 200; ++i) {
+        if (testing::MetricValue(Get(port, "/metrics").second, kBrokersUp) >= 1) break;
+        ingest->WaitForApplied(~uint64_t{0}, 50);
+      }
       // Readiness follows the group and the fetch watermarks: allow it a few seconds.
       for (int i = 0; i < 200 && (ready = Get(port, "/readyz").first) != 200; ++i) {
         ingest->WaitForApplied(~uint64_t{0}, 50);
@@ -113,6 +122,15 @@ TEST(DaemonTest, ServesHealthReadinessAndMetricsThatReconcile) {
   EXPECT_EQ(testing::MetricValue(metrics_text, "smetsmon_kafka_consumed_messages_total"),
             static_cast<double>(t.lines));
   EXPECT_NE(metrics_text.find("smetsmon_kafka_consumer_lag_messages{partition=\"0\"} 0"),
+            std::string::npos)
+      << metrics_text;
+  EXPECT_GE(testing::MetricValue(metrics_text, kBrokersUp), 1) << metrics_text;
+  EXPECT_LE(testing::MetricValue(metrics_text, kBrokersUp), 3) << metrics_text;
+  EXPECT_NE(metrics_text.find("smetsmon_kafka_client_errors_total{client=\"consumer\"} "),
+            std::string::npos);
+  EXPECT_NE(metrics_text.find("smetsmon_kafka_fetch_queue_bytes "), std::string::npos);
+  // Read to its end: no lag in seconds either, though its last event is hours older than now.
+  EXPECT_NE(metrics_text.find("smetsmon_kafka_consumer_lag_seconds{partition=\"0\"} 0\n"),
             std::string::npos)
       << metrics_text;
   EXPECT_TRUE(std::filesystem::exists(settings->checkpoint_path));

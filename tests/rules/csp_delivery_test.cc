@@ -337,8 +337,9 @@ TEST_F(CspDeliveryTest, AGoNoGoCriterionCanHoldACspToItsServiceLevel) {
   Apply(events);
   Tick(kT0 + 700 * 7'000 + kMsPerMinute);
   const RulesSnapshot snap = evaluator_->Snapshot();
-  const auto it = Expect(events).find({"critical", "CSP Central & South"});
-  ASSERT_NE(it, Expect(events).end());
+  const auto expected = Expect(events);
+  const auto it = expected.find({"critical", "CSP Central & South"});
+  ASSERT_NE(it, expected.end());
   const CriterionResult* got = nullptr;
   for (const CriterionResult& r : snap.gonogo.criteria) {
     if (r.id == c.id) got = &r;

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-asan}; shift || true
-scripts/bootstrap.sh --servers --sanitizers
+scripts/bootstrap.sh --servers --browser --sanitizers
 case $kind in
   asan)
     source scripts/asan_tree.sh

@@ -232,7 +232,7 @@ std::string Evaluator::StormContextFingerprint() const {
 void Evaluator::SaveState(BinaryWriter& w) const {
   w.Pod<uint32_t>(kStateVersion);
   w.Pod<int64_t>(last_eval_ms_);
-  w.Pod<uint64_t>(evaluations_);
+  w.Pod<uint64_t>(evaluations_.load(std::memory_order_relaxed));
   w.Pod<uint64_t>(signals_seen_);
   w.Pod<int64_t>(outages_evaluated_ms_);
   state_io::PutCount(w, logged_open_.size());
@@ -264,7 +264,7 @@ void Evaluator::ResetState() {
   outages_ = MakeOutageTracker(config_.outage);
   daily_ = DailyDecision(config_.gonogo, calendar_);
   last_eval_ms_ = EventTime::Min().ms;
-  evaluations_ = 0;
+  evaluations_.store(0, std::memory_order_relaxed);
   signals_seen_ = 0;
   outages_evaluated_ms_ = EventTime::Min().ms;
   logged_open_.clear();
@@ -348,7 +348,7 @@ absl::Status Evaluator::LoadState(BinaryReader& r) {
         {{"reason", std::string(daily_status.message())}});
   }
   last_eval_ms_ = last_eval_ms;
-  evaluations_ = evaluations;
+  evaluations_.store(evaluations, std::memory_order_relaxed);
   signals_seen_ = signals_seen;
   outages_evaluated_ms_ = outages_evaluated_ms;
   logged_open_ = std::move(logged_open);
@@ -463,7 +463,7 @@ void Evaluator::TickWith(const aggregate::Readings& readings, bool evaluate) {
 }
 
 void Evaluator::Evaluate(EventTime now) {
-  ++evaluations_;
+  evaluations_.store(evaluations_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   RulesSnapshot snap;
   snap.evaluated_at = now;
 

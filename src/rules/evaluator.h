@@ -183,7 +183,7 @@ class Evaluator {
   // The engine it evaluates (its cumulative counters are read at scrape: the latency histogram).
   const aggregate::Engine& engine() const { return *engine_; }
   const LocalCalendar& calendar() const { return calendar_; }
-  uint64_t evaluations() const { return evaluations_; }
+  uint64_t evaluations() const { return evaluations_.load(std::memory_order_relaxed); }
 
  private:
   Evaluator(aggregate::Engine& engine, const RulesConfig& config, LocalCalendar calendar);
@@ -226,7 +226,8 @@ class Evaluator {
   DailyDecision daily_;
   int64_t last_eval_ms_ = EventTime::Min().ms;
   int64_t interval_ms_ = kMsPerMinute;
-  uint64_t evaluations_ = 0;
+  // Written by the rules thread only, read by the metrics at any time.
+  std::atomic<uint64_t> evaluations_{0};
   uint64_t signals_seen_ = 0;
   // Outage signals drained by the last Tick (reused), and the time the tracker last evaluated at.
   std::vector<OutageSignal> drained_;

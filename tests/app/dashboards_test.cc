@@ -276,22 +276,10 @@ TEST(DashboardsTest, EveryPanelExpressionReturnsSeriesFromARealPrometheus) {
                    (daemon->webhooks == nullptr || daemon->webhooks->pending() == 0);
           },
           60'000, 50);
-      const uint16_t prom_port = testing::FreePort();
-      testing::WriteFile(dir + "/prometheus.yml",
-                         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                         "rule_files: ['" +
-                             std::string(SMETSMON_SOURCE_DIR) +
-                             "/deploy/prometheus/smetsmon.rules.yml']\n"
-                             "scrape_configs:\n"
-                             "  - job_name: smetsmon\n"
-                             "    static_configs: [{targets: ['127.0.0.1:" +
-                             std::to_string(port) + "']}]\n");
       {
-        testing::ChildProcess prometheus(
-            "prometheus",
-            {"--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
-             "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-            dir + "/prometheus.log");
+        testing::PrometheusServer prometheus(
+            dir, port, std::string(SMETSMON_SOURCE_DIR) + "/deploy/prometheus/smetsmon.rules.yml");
+        const uint16_t prom_port = prometheus.port();
         prometheus_started = prometheus.started();
         // Enough scrapes for rate() over the dashboards' intervals (two samples at least), and
         // the recording rules evaluated over them.

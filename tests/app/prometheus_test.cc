@@ -72,19 +72,9 @@ TEST(PrometheusTest, ScrapedValuesEqualWhatTheGeneratorSent) {
   hooks.on_started = [&](Daemon& d, uint16_t port) {
     client = std::thread([&, port, ingest = d.ingest.get()] {
       applied = ingest->WaitForApplied(lines.size(), 60'000);
-      const uint16_t prom_port = testing::FreePort();
-      testing::WriteFile(dir + "/prometheus.yml",
-                         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                         "scrape_configs:\n"
-                         "  - job_name: smetsmon\n"
-                         "    static_configs: [{targets: ['127.0.0.1:" +
-                             std::to_string(port) + "']}]\n");
       {
-        testing::ChildProcess prometheus(
-            "prometheus",
-            {"--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
-             "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-            dir + "/prometheus.log");
+        testing::PrometheusServer prometheus(dir, port);
+        const uint16_t prom_port = prometheus.port();
         prometheus_started = prometheus.started();
         const auto expected = static_cast<double>(truth.unique_valid);
         testing::WaitUntil(

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -164,6 +165,36 @@ class ChildProcess {
 
  private:
   pid_t pid_ = -1;
+};
+
+// A real Prometheus (Debian package `prometheus`) on a free loopback port, scraping
+// 127.0.0.1:`target_port` every second, with `rule_file` loaded when given; its config, data and
+// log under `dir`. Stopped when destroyed.
+class PrometheusServer {
+ public:
+  PrometheusServer(const std::string& dir, uint16_t target_port, const std::string& rule_file = "")
+      : port_(FreePort()), process_(Start(dir, target_port, rule_file, port_)) {}
+  uint16_t port() const { return port_; }
+  bool started() const { return process_.started(); }
+
+ private:
+  static ChildProcess Start(const std::string& dir, uint16_t target_port,
+                            const std::string& rule_file, uint16_t port) {
+    std::ofstream(dir + "/prometheus.yml")
+        << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        << (rule_file.empty() ? "" : "rule_files: ['" + rule_file + "']\n")
+        << "scrape_configs:\n"
+           "  - job_name: smetsmon\n"
+           "    static_configs: [{targets: ['127.0.0.1:"
+        << target_port << "']}]\n";
+    return ChildProcess(
+        "prometheus",
+        {"--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
+         "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+        dir + "/prometheus.log");
+  }
+  uint16_t port_;
+  ChildProcess process_;
 };
 
 }  // namespace smetsmon::testing

@@ -184,6 +184,11 @@ TEST(ServerLimitsTest, ARequestNotReadInTimeIsClosedAndCounted) {
   Conn c(f.port());
   c.Send("GET / HTTP/1.1\r\nHost: a\r\n");  // the header never ends
   EXPECT_EQ(c.ReadUntil(""), "");           // closed by the server, unanswered
+  // Beast closes the socket when the timer fires; the read's completion, which counts the
+  // timeout, runs on the server's thread after that, so the client can see the close first.
+  EXPECT_TRUE(testing::WaitUntil([&] { return f.stats().Rejected(RejectReason::kTimeout) == 1u; },
+                                 /*timeout_ms=*/10'000,
+                                 /*step_ms=*/1));
   EXPECT_EQ(f.stats().Rejected(RejectReason::kTimeout), 1u);
 }
 

@@ -54,13 +54,9 @@ constexpr std::string_view kEngineKeys[] = {
     "expected_devices", "max_devices", "max_throttled_count", "max_dmcs",
     "max_cohorts",      "workers"};
 // smetsmon's own keys of `kafka:`; the section's other keys are librdkafka properties (below).
-constexpr std::string_view kKafkaKeys[] = {"topic",
-                                           "dead_letter_topic",
-                                           "dead_letter_file",
-                                           "dead_letter_flush",
-                                           "max_partition_skew",
-                                           "batch_size",
-                                           "max_inflight_batches"};
+constexpr std::string_view kKafkaKeys[] = {
+    "topic",          "dead_letter_topic",        "dead_letter_file", "dead_letter_flush",
+    "merge_max_wait", "merge_max_buffered_bytes", "batch_size",       "max_inflight_batches"};
 constexpr std::string_view kHttpKeys[] = {"listen",
                                           "bearer_token_file",
                                           "bearer_token_env",
@@ -170,12 +166,15 @@ static absl::StatusOr<Settings> LoadSettingsUnguarded(const std::string& config)
         s.kafka.dead_letter_file = value;
       } else if (key == "dead_letter_flush") {
         SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.dead_letter_flush_ms));
-      } else if (key == "max_partition_skew") {
-        SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.max_partition_skew_ms));
-      } else if (key == "batch_size" || key == "max_inflight_batches") {
+      } else if (key == "merge_max_wait") {
+        SMETSMON_RETURN_IF_ERROR(ReadDuration(file, k, key, &s.kafka.merge_max_wait_ms));
+      } else if (key == "batch_size" || key == "max_inflight_batches" ||
+                 key == "merge_max_buffered_bytes") {
         size_t n = 0;
         SMETSMON_RETURN_IF_ERROR(ReadCount(file, k, key, 1, &n));
-        (key == "batch_size" ? s.kafka.batch_size : s.kafka.max_inflight_batches) = n;
+        (key == "batch_size"             ? s.kafka.batch_size
+         : key == "max_inflight_batches" ? s.kafka.max_inflight_batches
+                                         : s.kafka.merge_max_buffered_bytes) = n;
       } else if (!SecretSourceOf(key).empty()) {
         continue;  // below, once every inline key is known
       } else if (key.find('.') == std::string::npos && !IsLibrdkafkaProperty(key)) {

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/secrets.h"
+#include "decode/route_scan.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -116,7 +117,10 @@ absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(pipeline::Pipel
 }
 
 KafkaIngest::KafkaIngest(pipeline::Pipeline& pipeline, KafkaConfig config, const Clock& clock)
-    : pipeline_(&pipeline), config_(std::move(config)), clock_(&clock) {
+    : pipeline_(&pipeline),
+      config_(std::move(config)),
+      clock_(&clock),
+      merge_(config_.merge_max_wait_ms * 1'000'000, config_.merge_max_buffered_bytes) {
   unassigned_since_ns_.store(clock.MonotonicNs(), std::memory_order_relaxed);
 }
 
@@ -128,7 +132,8 @@ bool KafkaIngest::StreamIdle() const {
            config_.idle_advance_unassigned_ms * 1'000'000;
   }
   return partitions_at_end_.load(std::memory_order_relaxed) >=
-         assigned_.load(std::memory_order_relaxed);
+             assigned_.load(std::memory_order_relaxed) &&
+         merge_.empty();
 }
 
 absl::Status KafkaIngest::Init() {
@@ -254,8 +259,14 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
       rd_kafka_assign(consumer_, parts);
       assigned_.store(static_cast<size_t>(parts->cnt), std::memory_order_relaxed);
       at_end_.clear();
+      owned_.clear();
     }
-    for (int i = 0; i < parts->cnt; ++i) at_end_.erase(parts->elems[i].partition);
+    const int64_t now_ns = clock_->MonotonicNs();
+    for (int i = 0; i < parts->cnt; ++i) {
+      at_end_.erase(parts->elems[i].partition);
+      owned_.insert(parts->elems[i].partition);
+      merge_.Assign(parts->elems[i].partition, now_ns);
+    }
     partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
     if (paused_) rd_kafka_pause_partitions(consumer_, parts);
     return;
@@ -264,18 +275,6 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   // pending when they go, then commit what was applied, unless the partitions were lost (then
   // another member owns them and a commit from us would be wrong).
   Reap(/*wait=*/true);
-  // A revoke can land while a batch is being filled: messages of revoked partitions that were
-  // polled but not dispatched are dropped, not applied after their partition has gone.
-  std::erase_if(filling_, [parts](rd_kafka_message_t* m) {
-    for (int i = 0; i < parts->cnt; ++i) {
-      if (parts->elems[i].partition == m->partition &&
-          std::strcmp(parts->elems[i].topic, rd_kafka_topic_name(m->rkt)) == 0) {
-        rd_kafka_message_destroy(m);
-        return true;
-      }
-    }
-    return false;
-  });
   if (!rd_kafka_assignment_lost(consumer_)) {
     if (checkpointing_) {
       TakeCheckpoint(/*sync=*/true);
@@ -288,10 +287,14 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
     for (int i = 0; i < parts->cnt; ++i) last_event_ms_.erase(parts->elems[i].partition);
   }
   for (int i = 0; i < parts->cnt; ++i) {
-    partition_seen_ns_.erase(parts->elems[i].partition);
-    ahead_paused_.erase(parts->elems[i].partition);
-    at_end_.erase(parts->elems[i].partition);
+    const int32_t partition = parts->elems[i].partition;
+    owned_.erase(partition);
+    merge_.Revoke(partition,
+                  [](void* m) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m)); });
+    polled_next_.erase(partition);
+    at_end_.erase(partition);
   }
+  merge_buffered_.store(merge_.buffered(), std::memory_order_relaxed);
   partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_, parts))
@@ -317,87 +320,10 @@ void KafkaIngest::SetPaused(bool paused) {
       pauses_.fetch_add(1, std::memory_order_relaxed);
     } else {
       rd_kafka_resume_partitions(consumer_, parts);
-      // Partitions ahead in event time stay paused (AlignPartitions resumes them).
-      if (!ahead_paused_.empty()) {
-        PauseOrResume(std::vector<int32_t>(ahead_paused_.begin(), ahead_paused_.end()), true);
-      }
     }
     rd_kafka_topic_partition_list_destroy(parts);
   }
   paused_ = paused;
-}
-
-void KafkaIngest::PauseOrResume(const std::vector<int32_t>& partitions, bool pause) {
-  if (partitions.empty()) return;
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
-  for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list, config_.topic.c_str(), p);
-  if (pause) {
-    rd_kafka_pause_partitions(consumer_, list);
-  } else {
-    rd_kafka_resume_partitions(consumer_, list);
-  }
-  rd_kafka_topic_partition_list_destroy(list);
-}
-
-// Reading a backlog, librdkafka hands over each partition in long runs, so without this one
-// partition can be hours ahead of another in event time: a worker's stream time (the newest event
-// it saw) would race ahead and the lagging partitions' events would arrive late for the windows
-// and the rules. Pausing a partition drops what librdkafka prefetched for it; it is fetched again
-// from the application's position on resume, so nothing is lost or read twice by the engine.
-void KafkaIngest::AlignPartitions() {
-  if (config_.max_partition_skew_ms <= 0) return;
-  rd_kafka_topic_partition_list_t* parts = nullptr;
-  if (rd_kafka_assignment(consumer_, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) {
-    return;
-  }
-  rd_kafka_position(consumer_, parts);
-  constexpr int64_t kAlignIdleNs = 5'000'000'000;
-  const int64_t now_ns = clock_->MonotonicNs();
-  // The slowest partition that still has messages to read. One that has not shown its time yet
-  // holds every other back until it does (librdkafka may hand over one partition's whole backlog
-  // first). A partition that has delivered nothing for a while (paused itself, or only
-  // transaction markers before its high watermark) holds nobody back, so alignment never stalls.
-  int64_t slowest = std::numeric_limits<int64_t>::max();
-  bool hold_all = false;
-  std::vector<std::pair<int32_t, int64_t>> known;  // (partition, newest event time)
-  for (int i = 0; i < parts->cnt; ++i) {
-    const rd_kafka_topic_partition_t& p = parts->elems[i];
-    const int64_t seen_ns = partition_seen_ns_.try_emplace(p.partition, now_ns).first->second;
-    int64_t low = 0, high = 0;
-    const bool behind = rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low,
-                                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                        high > (p.offset >= 0 ? p.offset : low) && now_ns - seen_ns <= kAlignIdleNs;
-    int64_t time_ms = 0;  // the partition's newest event time, as the lag metric reads it
-    {
-      std::lock_guard lock(lag_mu_);
-      const auto t = last_event_ms_.find(p.partition);
-      if (t != last_event_ms_.end()) time_ms = t->second;
-    }
-    if (time_ms == 0) {
-      hold_all = hold_all || behind;
-      continue;
-    }
-    known.emplace_back(p.partition, time_ms);
-    if (behind) slowest = std::min(slowest, time_ms);
-  }
-  rd_kafka_topic_partition_list_destroy(parts);
-  std::vector<int32_t> pause, resume;
-  for (const auto& [partition, time_ms] : known) {
-    const bool ahead = hold_all || (slowest != std::numeric_limits<int64_t>::max() &&
-                                    time_ms > slowest + config_.max_partition_skew_ms);
-    const bool paused = ahead_paused_.count(partition) != 0;
-    if (ahead && !paused) {
-      pause.push_back(partition);
-      ahead_paused_.insert(partition);
-    } else if (!ahead && paused) {
-      resume.push_back(partition);
-      ahead_paused_.erase(partition);
-    }
-  }
-  if (!pause.empty()) aligned_.fetch_add(pause.size(), std::memory_order_relaxed);
-  PauseOrResume(pause, true);
-  if (!paused_) PauseOrResume(resume, false);  // under backpressure SetPaused(false) resumes
 }
 
 void KafkaIngest::DeadLetter(const void* payload, size_t len, RejectReason reason,
@@ -638,10 +564,72 @@ void KafkaIngest::Reap(bool wait) {
                   [this](std::unique_ptr<pipeline::SourceBatch> b) { Finished(std::move(b)); });
 }
 
+void KafkaIngest::ToMerge() {
+  const int64_t now_ns = clock_->MonotonicNs();
+  // Messages come in runs per partition: the partition's entries are looked up once per run.
+  int32_t run_partition = -1;
+  bool run_owned = false;
+  int64_t* run_next = nullptr;
+  for (rd_kafka_message_t* m : filling_) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      Log(LogLevel::kWarn, "kafka consume error", {{"error", rd_kafka_message_errstr(m)}});
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    if (m->partition != run_partition) {
+      run_partition = m->partition;
+      run_owned = owned_.count(m->partition) != 0;
+      run_next = run_owned ? &polled_next_[m->partition] : nullptr;
+      if (run_owned && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) at_end_.erase(m->partition);
+    }
+    // Polled before a revoke of its partition: the next owner reads it from our commit.
+    if (!run_owned) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end_.insert(m->partition);
+      merge_.AtEnd(m->partition, now_ns);
+      run_partition = -1;  // a message after this one starts a new run, and clears the end
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    *run_next = std::max(*run_next, m->offset + 1);
+    const std::string_view payload =
+        m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                              : std::string_view();
+    // The pipeline's router uses this scan too (SourceBatch::scanned): one scan per message.
+    decode::RouteKey key;
+    const bool scanned = decode::ScanRouteKey(payload, scan_dates_, &key);
+    merge_.Add(m->partition,
+               {m, scanned ? key.event_ms : 0, scanned ? key.device.value : 0,
+                static_cast<uint32_t>(m->len)},
+               now_ns);
+  }
+  filling_.clear();
+  partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
+}
+
+bool KafkaIngest::MayHaveMore(int32_t partition) {
+  // librdkafka's cached high watermark, from the partition's last fetch response: not known
+  // before the first, when the partition may hold anything.
+  int64_t low = 0, high = 0;
+  if (rd_kafka_get_watermark_offsets(consumer_, config_.topic.c_str(), partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0) {
+    return true;
+  }
+  const auto next = polled_next_.find(partition);
+  // Nothing polled since the assignment: its end-of-partition event says when it has nothing.
+  if (next == polled_next_.end()) return high > low;
+  return next->second < high;
+}
+
 void KafkaIngest::Run() {
   pthread_setname_np(pthread_self(), "smetsmon-poll");
-  std::vector<rd_kafka_message_t*>& messages = filling_;
-  messages.reserve(config_.batch_size);
+  filling_.reserve(2 * config_.batch_size + 1);
+  std::vector<EventTimeMerge::Item> taken;
+  taken.reserve(config_.batch_size);
   // Consecutive 10 ms waits for the workers without a batch finishing.
   constexpr int kPauseAfterStalledWaits = 100;
   int stalled_waits = 0;
@@ -676,31 +664,40 @@ void KafkaIngest::Run() {
       if (stalled_waits >= kPauseAfterStalledWaits) {
         SetPaused(true);
         rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
-        if (m != nullptr) messages.push_back(m);  // fetched before the pause took effect
+        if (m != nullptr) filling_.push_back(m);  // fetched before the pause took effect
+        ToMerge();
       }
       const bool progress = pipeline_->WaitForFront(10);
       stalled_waits = progress ? 0 : stalled_waits + 1;
-      if (messages.empty()) continue;
-    } else {
-      stalled_waits = 0;
-      SetPaused(false);
+      continue;
     }
-    // Fill a batch: the first poll may wait, then one call takes what is already fetched (a
-    // consumer_poll per message costs a queue lock each).
-    if (messages.empty()) {
-      rd_kafka_message_t* m =
-          rd_kafka_consumer_poll(consumer_, paused_ ? 0 : config_.poll_timeout_ms);
-      if (m != nullptr) messages.push_back(m);
+    stalled_waits = 0;
+    SetPaused(false);
+    // Fill the merge with what librdkafka has fetched. The first poll waits only when there is
+    // nothing to take (the merge is empty, or it waits for a partition's next fetch); then one
+    // call takes what is already fetched (a consumer_poll per message costs a queue lock each).
+    const bool wait = merge_.empty() || merge_.waiting_for() >= 0;
+    if (rd_kafka_message_t* m =
+            rd_kafka_consumer_poll(consumer_, wait && !paused_ ? config_.poll_timeout_ms : 0)) {
+      filling_.push_back(m);
+      // Into a scratch array: a rebalance served inside the call must not see a half-filled
+      // filling_ (ToMerge drops the messages of partitions no longer ours).
+      poll_scratch_.resize(config_.batch_size);
+      const ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, poll_scratch_.data(),
+                                                     poll_scratch_.size());
+      filling_.insert(filling_.end(), poll_scratch_.begin(),
+                      poll_scratch_.begin() + std::max<ssize_t>(n, 0));
     }
-    if (!messages.empty() && messages.size() < config_.batch_size) {
-      const size_t have = messages.size();
-      messages.resize(config_.batch_size);
-      const ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, messages.data() + have,
-                                                     config_.batch_size - have);
-      messages.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
-    }
-    if (messages.empty()) {
-      AlignPartitions();  // partitions held back for one that went quiet are released
+    ToMerge();
+    taken.clear();
+    merge_.Take(
+        config_.batch_size, clock_->MonotonicNs(),
+        [this](int32_t partition) { return MayHaveMore(partition); }, &taken);
+    merge_buffered_.store(merge_.buffered(), std::memory_order_relaxed);
+    merge_waits_.store(merge_.waits(), std::memory_order_relaxed);
+    merge_passed_over_.store(merge_.passed_over(), std::memory_order_relaxed);
+    merge_forced_.store(merge_.forced(), std::memory_order_relaxed);
+    if (taken.empty()) {
       // Idle: every partition read to its end (or none assigned for a while). The stream time
       // moves to now - idle_lag so the windows age out and the rules keep their grid.
       const int64_t now_ns = clock_->MonotonicNs();
@@ -713,37 +710,20 @@ void KafkaIngest::Run() {
     auto batch = std::make_unique<Batch>();
     batch->polled_ns = clock_->MonotonicNs();
     batch->received = clock_->Now();
-    batch->kafka_messages.reserve(messages.size());
-    batch->messages.reserve(messages.size());
-    int32_t run_partition = -1;
-    int64_t* run_next = nullptr;
-    for (rd_kafka_message_t* m : messages) {
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          at_end_.insert(m->partition);
-          run_partition = -1;  // a message after this one starts a new run, and clears the end
-        } else {
-          Log(LogLevel::kWarn, "kafka consume error", {{"error", rd_kafka_message_errstr(m)}});
-        }
-        rd_kafka_message_destroy(m);
-        continue;
-      }
-      // Messages come in runs per partition: look the partition's entry up once per run.
-      if (m->partition != run_partition) {
-        run_partition = m->partition;
-        at_end_.erase(m->partition);
-        run_next = &batch->next_offsets[m->partition];
-      }
-      *run_next = std::max(*run_next, m->offset + 1);
+    batch->kafka_messages.reserve(taken.size());
+    batch->messages.reserve(taken.size());
+    batch->scanned.reserve(taken.size());
+    for (const EventTimeMerge::Item& item : taken) {
+      auto* m = static_cast<rd_kafka_message_t*>(item.handle);
+      int64_t& next = batch->next_offsets[m->partition];
+      next = std::max(next, m->offset + 1);
       // A null payload (tombstone) is an empty message: not JSON.
       batch->messages.push_back(m->payload != nullptr
                                     ? std::string_view(static_cast<const char*>(m->payload), m->len)
                                     : std::string_view());
       batch->kafka_messages.push_back(m);
+      batch->scanned.push_back({DeviceId{item.tag}, item.event_ms});
     }
-    messages.clear();
-    partitions_at_end_.store(at_end_.size(), std::memory_order_relaxed);
-    if (batch->messages.empty()) continue;
     consumed_.fetch_add(batch->messages.size(), std::memory_order_relaxed);
     Batch& routed = *batch;
     pipeline_->Submit(std::move(batch));  // routes (filling last_event_ms), then queues
@@ -753,12 +733,6 @@ void KafkaIngest::Run() {
         auto& last = last_event_ms_[partition];
         last = std::max(last, ms);
       }
-    }
-    if (config_.max_partition_skew_ms > 0) {
-      for (const auto& entry : routed.last_event_ms) {
-        partition_seen_ns_[entry.first] = routed.polled_ns;
-      }
-      AlignPartitions();
     }
   }
   // Graceful stop: apply everything in flight, checkpoint and commit it, leave the group.
@@ -799,7 +773,10 @@ KafkaStats KafkaIngest::stats() const {
       in_producer_.load(std::memory_order_relaxed) + held_records_.load(std::memory_order_relaxed);
   s.rebalances = rebalances_.load(std::memory_order_relaxed);
   s.paused = pauses_.load(std::memory_order_relaxed);
-  s.aligned = aligned_.load(std::memory_order_relaxed);
+  s.merge_buffered = merge_buffered_.load(std::memory_order_relaxed);
+  s.merge_waits = merge_waits_.load(std::memory_order_relaxed);
+  s.merge_passed_over = merge_passed_over_.load(std::memory_order_relaxed);
+  s.merge_forced = merge_forced_.load(std::memory_order_relaxed);
   // Ask the client rather than count callbacks: it knows after every kind of rebalance.
   rd_kafka_topic_partition_list_t* parts = nullptr;
   if (rd_kafka_assignment(consumer_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {

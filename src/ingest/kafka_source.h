@@ -55,7 +55,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/fields.h"
 #include "ingest/dead_letter.h"
+#include "ingest/event_time_merge.h"
 #include "ingest/kafka_client_probe.h"
 #include "pipeline/pipeline.h"
 #include "smetsmon/clock.h"
@@ -92,12 +94,12 @@ struct KafkaConfig {
   // than a group join, so that a backlog read after a restart is not made late by the wait for the
   // assignment; an instance left without partitions still ages its windows out).
   int64_t idle_advance_unassigned_ms = 60'000;
-  // Event-time alignment: a partition whose newest event is more than this ahead of the slowest
-  // partition that still has messages to read is paused until that one catches up, so a backlog
-  // is read roughly in event-time order across partitions (0 = off, the default: pausing drops
-  // librdkafka's prefetch for the partition, and the cost in a large catch-up is not yet
-  // measured). See AlignPartitions.
-  int64_t max_partition_skew_ms = 0;
+  // The partitions are merged in event-time order (ingest/event_time_merge.h): a partition with
+  // messages still to fetch holds the others back for at most this long (processing time)
+  // without delivering, and past this many bytes held for the merge the smallest head goes
+  // regardless.
+  int64_t merge_max_wait_ms = 10'000;
+  size_t merge_max_buffered_bytes = size_t{256} << 20;
   // Checkpoint every this long (processing time) when the pipeline has a checkpoint path; 0: no
   // checkpoints (offsets are then committed as batches are applied).
   int64_t checkpoint_interval_ms = 0;
@@ -113,8 +115,11 @@ struct KafkaStats {
   // Dead letters neither delivered nor durable yet (in the producer or held in memory).
   uint64_t dead_letter_pending = 0;
   uint64_t rebalances = 0;
-  uint64_t paused = 0;   // times fetching was paused for backpressure
-  uint64_t aligned = 0;  // times a partition was paused for running ahead in event time
+  uint64_t paused = 0;  // times fetching was paused for backpressure
+  // The event-time merge: messages held for it, times it waited for a partition's next fetch,
+  // partitions passed over after merge_max_wait_ms, takes over the byte bound.
+  uint64_t merge_buffered = 0;
+  uint64_t merge_waits = 0, merge_passed_over = 0, merge_forced = 0;
   size_t assigned_partitions = 0;
   // With checkpoints: seconds since offsets were last committed with a checkpoint while messages
   // were applied after it (0 when nothing waits): what a restart would read again.
@@ -238,20 +243,26 @@ class KafkaIngest {
   std::array<std::atomic<uint64_t>, 4> dead_errors_{};
   std::atomic<uint64_t> held_records_{0};  // unsynced_ + unsent_, for stats()
   int64_t last_idle_advance_ns_ = 0;       // poll thread only
-  // Messages polled for the batch being filled; a revoke drops those of revoked partitions
-  // (their next owner starts at our committed offset), poll thread only.
+  // Messages polled, before they go to the merge; a revoke drops those of revoked partitions, in
+  // here and in the merge (their next owner starts at our committed offset). Poll thread only.
   std::vector<rd_kafka_message_s*> filling_;
+  std::vector<rd_kafka_message_s*> poll_scratch_;
+  std::set<int32_t> owned_;  // the partitions assigned to us
+  EventTimeMerge merge_;
+  std::map<int32_t, int64_t> polled_next_;  // partition -> last offset polled + 1
+  Rfc3339DateCache scan_dates_;
+  // Hands what was polled to the merge (end-of-partition events mark the partition at its end).
+  void ToMerge();
+  // Whether a partition with nothing in the merge may have messages still to fetch.
+  bool MayHaveMore(int32_t partition);
+  // Merge stats, written by the poll thread for stats().
+  std::atomic<uint64_t> merge_buffered_{0}, merge_waits_{0}, merge_passed_over_{0},
+      merge_forced_{0};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> loop_turns_{0};  // single writer: the poll thread
   bool paused_ = false;                  // all partitions paused for backpressure
-  // Poll thread only, for alignment (the newest event time per partition is last_event_ms_):
-  // when each partition last delivered messages, and the partitions paused for being ahead.
-  std::map<int32_t, int64_t> partition_seen_ns_;  // monotonic ns
-  std::set<int32_t> ahead_paused_;
   // Partitions read to their end (an end-of-partition event and no message since).
   std::set<int32_t> at_end_;
-  void AlignPartitions();
-  void PauseOrResume(const std::vector<int32_t>& partitions, bool pause);
 
   // Checkpoints (poll thread only, but for the atomics).
   bool checkpointing_ = false;
@@ -277,7 +288,6 @@ class KafkaIngest {
   std::atomic<uint64_t> dead_lettered_{0};
   std::atomic<uint64_t> rebalances_{0};
   std::atomic<uint64_t> pauses_{0};
-  std::atomic<uint64_t> aligned_{0};
   std::atomic<size_t> assigned_{0};
   // Monotonic ns since when no partition is assigned (set at start and when the last one goes).
   std::atomic<int64_t> unassigned_since_ns_{0};

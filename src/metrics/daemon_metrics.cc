@@ -229,6 +229,29 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                          "Times fetching paused because workers were behind.", MetricType::Counter);
     Add(paused, static_cast<double>(s.paused));
     out.push_back(std::move(paused));
+    // The event-time merge of the partitions (ingest/event_time_merge.h).
+    auto merge_buffered =
+        Family("smetsmon_kafka_merge_buffered_messages",
+               "Messages fetched and held for the event-time merge.", MetricType::Gauge);
+    Add(merge_buffered, static_cast<double>(s.merge_buffered));
+    out.push_back(std::move(merge_buffered));
+    auto merge_waits = Family("smetsmon_kafka_merge_waits_total",
+                              "Times the event-time merge waited for a partition's next fetch.",
+                              MetricType::Counter);
+    Add(merge_waits, static_cast<double>(s.merge_waits));
+    out.push_back(std::move(merge_waits));
+    auto passed_over = Family("smetsmon_kafka_merge_passed_over_total",
+                              "Partitions the event-time merge stopped waiting for after "
+                              "kafka.merge_max_wait without a delivery.",
+                              MetricType::Counter);
+    Add(passed_over, static_cast<double>(s.merge_passed_over));
+    out.push_back(std::move(passed_over));
+    auto forced = Family("smetsmon_kafka_merge_forced_total",
+                         "Takes of the event-time merge over kafka.merge_max_buffered_bytes, "
+                         "in arrival order rather than event-time order.",
+                         MetricType::Counter);
+    Add(forced, static_cast<double>(s.merge_forced));
+    out.push_back(std::move(forced));
     auto assigned = Family("smetsmon_kafka_assigned_partitions", "Partitions this instance owns.",
                            MetricType::Gauge);
     Add(assigned, static_cast<double>(s.assigned_partitions));

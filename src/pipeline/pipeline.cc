@@ -459,6 +459,7 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
   SourceBatch& b = *batch;
   const size_t n_workers = workers_.size();
   const size_t n = b.messages.size();
+  SMETSMON_CHECK(b.scanned.empty() || b.scanned.size() == n);
   b.items_.assign(n_workers, {});
   for (auto& v : b.items_) v.reserve(n / n_workers + 16);
   b.worker_rejects_.assign(n_workers, {});
@@ -490,7 +491,13 @@ void Pipeline::Submit(std::unique_ptr<SourceBatch> batch) {
     SourceBatch::Item it{static_cast<uint32_t>(i), RejectReason::kNone, 0, DeviceId{0}, 0};
     decode::RouteKey key;
     size_t worker = i % n_workers;  // for messages without a device: any worker will do
-    bool routed = decode::ScanRouteKey(b.messages[i], router_dates_, &key);
+    bool routed;
+    if (b.scanned.empty()) {
+      routed = decode::ScanRouteKey(b.messages[i], router_dates_, &key);
+    } else {
+      key = b.scanned[i];
+      routed = key.event_ms != 0;
+    }
     if (!routed) {
       // The scan could not read it: decode it here (rare), for its device or its reject reason.
       router_fallbacks_.fetch_add(1, std::memory_order_relaxed);

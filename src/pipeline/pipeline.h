@@ -99,6 +99,10 @@ class SourceBatch {
 
   std::vector<std::string_view> messages;
   ProcessingTime received{0};  // the wall clock for the future-time check; set by the source
+  // Optional, from a source that scanned its messages already (decode::ScanRouteKey; the Kafka
+  // source orders partitions by event time): parallel to `messages`, an event_ms of 0 where the
+  // scan could not read the message. Empty: the router scans.
+  std::vector<decode::RouteKey> scanned;
 
   // Filled by the pipeline. event_ms[i]: message i's event time as scanned (0 when unknown).
   std::vector<int64_t> event_ms;

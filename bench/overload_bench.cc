@@ -242,6 +242,8 @@ struct DaemonCounts {
   int lag_series = 0;   // partitions reporting a lag
   int lag_unknown = 0;  // partitions reporting -1 (watermarks unknown)
   double assigned = 0;  // smetsmon_kafka_assigned_partitions
+  // The event-time merge: messages held now, waits, partitions passed over, forced takes.
+  double merge_buffered = 0, merge_waits = 0, merge_passed_over = 0, merge_forced = 0;
   double counted() const { return accepted + duplicate + rejected; }
 };
 
@@ -269,6 +271,14 @@ DaemonCounts ParseMetrics(const std::string& text) {
       c.applied = value(line);
     } else if (starts(line, "smetsmon_kafka_assigned_partitions ")) {
       c.assigned = value(line);
+    } else if (starts(line, "smetsmon_kafka_merge_buffered_messages ")) {
+      c.merge_buffered = value(line);
+    } else if (starts(line, "smetsmon_kafka_merge_waits_total ")) {
+      c.merge_waits = value(line);
+    } else if (starts(line, "smetsmon_kafka_merge_passed_over_total ")) {
+      c.merge_passed_over = value(line);
+    } else if (starts(line, "smetsmon_kafka_merge_forced_total ")) {
+      c.merge_forced = value(line);
     } else if (starts(line, "smetsmon_kafka_consumer_lag_messages{")) {
       const double v = value(line);
       ++c.lag_series;
@@ -363,7 +373,7 @@ struct Options {
   int workers = 1;
   int probe_ms = 100;
   double timeout_s = 600;
-  std::string prefetch_kb = "262144";  // kafka queued.max.messages.kbytes (the shipped default)
+  std::string prefetch_kb = "65536";  // kafka queued.max.messages.kbytes (the shipped default)
   std::string dedup_capacity = "25165824";  // engine.dedup_capacity (the shipped default)
   std::string expected_devices = "";        // engine.expected_devices ("" = shipped default)
   std::string merge_max_wait = "";          // kafka.merge_max_wait ("" = shipped)
@@ -445,13 +455,14 @@ Percentiles Summarise(std::vector<double> ms, size_t failed) {
 
 struct PhaseResult {
   std::string name;
-  uint64_t expected = 0;    // what the loadgen(s) had acknowledged
-  DaemonCounts final;       // the daemon's last counts
-  double seconds = 0;       // from the daemon's first counted event to every event counted
-  double startup_s = 0;     // from the spawn to the first counted event
-  double lag_zero_s = 0;    // from the spawn to every event counted and every lag 0
-  double peak_rss_mib = 0;  // sampled VmRSS max
-  double hwm_mib = 0;       // VmHWM at the end
+  uint64_t expected = 0;           // what the loadgen(s) had acknowledged
+  DaemonCounts final;              // the daemon's last counts
+  double seconds = 0;              // from the daemon's first counted event to every event counted
+  double startup_s = 0;            // from the spawn to the first counted event
+  double lag_zero_s = 0;           // from the spawn to every event counted and every lag 0
+  double peak_rss_mib = 0;         // sampled VmRSS max
+  double peak_merge_buffered = 0;  // sampled smetsmon_kafka_merge_buffered_messages max
+  double hwm_mib = 0;              // VmHWM at the end
   double mock_peak_rss_mib = 0;
   Percentiles metrics, readyz;
   int readyz_ok = 0, readyz_unready = 0;  // 200 and 503 answers
@@ -520,6 +531,7 @@ PhaseResult RunPhase(const Options& o, const std::string& name, const std::strin
   DaemonCounts last;
   double first_counted_s = -1, all_counted_s = -1;
   uint64_t peak_rss = 0, mock_peak_rss = 0;
+  double peak_merge_buffered = 0;
   bool up = false;
   std::thread prober([&] {
     bool metrics_turn = true;
@@ -556,6 +568,7 @@ PhaseResult RunPhase(const Options& o, const std::string& name, const std::strin
           const DaemonCounts c = ParseMetrics(a.body);
           if (c.ok) {
             last = c;
+            peak_merge_buffered = std::max(peak_merge_buffered, c.merge_buffered);
             if (first_counted_s < 0 && c.counted() > 0) first_counted_s = t;
             const uint64_t want = expected.load();
             if (want > 0 && c.counted() >= static_cast<double>(want) && all_counted_s < 0) {
@@ -646,6 +659,7 @@ PhaseResult RunPhase(const Options& o, const std::string& name, const std::strin
     std::fprintf(stderr, "[%s] the daemon did not stop within 60 s\n", name.c_str());
 
   r.peak_rss_mib = static_cast<double>(peak_rss) / 1048576.0;
+  r.peak_merge_buffered = peak_merge_buffered;
   r.mock_peak_rss_mib = static_cast<double>(mock_peak_rss) / 1048576.0;
   r.metrics = Summarise(metrics_ms, metrics_failed);
   r.readyz = Summarise(readyz_ms, readyz_failed);
@@ -680,6 +694,10 @@ void PrintPhase(const PhaseResult& r) {
   std::printf("  events/s          %.0f\n", eps);
   std::printf("  peak RSS          %.0f MiB sampled, VmHWM %.0f MiB (the mock broker: %.0f MiB)\n",
               r.peak_rss_mib, r.hwm_mib, r.mock_peak_rss_mib);
+  std::printf(
+      "  event-time merge  peak %.0f messages held (sampled), %.0f waits, %.0f partitions "
+      "passed over, %.0f forced takes\n",
+      r.peak_merge_buffered, r.final.merge_waits, r.final.merge_passed_over, r.final.merge_forced);
   std::printf(
       "  /metrics          p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu probes, %zu "
       "failed)\n",

@@ -271,7 +271,13 @@ http::Response Catalogue(const Daemon& d) {
   return Json(200, w.str());
 }
 
-http::Response Html(std::string body) { return {200, "text/html; charset=utf-8", std::move(body)}; }
+// The pages change with every evaluation (a minute of stream time): a browser or proxy asks
+// again each time rather than showing a stale Go/No-Go.
+http::Response Html(std::string body) {
+  http::Response r{200, "text/html; charset=utf-8", std::move(body)};
+  r.cache_control = "no-cache";
+  return r;
+}
 
 // The status page (report/status_html.h), from snapshots only: the rules' last evaluation, the
 // fleet's windows (the 24 hourly buckets of each worker, summed per area) and the consumer's

@@ -190,8 +190,8 @@ absl::Status RunDaemon(const Settings& settings, const DaemonHooks& hooks) {
       {{"url", "http://" + settings.http_listen.substr(0, settings.http_listen.rfind(':')) + ":" +
                    std::to_string((*server)->port())},
        {"paths",
-        "/healthz /readyz /metrics /api/v1/{findings,whatif,gonogo,delivery,top,areas,catalogue,"
-        "devices/ID}"}});
+        "/ /reports/gonogo/{latest,DATE}.html /healthz /readyz /metrics "
+        "/api/v1/{findings,whatif,gonogo,delivery,top,storms,areas,catalogue,devices/ID}"}});
   if (hooks.on_started) hooks.on_started(d, (*server)->port());
   // Under systemd (Type=notify): ready once it serves; the watchdog is fed from the io thread
   // only while the poll loop turns, so a wedged consumer gets the unit restarted.

@@ -137,6 +137,7 @@ BeastResponse MakeResponse(const Response& r, unsigned version, bool keep_alive)
   res.set(bhttp::field::server, "smetsmon");
   res.set(bhttp::field::content_type, r.content_type);
   if (r.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(r.retry_after_s));
+  if (!r.cache_control.empty()) res.set(bhttp::field::cache_control, r.cache_control);
   res.keep_alive(keep_alive);
   res.body() = r.body;
   res.prepare_payload();

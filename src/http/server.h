@@ -41,6 +41,7 @@ struct Response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   int64_t retry_after_s = 0;  // > 0: sent as a Retry-After header
+  std::string cache_control;  // non-empty: sent as a Cache-Control header
 };
 
 // The default largest request body read (the API's POSTs are small JSON objects).

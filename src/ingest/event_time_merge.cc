@@ -6,7 +6,7 @@ namespace smetsmon::ingest {
 void EventTimeMerge::Assign(int32_t partition, int64_t now_ns) {
   Partition& p = partitions_[partition];
   p.at_end = false;
-  p.last_delivery_ns = now_ns;
+  p.wait_from_ns = now_ns;
   p.passed_over = false;
 }
 
@@ -28,23 +28,30 @@ void EventTimeMerge::Add(int32_t partition, Item item, int64_t now_ns) {
   if (item.event_ms != 0) p.last_order_ms = item.event_ms;
   p.items.push_back({item, p.last_order_ms});
   p.at_end = false;
-  p.last_delivery_ns = now_ns;
+  p.wait_from_ns = now_ns;
   p.passed_over = false;
   ++buffered_;
   buffered_bytes_ += item.bytes;
 }
 
+void EventTimeMerge::RestartWaits(int64_t now_ns) {
+  for (auto& [id, p] : partitions_) {
+    p.wait_from_ns = now_ns;
+    p.passed_over = false;
+  }
+}
+
 void EventTimeMerge::AtEnd(int32_t partition, int64_t now_ns) {
   Partition& p = partitions_[partition];
   p.at_end = true;
-  p.last_delivery_ns = now_ns;
+  p.wait_from_ns = now_ns;
   p.passed_over = false;
 }
 
 bool EventTimeMerge::HoldsBack(int32_t id, Partition& p, int64_t now_ns,
                                const MayHaveMore& may_have_more) {
   if (p.at_end || !may_have_more(id)) return false;
-  if (now_ns - p.last_delivery_ns < max_wait_ns_) return true;
+  if (now_ns - p.wait_from_ns < max_wait_ns_) return true;
   if (!p.passed_over) {
     p.passed_over = true;
     ++passed_over_;
@@ -84,7 +91,10 @@ size_t EventTimeMerge::Take(size_t max, int64_t now_ns, const MayHaveMore& may_h
     if (!p.items.empty()) {
       heap_.push_back({p.items.front().order_ms, id, &p});
       std::push_heap(heap_.begin(), heap_.end());
-    } else if (!forced && HoldsBack(id, p, now_ns, may_have_more)) {
+      continue;
+    }
+    p.wait_from_ns = now_ns;  // ran empty: its wait for the next fetch starts now
+    if (!forced && HoldsBack(id, p, now_ns, may_have_more)) {
       waiting_for_ = id;
       ++waits_;
       break;

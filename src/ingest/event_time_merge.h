@@ -13,8 +13,9 @@
 // partition read to its end holds nobody back: messages go on as they come.
 //
 // Two bounds keep the merge from stalling or growing without limit, both counted: a partition that
-// holds the others back for `max_wait_ns` without delivering is passed over (a broker that does
-// not answer for it), and past `max_buffered_bytes` the smallest head goes regardless.
+// holds the others back for `max_wait_ns` (counted from when it ran empty, or from the last
+// RestartWaits) without delivering is passed over (a broker that does not answer for it), and
+// past `max_buffered_bytes` the smallest head goes regardless.
 //
 // Thread-safety: one thread (the source's poll thread). Time domain: event time for the order;
 // monotonic processing time, always an argument, for the wait bound.
@@ -53,6 +54,8 @@ class EventTimeMerge {
   void Add(int32_t partition, Item item, int64_t now_ns);
   // The partition is read to its end for now (an end-of-partition event).
   void AtEnd(int32_t partition, int64_t now_ns);
+  // Every wait starts again now (fetching resumed after a pause, which dropped the prefetch).
+  void RestartWaits(int64_t now_ns);
 
   // Appends up to `max` items in merged order to `out`; returns how many.
   size_t Take(size_t max, int64_t now_ns, const MayHaveMore& may_have_more, std::vector<Item>* out);
@@ -74,9 +77,10 @@ class EventTimeMerge {
   struct Partition {
     std::deque<Entry> items;
     bool at_end = false;
-    int64_t last_delivery_ns = 0;  // assigned, delivered or at its end
-    int64_t last_order_ms = 0;     // of the last item added
-    bool passed_over = false;      // counted once per wait
+    // When its wait started: assigned, ran empty, delivered, at its end or RestartWaits.
+    int64_t wait_from_ns = 0;
+    int64_t last_order_ms = 0;  // of the last item added
+    bool passed_over = false;   // counted once per wait
   };
   // Whether `p`, with nothing buffered, holds the others back now.
   bool HoldsBack(int32_t id, Partition& p, int64_t now_ns, const MayHaveMore& may_have_more);

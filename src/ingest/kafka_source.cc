@@ -278,6 +278,18 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   // pending when they go, then commit what was applied, unless the partitions were lost (then
   // another member owns them and a commit from us would be wrong).
   Reap(/*wait=*/true);
+  // A revoke served while a poll was being handed over: messages of revoked partitions not yet
+  // in the merge are dropped here, so that a re-assignment in the same call does not let them
+  // in (their next owner, maybe us again, reads them from the committed offset).
+  std::erase_if(filling_, [parts](rd_kafka_message_t* m) {
+    for (int i = 0; i < parts->cnt; ++i) {
+      if (parts->elems[i].partition == m->partition) {
+        rd_kafka_message_destroy(m);
+        return true;
+      }
+    }
+    return false;
+  });
   if (!rd_kafka_assignment_lost(consumer_)) {
     if (checkpointing_) {
       TakeCheckpoint(/*sync=*/true);
@@ -292,6 +304,9 @@ void KafkaIngest::OnRebalance(int err, rd_kafka_topic_partition_list_s* parts) {
   for (int i = 0; i < parts->cnt; ++i) {
     const int32_t partition = parts->elems[i].partition;
     owned_.erase(partition);
+    // Committed above (or lost): a later checkpoint must not commit it again for its new owner.
+    applied_next_.erase(partition);
+    held_offsets_.erase(partition);
     merge_.Revoke(partition,
                   [](void* m) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m)); });
     polled_next_.erase(partition);
@@ -323,6 +338,8 @@ void KafkaIngest::SetPaused(bool paused) {
       pauses_.fetch_add(1, std::memory_order_relaxed);
     } else {
       rd_kafka_resume_partitions(consumer_, parts);
+      // The pause dropped the prefetch: the merge's waits for next fetches start now.
+      merge_.RestartWaits(clock_->MonotonicNs());
     }
     rd_kafka_topic_partition_list_destroy(parts);
   }
@@ -829,6 +846,9 @@ bool KafkaIngest::Ready(int64_t max_lag_messages) const {
   if (assigned == 0) return false;
   // Every partition read to its end (known even where no message was read since the assignment,
   // when the position, and so the lag below, is unknown).
+  // Messages fetched and held for the event-time merge are not applied yet.
+  const int64_t held = static_cast<int64_t>(merge_buffered_.load(std::memory_order_relaxed));
+  if (held > max_lag_messages * static_cast<int64_t>(assigned)) return false;
   if (partitions_at_end_.load(std::memory_order_relaxed) >= assigned) return true;
   for (const PartitionLag& l : Lag(clock_->Now())) {
     if (l.messages < 0 || l.messages > max_lag_messages) return false;

@@ -46,6 +46,8 @@ struct CatchUp {
   aggregate::CounterTotals counters;
   rules::RulesSnapshot snap;
   uint64_t merge_waits = 0;
+  // Either would mean some messages went in arrival order: the runs must have none.
+  uint64_t merge_passed_over = 0, merge_forced = 0;
 };
 
 // Runs the daemon over the backlog in `kafka` until every line is applied and judged, with
@@ -86,7 +88,10 @@ CatchUp ReadBacklog(testing::MockKafka& kafka, const testing::ProducedTraffic& p
           },
           30'000, 20);
       out.counters = daemon->engine->Counters();
-      out.merge_waits = daemon->ingest->stats().merge_waits;
+      const ingest::KafkaStats stats = daemon->ingest->stats();
+      out.merge_waits = stats.merge_waits;
+      out.merge_passed_over = stats.merge_passed_over;
+      out.merge_forced = stats.merge_forced;
       daemon->ingest->Stop();
     });
   };
@@ -133,6 +138,8 @@ class CatchUpTest : public ::testing::Test {
 TEST_F(CatchUpTest, ABacklogIsReadInEventTimeOrderAndItsPowerCutIsFound) {
   ASSERT_GT(produced_.truth.power_cut_premises, 0u);
   const CatchUp read = ReadBacklog(kafka_, produced_, inventory_, "catchup", [](Settings&) {});
+  EXPECT_EQ(read.merge_passed_over, 0u);
+  EXPECT_EQ(read.merge_forced, 0u);
 
   auto settings = LoadSettings(testing::ConfigDir());
   ASSERT_TRUE(settings.ok());
@@ -170,6 +177,10 @@ TEST_F(CatchUpTest, TheSameBacklogGivesTheSameAnswersWhateverTheBatchAndFetchSiz
         s.kafka.properties["fetch.wait.max.ms"] = "10";
       });
   EXPECT_GT(small.merge_waits, 0u);  // the merge did wait for partitions' next fetches
+  for (const CatchUp* run : {&large, &small}) {
+    EXPECT_EQ(run->merge_passed_over, 0u);
+    EXPECT_EQ(run->merge_forced, 0u);
+  }
   EXPECT_EQ(large.counters.accepted, small.counters.accepted);
   EXPECT_EQ(large.counters.duplicates, small.counters.duplicates);
   EXPECT_EQ(large.counters.late_1h, small.counters.late_1h);

@@ -215,15 +215,14 @@ TEST(DashboardsTest, EveryPanelExpressionReturnsSeriesFromARealPrometheus) {
   // and the migration projection are judged against it): the daily Go/No-Go decision (06:00
   // Europe/London) falls in it, the power cut (North West) and the other scenarios happen; the
   // inventory gives the migration-load families.
-  // One partition: the day is read in event-time order, so no scenario's alerts arrive late for
-  // the windows behind another partition's (this test is about the dashboards' expressions, not
-  // about a catch-up across partitions: catchup_test is).
+  // Four partitions, keyed by device as a real source is: the source merges them in event-time
+  // order (catchup_test shows the answers do not depend on how they are fetched).
   gen::GeneratorConfig day;
   day.premises = 5000;
   day.start_ms = (SystemClock().Now().ms / kMsPerMinute) * kMsPerMinute - 24 * kMsPerHour;
   day.duration_ms = 24 * kMsPerHour;
-  const testing::ProducedTraffic produced =
-      testing::ProduceGenerated(kafka, ref, day, "smets.alerts", 1, dir + "/inventory.csv");
+  const testing::ProducedTraffic produced = testing::ProduceGenerated(
+      kafka, ref, day, "smets.alerts", 4, dir + "/inventory.csv", testing::Partitioning::kByDevice);
   const std::vector<std::string>& lines = produced.lines;
 
   // A DNO's webhook receiver (the power cut's DNO group) and the Alertmanager sink, both answered

@@ -60,8 +60,10 @@ class ServerFixture {
   explicit ServerFixture(ServerOptions options) {
     auto s = Server::Start(
         io_, "127.0.0.1:0",
-        [](const Request&, Responder respond) {
-          respond(Response{200, "text/plain", "ok"});
+        [](const Request& request, Responder respond) {
+          Response r{200, "text/plain", "ok"};
+          if (request.target == "/cached") r.cache_control = "no-cache";
+          respond(std::move(r));
         },
         options);
     EXPECT_TRUE(s.ok()) << s.status();
@@ -190,6 +192,18 @@ TEST(ServerLimitsTest, ARequestNotReadInTimeIsClosedAndCounted) {
                                  /*timeout_ms=*/10'000,
                                  /*step_ms=*/1));
   EXPECT_EQ(f.stats().Rejected(RejectReason::kTimeout), 1u);
+}
+
+TEST(ServerLimitsTest, ACacheControlIsSentOnlyWhenTheResponseHasOne) {
+  ServerFixture f(ServerOptions{});
+  Conn c(f.port());
+  c.Send("GET /cached HTTP/1.1\r\nHost: a\r\n\r\n");
+  const std::string cached = c.ReadUntil("ok");
+  EXPECT_NE(cached.find("\r\nCache-Control: no-cache\r\n"), std::string::npos) << cached;
+  c.Send(kGetClose);
+  const std::string plain = c.ReadUntil("");
+  EXPECT_EQ(StatusOf(plain), 200);
+  EXPECT_EQ(plain.find("Cache-Control"), std::string::npos) << plain;
 }
 
 TEST(RateLimiterTest, TheClientTableIsBoundedAndNewcomersShareOneBucket) {

@@ -151,6 +151,27 @@ TEST(EventTimeMergeTest, APartitionThatDoesNotDeliverForTheMaxWaitIsPassedOver) 
   EXPECT_EQ(merge.waiting_for(), 1);
 }
 
+// The bound is on waiting, not on age: a partition whose last delivery is old (its run took long
+// to drain, or the workers stalled) still holds the others back once it runs empty.
+TEST(EventTimeMergeTest, TheWaitStartsWhenAPartitionRunsEmpty) {
+  EventTimeMerge merge(kWaitNs, 1 << 20);
+  merge.Assign(0, 0);
+  merge.Assign(1, 0);
+  merge.Add(1, At(1, 0, 100), 0);
+  merge.Add(0, At(0, 0, 200), 0);
+  std::vector<EventTimeMerge::Item> out;
+  EXPECT_EQ(merge.Take(100, 2 * kWaitNs, kOneHasMore, &out), 1u);
+  EXPECT_EQ(merge.waiting_for(), 1);
+  EXPECT_EQ(merge.passed_over(), 0u);
+  EXPECT_EQ(merge.Take(100, 3 * kWaitNs, kOneHasMore, &out), 1u);  // now it has waited enough
+  EXPECT_EQ(merge.passed_over(), 1u);
+  // After a pause, every wait starts again.
+  merge.Add(0, At(0, 1, 300), 3 * kWaitNs);
+  merge.RestartWaits(5 * kWaitNs);
+  EXPECT_EQ(merge.Take(100, 5 * kWaitNs + 1, kOneHasMore, &out), 0u);
+  EXPECT_EQ(merge.waiting_for(), 1);
+}
+
 TEST(EventTimeMergeTest, PastTheByteBoundTheEarliestGoesRegardless) {
   EventTimeMerge merge(kWaitNs, /*max_buffered_bytes=*/250);
   merge.Assign(0, 0);

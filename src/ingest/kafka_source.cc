@@ -733,10 +733,15 @@ void KafkaIngest::Run() {
     batch->kafka_messages.reserve(taken.size());
     batch->messages.reserve(taken.size());
     batch->scanned.reserve(taken.size());
+    int32_t run_partition = -1;  // merged runs of one partition: one lookup per run
+    int64_t* run_next = nullptr;
     for (const EventTimeMerge::Item& item : taken) {
       auto* m = static_cast<rd_kafka_message_t*>(item.handle);
-      int64_t& next = batch->next_offsets[m->partition];
-      next = std::max(next, m->offset + 1);
+      if (m->partition != run_partition) {
+        run_partition = m->partition;
+        run_next = &batch->next_offsets[m->partition];
+      }
+      *run_next = std::max(*run_next, m->offset + 1);
       // A null payload (tombstone) is an empty message: not JSON.
       batch->messages.push_back(m->payload != nullptr
                                     ? std::string_view(static_cast<const char*>(m->payload), m->len)

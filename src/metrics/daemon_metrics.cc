@@ -108,30 +108,22 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
   Add(late, static_cast<double>(c.late_1h), {{"window", "1h"}});
   Add(late, static_cast<double>(c.late_24h), {{"window", "24h"}});
   out.push_back(std::move(late));
-  auto devices = Family("smetsmon_devices", "Devices with state.", MetricType::Gauge);
-  Add(devices, static_cast<double>(c.devices));
-  out.push_back(std::move(devices));
-  auto refused = Family("smetsmon_devices_refused_total",
-                        "Alerts of new devices given no device state: the device table was at "
-                        "engine.max_devices (the alerts still count in the fleet windows).",
-                        MetricType::Counter);
-  Add(refused, static_cast<double>(c.devices_refused));
-  out.push_back(std::move(refused));
-  auto evictions = Family("smetsmon_dedup_evictions_total",
-                          "Live alert ids evicted from a full dedup set (capacity too small).",
-                          MetricType::Counter);
-  Add(evictions, static_cast<double>(c.dedup_evictions));
-  out.push_back(std::move(evictions));
-  auto saturations = Family("smetsmon_window_cell_saturations_total",
-                            "Adds to a window cell clipped at its 32-bit ceiling (hostile counts).",
-                            MetricType::Counter);
-  Add(saturations, static_cast<double>(c.cell_saturations));
-  out.push_back(std::move(saturations));
+  AddScalar(out, "smetsmon_devices", "Devices with state.", MetricType::Gauge,
+            static_cast<double>(c.devices));
+  AddScalar(out, "smetsmon_devices_refused_total",
+            "Alerts of new devices given no device state: the device table was at "
+            "engine.max_devices (the alerts still count in the fleet windows).",
+            MetricType::Counter, static_cast<double>(c.devices_refused));
+  AddScalar(out, "smetsmon_dedup_evictions_total",
+            "Live alert ids evicted from a full dedup set (capacity too small).",
+            MetricType::Counter, static_cast<double>(c.dedup_evictions));
+  AddScalar(out, "smetsmon_window_cell_saturations_total",
+            "Adds to a window cell clipped at its 32-bit ceiling (hostile counts).",
+            MetricType::Counter, static_cast<double>(c.cell_saturations));
   const EventTime stream = engine_->StreamTime();
-  auto stream_time = Family("smetsmon_stream_time_seconds",
-                            "Largest event time seen (Unix seconds).", MetricType::Gauge);
-  Add(stream_time, stream == EventTime::Min() ? 0.0 : static_cast<double>(stream.ms) / 1000.0);
-  out.push_back(std::move(stream_time));
+  AddScalar(out, "smetsmon_stream_time_seconds", "Largest event time seen (Unix seconds).",
+            MetricType::Gauge,
+            stream == EventTime::Min() ? 0.0 : static_cast<double>(stream.ms) / 1000.0);
   AddAlertFamilies(stream, &out);
 
   if (pipeline_ != nullptr) {
@@ -166,45 +158,32 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
     h.histogram.sample_sum = p.latency_sum_s;
     latency.metric.push_back(std::move(h));
     out.push_back(std::move(latency));
-    auto batches = Family("smetsmon_pipeline_batches_total", "Batches submitted by the source.",
-                          MetricType::Counter);
-    Add(batches, static_cast<double>(p.batches_submitted));
-    out.push_back(std::move(batches));
-    auto fallbacks = Family("smetsmon_pipeline_router_fallbacks_total",
-                            "Messages the router's scan could not read, decoded by the router.",
-                            MetricType::Counter);
-    Add(fallbacks, static_cast<double>(p.router_fallbacks));
-    out.push_back(std::move(fallbacks));
-    auto clock = Family("smetsmon_clock_disagreements_total",
-                        "Events more than max_future ahead of the wall clock but not of the "
-                        "stream's own time: accepted (the wall clock is behind).",
-                        MetricType::Counter);
-    Add(clock, static_cast<double>(p.clock_disagreements));
-    out.push_back(std::move(clock));
+    AddScalar(out, "smetsmon_pipeline_batches_total", "Batches submitted by the source.",
+              MetricType::Counter, static_cast<double>(p.batches_submitted));
+    AddScalar(out, "smetsmon_pipeline_router_fallbacks_total",
+              "Messages the router's scan could not read, decoded by the router.",
+              MetricType::Counter, static_cast<double>(p.router_fallbacks));
+    AddScalar(out, "smetsmon_clock_disagreements_total",
+              "Events more than max_future ahead of the wall clock but not of the "
+              "stream's own time: accepted (the wall clock is behind).",
+              MetricType::Counter, static_cast<double>(p.clock_disagreements));
     AddCheckpointFamilies(pipeline_->checkpoint_stats(), &out);
   }
 
   if (kafka_ != nullptr) {
     const ingest::KafkaStats s = kafka_->stats();
-    auto consumed = Family("smetsmon_kafka_consumed_messages_total", "Messages taken from Kafka.",
-                           MetricType::Counter);
-    Add(consumed, static_cast<double>(s.consumed));
-    out.push_back(std::move(consumed));
-    auto applied = Family("smetsmon_kafka_applied_messages_total",
-                          "Messages applied by every worker (their offsets may be committed).",
-                          MetricType::Counter);
-    Add(applied, static_cast<double>(s.applied));
-    out.push_back(std::move(applied));
-    auto dlq = Family("smetsmon_kafka_dead_letter_messages_total",
-                      "Invalid messages produced to the dead-letter topic.", MetricType::Counter);
-    Add(dlq, static_cast<double>(s.dead_lettered));
-    out.push_back(std::move(dlq));
-    auto dlq_fallback = Family("smetsmon_dead_letter_fallback_total",
-                               "Dead letters the topic did not take, written (fsync'd) to "
-                               "kafka.dead_letter_file instead.",
-                               MetricType::Counter);
-    Add(dlq_fallback, static_cast<double>(s.dead_letter_fallback));
-    out.push_back(std::move(dlq_fallback));
+    AddScalar(out, "smetsmon_kafka_consumed_messages_total", "Messages taken from Kafka.",
+              MetricType::Counter, static_cast<double>(s.consumed));
+    AddScalar(out, "smetsmon_kafka_applied_messages_total",
+              "Messages applied by every worker (their offsets may be committed).",
+              MetricType::Counter, static_cast<double>(s.applied));
+    AddScalar(out, "smetsmon_kafka_dead_letter_messages_total",
+              "Invalid messages produced to the dead-letter topic.", MetricType::Counter,
+              static_cast<double>(s.dead_lettered));
+    AddScalar(out, "smetsmon_dead_letter_fallback_total",
+              "Dead letters the topic did not take, written (fsync'd) to "
+              "kafka.dead_letter_file instead.",
+              MetricType::Counter, static_cast<double>(s.dead_letter_fallback));
     auto dlq_errors = Family("smetsmon_dead_letter_errors_total",
                              "Dead letters that did not reach the topic (or the file), by reason: "
                              "delivery (refused), timeout (not acknowledged in time), enqueue "
@@ -221,41 +200,30 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
                               MetricType::Gauge);
     Add(dlq_pending, static_cast<double>(s.dead_letter_pending));
     out.push_back(std::move(dlq_pending));
-    auto rebalances = Family("smetsmon_kafka_rebalances_total",
-                             "Partition assignments and revokes.", MetricType::Counter);
-    Add(rebalances, static_cast<double>(s.rebalances));
-    out.push_back(std::move(rebalances));
-    auto paused = Family("smetsmon_kafka_fetch_paused_total",
-                         "Times fetching paused because workers were behind.", MetricType::Counter);
-    Add(paused, static_cast<double>(s.paused));
-    out.push_back(std::move(paused));
+    AddScalar(out, "smetsmon_kafka_rebalances_total", "Partition assignments and revokes.",
+              MetricType::Counter, static_cast<double>(s.rebalances));
+    AddScalar(out, "smetsmon_kafka_fetch_paused_total",
+              "Times fetching paused because workers were behind.", MetricType::Counter,
+              static_cast<double>(s.paused));
     // The event-time merge of the partitions (ingest/event_time_merge.h).
     auto merge_buffered =
         Family("smetsmon_kafka_merge_buffered_messages",
                "Messages fetched and held for the event-time merge.", MetricType::Gauge);
     Add(merge_buffered, static_cast<double>(s.merge_buffered));
     out.push_back(std::move(merge_buffered));
-    auto merge_waits = Family("smetsmon_kafka_merge_waits_total",
-                              "Times the event-time merge waited for a partition's next fetch.",
-                              MetricType::Counter);
-    Add(merge_waits, static_cast<double>(s.merge_waits));
-    out.push_back(std::move(merge_waits));
-    auto passed_over = Family("smetsmon_kafka_merge_passed_over_total",
-                              "Partitions the event-time merge stopped waiting for after "
-                              "kafka.merge_max_wait without a delivery.",
-                              MetricType::Counter);
-    Add(passed_over, static_cast<double>(s.merge_passed_over));
-    out.push_back(std::move(passed_over));
-    auto forced = Family("smetsmon_kafka_merge_forced_total",
-                         "Takes of the event-time merge over kafka.merge_max_buffered_bytes, "
-                         "in arrival order rather than event-time order.",
-                         MetricType::Counter);
-    Add(forced, static_cast<double>(s.merge_forced));
-    out.push_back(std::move(forced));
-    auto assigned = Family("smetsmon_kafka_assigned_partitions", "Partitions this instance owns.",
-                           MetricType::Gauge);
-    Add(assigned, static_cast<double>(s.assigned_partitions));
-    out.push_back(std::move(assigned));
+    AddScalar(out, "smetsmon_kafka_merge_waits_total",
+              "Times the event-time merge waited for a partition's next fetch.",
+              MetricType::Counter, static_cast<double>(s.merge_waits));
+    AddScalar(out, "smetsmon_kafka_merge_passed_over_total",
+              "Partitions the event-time merge stopped waiting for after "
+              "kafka.merge_max_wait without a delivery.",
+              MetricType::Counter, static_cast<double>(s.merge_passed_over));
+    AddScalar(out, "smetsmon_kafka_merge_forced_total",
+              "Takes of the event-time merge over kafka.merge_max_buffered_bytes, "
+              "in arrival order rather than event-time order.",
+              MetricType::Counter, static_cast<double>(s.merge_forced));
+    AddScalar(out, "smetsmon_kafka_assigned_partitions", "Partitions this instance owns.",
+              MetricType::Gauge, static_cast<double>(s.assigned_partitions));
     auto lag_messages =
         Family("smetsmon_kafka_consumer_lag_messages",
                "High watermark minus consumed position, per partition.", MetricType::Gauge);
@@ -271,13 +239,11 @@ std::vector<MetricFamily> DaemonMetrics::Collect() const {
     }
     out.push_back(std::move(lag_messages));
     out.push_back(std::move(lag_seconds));
-    auto held = Family("smetsmon_checkpoint_commit_held_back_seconds",
-                       "Seconds since offsets were last committed with a checkpoint while "
-                       "messages were applied after it: what a restart would read again (0 "
-                       "when nothing waits).",
-                       MetricType::Gauge);
-    Add(held, s.commit_held_back_s);
-    out.push_back(std::move(held));
+    AddScalar(out, "smetsmon_checkpoint_commit_held_back_seconds",
+              "Seconds since offsets were last committed with a checkpoint while "
+              "messages were applied after it: what a restart would read again (0 "
+              "when nothing waits).",
+              MetricType::Gauge, s.commit_held_back_s);
     AddKafkaClientFamilies(&out);
   }
   return out;

@@ -30,4 +30,12 @@ inline void Add(prometheus::MetricFamily& f, double value,
   f.metric.push_back(std::move(m));
 }
 
+// A family of one unlabelled series, appended to `out`.
+inline void AddScalar(std::vector<prometheus::MetricFamily>& out, std::string name,
+                      std::string help, prometheus::MetricType type, double value) {
+  prometheus::MetricFamily f = Family(std::move(name), std::move(help), type);
+  Add(f, value);
+  out.push_back(std::move(f));
+}
+
 }  // namespace smetsmon::metrics

@@ -78,10 +78,9 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   const rules::RulesSnapshot s = evaluator_->Snapshot();
   std::vector<MetricFamily> out;
 
-  auto evaluated = Family("smetsmon_rules_evaluated_timestamp_seconds",
-                          "Event time the rules were last evaluated at.", MetricType::Gauge);
-  Add(evaluated, static_cast<double>(s.evaluated_at.ms) / 1000.0);
-  out.push_back(std::move(evaluated));
+  AddScalar(out, "smetsmon_rules_evaluated_timestamp_seconds",
+            "Event time the rules were last evaluated at.", MetricType::Gauge,
+            static_cast<double>(s.evaluated_at.ms) / 1000.0);
   auto evaluations =
       Family("smetsmon_rules_evaluations_total", "Rules evaluations run.", MetricType::Counter);
   Add(evaluations, static_cast<double>(evaluator_->evaluations()));
@@ -275,18 +274,14 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
              MetricType::Counter);
   Add(noisy_dropped, static_cast<double>(s.noisy_dropped));
   out.push_back(std::move(noisy_dropped));
-  auto untracked = Family("smetsmon_noisy_codes_untracked_total",
-                          "Alerts of devices over noisy_devices.track_codes_from whose codes were "
-                          "not counted (the table was full: track_capacity_per_worker).",
-                          MetricType::Counter);
-  Add(untracked, static_cast<double>(s.noisy_codes_untracked));
-  out.push_back(std::move(untracked));
+  AddScalar(out, "smetsmon_noisy_codes_untracked_total",
+            "Alerts of devices over noisy_devices.track_codes_from whose codes were "
+            "not counted (the table was full: track_capacity_per_worker).",
+            MetricType::Counter, static_cast<double>(s.noisy_codes_untracked));
 
-  auto dropped = Family("smetsmon_outage_signals_dropped_total",
-                        "Outage/restoration signals dropped because the evaluator fell behind.",
-                        MetricType::Counter);
-  Add(dropped, static_cast<double>(s.outage_signals_dropped));
-  out.push_back(std::move(dropped));
+  AddScalar(out, "smetsmon_outage_signals_dropped_total",
+            "Outage/restoration signals dropped because the evaluator fell behind.",
+            MetricType::Counter, static_cast<double>(s.outage_signals_dropped));
 
   // Power outages, per area: the figures of its latest outage (the open one, else the newest
   // closed one), which after it closes go on counting late restorations until they are final.
@@ -335,12 +330,10 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
         {{"basis", rules::StormBasisName(static_cast<rules::StormBasis>(b))}});
   }
   out.push_back(std::move(scopes));
-  auto plateaus = Family("smetsmon_storm_plateaus_accepted_total",
-                         "Storms closed by the plateau policy: their flat level became the "
-                         "scope's new normal.",
-                         MetricType::Counter);
-  Add(plateaus, static_cast<double>(s.storm_plateaus_accepted));
-  out.push_back(std::move(plateaus));
+  AddScalar(out, "smetsmon_storm_plateaus_accepted_total",
+            "Storms closed by the plateau policy: their flat level became the "
+            "scope's new normal.",
+            MetricType::Counter, static_cast<double>(s.storm_plateaus_accepted));
   auto scopes_dropped =
       Family("smetsmon_storm_scopes_dropped_total",
              "Storm observations refused because the scope table was full (storms.max_scopes).",

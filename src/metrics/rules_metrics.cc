@@ -254,6 +254,22 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   out.push_back(std::move(delivered));
   out.push_back(std::move(within));
   out.push_back(std::move(rag));
+  // The classes' targets and service levels, so that dashboards draw the configured lines.
+  auto target = Family("smetsmon_delivery_target_seconds",
+                       "The priority class's delivery-time target (rules.yaml priorities).",
+                       MetricType::Gauge);
+  auto level = Family("smetsmon_delivery_service_level_ratio",
+                      "The priority class's service levels: the share within target at or above "
+                      "which delivery is green (level=target) and below which it is red "
+                      "(level=minimum).",
+                      MetricType::Gauge);
+  for (const rules::PriorityClass& c : s.priorities) {
+    Add(target, static_cast<double>(c.target_ms) / 1000.0, {{"priority", c.name}});
+    Add(level, c.target_service_level, {{"priority", c.name}, {"level", "target"}});
+    Add(level, c.minimum_service_level, {{"priority", c.name}, {"level", "minimum"}});
+  }
+  out.push_back(std::move(target));
+  out.push_back(std::move(level));
   AddCspDelivery(s, evaluator_->engine(), &out);
 
   auto noisy = Family("smetsmon_noisy_devices",

@@ -482,6 +482,7 @@ void Evaluator::Evaluate(EventTime now) {
   EvaluateDnoFloods(now, day_view, &flood_alerts_by_area, &areas_flooded);
 
   snap.delivery = BuildDelivery();
+  snap.priorities = config_.classes;
   snap.delivery_csp = BuildCspDelivery(config_, snap.delivery, kMinDeliverySample);
   EvaluateDelivery(now, snap.delivery);
   snap.whatif = BuildWhatIf();

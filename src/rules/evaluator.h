@@ -93,6 +93,8 @@ struct RulesSnapshot {
   std::vector<Finding> closed_findings;  // newest last, bounded
   std::vector<DeliveryRow> delivery;
   std::vector<CspDeliveryRow> delivery_csp;  // per CSP (rules.yaml `csps`), by window and class
+  // The classes the delivery rows were judged against (service levels follow a reload).
+  std::vector<PriorityClass> priorities;
   std::vector<WhatIfRow> whatif;
   std::vector<NoisyRow> noisy_top;                                 // the top-K noisiest overall
   std::map<std::string, std::vector<NoisyRow>> noisy_top_by_area;  // top-K per area

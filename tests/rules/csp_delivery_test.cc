@@ -394,6 +394,52 @@ TEST_F(CspDeliveryTest, HistogramCountsEveryDeliveredAlertByPriorityAndCsp) {
   EXPECT_TRUE(found);
 }
 
+// The dashboards draw each class's target and minimum service level from these gauges, so they
+// must be the configured values, and the levels must follow a reload.
+TEST_F(CspDeliveryTest, TheClassesTargetsAndServiceLevelsAreExportedAndFollowAReload) {
+  Start();
+  const auto levels = [&] {
+    Tick(kT0 + kMsPerMinute);
+    std::map<std::string, double> got;  // "priority/level" or "priority/target_seconds"
+    for (const prometheus::MetricFamily& f : metrics::RulesMetrics(*evaluator_).Collect()) {
+      for (const prometheus::ClientMetric& m : f.metric) {
+        if (f.name == "smetsmon_delivery_target_seconds") {
+          EXPECT_EQ(m.label.size(), 1u);
+          got[m.label[0].value + "/target_seconds"] = m.gauge.value;
+        } else if (f.name == "smetsmon_delivery_service_level_ratio") {
+          EXPECT_EQ(m.label.size(), 2u);
+          got[m.label[0].value + "/" + m.label[1].value] = m.gauge.value;
+        }
+      }
+    }
+    return got;
+  };
+  std::map<std::string, double> expected;
+  for (const PriorityClass& c : config_.classes) {
+    expected[c.name + "/target_seconds"] = static_cast<double>(c.target_ms) / 1000.0;
+    expected[c.name + "/target"] = c.target_service_level;
+    expected[c.name + "/minimum"] = c.minimum_service_level;
+  }
+  EXPECT_EQ(levels(), expected);
+  EXPECT_EQ(expected.at("critical/target_seconds"), 30.0);  // the shipped rules.yaml
+
+  // Service levels reload; the next evaluation exports the new ones.
+  std::string text = ReadConfigText();
+  const std::string critical =
+      "{name: critical, target: 30s, target_service_level: 0.95, minimum_service_level: 0.90}";
+  const size_t at = text.find(critical);
+  ASSERT_NE(at, std::string::npos) << "the shipped critical class changed";
+  text.replace(at, critical.size(),
+               "{name: critical, target: 30s, target_service_level: 0.97, "
+               "minimum_service_level: 0.93}");
+  auto next = LoadText(text);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(evaluator_->Reload(*next).ok());
+  expected["critical/target"] = 0.97;
+  expected["critical/minimum"] = 0.93;
+  EXPECT_EQ(levels(), expected);
+}
+
 TEST_F(CspDeliveryTest, ARegionNoCspServesCountsAsUnknown) {
   auto partial = LoadText(WithCsps("csps:\n  - {name: CSP North, regions: [north]}\n"));
   ASSERT_TRUE(partial.ok()) << partial.status();

@@ -1,17 +1,21 @@
-// smetsmon-bench-kafka [--events N] [--workers W]: against librdkafka's mock cluster, produces N
-// generated events (zstd), then measures in the same run
+// smetsmon-bench-kafka [--events N] [--workers W] [--hours H]: against librdkafka's mock cluster,
+// produces N generated events (zstd) spread over H hours of event time (default 24: a generated
+// day; at N = 2 M, --hours 1 is the national average density, about 35 k alerts a minute, so the
+// once-a-minute work of the rules and the workers' readings weighs per event as it does live),
+// then measures in the same run
 //   (a) a bare librdkafka batch consumer that only touches each payload, and
 //   (b) the daemon's full pipeline (KafkaIngest into pipeline::Pipeline: consume, route, decode,
 //       apply to state, rules on their grid), each from its first message to its last,
 // with the CPU time smetsmon's own threads (smetsmon-poll, -wN, -rules; per-thread clocks from
-// /proc) spent per event in (b), librdkafka's threads excluded.
+// /proc) spent per event in (b), librdkafka's threads excluded, in total and per thread kind.
 // Then the latency from consume to state applied at a steady rate (--latency-rate, default
 // 100 k events/s, for --latency-seconds, default 10; 0 skips it).
 // --trace prints the pipeline's applied count every 100 ms (a stall shows as a repeated count).
 // Experiments: SMETSMON_BENCH_KAFKA_PROPS="k=v,k=v" adds librdkafka properties to the pipeline's
 // consumer, SMETSMON_BENCH_KAFKA_DEBUG="fetch" turns on librdkafka's debug log for it.
 // Last line: {"events":N,"bare_events_per_s":...,"smetsmon_events_per_s":...,"ratio":...,
-//             "own_cpu_ns_per_event":...,"latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
+//             "own_cpu_ns_per_event":...,"poll_ns":...,"workers_ns":...,"rules_ns":...,
+//             "hours":H,"latency_rate_per_s":...,"p50_ms":...,"p99_ms":...}
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
   size_t workers = 1;
   double latency_rate = 100'000;
   int latency_seconds = 10;
+  int hours = 24;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
       events = std::strtoull(argv[++i], nullptr, 10);
@@ -95,14 +100,16 @@ int main(int argc, char** argv) {
       latency_rate = std::atof(argv[++i]);
     } else if (std::strcmp(argv[i], "--latency-seconds") == 0 && i + 1 < argc) {
       latency_seconds = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--hours") == 0 && i + 1 < argc) {
+      hours = std::clamp(std::atoi(argv[++i]), 1, 24);
     } else if (std::strcmp(argv[i], "--trace") == 0) {
       trace = true;
     } else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
       workers = std::max<size_t>(1, std::strtoull(argv[++i], nullptr, 10));
     } else {
       std::fprintf(stderr,
-                   "usage: smetsmon-bench-kafka [--events N] [--workers W] [--latency-rate R] "
-                   "[--latency-seconds S] [--trace]\n");
+                   "usage: smetsmon-bench-kafka [--events N] [--workers W] [--hours H] "
+                   "[--latency-rate R] [--latency-seconds S] [--trace]\n");
       return 2;
     }
   }
@@ -122,6 +129,10 @@ int main(int argc, char** argv) {
   SystemClock clock;
   gen::GeneratorConfig traffic;
   traffic.premises = std::max<uint64_t>(1000, events * 100 / 358);  // ~3.58 events/premises/day
+  // The same events in fewer hours: each premises raises its day's alerts within them.
+  traffic.duration_ms = hours * kMsPerHour;
+  traffic.smets1_alerts_per_day *= 24.0 / hours;
+  traffic.smets2_alerts_per_day *= 24.0 / hours;
   gen::LoadgenConfig lg;
   lg.bootstrap_servers = bootstraps;
   lg.topic = topic;
@@ -186,6 +197,9 @@ int main(int argc, char** argv) {
   const auto s0 = std::chrono::steady_clock::now();
   const uint64_t at_start = (*ingest)->stats().applied;
   const double cpu0 = bench::PipelineThreadsCpuSeconds();
+  const double poll0 = bench::ThreadCpuSeconds("smetsmon-poll");
+  const double workers0 = bench::ThreadCpuSeconds("smetsmon-w");
+  const double rules0 = bench::ThreadCpuSeconds("smetsmon-rules");
   bool all = false;
   std::string progress;  // applied count every 100 ms, for a stall to show (--trace)
   for (int i = 0; i < 6000 && !all; ++i) {
@@ -194,6 +208,9 @@ int main(int argc, char** argv) {
   }
   const auto s1 = std::chrono::steady_clock::now();
   const double own_cpu_s = bench::PipelineThreadsCpuSeconds() - cpu0;
+  const double poll_s = bench::ThreadCpuSeconds("smetsmon-poll") - poll0;
+  const double workers_s = bench::ThreadCpuSeconds("smetsmon-w") - workers0;
+  const double rules_s = bench::ThreadCpuSeconds("smetsmon-rules") - rules0;
   if (trace) {
     std::fprintf(stderr,
                  "applied every 100 ms: %s\npauses for backpressure: %llu; devices %llu (table "
@@ -210,7 +227,10 @@ int main(int argc, char** argv) {
   }
   const double bare_rate = static_cast<double>(n) / bare_s;
   const double smetsmon_rate = static_cast<double>(n - at_start) / Seconds(s0, s1);
-  const double own_ns_per_event = own_cpu_s * 1e9 / static_cast<double>(n - at_start);
+  const auto per_event = [&](double cpu_s) {
+    return cpu_s * 1e9 / static_cast<double>(n - at_start);
+  };
+  const double own_ns_per_event = per_event(own_cpu_s);
   std::fprintf(stderr,
                "bare consumer %.0f events/s; smetsmon pipeline %.0f events/s with %zu worker(s) "
                "(accepted %llu, sink %llu)\n",
@@ -264,10 +284,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "{\"events\":%llu,\"bare_events_per_s\":%.0f,\"smetsmon_events_per_s\":%.0f,\"ratio\":%.3f,"
-      "\"own_cpu_ns_per_event\":%.0f,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}"
-      "\n",
+      "\"own_cpu_ns_per_event\":%.0f,\"poll_ns\":%.0f,\"workers_ns\":%.0f,\"rules_ns\":%.0f,"
+      "\"hours\":%d,\"latency_rate_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
       static_cast<unsigned long long>(n), bare_rate, smetsmon_rate, smetsmon_rate / bare_rate,
-      own_ns_per_event, latency_rate, p50_ms, p99_ms);
+      own_ns_per_event, per_event(poll_s), per_event(workers_s), per_event(rules_s), hours,
+      latency_rate, p50_ms, p99_ms);
   ingest->reset();  // consumers go before the cluster they talk to
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);

@@ -98,14 +98,21 @@ struct KafkaIngest::Batch : pipeline::SourceBatch {
   void Routed() override {
     for (size_t i = 0; i < kafka_messages.size(); ++i) {
       if (event_ms[i] == 0) continue;
-      int64_t& last = last_event_ms[kafka_messages[i]->partition];
+      int64_t& last = partitions[partition_of[i]].last_event_ms;
       last = std::max(last, event_ms[i]);
     }
   }
+  // Each partition of the batch once: the merge interleaves partitions message by message, so
+  // these are found by index (partition_of), not looked up per message.
+  struct Partition {
+    int32_t partition = 0;
+    int64_t next_offset = 0;    // last offset in the batch + 1
+    int64_t last_event_ms = 0;  // newest event time in the batch (0: none scanned)
+  };
   std::vector<rd_kafka_message_t*> kafka_messages;  // parallel to `messages`
-  std::map<int32_t, int64_t> last_event_ms;         // partition -> newest event time in the batch
-  std::map<int32_t, int64_t> next_offsets;          // partition -> last offset + 1
-  int64_t polled_ns = 0;                            // monotonic time the batch left the consumer
+  std::vector<uint32_t> partition_of;               // parallel to `messages`: into `partitions`
+  std::vector<Partition> partitions;
+  int64_t polled_ns = 0;  // monotonic time the batch left the consumer
 };
 
 absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Create(pipeline::Pipeline& pipeline,
@@ -461,14 +468,14 @@ void KafkaIngest::Finished(std::unique_ptr<pipeline::SourceBatch> done) {
     const rd_kafka_message_t* m = b.kafka_messages[index];
     DeadLetter(m->payload, m->len, reason, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
   }
-  for (const auto& [partition, next] : b.next_offsets) {
-    int64_t& applied = applied_next_[partition];
-    applied = std::max(applied, next);
+  for (const Batch::Partition& p : b.partitions) {
+    int64_t& applied = applied_next_[p.partition];
+    applied = std::max(applied, p.next_offset);
   }
-  if (!checkpointing_ && !b.next_offsets.empty()) {
-    for (const auto& [partition, next] : b.next_offsets) {
-      int64_t& held = held_offsets_[partition];
-      held = std::max(held, next);
+  if (!checkpointing_ && !b.partitions.empty()) {
+    for (const Batch::Partition& p : b.partitions) {
+      int64_t& held = held_offsets_[p.partition];
+      held = std::max(held, p.next_offset);
     }
     // Offsets past a rejected message are stored only once its dead letter is settled.
     const bool unsettled = !b.rejected.empty() ||
@@ -733,15 +740,18 @@ void KafkaIngest::Run() {
     batch->kafka_messages.reserve(taken.size());
     batch->messages.reserve(taken.size());
     batch->scanned.reserve(taken.size());
-    int32_t run_partition = -1;  // merged runs of one partition: one lookup per run
-    int64_t* run_next = nullptr;
+    batch->partition_of.reserve(taken.size());
     for (const EventTimeMerge::Item& item : taken) {
       auto* m = static_cast<rd_kafka_message_t*>(item.handle);
-      if (m->partition != run_partition) {
-        run_partition = m->partition;
-        run_next = &batch->next_offsets[m->partition];
+      const auto at = static_cast<size_t>(m->partition);
+      if (at >= batch_slot_.size()) batch_slot_.resize(at + 1, kNoSlot);
+      if (batch_slot_[at] == kNoSlot) {
+        batch_slot_[at] = static_cast<uint32_t>(batch->partitions.size());
+        batch->partitions.push_back({m->partition, 0, 0});
       }
-      *run_next = std::max(*run_next, m->offset + 1);
+      batch->partition_of.push_back(batch_slot_[at]);
+      int64_t& next = batch->partitions[batch_slot_[at]].next_offset;
+      next = std::max(next, m->offset + 1);
       // A null payload (tombstone) is an empty message: not JSON.
       batch->messages.push_back(m->payload != nullptr
                                     ? std::string_view(static_cast<const char*>(m->payload), m->len)
@@ -749,14 +759,18 @@ void KafkaIngest::Run() {
       batch->kafka_messages.push_back(m);
       batch->scanned.push_back({DeviceId{item.tag}, item.event_ms});
     }
+    for (const Batch::Partition& p : batch->partitions) {
+      batch_slot_[static_cast<size_t>(p.partition)] = kNoSlot;
+    }
     consumed_.fetch_add(batch->messages.size(), std::memory_order_relaxed);
     Batch& routed = *batch;
     pipeline_->Submit(std::move(batch));  // routes (filling last_event_ms), then queues
     {
       std::lock_guard lock(lag_mu_);
-      for (const auto& [partition, ms] : routed.last_event_ms) {
-        auto& last = last_event_ms_[partition];
-        last = std::max(last, ms);
+      for (const Batch::Partition& p : routed.partitions) {
+        if (p.last_event_ms == 0) continue;
+        auto& last = last_event_ms_[p.partition];
+        last = std::max(last, p.last_event_ms);
       }
     }
   }

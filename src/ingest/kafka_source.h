@@ -247,6 +247,9 @@ class KafkaIngest {
   // here and in the merge (their next owner starts at our committed offset). Poll thread only.
   std::vector<rd_kafka_message_s*> filling_;
   std::vector<rd_kafka_message_s*> poll_scratch_;
+  // Partition id -> its index in the batch being built (kNoSlot: not in it); reset per batch.
+  static constexpr uint32_t kNoSlot = ~uint32_t{0};
+  std::vector<uint32_t> batch_slot_;
   std::set<int32_t> owned_;  // the partitions assigned to us
   EventTimeMerge merge_;
   std::map<int32_t, int64_t> polled_next_;  // partition -> last offset polled + 1

@@ -3,12 +3,15 @@
 # ships: the files and their places, conffiles, maintainer scripts, dependencies resolved by
 # dpkg-shlibdeps, the packaged settings (checkpoint and spool under /var/lib/smetsmon), the
 # binary's --version, `systemd-analyze verify` on the unit as installed, and its exposure score
-# in `systemd-analyze security` (at most 2.5).
+# in `systemd-analyze security` (at most 2.5). Then its life in a private root (`dpkg --root`,
+# maintainer scripts run under DPKG_ROOT): install (the service user made), an upgrade to a newer
+# version that keeps an operator's edited conffile and the checkpoint and takes the new default of
+# an unedited one, remove (conffiles and state kept), purge (both gone).
 # Usage: tests/deploy/check_package.sh BUILD_DIR. Exits non-zero on the first failure.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 fail() { echo "FAIL: $*"; exit 1; }
-for tool in cpack dpkg-deb systemd-analyze; do
+for tool in cpack dpkg dpkg-deb systemd-analyze systemd-sysusers; do
   command -v "$tool" >/dev/null || fail "$tool not found"
 done
 
@@ -77,4 +80,62 @@ exposure=$(systemd-analyze security --offline=true --root="$root" \
 [[ -n $exposure ]] || fail "no exposure score"
 awk -v e="$exposure" 'BEGIN { exit !(e <= 2.5) }' || fail "exposure $exposure > 2.5"
 echo "== unit verified, exposure $exposure"
+
+# The package's life in a private root. The upgrade is the same package under a newer version,
+# with a changed default in two conffiles: smetsmon.yaml, which the operator edited, and
+# areas.yaml, which they did not.
+next=$work/next
+dpkg-deb -R "$deb" "$next"
+old_version=$(dpkg-deb -f "$deb" Version)
+new_version="$old_version+upgrade1"
+sed -i "s/^Version: .*/Version: $new_version/" "$next/DEBIAN/control"
+echo "# a default changed in $new_version" >>"$next/etc/smetsmon/smetsmon.yaml"
+echo "# a default changed in $new_version" >>"$next/etc/smetsmon/areas.yaml"
+dpkg-deb --root-owner-group -b "$next" "$work/next.deb" >/dev/null
+life=$work/life
+mkdir -p "$life/var/lib/dpkg/info" "$life/var/lib/dpkg/updates"
+touch "$life/var/lib/dpkg/status" "$life/var/lib/dpkg/available"
+# The host's libraries and systemd are not in this root: their dependencies are not checked.
+in_root() {
+  dpkg --root="$life" --force-script-chrootless --force-depends --force-not-root "$@" \
+    >>"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg $*"; }
+}
+status_of() { dpkg --root="$life" -s smetsmon 2>/dev/null | sed -n "s/^$1: //p"; }
+
+in_root -i "$deb"
+[[ $(status_of Status) == "install ok installed" && $(status_of Version) == "$old_version" ]] ||
+  fail "not installed: $(status_of Status) $(status_of Version)"
+grep -q '^smetsmon:' "$life/etc/passwd" || fail "install made no smetsmon user"
+[[ -x $life/usr/bin/smetsmon ]] || fail "no binary after install"
+echo "== installed $old_version in a private root, user smetsmon made"
+
+# What a running daemon leaves: an operator's edit and a checkpoint (state survives an upgrade:
+# the daemon restarted by postinst restores from it).
+echo "# edited by the operator" >>"$life/etc/smetsmon/smetsmon.yaml"
+edited=$(cat "$life/etc/smetsmon/smetsmon.yaml")
+mkdir -p "$life/var/lib/smetsmon/webhooks"
+head -c 4096 /dev/urandom >"$life/var/lib/smetsmon/state.ckpt"
+checkpoint=$(sha256sum <"$life/var/lib/smetsmon/state.ckpt")
+# --force-confold: what an unattended `apt-get -o Dpkg::Options::=--force-confold upgrade` does.
+in_root --force-confold -i "$work/next.deb"
+[[ $(status_of Version) == "$new_version" && $(status_of Status) == "install ok installed" ]] ||
+  fail "upgrade: $(status_of Status) $(status_of Version)"
+[[ $(cat "$life/etc/smetsmon/smetsmon.yaml") == "$edited" ]] || fail "upgrade lost the edit"
+cmp -s "$life/etc/smetsmon/smetsmon.yaml.dpkg-dist" "$next/etc/smetsmon/smetsmon.yaml" ||
+  fail "upgrade did not leave the new default beside the edited file"
+cmp -s "$life/etc/smetsmon/areas.yaml" "$next/etc/smetsmon/areas.yaml" ||
+  fail "upgrade did not take the new default of an unedited conffile"
+[[ $(sha256sum <"$life/var/lib/smetsmon/state.ckpt") == "$checkpoint" ]] ||
+  fail "upgrade touched the checkpoint"
+[[ $(grep -c '^smetsmon:' "$life/etc/passwd") == 1 ]] || fail "upgrade made a second user"
+echo "== upgraded to $new_version: edited conffile kept (new default as .dpkg-dist), unedited one updated, checkpoint unchanged"
+
+in_root -r smetsmon
+[[ ! -e $life/usr/bin/smetsmon ]] || fail "remove left the binary"
+[[ -f $life/etc/smetsmon/smetsmon.yaml && -f $life/var/lib/smetsmon/state.ckpt ]] ||
+  fail "remove deleted configuration or state"
+in_root -P smetsmon
+[[ ! -e $life/etc/smetsmon/smetsmon.yaml && ! -e $life/var/lib/smetsmon ]] ||
+  fail "purge left configuration or state"
+echo "== removed (configuration and state kept), purged (both gone)"
 echo "PASS"

@@ -1,33 +1,20 @@
 #include "ingest/replay.h"
 
+#include <algorithm>
 #include <memory>
 
+#include "decode/decoder.h"
 #include "ingest/jsonl_reader.h"
 #include "smetsmon/status.h"
 
 namespace smetsmon::ingest {
 namespace {
 
-// Lines copied out of the reader's buffer (which the next read reuses), with where they came
-// from for the rejects file.
+// A block of a file's lines, read in place by the pipeline's workers: `messages` point into
+// `block`, which the batch owns until the pipeline hands it back.
 struct LineBatch : pipeline::SourceBatch {
-  std::string text;
-  std::vector<uint32_t> offsets;  // start of each line in `text`; one more at the end
-  std::vector<uint64_t> line_numbers;
+  LineBlock block;
   std::shared_ptr<const std::string> path;
-  // Ready for reuse: its buffers keep their capacity (no page faults for a fresh one per batch).
-  void Reset() {
-    messages.clear();
-    text.clear();
-    offsets.assign(1, 0);
-    line_numbers.clear();
-  }
-  void Seal() {
-    messages.reserve(line_numbers.size());
-    for (size_t i = 0; i + 1 < offsets.size(); ++i) {
-      messages.emplace_back(text.data() + offsets[i], offsets[i + 1] - offsets[i]);
-    }
-  }
 };
 
 }  // namespace
@@ -41,16 +28,15 @@ absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
     auto b = std::unique_ptr<LineBatch>(static_cast<LineBatch*>(done.release()));
     if (options.rejects != nullptr) {
       for (const auto& [index, reason] : b->rejected) {
-        options.rejects->Reject(*b->path, b->line_numbers[index], reason, b->messages[index]);
+        options.rejects->Reject(*b->path, b->block.first_line + index, reason, b->messages[index]);
       }
     }
     spare.push_back(std::move(b));
   };
   const size_t batch_lines = std::max<size_t>(options.batch_lines, 1);
-  std::unique_ptr<LineBatch> batch;
-  const auto submit = [&] {
-    if (batch == nullptr || batch->line_numbers.empty()) return;
-    batch->Seal();
+  // About a batch of the generator's lines (~270 bytes) per block; a block ends at a whole line.
+  const size_t block_bytes = std::clamp<size_t>(batch_lines * 288, 4096, size_t{1} << 30);
+  const auto submit = [&](std::unique_ptr<LineBatch> batch) {
     while (!pipeline.CanSubmit()) {
       pipeline.WaitForFront(1000);
       pipeline.Reap(/*wait=*/false, write_rejects);
@@ -60,7 +46,7 @@ absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
   };
   absl::Status status;
   for (const std::string& path : files) {
-    auto reader = JsonlReader::Open(path, 0);
+    auto reader = JsonlReader::Open(path);
     if (!reader.ok()) {
       status = reader.status();
       break;
@@ -68,37 +54,33 @@ absl::StatusOr<uint64_t> ReplayFiles(const std::vector<std::string>& files,
     auto shared_path = std::make_shared<const std::string>(path);
     ReplayProgress progress{path, 0, 0, (*reader)->file_bytes()};
     ProcessingTime now = clock.Now();
-    std::string_view line;
-    size_t capacity = 0;
-    while ((*reader)->Next(&line, &capacity)) {
-      ++total;
-      ++progress.lines;
-      if (batch == nullptr) {
-        if (spare.empty()) {
-          batch = std::make_unique<LineBatch>();
-          batch->text.reserve(batch_lines * 256);
-          batch->offsets.reserve(batch_lines + 1);
-        } else {
-          batch = std::move(spare.back());
-          spare.pop_back();
-        }
-        batch->Reset();
-        batch->path = shared_path;
-        batch->received = now;
+    for (;;) {
+      std::unique_ptr<LineBatch> batch;
+      if (spare.empty()) {
+        batch = std::make_unique<LineBatch>();
+      } else {
+        batch = std::move(spare.back());
+        spare.pop_back();
       }
-      batch->text.append(line);
-      batch->offsets.push_back(static_cast<uint32_t>(batch->text.size()));
-      batch->line_numbers.push_back((*reader)->line_number());
-      if (batch->line_numbers.size() == batch_lines || batch->text.size() > (1u << 30)) {
-        submit();
-        if ((progress.lines & 0xFFFF) < batch_lines) {
-          now = clock.Now();
-          progress.consumed_bytes = (*reader)->consumed_bytes();
-          if (options.on_progress) options.on_progress(progress);
-        }
+      if (!(*reader)->ReadBlock(block_bytes, batch_lines, decode::Decoder::padding(), &batch->block,
+                                &batch->messages)) {
+        spare.push_back(std::move(batch));
+        break;
+      }
+      batch->padded_end = batch->block.padded_end();
+      batch->path = shared_path;
+      batch->received = now;
+      const uint64_t lines_before = progress.lines;
+      total += batch->messages.size();
+      progress.lines += batch->messages.size();
+      submit(std::move(batch));
+      if ((progress.lines >> 16) != (lines_before >> 16)) {  // every ~64 k lines
+        now = clock.Now();
+        progress.consumed_bytes = (*reader)->consumed_bytes();
+        if (options.on_progress) options.on_progress(progress);
       }
     }
-    submit();  // a batch holds one file's lines: the rejects name their file
+    // A batch holds one file's lines: the rejects name their file.
     if (!(*reader)->status().ok()) {
       status = (*reader)->status();
       break;

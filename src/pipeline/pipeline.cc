@@ -270,7 +270,12 @@ class Pipeline::WorkerThread {
       RejectReason r = it.rejected;
       AlertEvent e;
       if (r == RejectReason::kNone) {
-        r = decoder_.Decode(batch.messages[it.index], batch.future_ref_, &e);
+        const std::string_view message = batch.messages[it.index];
+        r = batch.padded_end != nullptr
+                ? decoder_.DecodePadded(message,
+                                        static_cast<size_t>(batch.padded_end - message.data()),
+                                        batch.future_ref_, &e)
+                : decoder_.Decode(message, batch.future_ref_, &e);
         // The router placed the message by its scan; a full decode that reads another device or
         // time (a key given twice) would be applied by the wrong worker or at the wrong time.
         if (r == RejectReason::kNone && (e.device != it.device || e.event_time.ms != it.event_ms)) {

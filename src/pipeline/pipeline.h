@@ -103,6 +103,11 @@ class SourceBatch {
   // source orders partitions by event time): parallel to `messages`, an event_ms of 0 where the
   // scan could not read the message. Empty: the router scans.
   std::vector<decode::RouteKey> scanned;
+  // Optional: every message lies in one buffer readable up to here, at least
+  // decode::Decoder::padding() bytes past each message's end: the workers then parse the messages
+  // in place instead of copying each into a padded buffer first (replay blocks; a Kafka payload
+  // is not padded).
+  const char* padded_end = nullptr;
 
   // Filled by the pipeline. event_ms[i]: message i's event time as scanned (0 when unknown).
   std::vector<int64_t> event_ms;

@@ -301,7 +301,7 @@ void KillAndRestart(int partitions, uint64_t premises, uint64_t min_lines) {
 }
 
 #if defined(__SANITIZE_THREAD__)
-constexpr uint64_t kScale = 1;
+constexpr uint64_t kScale = 4;
 #else
 constexpr uint64_t kScale = 1;
 #endif

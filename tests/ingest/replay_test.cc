@@ -100,20 +100,70 @@ TEST_F(ReplayTest, MissingFileIsAnError) {
   EXPECT_EQ(lines.status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(JsonlReaderTest, EveryLineHasItsPaddingReadable) {
-  const std::string path = testing::TempPath("pad.jsonl");
-  testing::WriteFile(path, "a\nbb\n\nccc");
-  auto reader = JsonlReader::Open(path, 64);
-  ASSERT_TRUE(reader.ok());
+// Every line of `path` through blocks of `target` bytes and at most `max_lines` lines, checking
+// that each line lies in its block with `padding` readable bytes after it and that the block
+// numbers its first line.
+std::vector<std::string> ReadAll(const std::string& path, size_t target, size_t max_lines,
+                                 size_t padding) {
+  auto reader = JsonlReader::Open(path);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  if (!reader.ok()) return {};
   std::vector<std::string> got;
-  std::string_view line;
-  size_t capacity = 0;
-  while ((*reader)->Next(&line, &capacity)) {
-    got.emplace_back(line);
-    EXPECT_GE(capacity, line.size() + 64);
+  LineBlock block;
+  std::vector<std::string_view> lines;
+  while ((*reader)->ReadBlock(target, max_lines, padding, &block, &lines)) {
+    EXPECT_LE(lines.size(), max_lines);
+    EXPECT_EQ(block.first_line, got.size() + 1);
+    for (std::string_view line : lines) {
+      EXPECT_GE(line.data(), block.bytes.get());
+      EXPECT_LE(line.data() + line.size() + padding, block.padded_end());
+      EXPECT_LE(block.padded_end(), block.bytes.get() + block.capacity);
+      got.emplace_back(line);
+    }
   }
-  EXPECT_EQ(got, (std::vector<std::string>{"a", "bb", "", "ccc"}));
-  EXPECT_EQ((*reader)->line_number(), 4u);
+  EXPECT_TRUE((*reader)->status().ok()) << (*reader)->status();
+  EXPECT_EQ((*reader)->line_number(), got.size());
+  return got;
+}
+
+TEST(JsonlReaderTest, BlocksHoldWholeLinesWithTheirPaddingWhateverTheirSize) {
+  const std::string path = testing::TempPath("pad.jsonl");
+  const std::string long_line(10'000, 'x');  // longer than the smallest blocks below
+  testing::WriteFile(path, "a\nbb\r\n\n" + long_line + "\nccc\r\n\nddd");
+  const std::vector<std::string> expected = {"a", "bb", "", long_line, "ccc", "", "ddd"};
+  for (size_t target : {1, 3, 64, 4096, 1 << 20}) {
+    for (size_t max_lines : {1, 2, 4096}) {
+      EXPECT_EQ(ReadAll(path, target, max_lines, 64), expected)
+          << "target " << target << ", max_lines " << max_lines;
+    }
+  }
+}
+
+TEST(JsonlReaderTest, AGzipFileGivesTheSameLinesAsThePlainOne) {
+  std::string body;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 5000; ++i) {
+    expected.push_back(std::string("{\"line\":") + std::to_string(i) + std::string(i % 97, ' ') +
+                       "}");
+    body += expected.back() + (i % 7 == 0 ? "\r\n" : "\n");
+  }
+  const std::string plain = testing::TempPath("lines.jsonl");
+  testing::WriteFile(plain, body);
+  const std::string gz = testing::TempPath("lines.jsonl.gz");
+  gzFile f = gzopen(gz.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, body.data(), static_cast<unsigned>(body.size())),
+            static_cast<int>(body.size()));
+  gzclose(f);
+  EXPECT_EQ(ReadAll(plain, 4096, 100, 64), expected);
+  EXPECT_EQ(ReadAll(gz, 4096, 100, 64), expected);
+  EXPECT_EQ(ReadAll(gz, 100, 4096, 64), expected);
+}
+
+TEST(JsonlReaderTest, AnEmptyFileHasNoLines) {
+  const std::string path = testing::TempPath("empty.jsonl");
+  testing::WriteFile(path, "");
+  EXPECT_TRUE(ReadAll(path, 4096, 10, 64).empty());
 }
 
 }  // namespace

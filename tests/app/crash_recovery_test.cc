@@ -10,7 +10,6 @@
 // daemon's answers hold only because it merges the partitions in event-time order
 // (ingest/event_time_merge.h) from wherever each run resumes: read in arrival order, the stream
 // time an event meets, and with it the late counts and the findings, would differ from run to run.
-// Under ThreadSanitizer (ten times slower) the streams are a quarter of the size.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -300,18 +299,12 @@ void KillAndRestart(int partitions, uint64_t premises, uint64_t min_lines) {
   EXPECT_EQ(last.process.Kill(SIGTERM), 0);
 }
 
-#if defined(__SANITIZE_THREAD__)
-constexpr uint64_t kScale = 4;
-#else
-constexpr uint64_t kScale = 1;
-#endif
-
 TEST(CrashRecoveryTest, OnePartitionKilledFiveTimesEndsAsTheRunThatNeverStopped) {
-  KillAndRestart(/*partitions=*/1, /*premises=*/25'000 / kScale, /*min_lines=*/90'000 / kScale);
+  KillAndRestart(/*partitions=*/1, /*premises=*/25'000, /*min_lines=*/90'000);
 }
 
 TEST(CrashRecoveryTest, FourPartitionsKilledFiveTimesEndAsTheRunThatNeverStopped) {
-  KillAndRestart(/*partitions=*/4, /*premises=*/70'000 / kScale, /*min_lines=*/250'000 / kScale);
+  KillAndRestart(/*partitions=*/4, /*premises=*/70'000, /*min_lines=*/250'000);
 }
 
 }  // namespace

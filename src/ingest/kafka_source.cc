@@ -745,12 +745,13 @@ void KafkaIngest::Run() {
       auto* m = static_cast<rd_kafka_message_t*>(item.handle);
       const auto at = static_cast<size_t>(m->partition);
       if (at >= batch_slot_.size()) batch_slot_.resize(at + 1, kNoSlot);
-      if (batch_slot_[at] == kNoSlot) {
-        batch_slot_[at] = static_cast<uint32_t>(batch->partitions.size());
+      uint32_t& slot = batch_slot_[at];
+      if (slot == kNoSlot) {
+        slot = static_cast<uint32_t>(batch->partitions.size());
         batch->partitions.push_back({m->partition, 0, 0});
       }
-      batch->partition_of.push_back(batch_slot_[at]);
-      int64_t& next = batch->partitions[batch_slot_[at]].next_offset;
+      batch->partition_of.push_back(slot);
+      int64_t& next = batch->partitions[slot].next_offset;
       next = std::max(next, m->offset + 1);
       // A null payload (tombstone) is an empty message: not JSON.
       batch->messages.push_back(m->payload != nullptr

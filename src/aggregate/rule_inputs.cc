@@ -82,8 +82,13 @@ RuleInputs::RuleInputs(const RuleInputsSetup& setup)
       delivery_hours_(kMsPerHour, static_cast<int>(setup.month_hours), setup.allowed_lateness_ms,
                       std::max<size_t>(1, setup.delivery_cells())),
       latency_totals_(new std::atomic<uint64_t>[std::max<size_t>(1, setup.latency_total_cells())]),
-      signals_(new OutageSignalRecord[RoundUpPow2(setup.signal_capacity)]),
-      signal_mask_(RoundUpPow2(setup.signal_capacity) - 1),
+      // Room for every shard's quota: the quota, not the ring, decides what is dropped.
+      signals_(new OutageSignalRecord[RoundUpPow2(PerShardQuota(setup.signal_capacity) *
+                                                  kVirtualShards)]),
+      signal_mask_(RoundUpPow2(PerShardQuota(setup.signal_capacity) * kVirtualShards) - 1),
+      noisy_quota_(PerShardQuota(setup.noisy_capacity)),
+      track_quota_(PerShardQuota(setup.noisy_track_capacity)),
+      signal_quota_(PerShardQuota(setup.signal_capacity)),
       migration_(setup.migration, setup.allowed_lateness_ms) {
   SMETSMON_CHECK(setup.class_of_slot.empty() || !setup.class_names.empty());
   SMETSMON_CHECK(setup.class_names.size() == setup.class_target_ms.size());
@@ -174,11 +179,14 @@ void RuleInputs::Add(const AlertEvent& e, size_t code_slot, size_t area_slot, bo
 }
 
 void RuleInputs::PushSignal(const OutageSignalRecord& s) {
+  uint32_t& in_shard = shard_signals_[VirtualShardOf(DeviceId{s.device})];
   const uint64_t head = signal_head_.load(std::memory_order_relaxed);
-  if (head - signal_tail_.load(std::memory_order_acquire) > signal_mask_) {
+  if (in_shard >= signal_quota_ ||
+      head - signal_tail_.load(std::memory_order_acquire) > signal_mask_) {
     AddRelaxed(signals_dropped_, 1);
     return;
   }
+  ++in_shard;
   signals_[head & signal_mask_] = s;
   signal_head_.store(head + 1, std::memory_order_release);
 }
@@ -188,6 +196,7 @@ void RuleInputs::DrainSignals(const std::function<void(const OutageSignalRecord&
   uint64_t tail = signal_tail_.load(std::memory_order_relaxed);
   for (; tail < head; ++tail) fn(signals_[tail & signal_mask_]);
   signal_tail_.store(tail, std::memory_order_release);
+  shard_signals_.fill(0);
 }
 
 std::vector<OutageSignalRecord> RuleInputs::PendingSignals() const {
@@ -204,31 +213,56 @@ void RuleInputs::RestoreSignals(const std::vector<OutageSignalRecord>& signals, 
   for (const OutageSignalRecord& s : signals) PushSignal(s);
 }
 
-bool RuleInputs::Admit(uint32_t alerts_24h) {
-  const RuleInputsSetup& s = *setup_;
-  if (alerts_24h > s.noisy_threshold_24h) {
-    if (noisy_ids_.size() < s.noisy_capacity_per_worker) return true;
+bool RuleInputs::Admit(size_t shard, uint32_t alerts_24h) {
+  if (alerts_24h > setup_->noisy_threshold_24h) {
+    if (shard_noisy_[shard] < noisy_quota_) return true;
     AddRelaxed(noisy_dropped_, 1);
     return false;
   }
-  if (tracked_.size() - noisy_ids_.size() < s.noisy_track_capacity_per_worker) return true;
+  if (shard_tracked_[shard] - shard_noisy_[shard] < track_quota_) return true;
   AddRelaxed(codes_untracked_, 1);
   return false;
 }
 
 void RuleInputs::SetNoisy(uint64_t id, Tracked& t, bool noisy) {
   if (noisy == (t.noisy != 0)) return;
+  const size_t shard = VirtualShardOf(DeviceId{id});
   if (!noisy) {
     noisy_ids_.erase(id);
+    --shard_noisy_[shard];
     t.noisy = 0;
     return;
   }
-  if (noisy_ids_.size() >= setup_->noisy_capacity_per_worker) {
+  if (shard_noisy_[shard] >= noisy_quota_) {
     AddRelaxed(noisy_dropped_, 1);
     return;
   }
   noisy_ids_.insert(id);
+  ++shard_noisy_[shard];
   t.noisy = 1;
+}
+
+void RuleInputs::EraseTracked(uint64_t id) {
+  const size_t shard = VirtualShardOf(DeviceId{id});
+  if (noisy_ids_.erase(id) != 0) --shard_noisy_[shard];
+  if (tracked_.Erase(id)) --shard_tracked_[shard];
+}
+
+bool RuleInputs::RestoreTracked(uint64_t id, Tracked t) {
+  const size_t shard = VirtualShardOf(DeviceId{id});
+  const bool noisy = t.noisy != 0 && shard_noisy_[shard] < noisy_quota_;
+  if (!noisy && shard_tracked_[shard] - shard_noisy_[shard] >= track_quota_) return false;
+  t.noisy = noisy ? 1 : 0;
+  bool inserted = false;
+  Tracked& slot = tracked_.FindOrInsert(id, &inserted);
+  if (!inserted) return false;
+  slot = t;
+  ++shard_tracked_[shard];
+  if (noisy) {
+    noisy_ids_.insert(id);
+    ++shard_noisy_[shard];
+  }
+  return true;
 }
 
 namespace {
@@ -324,9 +358,11 @@ void RuleInputs::TrackCodes(const AlertEvent& e, const DeviceState& device,
   Tracked* found = tracked_.Find(e.device.value);
   if (found == nullptr) {
     // Rare: once per device reaching the mark (or crossing it while the table was full).
-    if (!Admit(alerts_24h)) return;
+    const size_t shard = VirtualShardOf(e.device);
+    if (!Admit(shard, alerts_24h)) return;
     bool inserted = false;
     found = &tracked_.FindOrInsert(e.device.value, &inserted);
+    ++shard_tracked_[shard];
     Seed(*found, e, device, before, alerts_24h, added);
   } else {
     Tracked& t = *found;
@@ -424,10 +460,7 @@ void RuleInputs::Publish(EventTime stream_time,
         leaving.push_back(id);
       }
     });
-    for (uint64_t id : leaving) {
-      noisy_ids_.erase(id);
-      tracked_.Erase(id);
-    }
+    for (uint64_t id : leaving) EraseTracked(id);
   }
   std::vector<NoisyDevice> copy;
   copy.reserve(noisy_ids_.size());
@@ -438,6 +471,7 @@ void RuleInputs::Publish(EventTime stream_time,
     const NoisyDevice d = state != nullptr ? Breakdown(id, t, *state, stream_time) : NoisyDevice{};
     if (d.alerts_24h <= s.noisy_threshold_24h) {
       t.noisy = 0;
+      --shard_noisy_[VirtualShardOf(DeviceId{id})];
       noisy_ids_.erase(it++);
       continue;
     }
@@ -554,6 +588,8 @@ void RuleInputs::SaveState(BinaryWriter& w) const {
 absl::Status RuleInputs::LoadState(BinaryReader& r, uint32_t version) {
   tracked_.Clear();
   noisy_ids_.clear();
+  shard_tracked_.fill(0);
+  shard_noisy_.fill(0);
   swept_hour_ = 0;
   if (version < 6) return ReadLegacy(r, version, this);
   const auto ring_count = r.Pod<uint32_t>();
@@ -564,24 +600,17 @@ absl::Status RuleInputs::LoadState(BinaryReader& r, uint32_t version) {
     return absl::DataLossError("malformed rule inputs");
   }
   ImportRings(raws, MutableRings());
-  const RuleInputsSetup& s = *setup_;
   for (uint64_t i = 0; i < tracked; ++i) {
     const auto id = r.Pod<uint64_t>();
-    auto t = r.Pod<Tracked>();
+    const auto t = r.Pod<Tracked>();
     if (!r.ok() || t.noisy > 1 || t.newest_hour < 0) {
       return absl::DataLossError("malformed device in the rule inputs' code counts");
     }
-    // Taken under larger capacities: what fits is kept, noisy devices first come first.
-    const bool noisy = t.noisy != 0 && noisy_ids_.size() < s.noisy_capacity_per_worker;
-    if (!noisy && tracked_.size() - noisy_ids_.size() >= s.noisy_track_capacity_per_worker) {
-      continue;
+    if (id == kBroadcastEui64 || tracked_.Find(id) != nullptr) {
+      return absl::DataLossError("malformed rule inputs: a device id twice or ~0");
     }
-    t.noisy = noisy ? 1 : 0;
-    bool inserted = false;
-    Tracked* slot = id != kBroadcastEui64 ? &tracked_.FindOrInsert(id, &inserted) : nullptr;
-    if (!inserted) return absl::DataLossError("malformed rule inputs: a device id twice or ~0");
-    *slot = t;
-    if (noisy) noisy_ids_.insert(id);
+    // Taken under larger capacities: what fits is kept, noisy devices first come first.
+    RestoreTracked(id, t);
   }
   swept_hour_ = r.Pod<int64_t>();
   noisy_dropped_.store(r.Pod<uint64_t>(), std::memory_order_relaxed);
@@ -639,7 +668,6 @@ absl::Status RuleInputs::ReadLegacy(BinaryReader& r, uint32_t version, RuleInput
   // device is tracked with those codes and no counts, so that all of its alerts so far are
   // reported as untracked, and those from here on by code.
   for (const LegacyNoisyDevice& old : noisy) {
-    if (into->noisy_ids_.size() >= into->setup_->noisy_capacity_per_worker) break;
     if (old.device == kBroadcastEui64 || old.last_ms < 0) continue;
     Tracked t{};
     for (int i = 0; i < 3; ++i) {
@@ -651,11 +679,7 @@ absl::Status RuleInputs::ReadLegacy(BinaryReader& r, uint32_t version, RuleInput
     t.area = old.area;
     t.generation = old.generation;
     t.noisy = 1;
-    bool inserted = false;
-    Tracked& slot = into->tracked_.FindOrInsert(old.device, &inserted);
-    if (!inserted) continue;
-    slot = t;
-    into->noisy_ids_.insert(old.device);
+    into->RestoreTracked(old.device, t);
   }
   into->RestoreSignals(signals, dropped);
   return absl::OkStatus();

@@ -4,11 +4,14 @@
 // voltage what-if counts per rule x area/DMC x candidate level (1 h, 24 h), the
 // worker's noisy devices (more than the per-device daily threshold, with their alerts by code over
 // the same 24 h), and outage/restoration signals for the evaluator, which matches them by premises.
+// Their capacities are fleet-wide quotas per virtual shard (aggregate/virtual_shard.h): which
+// devices are listed or tallied, and which signals are kept, does not depend on the worker count.
 //
 // RuleInputsSetup is immutable and shared by the workers. RuleInputs is one worker's part.
 // Time domain: event time. Thread-safety: Add/AdvanceTo/Publish and the window sums (Sum*) from
 // the owning worker thread only (the pipeline takes the rules' readings there, at a barrier); the
-// signal ring is single-producer single-consumer (DrainSignals from one thread at a time), and
+// signal ring is drained by its owner too (DrainSignals, at the readings: it restarts the signal
+// quotas), and
 // the noisy list is copied under a mutex when published, never per event.
 #pragma once
 
@@ -29,6 +32,7 @@
 #include "absl/status/status.h"
 #include "aggregate/device_state.h"
 #include "aggregate/migration_inputs.h"
+#include "aggregate/virtual_shard.h"
 #include "base/binary_file.h"
 #include "base/flat_u64_map.h"
 #include "smetsmon/types.h"
@@ -67,16 +71,17 @@ struct RuleInputsSetup {
   size_t dmc_limit = 1;
   size_t max_candidates = 0;  // the longest candidate list
 
-  // Noisy devices: more than noisy_threshold_24h alerts in 24 h; at most
-  // noisy_capacity_per_worker listed per worker. Their codes are counted from the moment a
-  // device's 24 h count reaches noisy_track_codes_from (at most noisy_track_capacity_per_worker
-  // devices below the threshold so tracked per worker).
+  // Noisy devices: more than noisy_threshold_24h alerts in 24 h; at most noisy_capacity listed,
+  // all workers together. Their codes are counted from the moment a device's 24 h count reaches
+  // noisy_track_codes_from (at most noisy_track_capacity devices below the threshold so tracked).
+  // Both are enforced per virtual shard (PerShardQuota).
   uint32_t noisy_threshold_24h = 100;
-  size_t noisy_capacity_per_worker = 50'000;
+  size_t noisy_capacity = 100'000;
   uint32_t noisy_track_codes_from = 3;
-  size_t noisy_track_capacity_per_worker = 100'000;
+  size_t noisy_track_capacity = 200'000;
 
-  // Outage signal ring per worker (power of two); signals beyond it are dropped and counted.
+  // Outage signals kept between two readings (the evaluator drains them each stream minute), all
+  // workers together, enforced per virtual shard; signals beyond it are dropped and counted.
   size_t signal_capacity = 1 << 16;
 
   // Migration load: SMETS1 alerts per DMC x cohort x recent/established installation, 24 h.
@@ -200,7 +205,7 @@ class RuleInputs {
   // the windows or not. Each cell only grows, so a reader summing the workers never sees a
   // counter go down (the buckets and the sum may be one event apart).
   void SumLatencyTotals(std::span<uint64_t> out) const;
-  // Pops every pending signal, oldest first.
+  // Owner thread: pops every pending signal, oldest first, and restarts the per-shard quotas.
   void DrainSignals(const std::function<void(const OutageSignalRecord&)>& fn);
   uint64_t signals_dropped() const { return signals_dropped_.load(std::memory_order_relaxed); }
   uint64_t noisy_dropped() const { return noisy_dropped_.load(std::memory_order_relaxed); }
@@ -273,7 +278,7 @@ class RuleInputs {
   static_assert(sizeof(Tracked) == 160 && std::is_trivially_copyable_v<Tracked>);
   void TrackCodes(const AlertEvent& e, const DeviceState& device, const LastAlerts& before,
                   uint32_t alerts_24h, uint32_t n);
-  bool Admit(uint32_t alerts_24h);
+  bool Admit(size_t shard, uint32_t alerts_24h);
   void Seed(Tracked& t, const AlertEvent& e, const DeviceState& device, const LastAlerts& before,
             uint32_t alerts_24h, uint32_t added) const;
   NoisyDevice Breakdown(uint64_t id, const Tracked& t, const DeviceState& state,
@@ -281,6 +286,10 @@ class RuleInputs {
   void SetNoisy(uint64_t id, Tracked& t, bool noisy);
   // The version 3-5 part: applied to `into`, or only read past when null.
   static absl::Status ReadLegacy(BinaryReader& r, uint32_t version, RuleInputs* into);
+  // Tracks a device restored from a checkpoint if its shard's quotas allow (noisy first come
+  // first); false when it is left out.
+  bool RestoreTracked(uint64_t id, Tracked t);
+  void EraseTracked(uint64_t id);
 
   const RuleInputsSetup* setup_;
   // Owner-only: the setup's class table, or a reloaded one (never null).
@@ -299,12 +308,19 @@ class RuleInputs {
   std::atomic<uint64_t> signal_head_{0};
   std::atomic<uint64_t> signal_tail_{0};
   std::atomic<uint64_t> signals_dropped_{0};
+  std::array<uint32_t, kVirtualShards> shard_signals_{};  // pushed since the last drain
 
   // Noisy devices: the devices whose codes are counted (owner only), noisy_ids_ those of them
   // over the threshold, left (at Publish, once per stream hour: a count only falls when an hour
   // leaves the window) when below the mark; the published copy under a mutex.
   FlatU64Map<Tracked> tracked_;
   absl::flat_hash_set<uint64_t> noisy_ids_;
+  // Per virtual shard: devices tracked (noisy or not) and those of them noisy, against the quotas.
+  std::array<uint32_t, kVirtualShards> shard_tracked_{};
+  std::array<uint32_t, kVirtualShards> shard_noisy_{};
+  size_t noisy_quota_;  // PerShardQuota(noisy_capacity)
+  size_t track_quota_;  // PerShardQuota(noisy_track_capacity)
+  size_t signal_quota_;
   int64_t swept_hour_ = 0;
   std::atomic<uint64_t> noisy_dropped_{0};
   std::atomic<uint64_t> codes_untracked_{0};

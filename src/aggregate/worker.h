@@ -26,18 +26,12 @@
 #include "aggregate/device_state.h"
 #include "aggregate/fleet.h"
 #include "aggregate/rule_inputs.h"
+#include "aggregate/virtual_shard.h"
 #include "base/flat_u64_map.h"
 #include "smetsmon/reject_reason.h"
 #include "smetsmon/types.h"
 
 namespace smetsmon::aggregate {
-
-// Devices map to virtual shards by a stable hash; workers own shards (shard % workers). Fixed: the
-// duplicate filter is sized per shard, so it cannot change without a new snapshot layout.
-inline constexpr size_t kVirtualShards = 64;
-inline size_t VirtualShardOf(DeviceId id) {
-  return static_cast<size_t>(FastRange(Mix64(id.value ^ 0x5bd1e9955bd1e995ULL), kVirtualShards));
-}
 
 struct EngineConfig {
   size_t workers = 1;  // 1 .. kVirtualShards

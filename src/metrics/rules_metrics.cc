@@ -285,18 +285,19 @@ std::vector<MetricFamily> RulesMetrics::Collect() const {
   out.push_back(std::move(noisy));
   auto noisy_dropped =
       Family("smetsmon_noisy_devices_dropped_total",
-             "Alerts of devices over the noisy threshold left off the list (a worker's list was "
-             "full: noisy_devices.capacity_per_worker).",
+             "Alerts of devices over the noisy threshold left off the list (their shard's share "
+             "of noisy_devices.capacity was full).",
              MetricType::Counter);
   Add(noisy_dropped, static_cast<double>(s.noisy_dropped));
   out.push_back(std::move(noisy_dropped));
   AddScalar(out, "smetsmon_noisy_codes_untracked_total",
             "Alerts of devices over noisy_devices.track_codes_from whose codes were "
-            "not counted (the table was full: track_capacity_per_worker).",
+            "not counted (their shard's share of noisy_devices.track_capacity was full).",
             MetricType::Counter, static_cast<double>(s.noisy_codes_untracked));
 
   AddScalar(out, "smetsmon_outage_signals_dropped_total",
-            "Outage/restoration signals dropped because the evaluator fell behind.",
+            "Outage/restoration signals dropped: more in one stream minute than their shard's "
+            "share of the 65,536 kept between evaluations.",
             MetricType::Counter, static_cast<double>(s.outage_signals_dropped));
 
   // Power outages, per area: the figures of its latest outage (the open one, else the newest

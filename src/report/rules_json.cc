@@ -46,6 +46,9 @@ void WriteFinding(JsonWriter& w, const Finding& f) {
 void WriteFindings(JsonWriter& w, const RulesSnapshot& s) {
   w.BeginObject();
   w.Key("evaluated_at_ms").Int(s.evaluated_at.ms);
+  // Outage and restoration signals over the bound kept between two evaluations (cumulative): a
+  // power cut's premises counts leave them out.
+  w.Field("outage_signals_dropped", s.outage_signals_dropped);
   w.Key("open").BeginArray();
   for (const Finding& f : s.open_findings) WriteFinding(w, f);
   w.EndArray();
@@ -189,6 +192,10 @@ void WriteNoisy(JsonWriter& w, const RulesSnapshot& s) {
   w.BeginObject();
   w.Field("count", s.noisy_devices);
   w.Field("smets1", s.noisy_smets1_devices);
+  // What the bounded tables turned away (cumulative, as /metrics exports them): alerts of
+  // devices left off the list, and alerts whose codes were not counted.
+  w.Field("alerts_dropped", s.noisy_dropped);
+  w.Field("alerts_codes_untracked", s.noisy_codes_untracked);
   w.Key("by_area").BeginObject();
   for (const auto& [k, v] : s.noisy_by_area) w.Field(k, v);
   w.EndObject();

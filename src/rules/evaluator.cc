@@ -166,12 +166,10 @@ absl::Status Evaluator::Reload(const RulesConfig& next) {
   }
   if (!same_voltage) fixed.push_back("voltage_whatif");
   if (next.noisy_threshold_24h != config_.noisy_threshold_24h ||
-      next.noisy_capacity_per_worker != config_.noisy_capacity_per_worker ||
+      next.noisy_capacity != config_.noisy_capacity ||
       next.noisy_track_codes_from != config_.noisy_track_codes_from ||
-      next.noisy_track_capacity_per_worker != config_.noisy_track_capacity_per_worker) {
-    fixed.push_back(
-        "noisy_devices.threshold_24h/capacity_per_worker/track_codes_from/"
-        "track_capacity_per_worker");
+      next.noisy_track_capacity != config_.noisy_track_capacity) {
+    fixed.push_back("noisy_devices.threshold_24h/capacity/track_codes_from/track_capacity");
   }
   if (next.gonogo.timezone != config_.gonogo.timezone) fixed.push_back("gonogo.timezone");
   if (next.gonogo.recent_days != config_.gonogo.recent_days) fixed.push_back("gonogo.recent_days");

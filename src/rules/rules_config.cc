@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/fields.h"
+#include "base/log.h"
 #include "base/yaml_util.h"
 #include "smetsmon/status.h"
 
@@ -77,6 +78,24 @@ absl::Status ReadCount(const std::string& file, const YAML::Node& map, const std
   if (v < min) return ConfigError(file, map[key], key, absl::StrCat("must be at least ", min));
   *out = static_cast<T>(v);
   return absl::OkStatus();
+}
+
+// A capacity for all workers together, under `key`; the name it had when it was per worker
+// (`old_key`) is still read, as the fleet-wide figure, with a warning to rename it: a capacity
+// per worker made the answers depend on the worker count.
+absl::Status ReadFleetCapacity(const std::string& file, const YAML::Node& map,
+                               const std::string& key, const std::string& old_key, size_t* out) {
+  if (!map[old_key]) return ReadCount(file, map, key, 64, out);
+  if (map[key]) {
+    return ConfigError(file, map[old_key], old_key,
+                       absl::StrCat("is the old name of ", key, ": give only ", key));
+  }
+  Log(LogLevel::kWarn,
+      absl::StrCat(old_key, " is now ", key,
+                   " (all workers together, the same answers whatever the worker count): "
+                   "its value is read as that; please rename it"),
+      {{"file", file}});
+  return ReadCount(file, map, old_key, 64, out);
 }
 
 absl::Status ReadPriorities(const std::string& file, const YAML::Node& root, RulesConfig* config) {
@@ -508,17 +527,18 @@ static absl::StatusOr<RulesConfig> LoadRulesConfigUnguarded(
   SMETSMON_RETURN_IF_ERROR(ReadCsps(path, root, &config));
   SMETSMON_RETURN_IF_ERROR(ReadVoltageWhatIf(path, root, catalogue, &config));
   if (const YAML::Node n = root["noisy_devices"]) {
-    SMETSMON_RETURN_IF_ERROR(yaml::CheckKeys(path, n, "noisy_devices",
-                                             {"threshold_24h", "top_k", "capacity_per_worker",
-                                              "track_codes_from", "track_capacity_per_worker"}));
+    SMETSMON_RETURN_IF_ERROR(
+        yaml::CheckKeys(path, n, "noisy_devices",
+                        {"threshold_24h", "top_k", "capacity", "track_codes_from", "track_capacity",
+                         "capacity_per_worker", "track_capacity_per_worker"}));
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "threshold_24h", 1, &config.noisy_threshold_24h));
     SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "top_k", 1, &config.noisy_top_k));
     SMETSMON_RETURN_IF_ERROR(
-        ReadCount(path, n, "capacity_per_worker", 16, &config.noisy_capacity_per_worker));
+        ReadFleetCapacity(path, n, "capacity", "capacity_per_worker", &config.noisy_capacity));
     SMETSMON_RETURN_IF_ERROR(
         ReadCount(path, n, "track_codes_from", 1, &config.noisy_track_codes_from));
-    SMETSMON_RETURN_IF_ERROR(ReadCount(path, n, "track_capacity_per_worker", 16,
-                                       &config.noisy_track_capacity_per_worker));
+    SMETSMON_RETURN_IF_ERROR(ReadFleetCapacity(
+        path, n, "track_capacity", "track_capacity_per_worker", &config.noisy_track_capacity));
     if (config.noisy_track_codes_from > config.noisy_threshold_24h) {
       // Codes must be counted before a device is noisy; the default follows a low threshold.
       if (n["track_codes_from"]) {
@@ -590,9 +610,9 @@ aggregate::RuleInputsSetup BuildRuleInputsSetup(const RulesConfig& config,
     s.max_candidates = std::max(s.max_candidates, v.rule.candidates_dv.size());
   }
   s.noisy_threshold_24h = config.noisy_threshold_24h;
-  s.noisy_capacity_per_worker = config.noisy_capacity_per_worker;
+  s.noisy_capacity = config.noisy_capacity;
   s.noisy_track_codes_from = config.noisy_track_codes_from;
-  s.noisy_track_capacity_per_worker = config.noisy_track_capacity_per_worker;
+  s.noisy_track_capacity = config.noisy_track_capacity;
   s.allowed_lateness_ms = allowed_lateness_ms;
   s.migration = aggregate::MigrationLayout::Make(layout.dmc_limit(), layout.cohort_limit(),
                                                  config.gonogo.recent_days);

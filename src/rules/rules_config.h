@@ -64,11 +64,14 @@ struct RulesConfig {
 
   uint32_t noisy_threshold_24h = 100;
   size_t noisy_top_k = 20;
-  size_t noisy_capacity_per_worker = 50'000;
+  // Devices listed as noisy, all workers together (a quota per virtual shard: the same devices
+  // whatever the worker count).
+  size_t noisy_capacity = 100'000;
   // A device's codes are counted from when its 24 h count reaches this (<= threshold), for at
-  // most this many devices below the threshold per worker: a noisy device's codes are exact.
+  // most noisy_track_capacity devices below the threshold (all workers together, a quota per
+  // virtual shard): a noisy device's codes are exact.
   uint32_t noisy_track_codes_from = 3;
-  size_t noisy_track_capacity_per_worker = 100'000;
+  size_t noisy_track_capacity = 200'000;
 
   std::vector<DnoFloodRule> dno_floods;
 

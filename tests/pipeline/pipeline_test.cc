@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -266,6 +268,38 @@ TEST(PipelineDeterminismTest, ReplayReportsAreTheSameWithAnyWorkerCountOrBatchSi
   EXPECT_EQ(report(4, 4096), one);
   EXPECT_EQ(report(4, 97), one);
   EXPECT_EQ(report(2, 1000), one);
+
+  // With the noisy devices' tables far too small for the day, what they keep and turn away is
+  // the same too: the capacities are quotas per virtual shard, not per worker.
+  const std::string tight = testing::TempPath("tight-config");
+  std::filesystem::remove_all(tight);
+  std::filesystem::copy(testing::ConfigDir(), tight, std::filesystem::copy_options::recursive);
+  std::string rules;
+  {
+    std::ifstream in(tight + "/rules.yaml");
+    rules.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t from = rules.find("noisy_devices:");
+  const size_t to = rules.find('}', from);
+  ASSERT_NE(to, std::string::npos);
+  rules.replace(from, to + 1 - from,
+                "noisy_devices: {threshold_24h: 20, top_k: 20, capacity: 64, track_codes_from: 3, "
+                "track_capacity: 128}");
+  std::ofstream(tight + "/rules.yaml") << rules;
+  const auto tight_report = [&](int workers) {
+    const auto r = testing::RunCommand(absl::StrCat(
+        SMETSMON_BINARY, " replay ", day, " --config ", tight, " --inventory ", inventory,
+        " --report json --no-progress --workers ", workers, " 2>/dev/null | tail -1"));
+    EXPECT_EQ(r.exit_code, 0);
+    return r.out;
+  };
+  const std::string tight_one = tight_report(1);
+  for (const char* turned_away : {"\"alerts_dropped\":", "\"alerts_codes_untracked\":"}) {
+    const size_t at = tight_one.find(turned_away);
+    ASSERT_NE(at, std::string::npos) << turned_away;
+    EXPECT_GT(std::atoll(tight_one.c_str() + at + std::strlen(turned_away)), 0) << turned_away;
+  }
+  EXPECT_EQ(tight_report(4), tight_one);
 }
 
 }  // namespace

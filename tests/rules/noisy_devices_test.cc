@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "aggregate/engine.h"
+#include "aggregate/virtual_shard.h"
 #include "base/binary_file.h"
 #include "base/fields.h"
 #include "rules/evaluator.h"
@@ -35,8 +37,9 @@ class NoisyDevicesTest : public ::testing::Test {
  protected:
   NoisyDevicesTest() : ref_(testing::LoadTestReference()), config_(testing::ShippedRules(ref_)) {}
 
-  void Start(size_t workers = 2) {
+  void Start(size_t workers = 2, size_t signal_capacity = 0) {
     setup_ = testing::RuleInputsFor(ref_, config_);
+    if (signal_capacity != 0) setup_.signal_capacity = signal_capacity;
     engine_ = MakeEngine(ref_, workers);
     auto ev = Evaluator::Create(*engine_, config_);
     ASSERT_TRUE(ev.ok()) << ev.status();
@@ -272,42 +275,151 @@ TEST_F(NoisyDevicesTest, WhatTheStateDidNotKeepIsUntrackedNeverGuessed) {
             d->alerts_24h);
 }
 
-TEST_F(NoisyDevicesTest, TheTablesAreBoundedAndCountWhatTheyTurnAway) {
+TEST_F(NoisyDevicesTest, TheTablesAreBoundedPerShardAndCountWhatTheyTurnAway) {
   config_.noisy_threshold_24h = 20;
   config_.noisy_track_codes_from = 3;
-  config_.noisy_track_capacity_per_worker = 16;
-  config_.noisy_capacity_per_worker = 16;
+  // Fleet-wide capacities of one device per virtual shard.
+  config_.noisy_track_capacity = aggregate::kVirtualShards;
+  config_.noisy_capacity = aggregate::kVirtualShards;
   Start(/*workers=*/1);
   const aggregate::RuleInputs* inputs = engine_->worker(0).rule_inputs();
-  // 40 quiet devices of 5 alerts: 16 are tracked; the other 24 are turned away at each of their
-  // alerts from the mark on (the 3rd, 4th and 5th).
-  for (uint64_t dev = 100; dev < 140; ++dev) {
+  const auto shard = [](uint64_t dev) { return aggregate::VirtualShardOf(DeviceId{dev}); };
+  // 200 quiet devices of 5 alerts: the first of each shard is tracked; the others are turned
+  // away at each of their alerts from the mark on (the 3rd, 4th and 5th).
+  std::set<size_t> quiet_shards;
+  for (uint64_t dev = 100; dev < 300; ++dev) {
     for (int i = 0; i < 5; ++i) Send(dev, "8014", kT0 + i * 60'000);
+    quiet_shards.insert(shard(dev));
   }
-  EXPECT_EQ(inputs->tracked_devices(), 16u);
-  EXPECT_EQ(inputs->codes_untracked(), 24u * (5 - 3 + 1));
-  // A device crossing the threshold while the tracking table is full is still listed: its codes
-  // from its crossing (that alert and the two its state kept), the rest untracked.
+  ASSERT_LT(quiet_shards.size(), 200u);  // some shards were asked for more than their quota
+  EXPECT_EQ(inputs->tracked_devices(), quiet_shards.size());
+  EXPECT_EQ(inputs->codes_untracked(), (200 - quiet_shards.size()) * (5 - 3 + 1));
+  // A device crossing the threshold while its shard's tracking quota is full is still listed:
+  // its codes from its crossing (that alert and the two its state kept), the rest untracked.
   const uint32_t threshold = config_.noisy_threshold_24h;
-  for (uint32_t i = 0; i < 30; ++i) Send(200, "8F40", kT0 + i * 60'000);
-  // 20 more noisy devices: the noisy list holds 16 in all.
-  for (uint64_t dev = 300; dev < 320; ++dev) {
+  uint64_t crossing = 1000;
+  while (quiet_shards.count(shard(crossing)) == 0) ++crossing;
+  for (uint32_t i = 0; i < 30; ++i) Send(crossing, "8F40", kT0 + i * 60'000);
+  // 100 more noisy devices, one after the other: the first of each shard is listed.
+  std::set<size_t> noisy_shards = {shard(crossing)};
+  uint64_t turned_away = 0;
+  for (uint64_t dev = 2000; dev < 2100; ++dev) {
     for (uint32_t i = 0; i < 25; ++i) Send(dev, "8F40", kT0 + i * 60'000);
+    if (!noisy_shards.insert(shard(dev)).second) turned_away += 25 - threshold;
   }
   const int64_t now = kT0 + 40 * 60'000;
   const auto noisy = NoisyAt(*engine_, now);
-  EXPECT_EQ(noisy.size(), 16u);
-  const aggregate::NoisyDevice* d = Find(noisy, 200);
+  EXPECT_EQ(noisy.size(), noisy_shards.size());
+  for (const aggregate::NoisyDevice& listed : noisy) {
+    EXPECT_EQ(std::count_if(noisy.begin(), noisy.end(),
+                            [&](const auto& d) { return shard(d.device) == shard(listed.device); }),
+              1);
+  }
+  const aggregate::NoisyDevice* d = Find(noisy, crossing);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->alerts_24h, 30u);
   const uint32_t known = 30 - threshold + 2;  // from the crossing alert on, plus the two kept
   EXPECT_EQ(d->code_count[0], known);
   EXPECT_EQ(d->untracked, 30u - known);
-  // Devices 300.. admitted until the list was full (device 200 holds one place); each of the
-  // others was turned away at every alert over the threshold.
-  const uint64_t admitted = 16 - 1;
-  EXPECT_EQ(inputs->noisy_dropped(), (20 - admitted) * (25 - threshold));
-  EXPECT_LE(inputs->tracked_devices(), 16u + 16u);
+  EXPECT_EQ(inputs->noisy_dropped(), turned_away);
+  EXPECT_LE(inputs->tracked_devices(), 2 * aggregate::kVirtualShards);
+}
+
+TEST_F(NoisyDevicesTest, TheSameDevicesAreListedAndTalliedWhateverTheWorkerCount) {
+  config_.noisy_threshold_24h = 20;
+  config_.noisy_track_codes_from = 3;
+  config_.noisy_track_capacity = aggregate::kVirtualShards;
+  config_.noisy_capacity = aggregate::kVirtualShards;
+  struct Outcome {
+    std::vector<aggregate::NoisyDevice> noisy;
+    uint64_t dropped = 0, untracked = 0;
+    size_t tracked = 0;
+  };
+  const auto run = [&](size_t workers) {
+    Start(workers);
+    // Quiet and noisy devices interleaved, far more than the quotas: which ones are kept depends
+    // on the order alerts arrive in their shard, and on nothing else.
+    for (uint32_t i = 0; i < 30; ++i) {
+      for (uint64_t dev = 100; dev < 400; ++dev) {
+        if (dev % 3 == 0 && i >= 4) continue;  // quiet: 4 alerts
+        Send(dev, dev % 2 == 0 ? "8F40" : "8014", kT0 + i * 60'000 + static_cast<int64_t>(dev));
+      }
+    }
+    Outcome o;
+    o.noisy = NoisyAt(*engine_, kT0 + 40 * 60'000);
+    for (size_t w = 0; w < engine_->worker_count(); ++w) {
+      const aggregate::RuleInputs* in = engine_->worker(w).rule_inputs();
+      o.dropped += in->noisy_dropped();
+      o.untracked += in->codes_untracked();
+      o.tracked += in->tracked_devices();
+    }
+    return o;
+  };
+  const Outcome one = run(1);
+  ASSERT_GT(one.dropped, 0u);  // the quotas were reached
+  ASSERT_GT(one.untracked, 0u);
+  for (size_t workers : {2u, 4u}) {
+    const Outcome many = run(workers);
+    EXPECT_EQ(many.dropped, one.dropped) << workers;
+    EXPECT_EQ(many.untracked, one.untracked) << workers;
+    EXPECT_EQ(many.tracked, one.tracked) << workers;
+    ASSERT_EQ(many.noisy.size(), one.noisy.size()) << workers;
+    for (size_t i = 0; i < one.noisy.size(); ++i) {
+      const aggregate::NoisyDevice& a = one.noisy[i];
+      const aggregate::NoisyDevice& b = many.noisy[i];
+      EXPECT_EQ(b.device, a.device) << workers;
+      EXPECT_EQ(b.alerts_24h, a.alerts_24h);
+      EXPECT_EQ(b.untracked, a.untracked);
+      EXPECT_EQ(b.other_count, a.other_count);
+      for (int k = 0; k < aggregate::NoisyDevice::kTopCodes; ++k) {
+        EXPECT_EQ(b.code[k], a.code[k]);
+        EXPECT_EQ(b.code_count[k], a.code_count[k]);
+      }
+    }
+  }
+}
+
+// The outage signals kept between two readings are a quota per virtual shard, restarted at each
+// reading: the same signals are kept, and the same counted as dropped, whatever the worker count.
+TEST_F(NoisyDevicesTest, OutageSignalsAreKeptPerShardBetweenReadings) {
+  const auto shard = [](uint64_t dev) { return aggregate::VirtualShardOf(DeviceId{dev}); };
+  struct Minute {
+    std::vector<std::pair<int64_t, uint64_t>> kept;  // (time, device)
+    uint64_t dropped = 0;
+  };
+  const auto run = [&](size_t workers) {
+    Start(workers, /*signal_capacity=*/aggregate::kVirtualShards);  // one per shard
+    std::vector<Minute> minutes;
+    for (int m = 0; m < 2; ++m) {
+      const int64_t t = kT0 + m * kMsPerMinute;
+      for (uint64_t dev = 100; dev < 300; ++dev) Send(dev + 1000 * m, "AD1", t + 1);
+      const aggregate::Readings r =
+          engine_->Read(EventTime{t + kMsPerMinute}, EventTime{kT0}, /*views=*/0);
+      Minute out;
+      for (const aggregate::OutageSignalRecord& s : r.signals)
+        out.kept.emplace_back(s.time_ms, s.device);
+      out.dropped = r.signals_dropped;
+      minutes.push_back(out);
+    }
+    return minutes;
+  };
+  const std::vector<Minute> one = run(1);
+  for (int m = 0; m < 2; ++m) {
+    std::set<size_t> shards;
+    for (uint64_t dev = 100; dev < 300; ++dev) shards.insert(shard(dev + 1000 * m));
+    ASSERT_LT(shards.size(), 200u);
+    // Each reading restarts the quota: the second minute keeps as many as its shards again.
+    EXPECT_EQ(one[m].kept.size(), shards.size()) << m;
+    std::set<size_t> kept_shards;
+    for (const auto& [t, dev] : one[m].kept) kept_shards.insert(shard(dev));
+    EXPECT_EQ(kept_shards, shards);
+  }
+  EXPECT_EQ(one[1].dropped, 400 - one[0].kept.size() - one[1].kept.size());
+  const std::vector<Minute> four = run(4);
+  for (int m = 0; m < 2; ++m) {
+    EXPECT_EQ(four[m].kept, one[m].kept) << m;
+    EXPECT_EQ(four[m].dropped, one[m].dropped) << m;
+  }
 }
 
 TEST_F(NoisyDevicesTest, TalliesSurviveACheckpointAndMalformedOnesAreRefused) {

@@ -104,6 +104,30 @@ TEST_F(RulesConfigTest, MistakesNameTheFileLineAndField) {
             std::string::npos);
 }
 
+// The noisy devices' capacities are fleet-wide; the names they had when they were per worker
+// are still read (as the fleet-wide figure), but not together with the new ones.
+TEST_F(RulesConfigTest, NoisyCapacitiesAreFleetWideAndTheirOldNamesStillLoad) {
+  auto c =
+      LoadText(std::string(kMinimal) + "noisy_devices: {capacity: 5000, track_capacity: 7000}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->noisy_capacity, 5000u);
+  EXPECT_EQ(c->noisy_track_capacity, 7000u);
+  auto old =
+      LoadText(std::string(kMinimal) +
+               "noisy_devices: {capacity_per_worker: 3000, track_capacity_per_worker: 4000}\n");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->noisy_capacity, 3000u);
+  EXPECT_EQ(old->noisy_track_capacity, 4000u);
+  EXPECT_NE(ErrorOf(std::string(kMinimal) +
+                    "noisy_devices: {capacity: 5000, capacity_per_worker: 3000}\n")
+                .find("old name of capacity"),
+            std::string::npos);
+  // Below one per virtual shard a capacity would round up unseen.
+  EXPECT_NE(
+      ErrorOf(std::string(kMinimal) + "noisy_devices: {track_capacity: 10}\n").find("at least 64"),
+      std::string::npos);
+}
+
 TEST_F(RulesConfigTest, SetupMapsRulesToSlotsAndRegions) {
   auto c = LoadRulesConfig(testing::ConfigDir() + "/rules.yaml", ref_);
   ASSERT_TRUE(c.ok()) << c.status();

@@ -78,7 +78,7 @@ struct RuleInputsSetup {
   uint32_t noisy_threshold_24h = 100;
   size_t noisy_capacity = 100'000;
   uint32_t noisy_track_codes_from = 3;
-  size_t noisy_track_capacity = 200'000;
+  size_t noisy_track_capacity = 400'000;
 
   // Outage signals kept between two readings (the evaluator drains them each stream minute), all
   // workers together, enforced per virtual shard; signals beyond it are dropped and counted.

@@ -71,7 +71,7 @@ struct RulesConfig {
   // most noisy_track_capacity devices below the threshold (all workers together, a quota per
   // virtual shard): a noisy device's codes are exact.
   uint32_t noisy_track_codes_from = 3;
-  size_t noisy_track_capacity = 200'000;
+  size_t noisy_track_capacity = 400'000;
 
   std::vector<DnoFloodRule> dno_floods;
 

@@ -416,7 +416,22 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
   if (!r.ok() || categories.size() != category_count || slot_codes.empty() || categories.empty()) {
     return absl::DataLossError(absl::StrCat(path, ": truncated or malformed snapshot"));
   }
-  if (!(shape == ShapeOf(layout_, config_, *workers_[0]))) {
+  // From version 6 every part of a checkpoint can be restored by another number of workers: the
+  // per-worker windows and counters are partials that add up, the devices, duplicate filter
+  // segments and code tallies go by virtual shard. The filter must then have the same segments.
+  const SnapshotShape mine = ShapeOf(layout_, config_, *workers_[0]);
+  const size_t saved_workers = shape.workers;
+  const bool regroup = version >= 6 && saved_workers != workers_.size() && saved_workers >= 1 &&
+                       saved_workers <= kVirtualShards;
+  SnapshotShape compared = shape;
+  if (regroup) {
+    const auto segment = [](const SnapshotShape& s) {
+      return s.dedup_capacity / ((kVirtualShards + s.workers - 1) / s.workers);
+    };
+    compared.workers = mine.workers;
+    compared.dedup_capacity = segment(shape) == segment(mine) ? mine.dedup_capacity : 0;
+  }
+  if (!(compared == mine)) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": snapshot was taken with a different configuration (workers ",
                      shape.workers, ", areas ", shape.area_slots, ", dedup capacity ",
@@ -432,25 +447,51 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->dmcs, path));
   SMETSMON_RETURN_IF_ERROR(ReadSymbols(r, *ref_->cohorts, path));
   for (auto& worker : workers_) worker->mutable_devices().Clear();
-  for (auto& worker : workers_) {
-    worker->RestoreStreamTime(EventTime{r.Pod<int64_t>()});
+  if (regroup) {
+    Log(LogLevel::kInfo, "checkpoint taken with another number of workers: regrouped",
+        {{"path", path}, {"workers", absl::StrCat(saved_workers, "->", workers_.size())}});
+  }
+  // Regrouping: every saved worker's partials are added into worker 0, the stream time is the
+  // latest, and the other workers start from it with empty partials.
+  int64_t latest_stream_ms = EventTime::Min().ms;
+  int64_t latest_sweep = 0;
+  const size_t parts = regroup ? saved_workers : workers_.size();
+  for (size_t k = 0; k < parts; ++k) {
+    Worker* worker = workers_[regroup ? 0 : k].get();
+    const int64_t stream_ms = r.Pod<int64_t>();
+    latest_stream_ms = std::max(latest_stream_ms, stream_ms);
+    if (!regroup) worker->RestoreStreamTime(EventTime{stream_ms});
     WorkerCounters& c = worker->mutable_counters();
-    c.accepted.Set(r.Pod<uint64_t>());
-    c.duplicates.Set(r.Pod<uint64_t>());
-    c.new_devices.Set(r.Pod<uint64_t>());
+    const auto restore = [&c, regroup](Counter& counter, uint64_t value) {
+      counter.Set(regroup ? counter.Get() + value : value);
+    };
+    restore(c.accepted, r.Pod<uint64_t>());
+    restore(c.duplicates, r.Pod<uint64_t>());
+    restore(c.new_devices, r.Pod<uint64_t>());
     // Version 3 knew 13 reject reasons (ambiguous_field came with 4).
     const int reasons = version >= 4 ? kRejectReasonCount : 13;
     for (int i = 0; i < kRejectReasonCount; ++i)
-      c.rejected[i].Set(i < reasons ? r.Pod<uint64_t>() : 0);
-    for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(0);
+      restore(c.rejected[i], i < reasons ? r.Pod<uint64_t>() : 0);
+    if (!regroup || k == 0) {
+      for (size_t i = 0; i < layout_.main_cells(); ++i) worker->mutable_alerts_total(i).Set(0);
+    }
     for (size_t i = 0; i < remap.old_main_cells(); ++i) {
       Counter& total = worker->mutable_alerts_total(remap.Map(i));
       total.Set(total.Get() + r.Pod<uint64_t>());
     }
     if (version >= 5) {  // the duplicate filter and the devices come by shard, below
-      if (!ReadFleetRing(r, worker->mutable_fleet().minutes(), remap) ||
-          !ReadFleetRing(r, worker->mutable_fleet().hours(), remap)) {
-        return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+      for (window::BucketRing* ring :
+           {&worker->mutable_fleet().minutes(), &worker->mutable_fleet().hours()}) {
+        // Regrouping reads each part over worker 0's ring, then adds back what it held.
+        const window::BucketRing::Raw before = ring->Export();
+        if (!ReadFleetRing(r, *ring, remap)) {
+          return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+        }
+        if (regroup && k > 0) {
+          window::BucketRing::Raw merged = ring->Export();
+          SMETSMON_CHECK(window::BucketRing::MergeRaw(merged, before));
+          ring->Import(merged);
+        }
       }
     } else {
       const std::vector<uint64_t> dedup = r.Vector<uint64_t>(
@@ -486,9 +527,20 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
       }
       std::string bytes(length, '\0');
       r.Bytes(bytes.data(), bytes.size());
-      if (rules != nullptr && r.ok() && length > 0) {
+      if (rules != nullptr && r.ok() && length > 0 && !regroup) {
         BinaryReader part = BinaryReader::FromMemory(bytes);
         rules_status = rules->LoadState(part, version);
+      } else if (rules != nullptr && r.ok() && length > 0) {
+        // The part restored on its own, then added to worker 0's, its devices to their owners.
+        RuleInputs saved(*config_.rule_inputs);
+        BinaryReader part = BinaryReader::FromMemory(bytes);
+        rules_status = saved.LoadState(part, version);
+        if (rules_status.ok()) {
+          latest_sweep = std::max(latest_sweep, saved.swept_hour());
+          rules->Absorb(saved, [this](uint64_t device) -> RuleInputs& {
+            return *workers_[WorkerIndexFor(DeviceId{device})]->rule_inputs();
+          });
+        }
       }
     } else {
       rules_status =
@@ -500,6 +552,12 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
   }
   if (!r.ok())
     return absl::DataLossError(absl::StrCat(path, ": truncated or malformed checkpoint"));
+  if (regroup) {
+    for (auto& worker : workers_) {
+      worker->AdvanceTo(EventTime{latest_stream_ms});
+      if (RuleInputs* rules = worker->rule_inputs()) rules->RestoreSweptHour(latest_sweep);
+    }
+  }
   if (version >= 5) SMETSMON_RETURN_IF_ERROR(ReadShards(r, path));
   return absl::OkStatus();
 }

@@ -636,6 +636,27 @@ absl::Status RuleInputs::LoadState(BinaryReader& r, uint32_t version) {
   return absl::OkStatus();
 }
 
+void RuleInputs::Absorb(RuleInputs& from,
+                        const std::function<RuleInputs&(uint64_t device)>& owner_of) {
+  const std::vector<window::BucketRing*> mine = MutableRings();
+  const std::vector<window::BucketRing*> theirs = from.MutableRings();
+  SMETSMON_CHECK(mine.size() == theirs.size());  // one setup: the same windows
+  for (size_t i = 0; i < mine.size(); ++i) {
+    window::BucketRing::Raw raw = mine[i]->Export();
+    SMETSMON_CHECK(window::BucketRing::MergeRaw(raw, theirs[i]->Export()));
+    mine[i]->Import(raw);
+  }
+  from.tracked_.ForEach([&](uint64_t id, const Tracked& t) { owner_of(id).RestoreTracked(id, t); });
+  AddRelaxed(noisy_dropped_, from.noisy_dropped());
+  AddRelaxed(codes_untracked_, from.codes_untracked());
+  AddRelaxed(signals_dropped_, from.signals_dropped());
+  for (const OutageSignalRecord& signal : from.PendingSignals()) PushSignal(signal);
+  std::vector<uint64_t> totals = ExportLatencyTotals();
+  from.SumLatencyTotals(totals);
+  ImportLatencyTotals(totals);
+  swept_hour_ = std::max(swept_hour_, from.swept_hour_);
+}
+
 absl::Status RuleInputs::SkipLegacyState(BinaryReader& r, uint32_t version) {
   return ReadLegacy(r, version, nullptr);
 }

@@ -255,6 +255,14 @@ class RuleInputs {
   // any pending ones), with the cumulative dropped count.
   std::vector<OutageSignalRecord> PendingSignals() const;
   void RestoreSignals(const std::vector<OutageSignalRecord>& signals, uint64_t dropped);
+  // Restoring a checkpoint taken with another number of workers (owners stopped): adds `from`, a
+  // part restored on its own, to this one: its windows summed into these, its counters and
+  // pending signals added here, and each device it counts codes of handed to its owner now
+  // (`owner_of`, under that owner's shard quotas). The hourly sweep's hour: swept_hour() and
+  // RestoreSweptHour, so that every worker sweeps next when the uninterrupted run would.
+  void Absorb(RuleInputs& from, const std::function<RuleInputs&(uint64_t device)>& owner_of);
+  int64_t swept_hour() const { return swept_hour_; }
+  void RestoreSweptHour(int64_t hour) { swept_hour_ = hour; }
 
  private:
   void PushSignal(const OutageSignalRecord& s);

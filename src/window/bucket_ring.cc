@@ -1,5 +1,6 @@
 #include "window/bucket_ring.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "smetsmon/status.h"
@@ -145,6 +146,32 @@ bool BucketRing::Import(const Raw& raw) {
   for (size_t i = 0; i < ring_size_; ++i) tags_[i].store(raw.tags[i], std::memory_order_relaxed);
   for (size_t i = 0; i < raw.cells.size(); ++i)
     data_[i].store(raw.cells[i], std::memory_order_relaxed);
+  return true;
+}
+
+bool BucketRing::MergeRaw(Raw& into, const Raw& from) {
+  if (into.tags.size() != from.tags.size() || into.cells.size() != from.cells.size() ||
+      into.tags.empty() || into.cells.size() % into.tags.size() != 0) {
+    return false;
+  }
+  const size_t cells = into.cells.size() / into.tags.size();
+  for (size_t slot = 0; slot < into.tags.size(); ++slot) {
+    if (from.tags[slot] == kNoBucket || from.tags[slot] < into.tags[slot]) continue;
+    uint32_t* dst = &into.cells[slot * cells];
+    const uint32_t* src = &from.cells[slot * cells];
+    if (from.tags[slot] > into.tags[slot]) {
+      into.tags[slot] = from.tags[slot];
+      std::copy(src, src + cells, dst);
+      continue;
+    }
+    for (size_t c = 0; c < cells; ++c) {
+      uint32_t sum;
+      dst[c] = __builtin_add_overflow(dst[c], src[c], &sum) ? UINT32_MAX : sum;
+    }
+  }
+  into.stream_ms = std::max(into.stream_ms, from.stream_ms);
+  into.newest_bucket = std::max(into.newest_bucket, from.newest_bucket);
+  into.late += from.late;
   return true;
 }
 

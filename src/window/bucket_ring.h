@@ -82,6 +82,11 @@ class BucketRing {
   Raw Export() const;
   // False if the shape (ring size, cells) differs.
   bool Import(const Raw& raw);
+  // Adds the ring `from` to `into`, both of one shape (false, `into` unchanged, otherwise): the
+  // partials of several writers over the same time become one (a checkpoint taken with more
+  // workers than restore it). A bucket both hold is summed cell by cell (saturating); one only
+  // `from` holds, or holds newer, is taken; the stream time is the later, late counts add up.
+  static bool MergeRaw(Raw& into, const Raw& from);
 
  private:
   int64_t BucketNumber(int64_t ms) const {

@@ -367,6 +367,16 @@ TEST(CheckpointReplayTest, AReplayCutInTwoAroundACheckpointGivesTheReportOfOneRe
   ASSERT_EQ(second.exit_code, 0);
   ASSERT_NE(whole.out.find("\"power_outage\""), std::string::npos) << whole.out.substr(0, 400);
   EXPECT_EQ(Comparable(second.out), Comparable(whole.out));
+  // Restarted with another number of workers, the report is the same: the checkpoint's partials
+  // are regrouped, its devices and rules' inputs go to their new owners.
+  for (int workers : {1, 4}) {
+    const auto regrouped = testing::RunCommand(
+        absl::StrCat(SMETSMON_BINARY, " replay ", part2, " --config ", testing::ConfigDir(),
+                     " --inventory ", inventory, " --no-progress --workers ", workers,
+                     " --snapshot-in ", ckpt, " --report json 2>/dev/null | tail -1"));
+    ASSERT_EQ(regrouped.exit_code, 0) << workers;
+    EXPECT_EQ(Comparable(regrouped.out), Comparable(whole.out)) << workers;
+  }
 }
 
 }  // namespace

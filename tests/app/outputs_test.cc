@@ -239,7 +239,8 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
       snap = WaitForOutputsToSettle(*daemon, &waited["settled after reload"]);
       waited["resolved via alertmanager"] = testing::WaitUntil(
           [&] {
-            for (const rules::Finding& f : snap.closed_findings) {
+            // The floods the reload closed (those open before it): they had fired.
+            for (const rules::Finding& f : open_before_reload) {
               if (f.kind != rules::FindingKind::kDnoFlood) continue;
               if (FindingStatuses(am_hook.requests()).count({f.id, "resolved"}) == 0) return false;
             }
@@ -269,11 +270,14 @@ TEST(OutputsTest, FindingsReachAlertmanagerAndTheDnoReceiverSigned) {
   ASSERT_FALSE(snap.closed_findings.empty());
   const std::set<std::pair<std::string, std::string>> am_statuses =
       FindingStatuses(am_hook.requests());
+  std::set<std::string> open_at_reload;
+  for (const rules::Finding& f : open_before_reload) open_at_reload.insert(f.id);
   size_t floods_closed = 0;
   for (const rules::Finding& f : snap.closed_findings) {
-    // Findings of the backlog that opened and closed between two evaluations never fired in
-    // Alertmanager; the floods did, and were closed by the reload.
-    if (f.kind != rules::FindingKind::kDnoFlood) continue;
+    // The floods open at the reload fired and were closed by it. Findings of the backlog that
+    // opened and closed before the sink's next post (how soon depends on the machine's load)
+    // may never have fired in Alertmanager: they are not this test's claim.
+    if (f.kind != rules::FindingKind::kDnoFlood || open_at_reload.count(f.id) == 0) continue;
     ++floods_closed;
     EXPECT_EQ(am_statuses.count({f.id, "firing"}), 1u) << f.id;
     EXPECT_EQ(am_statuses.count({f.id, "resolved"}), 1u) << f.id;

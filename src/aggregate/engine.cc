@@ -425,11 +425,11 @@ absl::Status Engine::LoadState(BinaryReader& r, uint32_t version, const std::str
                        saved_workers <= kVirtualShards;
   SnapshotShape compared = shape;
   if (regroup) {
-    const auto segment = [](const SnapshotShape& s) {
-      return s.dedup_capacity / ((kVirtualShards + s.workers - 1) / s.workers);
-    };
+    // The saved worker 0 held ShardsOwnedBy(0, saved_workers) segments of the filter.
+    const bool same_segments = shape.dedup_capacity / ShardsOwnedBy(0, saved_workers) ==
+                               workers_[0]->dedup().segment_ways();
     compared.workers = mine.workers;
-    compared.dedup_capacity = segment(shape) == segment(mine) ? mine.dedup_capacity : 0;
+    compared.dedup_capacity = same_segments ? mine.dedup_capacity : 0;
   }
   if (!(compared == mine)) {
     return absl::FailedPreconditionError(

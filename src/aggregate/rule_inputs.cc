@@ -248,21 +248,20 @@ void RuleInputs::EraseTracked(uint64_t id) {
   if (tracked_.Erase(id)) --shard_tracked_[shard];
 }
 
-bool RuleInputs::RestoreTracked(uint64_t id, Tracked t) {
+void RuleInputs::RestoreTracked(uint64_t id, Tracked t) {
   const size_t shard = VirtualShardOf(DeviceId{id});
   const bool noisy = t.noisy != 0 && shard_noisy_[shard] < noisy_quota_;
-  if (!noisy && shard_tracked_[shard] - shard_noisy_[shard] >= track_quota_) return false;
+  if (!noisy && shard_tracked_[shard] - shard_noisy_[shard] >= track_quota_) return;
   t.noisy = noisy ? 1 : 0;
   bool inserted = false;
   Tracked& slot = tracked_.FindOrInsert(id, &inserted);
-  if (!inserted) return false;
+  if (!inserted) return;
   slot = t;
   ++shard_tracked_[shard];
   if (noisy) {
     noisy_ids_.insert(id);
     ++shard_noisy_[shard];
   }
-  return true;
 }
 
 namespace {

@@ -295,8 +295,8 @@ class RuleInputs {
   // The version 3-5 part: applied to `into`, or only read past when null.
   static absl::Status ReadLegacy(BinaryReader& r, uint32_t version, RuleInputs* into);
   // Tracks a device restored from a checkpoint if its shard's quotas allow (noisy first come
-  // first); false when it is left out.
-  bool RestoreTracked(uint64_t id, Tracked t);
+  // first); left out otherwise, or when it is tracked already.
+  void RestoreTracked(uint64_t id, Tracked t);
   void EraseTracked(uint64_t id);
 
   const RuleInputsSetup* setup_;

@@ -18,6 +18,10 @@ inline constexpr size_t kVirtualShards = 64;
 inline size_t VirtualShardOf(DeviceId id) {
   return static_cast<size_t>(FastRange(Mix64(id.value ^ 0x5bd1e9955bd1e995ULL), kVirtualShards));
 }
+// How many shards worker `index` of `workers` owns (those with shard % workers == index).
+inline constexpr size_t ShardsOwnedBy(size_t index, size_t workers) {
+  return (kVirtualShards - index + workers - 1) / workers;
+}
 // A fleet-wide capacity's quota per virtual shard (rounded up, at least 1).
 inline constexpr size_t PerShardQuota(size_t total) {
   return total == 0 ? 1 : (total + kVirtualShards - 1) / kVirtualShards;

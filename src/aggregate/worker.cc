@@ -2,13 +2,6 @@
 
 namespace smetsmon::aggregate {
 
-namespace {
-// Virtual shards owned by worker `index` of `workers`: those with shard % workers == index.
-size_t OwnedShards(size_t index, size_t workers) {
-  return (kVirtualShards - index + workers - 1) / workers;
-}
-}  // namespace
-
 Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t index, size_t workers)
     : layout_(&layout),
       catalogue_(&layout.catalogue()),
@@ -18,7 +11,7 @@ Worker::Worker(const FleetLayout& layout, const EngineConfig& config, size_t ind
       devices_(std::min(config.expected_devices, config.max_devices) / workers),
       shard_device_cap_((config.max_devices + kVirtualShards - 1) / kVirtualShards),
       dedup_(config.dedup_capacity / kVirtualShards, config.dedup_horizon_ms,
-             OwnedShards(index, workers)),
+             ShardsOwnedBy(index, workers)),
       fleet_(layout, config.window),
       alerts_total_(new Counter[layout.main_cells()]),
       rule_inputs_(config.rule_inputs != nullptr ? std::make_unique<RuleInputs>(*config.rule_inputs)

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "report/gonogo_report.h"
@@ -25,21 +26,11 @@ namespace {
 // its locks around the fork: glibc's malloc does (its atfork handlers). ASan's (clang 14) does
 // not: a child that frees while another thread held one of its locks at the fork waits for ever
 // (seen in the crash-recovery test's daemon). Its builds write the checkpoint in place.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kForkSafeAllocator = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
 constexpr bool kForkSafeAllocator = false;
 #else
 constexpr bool kForkSafeAllocator = true;
 #endif
-#else
-constexpr bool kForkSafeAllocator = true;
-#endif
-
-}  // namespace
-
-namespace {
 
 int64_t FloorTo(int64_t t, int64_t step) {
   const int64_t q = t / step;

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include "webhook/dispatcher.h"
 #include "webhook/test_receiver.h"
 #include "webhook/webhook_fixtures.h"

@@ -2,34 +2,29 @@
 // thread of its own, recording every request (headers, body) and answering what the test's
 // handler says: a status (with extra headers), closing without an answer, or never answering.
 // Stop() makes it "down" (connections refused); Start(port) brings it back on the same port.
+// The server lives in test_receiver.cc, compiled once: Beast's templates cost every test that
+// included them most of a minute of compilation.
 //
 // Thread-safety: requests()/WaitForRequests/set_handler may be called from the test thread while
 // the server thread runs; the handler runs on the server thread.
 #pragma once
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-namespace smetsmon::webhook::testing {
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
+namespace smetsmon::webhook::testing {
 
 struct ReceivedRequest {
   std::string method;
@@ -58,44 +53,15 @@ class TestReceiver {
   using Handler = std::function<Reply(const ReceivedRequest&)>;
 
   // `tls`: serve HTTPS with this server context (certificate and key loaded), else HTTP.
-  explicit TestReceiver(Handler handler = {}, asio::ssl::context* tls = nullptr)
-      : handler_(std::move(handler)), tls_(tls) {}
-  ~TestReceiver() { Stop(); }
+  explicit TestReceiver(Handler handler = {}, boost::asio::ssl::context* tls = nullptr);
+  ~TestReceiver();
+  TestReceiver(const TestReceiver&) = delete;
+  TestReceiver& operator=(const TestReceiver&) = delete;
 
   // Listens on 127.0.0.1:port (0 picks one) and serves on a thread. Returns false on bind error.
-  bool Start(uint16_t port = 0) {
-    Stop();
-    io_ = std::make_unique<asio::io_context>(1);
-    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(*io_);
-    const asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-    beast::error_code ec;
-    acceptor_->open(ep.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(ep, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return false;
-    port_ = acceptor_->local_endpoint().port();
-    Accept();
-    thread_ = std::thread([this] { io_->run(); });
-    return true;
-  }
-
+  bool Start(uint16_t port = 0);
   // Closes the listener and every connection; joins the thread.
-  void Stop() {
-    if (!io_) return;
-    asio::post(*io_, [this] {
-      beast::error_code ignored;
-      acceptor_->close(ignored);
-      io_->stop();
-    });
-    thread_.join();
-    {
-      std::lock_guard lock(mu_);
-      hung_.clear();  // before the io_context their sockets belong to
-    }
-    acceptor_.reset();
-    io_.reset();  // destroys sessions (and their sockets) still pending
-  }
+  void Stop();
 
   uint16_t port() const { return port_; }
   std::string Url(const std::string& path = "/hook") const {
@@ -122,113 +88,17 @@ class TestReceiver {
     return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
   }
 
+  // For the server's sessions (test_receiver.cc): records a request and says how to answer it;
+  // keeps a session that never answers until Stop.
+  Reply Record(ReceivedRequest r);
+  void Hold(std::shared_ptr<void> session);
+
  private:
-  template <class Stream>
-  class Session : public std::enable_shared_from_this<Session<Stream>> {
-   public:
-    Session(TestReceiver* owner, Stream stream) : owner_(owner), stream_(std::move(stream)) {}
-
-    void Start() {
-      if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-        stream_.async_handshake(asio::ssl::stream_base::server,
-                                [self = this->shared_from_this()](beast::error_code ec) {
-                                  if (!ec) self->Read();
-                                });
-      } else {
-        Read();
-      }
-    }
-
-   private:
-    void Read() {
-      bhttp::async_read(stream_, buffer_, req_,
-                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                          if (!ec) self->OnRequest();
-                        });
-    }
-
-    void OnRequest() {
-      ReceivedRequest r;
-      r.method = std::string(req_.method_string());
-      r.target = std::string(req_.target());
-      for (const auto& field : req_) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        r.headers[name] = std::string(field.value());
-      }
-      r.body = req_.body();
-      const Reply reply = owner_->Record(std::move(r));
-      if (reply.drop) {
-        beast::get_lowest_layer(stream_).close();
-        return;
-      }
-      if (reply.hang) {
-        owner_->Hold(this->shared_from_this());
-        return;
-      }
-      res_.result(static_cast<bhttp::status>(reply.status));
-      res_.version(11);
-      res_.set(bhttp::field::content_type, "text/plain");
-      for (const auto& [k, v] : reply.headers) res_.set(k, v);
-      if (reply.status != 204 && reply.status != 304 && reply.status >= 200) res_.body() = "ok";
-      res_.keep_alive(false);
-      res_.prepare_payload();
-      bhttp::async_write(stream_, res_,
-                         [self = this->shared_from_this()](beast::error_code, size_t) {
-                           beast::error_code ignored;
-                           beast::get_lowest_layer(self->stream_)
-                               .socket()
-                               .shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-                           beast::get_lowest_layer(self->stream_).close();
-                         });
-    }
-
-    TestReceiver* owner_;
-    Stream stream_;
-    beast::flat_buffer buffer_;
-    bhttp::request<bhttp::string_body> req_;
-    bhttp::response<bhttp::string_body> res_;
-  };
-
-  void Accept() {
-    acceptor_->async_accept([this](beast::error_code ec, asio::ip::tcp::socket socket) {
-      if (ec) return;  // closed by Stop
-      if (tls_ != nullptr) {
-        using S = beast::ssl_stream<beast::tcp_stream>;
-        std::make_shared<Session<S>>(this, S(beast::tcp_stream(std::move(socket)), *tls_))->Start();
-      } else {
-        std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)))
-            ->Start();
-      }
-      Accept();
-    });
-  }
-
-  Reply Record(ReceivedRequest r) {
-    Handler h;
-    {
-      std::lock_guard lock(mu_);
-      h = handler_;
-    }
-    const Reply reply = h ? h(r) : Reply{};
-    {
-      std::lock_guard lock(mu_);
-      requests_.push_back(std::move(r));
-    }
-    cv_.notify_all();
-    return reply;
-  }
-
-  void Hold(std::shared_ptr<void> session) {
-    std::lock_guard lock(mu_);
-    hung_.push_back(std::move(session));
-  }
+  struct Server;  // the io_context, acceptor and thread
 
   Handler handler_;
-  asio::ssl::context* tls_;
-  std::unique_ptr<asio::io_context> io_;
-  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-  std::thread thread_;
+  boost::asio::ssl::context* tls_;
+  std::unique_ptr<Server> server_;
   uint16_t port_ = 0;
   mutable std::mutex mu_;
   std::condition_variable cv_;

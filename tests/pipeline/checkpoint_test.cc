@@ -44,6 +44,10 @@ class CheckpointTest : public ::testing::Test {
   PipelineConfig Config(const std::string& path, bool rules = true) {
     PipelineConfig c = testing::TestPipelineConfig(rules);
     c.engine.workers = 2;
+    // Tables for a few hundred alerts, not the nation: a checkpoint writes the whole duplicate
+    // filter (384 MiB at its default), which under TSan took minutes per test.
+    c.engine.dedup_capacity = size_t{1} << 16;
+    c.engine.expected_devices = 4096;
     c.checkpoint_path = path;
     return c;
   }

@@ -126,10 +126,13 @@ rules::RulesSnapshot WaitForOutputsToSettle(Daemon& d, bool* settled, std::strin
         // be read out of order: the idle stream's re-evaluation takes the last ones).
         const pipeline::PipelineStats ps = d.pipeline->stats();
         const size_t webhooks_pending = d.webhooks == nullptr ? 0 : d.webhooks->pending();
+        bool sink_done = true;
         *why = absl::StrCat("messages submitted ", ps.messages_submitted, ", evaluated ",
                             ps.evaluated_messages, "; webhooks pending ", webhooks_pending);
         if (d.alertmanager != nullptr) {
           const auto am = d.alertmanager->stats();
+          sink_done =
+              am.firing == snap.open_findings.size() && am.pending_resolved == 0 && am.posts_ok > 0;
           absl::StrAppend(why, "; alertmanager firing ", am.firing, " of ",
                           snap.open_findings.size(), " open, resolved pending ",
                           am.pending_resolved, ", posts ok ", am.posts_ok);
@@ -143,12 +146,7 @@ rules::RulesSnapshot WaitForOutputsToSettle(Daemon& d, bool* settled, std::strin
           }
           return false;
         }
-        const bool webhooks_done = webhooks_pending == 0;
-        const bool sink_done =
-            d.alertmanager == nullptr ||
-            (d.alertmanager->stats().firing == snap.open_findings.size() &&
-             d.alertmanager->stats().pending_resolved == 0 && d.alertmanager->stats().posts_ok > 0);
-        return webhooks_done && sink_done;
+        return webhooks_pending == 0 && sink_done;
       },
       kPatienceMs, 50);
   return snap;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <vector>
+
 #include "aggregate/worker.h"
 
 namespace smetsmon::aggregate {
@@ -48,10 +51,65 @@ TEST(DedupFilterTest, DefaultCapacityHoldsAPeakHourWithoutEvictions) {
     ASSERT_FALSE(f.SeenBefore(fingerprint(i), at(i), segment(i))) << i;
   }
   EXPECT_EQ(f.evictions(), 0u);
+  // Most lookups read one set: the other only when the primary spilled or is about to.
+  const uint64_t inserts_reading_two = f.other_set_reads();
+  EXPECT_LT(inserts_reading_two, kIds / 20) << inserts_reading_two;
   const EventTime end = at(kIds - 1);
-  for (uint64_t i = 0; i < kIds; i += 997) {
+  uint64_t lookups = 0;
+  for (uint64_t i = 0; i < kIds; i += 997, ++lookups) {
     ASSERT_TRUE(f.SeenBefore(fingerprint(i), end, segment(i))) << i;
   }
+  EXPECT_LT(f.other_set_reads() - inserts_reading_two, lookups / 20);
+  std::printf("peak hour: %.1f %% of inserts and %.1f %% of repeat lookups read a second set\n",
+              100.0 * static_cast<double>(inserts_reading_two) / kIds,
+              100.0 * static_cast<double>(f.other_set_reads() - inserts_reading_two) /
+                  static_cast<double>(lookups));
+}
+
+// Fingerprints whose primary set is `primary` and whose spill set is `spill` (in a filter of two
+// sets, found by trying).
+std::vector<uint64_t> FingerprintsBetween(const DedupFilter& f, size_t primary, size_t spill,
+                                          size_t count) {
+  std::vector<uint64_t> out;
+  for (uint64_t fp = 1; out.size() < count; ++fp) {
+    if (f.PrimarySet(fp) == primary && f.SpillSet(fp) == spill) out.push_back(fp);
+  }
+  return out;
+}
+
+// A primary with three live entries spills the fourth to its other set, where it is found; once
+// every spilled entry has expired, lookups read the primary alone again.
+TEST(DedupFilterTest, ASpilledEntryIsFoundUntilItExpires) {
+  DedupFilter f(8, kMsPerHour);  // two sets
+  const std::vector<uint64_t> fps = FingerprintsBetween(f, 0, 1, 5);
+  for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(f.SeenBefore(fps[i], kT0));
+  EXPECT_EQ(f.other_set_reads(), 0u);  // below the spill mark: one set read
+  EXPECT_FALSE(f.SeenBefore(fps[3], Plus(10 * kMsPerMinute)));  // spills to set 1
+  EXPECT_EQ(f.other_set_reads(), 1u);
+  // The first three have expired, the spilled one has not: it is still found.
+  const EventTime later = Plus(kMsPerHour + 2 * kMsPerSecond);
+  EXPECT_TRUE(f.SeenBefore(fps[3], later));
+  EXPECT_EQ(f.other_set_reads(), 2u);
+  EXPECT_EQ(f.evictions(), 0u);
+  // After the spilled entry's expiry, a new fingerprint reads the primary alone.
+  EXPECT_FALSE(f.SeenBefore(fps[4], Plus(2 * kMsPerHour)));
+  EXPECT_EQ(f.other_set_reads(), 2u);
+}
+
+// The spill marks are not part of the export: an import derives them from where the entries lie.
+TEST(DedupFilterTest, AnImportFindsTheEntriesThatSpilled) {
+  DedupFilter a(8, kMsPerHour);
+  const std::vector<uint64_t> fps = FingerprintsBetween(a, 0, 1, 4);
+  for (size_t i = 0; i < 3; ++i) a.SeenBefore(fps[i], kT0);
+  a.SeenBefore(fps[3], Plus(10 * kMsPerMinute));
+  ASSERT_EQ(a.other_set_reads(), 1u);
+  const EventTime later = Plus(kMsPerHour + 2 * kMsPerSecond);  // the primary's own expired
+  DedupFilter whole(8, kMsPerHour);
+  ASSERT_TRUE(whole.Import(a.Export()));
+  EXPECT_TRUE(whole.SeenBefore(fps[3], later));
+  DedupFilter by_segment(8, kMsPerHour);
+  ASSERT_TRUE(by_segment.ImportSegmentUsed(0, a.ExportSegmentUsed(0)));
+  EXPECT_TRUE(by_segment.SeenBefore(fps[3], later));
 }
 
 TEST(DedupFilterTest, AFullSetEvictsItsOldestEntryAndCountsIt) {

@@ -1,5 +1,5 @@
 // smetsmon-bench-engine [--events N] [--premises N] [--repeat R] [--engine-only] [--config DIR]
-// [--with-inventory] [--dedup-capacity N]:
+// [--with-inventory] [--dedup-capacity N] [--workers N]:
 // end-to-end rate
 // of the engine per core over an in-memory batch of generated events (no Kafka, no file I/O),
 // against the raw rate of simdjson extracting the same fields, measured in the same run on the same
@@ -14,10 +14,14 @@
 //
 // Each is run R times (default 3) alternately; the best run of each is reported.
 // Also the engine with the rules on (their per-event inputs and their evaluation on the minute
-// grid; rules_ratio = with / without) and the cost of one rules evaluation. The wall-clock rate
-// of the one-worker pipeline (two threads busy on two cores) is printed on stderr.
+// grid; rules_ratio = with / without) and the cost of one rules evaluation. And how the pipeline
+// scales with workers: its wall-clock rate (rules off) with one worker and with N (--workers,
+// default 2), alternately in the same run; workers_wall_ratio = N workers / one. On a machine
+// with N cores the submitting thread (the router) shares them with the workers.
 // Last line: {"events":N,"raw_events_per_s":...,"engine_events_per_s":...,"ratio":...,
-//             "engine_rules_events_per_s":...,"rules_ratio":...,"rules_evaluation_ms":...}
+//             "engine_rules_events_per_s":...,"rules_ratio":...,"rules_evaluation_ms":...,
+//             "workers":N,"wall_events_per_s_1":...,"wall_events_per_s_n":...,
+//             "workers_wall_ratio":...}
 #include <simdjson.h>
 
 #include <algorithm>
@@ -132,8 +136,8 @@ std::string g_config_dir;
 size_t g_dedup_capacity = 0;
 
 double RunEngine(const Batch& batch, uint64_t premises, bool rules, uint64_t* accepted,
-                 double* wall_s, double* evaluation_s = nullptr) {
-  pipeline::PipelineConfig config = bench::PipelineConfigFor(1, rules);
+                 double* wall_s, double* evaluation_s = nullptr, size_t workers = 1) {
+  pipeline::PipelineConfig config = bench::PipelineConfigFor(workers, rules);
   if (!g_config_dir.empty()) config.reference.config_dir = g_config_dir;
   if (g_dedup_capacity != 0) config.engine.dedup_capacity = g_dedup_capacity;
   config.inventory_path = g_inventory;
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
   uint64_t premises = 1'000'000;
   int repeat = 3;
   bool engine_only = false;  // --engine-only: the full engine alone, to profile it (no JSON line)
+  size_t scale_workers = 2;  // --workers N: the worker count compared with one for the scaling
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
       events = std::strtoull(argv[++i], nullptr, 10);
@@ -199,12 +204,15 @@ int main(int argc, char** argv) {
       g_config_dir = argv[++i];
     } else if (std::strcmp(argv[i], "--dedup-capacity") == 0 && i + 1 < argc) {
       g_dedup_capacity = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+      scale_workers = std::clamp<size_t>(std::strtoull(argv[++i], nullptr, 10), 1, 64);
     } else if (std::strcmp(argv[i], "--with-inventory") == 0) {
       g_inventory = "/tmp/smetsmon-bench-engine-inventory.csv";
     } else {
       std::fprintf(stderr,
                    "usage: smetsmon-bench-engine [--events N] [--premises N] [--repeat R] "
-                   "[--engine-only] [--config DIR] [--with-inventory] [--dedup-capacity N]\n");
+                   "[--engine-only] [--config DIR] [--with-inventory] [--dedup-capacity N] "
+                   "[--workers N]\n");
       return 2;
     }
   }
@@ -219,7 +227,7 @@ int main(int argc, char** argv) {
   double best_raw = 1e100, best_engine = 1e100, best_decode = 1e100, best_apply = 1e100,
          best_rules = 1e100, evaluation_s = 1e100;
   uint64_t sink = 0, accepted = 0;
-  double wall = 0, best_wall = 1e100;
+  double wall = 0, best_wall = 1e100, best_wall_n = 1e100;
   if (engine_only) {
     for (int r = 0; r < repeat; ++r) {
       best_engine = std::min(best_engine, RunEngine(batch, premises, false, &accepted, &wall));
@@ -282,6 +290,8 @@ int main(int argc, char** argv) {
     best_wall = std::min(best_wall, wall);
     best_rules =
         std::min(best_rules, RunEngine(batch, premises, true, nullptr, &wall, &evaluation_s));
+    RunEngine(batch, premises, false, nullptr, &wall, nullptr, scale_workers);
+    best_wall_n = std::min(best_wall_n, wall);
   }
   const double raw_rate = n / best_raw;
   const double engine_rate = n / best_engine;
@@ -292,14 +302,18 @@ int main(int argc, char** argv) {
       stderr,
       "raw %.0f events/s, decode only %.0f events/s, state only %.0f events/s, engine %.0f "
       "events/s per core (%.0f events/s wall, one worker), engine with rules %.0f events/s per "
-      "core (accepted %llu, sink %llu); one rules evaluation %.2f ms\n",
+      "core (accepted %llu, sink %llu); one rules evaluation %.2f ms; %zu workers %.0f events/s "
+      "wall (%.2f times one worker)\n",
       raw_rate, n / best_decode, n / best_apply, engine_rate, n / best_wall, rules_rate,
       static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(sink & 1),
-      evaluation_s * 1e3);
+      evaluation_s * 1e3, scale_workers, n / best_wall_n, best_wall / best_wall_n);
   std::printf(
       "{\"events\":%zu,\"raw_events_per_s\":%.0f,\"engine_events_per_s\":%.0f,\"ratio\":%.3f,"
-      "\"engine_rules_events_per_s\":%.0f,\"rules_ratio\":%.3f,\"rules_evaluation_ms\":%.2f}\n",
+      "\"engine_rules_events_per_s\":%.0f,\"rules_ratio\":%.3f,\"rules_evaluation_ms\":%.2f,"
+      "\"workers\":%zu,\"wall_events_per_s_1\":%.0f,\"wall_events_per_s_n\":%.0f,"
+      "\"workers_wall_ratio\":%.3f}\n",
       batch.lines.size(), raw_rate, engine_rate, engine_rate / raw_rate, rules_rate,
-      rules_rate / engine_rate, evaluation_s * 1e3);
+      rules_rate / engine_rate, evaluation_s * 1e3, scale_workers, n / best_wall, n / best_wall_n,
+      best_wall / best_wall_n);
   return 0;
 }

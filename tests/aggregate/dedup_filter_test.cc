@@ -69,10 +69,12 @@ TEST(DedupFilterTest, DefaultCapacityHoldsAPeakHourWithoutEvictions) {
 // Fingerprints whose primary set is `primary` and whose spill set is `spill` (in a filter of two
 // sets, found by trying).
 std::vector<uint64_t> FingerprintsBetween(const DedupFilter& f, size_t primary, size_t spill,
-                                          size_t count) {
+                                          size_t count, size_t segment = 0) {
   std::vector<uint64_t> out;
   for (uint64_t fp = 1; out.size() < count; ++fp) {
-    if (f.PrimarySet(fp) == primary && f.SpillSet(fp) == spill) out.push_back(fp);
+    if (f.PrimarySet(fp, segment) == primary && f.SpillSet(fp, segment) == spill) {
+      out.push_back(fp);
+    }
   }
   return out;
 }
@@ -110,6 +112,23 @@ TEST(DedupFilterTest, AnImportFindsTheEntriesThatSpilled) {
   DedupFilter by_segment(8, kMsPerHour);
   ASSERT_TRUE(by_segment.ImportSegmentUsed(0, a.ExportSegmentUsed(0)));
   EXPECT_TRUE(by_segment.SeenBefore(fps[3], later));
+}
+
+// The same in the second of two segments (sets 2 and 3): the marks are derived within the
+// segment an entry lies in.
+TEST(DedupFilterTest, AnImportFindsTheEntriesThatSpilledInAnySegment) {
+  DedupFilter a(8, kMsPerHour, /*segments=*/2);
+  const std::vector<uint64_t> fps = FingerprintsBetween(a, 2, 3, 4, /*segment=*/1);
+  for (size_t i = 0; i < 3; ++i) a.SeenBefore(fps[i], kT0, 1);
+  a.SeenBefore(fps[3], Plus(10 * kMsPerMinute), 1);
+  ASSERT_EQ(a.other_set_reads(), 1u);
+  const EventTime later = Plus(kMsPerHour + 2 * kMsPerSecond);
+  DedupFilter whole(8, kMsPerHour, 2);
+  ASSERT_TRUE(whole.Import(a.Export()));
+  EXPECT_TRUE(whole.SeenBefore(fps[3], later, 1));
+  DedupFilter by_segment(8, kMsPerHour, 2);
+  ASSERT_TRUE(by_segment.ImportSegmentUsed(1, a.ExportSegmentUsed(1)));
+  EXPECT_TRUE(by_segment.SeenBefore(fps[3], later, 1));
 }
 
 TEST(DedupFilterTest, AFullSetEvictsItsOldestEntryAndCountsIt) {
